@@ -1,0 +1,121 @@
+# kube-proxy-bpf. The two commands a new user runs are `make demo` and `make test`;
+# both install what they need first (idempotently, via stamp files under .toolchain/).
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+ROOT := $(CURDIR)
+TOOLCHAIN := $(ROOT)/.toolchain
+BUILD := $(ROOT)/build
+CACHE := $(ROOT)/.cache
+
+# Node: the system node is used when it is >= 22, else npm's `node` package (24) in .toolchain.
+SYSTEM_NODE_MAJOR := $(shell node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+ifeq ($(shell test $(SYSTEM_NODE_MAJOR) -ge 22 && echo yes),yes)
+NODE_BIN_DIR := $(dir $(shell command -v node))
+else
+NODE_BIN_DIR := $(TOOLCHAIN)/node/node_modules/node/bin/
+endif
+export PATH := $(NODE_BIN_DIR):$(ROOT)/node_modules/.bin:$(PATH)
+NODE := $(NODE_BIN_DIR)node
+
+APT_PACKAGES := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 iptables nftables \
+	conntrack curl iperf3 sockperf netsniff-ng openssl ca-certificates
+CLANG ?= clang
+BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf -D__TARGET_ARCH_x86 -I$(ROOT)/datapath/include -I$(BUILD)/include
+BPF_SOURCES := $(wildcard datapath/bpf/*.bpf.c) $(wildcard datapath/bpf-loader-napi/test/*.bpf.c)
+BPF_OBJECTS := $(patsubst %.bpf.c,$(BUILD)/bpf/%.bpf.o,$(notdir $(BPF_SOURCES)))
+ADDON := datapath/bpf-loader-napi/build/bpf_loader.node
+ADDON_SOURCES := $(wildcard datapath/bpf-loader-napi/src/*.c datapath/bpf-loader-napi/src/*.h)
+
+# Test layers; e2e runs one file at a time because files share the fabric addresses.
+UNIT_TESTS = $(shell find src datapath -name '*.test.ts' -not -path '*/node_modules/*' | sort)
+E2E_TESTS = $(shell find e2e -name '*.test.ts' -not -path '*/node_modules/*' | sort)
+TEST_FLAGS := --test-reporter=spec --test-timeout=600000
+
+.PHONY: setup apt node deps bpffs build bpf addon typecheck test test-unit test-e2e demo bench binary image k8s clean distclean
+
+setup: apt node deps bpffs
+
+apt: $(TOOLCHAIN)/apt.stamp
+$(TOOLCHAIN)/apt.stamp:
+	@mkdir -p $(TOOLCHAIN)
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo ">> apt-get install$$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq $$missing; \
+	fi
+	@touch $@
+
+node: $(TOOLCHAIN)/node.stamp
+$(TOOLCHAIN)/node.stamp:
+	@mkdir -p $(TOOLCHAIN)/node
+	@if [ "$(SYSTEM_NODE_MAJOR)" -lt 22 ]; then \
+	  echo ">> system node is $(SYSTEM_NODE_MAJOR).x (< 22): installing Node 24 from npm's node package"; \
+	  npm install --silent --no-save --no-package-lock --prefix $(TOOLCHAIN)/node node@24.21.0; \
+	fi
+	@$(NODE) -v >/dev/null
+	@touch $@
+
+deps: node_modules/.package-lock.json
+node_modules/.package-lock.json: package.json package-lock.json datapath/bpf-loader-napi/package.json | node
+	npm ci --no-audit --no-fund
+	@touch $@
+
+bpffs:
+	@mountpoint -q /sys/fs/bpf || { echo ">> mounting bpffs at /sys/fs/bpf"; mkdir -p /sys/fs/bpf && mount -t bpf bpf /sys/fs/bpf; }
+
+build: setup bpf addon
+
+bpf: $(BPF_OBJECTS)
+$(BUILD)/include/vmlinux.h: | apt
+	@mkdir -p $(dir $@)
+	bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+$(BUILD)/bpf/%.bpf.o: datapath/bpf/%.bpf.c $(wildcard datapath/include/*.h) $(BUILD)/include/vmlinux.h | apt
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+$(BUILD)/bpf/%.bpf.o: datapath/bpf-loader-napi/test/%.bpf.c $(wildcard datapath/include/*.h) $(BUILD)/include/vmlinux.h | apt
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+# The addon is a plain shared object built against node-api-headers (no node-gyp download).
+addon: $(ADDON)
+$(ADDON): $(ADDON_SOURCES) | deps apt
+	@mkdir -p $(dir $@)
+	$(CC) -shared -fPIC -O2 -g -Wall -Werror -fvisibility=hidden -DNAPI_VERSION=8 \
+	  -I$(ROOT)/node_modules/node-api-headers/include \
+	  $(filter %.c,$(ADDON_SOURCES)) -o $@ -Wl,--no-undefined -Wl,--unresolved-symbols=ignore-in-object-files \
+	  -lbpf -lelf -lz -lpthread
+
+typecheck: deps
+	tsc -p tsconfig.json
+
+test: build typecheck test-unit test-e2e
+test-unit: build
+	$(NODE) --test $(TEST_FLAGS) --test-concurrency=2 $(UNIT_TESTS)
+test-e2e: build k8s
+	$(NODE) --test $(TEST_FLAGS) --test-concurrency=1 $(E2E_TESTS)
+
+# Real kube-apiserver, etcd and upstream kube-proxy, built from the Go module proxy.
+K8S_BIN := $(CACHE)/k8s/bin
+k8s: $(K8S_BIN)/kube-apiserver $(K8S_BIN)/etcd
+$(K8S_BIN)/%: e2e/k8s/go.mod e2e/k8s/go.sum
+	@mkdir -p $(K8S_BIN)
+	@echo ">> building $* from the Go module proxy (first time: several minutes)"
+	cd e2e/k8s && go build -trimpath -ldflags='-s -w' -o $@ $$(go list -f '{{.Dir}}' -m all >/dev/null; cat $*.pkg)
+
+demo: build k8s
+	$(NODE) e2e/demo.ts
+
+bench: build k8s $(K8S_BIN)/kube-proxy
+	$(NODE) e2e/bench/run.ts
+
+binary: build
+	$(NODE) scripts/build-binary.ts
+
+image: binary
+	docker build -f manifests/Dockerfile -t kube-proxy-bpf:dev .
+
+clean:
+	rm -rf $(BUILD) datapath/bpf-loader-napi/build
+
+distclean: clean
+	rm -rf $(TOOLCHAIN) node_modules $(CACHE)
