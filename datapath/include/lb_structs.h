@@ -33,6 +33,11 @@ enum lb_service_flags {
 	LB_SVC_MAGLEV            = 1 << 9, /* select through lb_maglev, not at random */
 	LB_SVC_LOCALHOST_NODEPORT = 1 << 10, /* NodePort also answers on 127.0.0.1 (from the node) */
 	LB_SVC_TWO_SCOPES        = 1 << 11, /* an internal entry exists beside this external one */
+	/* The VIP marker: key {VIP, port 0, proto 0, LB_SCOPE_EXTERNAL}, backend_count 0, written
+	 * once per service address (ClusterIP, ExternalIP, LB IP). A lookup that misses the exact
+	 * {VIP, port, proto} but hits the marker is a known VIP on an unknown port: refuse/drop it
+	 * instead of letting it leak to the network. */
+	LB_SVC_VIP_MARKER        = 1 << 12,
 };
 
 /* lb_backend.flags */
@@ -41,7 +46,12 @@ enum lb_backend_flags {
 	LB_BE_TERMINATING = 1 << 1, /* serving but terminating (used only as a fallback) */
 };
 
-/* NodePort entries use this wildcard address (all zero); see lb_node_addrs. */
+/* NodePort entries use the wildcard address of their family, i.e. the zero address in the usual
+ * encoding: ::ffff:0.0.0.0 (v4-mapped zero) for IPv4, :: (all zero) for IPv6, so a dual-stack
+ * NodePort has one entry per family; see lb_node_addrs.
+ * Scopes: a single-scope service may be written with either scope; the socket LB looks up
+ * LB_SCOPE_INTERNAL first, then LB_SCOPE_EXTERNAL (an EXTERNAL entry flagged LB_SVC_TWO_SCOPES
+ * whose INTERNAL twin is missing is treated as inconsistent and refused). */
 struct lb_service_key {
 	__u8 addr[16];   /* VIP, network order, IPv4 v4-mapped; zero for NodePort */
 	__be16 port;     /* service port, network order */

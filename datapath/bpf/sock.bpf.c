@@ -1,0 +1,493 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* sock.bpf.c: the socket-level service load balancer (east-west). Attached to a cgroup v2 (the
+ * root one in production, so the host and every pod are covered), it rewrites the destination of
+ * connect() and of unconnected sendmsg() from a service frontend to a backend before any packet
+ * exists, and rewrites the peer address seen by recvmsg() and getpeername() back to the frontend.
+ * No per-packet NAT is needed for this traffic.
+ *
+ * Frontend lookup, for destination address A, port P, protocol X (TCP or UDP only; SCTP and
+ * others pass untouched to the stack and the tc path):
+ *   1. {A, P, X, INTERNAL}, then {A, P, X, EXTERNAL}: socket traffic comes from the node or its
+ *      pods, so it is "internal" and iTP applies. An EXTERNAL hit flagged LB_SVC_TWO_SCOPES whose
+ *      INTERNAL twin is missing is an inconsistent map: fail closed.
+ *   2. Miss, and A is a node address (lb_node_addrs) or 127.0.0.1 in the host netns: the same
+ *      two lookups with the family's wildcard address (::ffff:0.0.0.0 or ::), accepted only if
+ *      flagged LB_SVC_NODEPORT, and on 127.0.0.1 only if also LB_SVC_LOCALHOST_NODEPORT.
+ *   3. Miss: {A, 0, 0, EXTERNAL} is the VIP marker (LB_SVC_VIP_MARKER). If present, A is a
+ *      service address but P is not a service port: refuse, never leak to the network.
+ *   4. Miss: not a service; the socket proceeds unchanged.
+ * Backend choice is lb_select.h's: affinity first (client = netns cookie), then Maglev indexed by
+ * lb_hash_u64(socket cookie) % M, else slot = seed % count + 1 where the seed is random for TCP
+ * and lb_hash_u64(socket cookie) for UDP, so all datagrams of one socket reach one backend.
+ *
+ * Refusals set the errno through bpf_set_retval() and return 0; without set_retval the kernel
+ * reports EPERM (bpf_prog_run_array_cg turns a 0 verdict into -EPERM unless retval is already an
+ * error). ECONNREFUSED: no endpoints, unknown port on a VIP (what kube-proxy's REJECT gives).
+ * EHOSTUNREACH: the maps are inconsistent (fail closed). ENOMEM: the reverse mapping could not
+ * be stored. EADDRINUSE: post_bind on a NodePort port. recvmsg/getpeername cannot refuse. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "lb_maps.h"
+#include "lb_select.h"
+#include "sock_lb.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+
+#define SYS_REJECT 0
+#define SYS_PROCEED 1
+
+/* Cookie of the network namespace that counts as "the node" for 127.0.0.1 NodePorts and bind
+ * protection. 0: the initial netns (bpf_get_netns_cookie(NULL)). Tests, and nodes that are
+ * themselves containers, set it to their netns cookie (getsockopt SO_NETNS_COOKIE). */
+const volatile __u64 lb_host_netns_cookie = 0;
+
+union lb_addr {
+	__u8 b[16];
+	__u32 w[4];
+};
+
+/* A destination as the application gave it; rewritten in place to the backend. */
+struct sock_flow {
+	union lb_addr addr;  /* v4-mapped for IPv4, network order */
+	__be16 port;
+	__u8 proto;
+	__u8 v4;             /* addr is v4-mapped */
+};
+
+static __always_inline bool sock_proto_supported(__u32 proto)
+{
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP;
+}
+
+static __always_inline bool addr_is_v4mapped(const union lb_addr *a)
+{
+	return a->w[0] == 0 && a->w[1] == 0 && a->w[2] == bpf_htonl(0xffff);
+}
+
+static __always_inline bool addr_is_localhost4(const union lb_addr *a)
+{
+	return addr_is_v4mapped(a) && a->w[3] == bpf_htonl(0x7f000001);
+}
+
+/* The NodePort wildcard of a family: ::ffff:0.0.0.0 for IPv4, :: for IPv6. */
+static __always_inline void addr_set_wildcard(union lb_addr *a, bool v4)
+{
+	a->w[0] = 0;
+	a->w[1] = 0;
+	a->w[2] = v4 ? bpf_htonl(0xffff) : 0;
+	a->w[3] = 0;
+}
+
+static __always_inline bool addr_is_wildcard(const union lb_addr *a, bool v4)
+{
+	return a->w[0] == 0 && a->w[1] == 0 && a->w[2] == (v4 ? bpf_htonl(0xffff) : 0) &&
+	       a->w[3] == 0;
+}
+
+static __always_inline bool in_host_netns(void *ctx)
+{
+	__u64 host = lb_host_netns_cookie;
+
+	if (!host)
+		host = bpf_get_netns_cookie(NULL);
+	return bpf_get_netns_cookie(ctx) == host;
+}
+
+static __always_inline bool is_node_addr(const union lb_addr *a)
+{
+	struct lb_node_addr_key key = {};
+
+	__builtin_memcpy(key.addr, a->b, sizeof(key.addr));
+	return bpf_map_lookup_elem(&lb_node_addrs, &key) != NULL;
+}
+
+/* Step 1 of the lookup (see the top comment). *bad_scope is set for a TWO_SCOPES entry whose
+ * internal twin is missing. */
+static __always_inline struct lb_service_value *lookup_frontend(struct lb_service_key *key,
+								bool *bad_scope)
+{
+	struct lb_service_value *svc;
+
+	key->scope = LB_SCOPE_INTERNAL;
+	svc = bpf_map_lookup_elem(&lb_services, key);
+	if (svc)
+		return svc;
+	key->scope = LB_SCOPE_EXTERNAL;
+	svc = bpf_map_lookup_elem(&lb_services, key);
+	if (svc && (svc->flags & LB_SVC_TWO_SCOPES)) {
+		*bad_scope = true;
+		return NULL;
+	}
+	return svc;
+}
+
+/* Step 2: the NodePort wildcard entry for a node address (or 127.0.0.1 from the node). */
+static __always_inline struct lb_service_value *lookup_nodeport(void *ctx, const struct sock_flow *f,
+								struct lb_service_key *key,
+								bool *bad_scope)
+{
+	struct lb_service_value *svc;
+	bool localhost = false;
+	union lb_addr wild;
+
+	if (!is_node_addr(&f->addr)) {
+		if (!addr_is_localhost4(&f->addr) || !in_host_netns(ctx))
+			return NULL;
+		localhost = true;
+	}
+	addr_set_wildcard(&wild, f->v4);
+	__builtin_memcpy(key->addr, wild.b, sizeof(key->addr));
+	svc = lookup_frontend(key, bad_scope);
+	if (!svc || !(svc->flags & LB_SVC_NODEPORT))
+		return NULL;
+	if (localhost && !(svc->flags & LB_SVC_LOCALHOST_NODEPORT))
+		return NULL;
+	return svc;
+}
+
+/* Step 3: is the address a VIP at all (port-0 marker)? */
+static __always_inline bool is_vip(const struct sock_flow *f)
+{
+	struct lb_service_key key = { .scope = LB_SCOPE_EXTERNAL };
+
+	__builtin_memcpy(key.addr, f->addr.b, sizeof(key.addr));
+	return bpf_map_lookup_elem(&lb_services, &key) != NULL;
+}
+
+static __always_inline int select_fail(int verdict)
+{
+	switch (verdict) {
+	case LB_SEL_NO_BACKENDS:
+		SOCK_COUNT(refused_no_backends);
+		return -SOCK_ECONNREFUSED;
+	case LB_SEL_BAD_SLOT:
+		SOCK_COUNT(fail_closed_bad_slot);
+		return -SOCK_EHOSTUNREACH;
+	case LB_SEL_UNKNOWN_BACKEND:
+		SOCK_COUNT(fail_closed_unknown_backend);
+		return -SOCK_EHOSTUNREACH;
+	default:
+		SOCK_COUNT(fail_closed_maglev);
+		return -SOCK_EHOSTUNREACH;
+	}
+}
+
+/* Forward translation shared by connect and sendmsg. Returns 1 when f now holds a backend, 0 when
+ * the destination is no service, or a negative errno to refuse with. */
+static __always_inline int sock_xlate_fwd(void *ctx, struct sock_flow *f)
+{
+	struct lb_sock_rev_nat_value rev = {};
+	struct lb_sock_rev_nat_key rkey = {};
+	struct lb_service_key key = {};
+	struct lb_affinity_key aff = { .kind = LB_AFFINITY_NETNS };
+	struct lb_selected sel = {};
+	struct lb_service_value *svc;
+	bool bad_scope = false;
+	bool nodeport = false;
+	__u64 cookie, netns;
+	__u32 hash, seed;
+	int ret;
+
+	__builtin_memcpy(key.addr, f->addr.b, sizeof(key.addr));
+	key.port = f->port;
+	key.proto = f->proto;
+	svc = lookup_frontend(&key, &bad_scope);
+	if (!svc && !bad_scope) {
+		svc = lookup_nodeport(ctx, f, &key, &bad_scope);
+		nodeport = svc != NULL;
+	}
+	if (bad_scope) {
+		SOCK_COUNT(fail_closed_scope);
+		return -SOCK_EHOSTUNREACH;
+	}
+	if (!svc) {
+		if (!is_vip(f))
+			return 0;
+		SOCK_COUNT(refused_unknown_port);
+		return -SOCK_ECONNREFUSED;
+	}
+
+	cookie = bpf_get_socket_cookie(ctx);
+	hash = lb_hash_u64(cookie);
+	seed = f->proto == IPPROTO_TCP ? bpf_get_prandom_u32() : hash;
+	netns = bpf_get_netns_cookie(ctx);
+	__builtin_memcpy(aff.client, &netns, sizeof(netns));
+
+	ret = lb_select_backend(svc, &aff, seed, hash, &sel);
+	if (sel.affinity_expired)
+		SOCK_COUNT(affinity_expired);
+	if (ret != LB_SEL_OK)
+		return select_fail(ret);
+	if (sel.affinity_hit)
+		SOCK_COUNT(affinity_hit);
+
+	/* A v4 frontend reached through a v4-mapped or AF_INET address must get a v4 backend and a
+	 * v6 one a v6 backend; anything else would send the socket to an address of the wrong kind. */
+	if (addr_is_v4mapped((const union lb_addr *)sel.backend->addr) != (bool)f->v4) {
+		SOCK_COUNT(fail_closed_family);
+		return -SOCK_EHOSTUNREACH;
+	}
+
+	/* recvmsg and getpeername find the frontend again through (cookie, backend). Without it a
+	 * UDP client would see replies from an address it never sent to, so no entry = refuse. */
+	rkey.cookie = cookie;
+	__builtin_memcpy(rkey.addr, sel.backend->addr, sizeof(rkey.addr));
+	rkey.port = sel.backend->port;
+	__builtin_memcpy(rev.addr, f->addr.b, sizeof(rev.addr));
+	rev.port = f->port;
+	rev.service_id = svc->service_id;
+	if (bpf_map_update_elem(&lb_sock_rev_nat, &rkey, &rev, BPF_ANY)) {
+		SOCK_COUNT(fail_closed_rev_nat);
+		return -SOCK_ENOMEM;
+	}
+
+	__builtin_memcpy(f->addr.b, sel.backend->addr, sizeof(f->addr.b));
+	f->port = sel.backend->port;
+	SOCK_COUNT(translated);
+	if (nodeport)
+		SOCK_COUNT(translated_nodeport);
+	return 1;
+}
+
+/* Reverse translation for recvmsg and getpeername: backend -> frontend for this socket. An entry
+ * whose service is gone from lb_rev_nat is stale (service deleted): drop it, translate nothing. */
+static __always_inline bool sock_xlate_rev(void *ctx, union lb_addr *addr, __be16 *port)
+{
+	struct lb_sock_rev_nat_key key = {};
+	struct lb_sock_rev_nat_value *val;
+	__u32 service_id;
+
+	key.cookie = bpf_get_socket_cookie(ctx);
+	__builtin_memcpy(key.addr, addr->b, sizeof(key.addr));
+	key.port = *port;
+	val = bpf_map_lookup_elem(&lb_sock_rev_nat, &key);
+	if (!val)
+		return false;
+	service_id = val->service_id;
+	if (!bpf_map_lookup_elem(&lb_rev_nat, &service_id)) {
+		bpf_map_delete_elem(&lb_sock_rev_nat, &key);
+		return false;
+	}
+	__builtin_memcpy(addr->b, val->addr, sizeof(addr->b));
+	*port = val->port;
+	SOCK_COUNT(rev_translated);
+	return true;
+}
+
+static __always_inline int sock4_fwd(struct bpf_sock_addr *ctx)
+{
+	struct sock_flow f = {};
+	int ret;
+
+	if (!sock_proto_supported(ctx->protocol))
+		return SYS_PROCEED;
+	f.addr.w[2] = bpf_htonl(0xffff);
+	f.addr.w[3] = ctx->user_ip4;
+	f.port = (__be16)ctx->user_port;
+	f.proto = ctx->protocol;
+	f.v4 = 1;
+	ret = sock_xlate_fwd(ctx, &f);
+	if (ret < 0) {
+		bpf_set_retval(ret);
+		return SYS_REJECT;
+	}
+	if (ret == 0)
+		return SYS_PROCEED;
+	ctx->user_ip4 = f.addr.w[3];
+	ctx->user_port = f.port;
+	return SYS_PROCEED;
+}
+
+static __always_inline int sock6_fwd(struct bpf_sock_addr *ctx)
+{
+	struct sock_flow f = {};
+	int ret;
+
+	if (!sock_proto_supported(ctx->protocol))
+		return SYS_PROCEED;
+	f.addr.w[0] = ctx->user_ip6[0];
+	f.addr.w[1] = ctx->user_ip6[1];
+	f.addr.w[2] = ctx->user_ip6[2];
+	f.addr.w[3] = ctx->user_ip6[3];
+	f.port = (__be16)ctx->user_port;
+	f.proto = ctx->protocol;
+	f.v4 = addr_is_v4mapped(&f.addr);
+	ret = sock_xlate_fwd(ctx, &f);
+	if (ret < 0) {
+		bpf_set_retval(ret);
+		return SYS_REJECT;
+	}
+	if (ret == 0)
+		return SYS_PROCEED;
+	ctx->user_ip6[0] = f.addr.w[0];
+	ctx->user_ip6[1] = f.addr.w[1];
+	ctx->user_ip6[2] = f.addr.w[2];
+	ctx->user_ip6[3] = f.addr.w[3];
+	ctx->user_port = f.port;
+	return SYS_PROCEED;
+}
+
+static __always_inline int sock4_rev(struct bpf_sock_addr *ctx)
+{
+	union lb_addr a = {};
+	__be16 port = (__be16)ctx->user_port;
+
+	a.w[2] = bpf_htonl(0xffff);
+	a.w[3] = ctx->user_ip4;
+	if (!sock_xlate_rev(ctx, &a, &port))
+		return SYS_PROCEED;
+	/* A v4 socket can only have v4 peers, and the entry was written from a v4 frontend. */
+	ctx->user_ip4 = a.w[3];
+	ctx->user_port = port;
+	return SYS_PROCEED;
+}
+
+static __always_inline int sock6_rev(struct bpf_sock_addr *ctx)
+{
+	union lb_addr a = {};
+	__be16 port = (__be16)ctx->user_port;
+
+	a.w[0] = ctx->user_ip6[0];
+	a.w[1] = ctx->user_ip6[1];
+	a.w[2] = ctx->user_ip6[2];
+	a.w[3] = ctx->user_ip6[3];
+	if (!sock_xlate_rev(ctx, &a, &port))
+		return SYS_PROCEED;
+	ctx->user_ip6[0] = a.w[0];
+	ctx->user_ip6[1] = a.w[1];
+	ctx->user_ip6[2] = a.w[2];
+	ctx->user_ip6[3] = a.w[3];
+	ctx->user_port = port;
+	return SYS_PROCEED;
+}
+
+/* Is a NodePort wildcard entry of this family using port/proto? */
+static __always_inline struct lb_service_value *nodeport_on(bool v4, __u16 port, __u8 proto)
+{
+	struct lb_service_key key = { .port = bpf_htons(port), .proto = proto };
+	struct lb_service_value *svc;
+	bool bad_scope = false;
+	union lb_addr wild;
+
+	addr_set_wildcard(&wild, v4);
+	__builtin_memcpy(key.addr, wild.b, sizeof(key.addr));
+	svc = lookup_frontend(&key, &bad_scope);
+	if (!svc || !(svc->flags & LB_SVC_NODEPORT))
+		return NULL;
+	return svc;
+}
+
+/* post_bind: a process of the node binding a port a NodePort service answers on would never see
+ * its traffic (connects from the node are translated) and would confuse users, so it gets
+ * EADDRINUSE, as if the service held the port. Applies to binds on the wildcard address, on a
+ * node address, and on 127.0.0.1 when the NodePort also answers there. Pods (other netns) are
+ * free to use the port. bpf_sock does not expose IPV6_V6ONLY, so a bind on :: is checked against
+ * both families' NodePorts. */
+static __always_inline int sock_post_bind(struct bpf_sock *ctx, const union lb_addr *a, bool v4)
+{
+	struct lb_service_value *svc;
+	__u32 proto = ctx->protocol;
+	__u16 port = ctx->src_port;
+	bool localhost = false;
+	bool any;
+
+	if (!sock_proto_supported(proto) || port == 0)
+		return SYS_PROCEED;
+	if (!in_host_netns(ctx))
+		return SYS_PROCEED;
+	any = addr_is_wildcard(a, v4);
+	if (!any && !is_node_addr(a)) {
+		if (!addr_is_localhost4(a))
+			return SYS_PROCEED;
+		localhost = true;
+	}
+	svc = nodeport_on(addr_is_v4mapped(a) || v4, port, proto);
+	if (!svc && any && !v4)
+		svc = nodeport_on(true, port, proto);
+	if (!svc)
+		return SYS_PROCEED;
+	if (localhost && !(svc->flags & LB_SVC_LOCALHOST_NODEPORT))
+		return SYS_PROCEED;
+	SOCK_COUNT(bind_refused);
+	bpf_set_retval(-SOCK_EADDRINUSE);
+	return SYS_REJECT;
+}
+
+SEC("cgroup/connect4")
+int kpb_sock_connect4(struct bpf_sock_addr *ctx)
+{
+	return sock4_fwd(ctx);
+}
+
+SEC("cgroup/connect6")
+int kpb_sock_connect6(struct bpf_sock_addr *ctx)
+{
+	return sock6_fwd(ctx);
+}
+
+/* Unconnected UDP only: the kernel runs these hooks just for sendmsg with a destination. A v6
+ * socket sending to a v4-mapped address goes through udp_sendmsg and so through sendmsg4. */
+SEC("cgroup/sendmsg4")
+int kpb_sock_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return sock4_fwd(ctx);
+}
+
+SEC("cgroup/sendmsg6")
+int kpb_sock_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	return sock6_fwd(ctx);
+}
+
+/* A v6 socket receiving from IPv4 sees a v4-mapped source here, which is how the entries are
+ * keyed, so no special case is needed. */
+SEC("cgroup/recvmsg4")
+int kpb_sock_recvmsg4(struct bpf_sock_addr *ctx)
+{
+	return sock4_rev(ctx);
+}
+
+SEC("cgroup/recvmsg6")
+int kpb_sock_recvmsg6(struct bpf_sock_addr *ctx)
+{
+	return sock6_rev(ctx);
+}
+
+SEC("cgroup/getpeername4")
+int kpb_sock_getpeername4(struct bpf_sock_addr *ctx)
+{
+	return sock4_rev(ctx);
+}
+
+SEC("cgroup/getpeername6")
+int kpb_sock_getpeername6(struct bpf_sock_addr *ctx)
+{
+	return sock6_rev(ctx);
+}
+
+SEC("cgroup/post_bind4")
+int kpb_sock_post_bind4(struct bpf_sock *ctx)
+{
+	union lb_addr a = {};
+
+	a.w[2] = bpf_htonl(0xffff);
+	a.w[3] = ctx->src_ip4;
+	return sock_post_bind(ctx, &a, true);
+}
+
+SEC("cgroup/post_bind6")
+int kpb_sock_post_bind6(struct bpf_sock *ctx)
+{
+	union lb_addr a = {};
+
+	a.w[0] = ctx->src_ip6[0];
+	a.w[1] = ctx->src_ip6[1];
+	a.w[2] = ctx->src_ip6[2];
+	a.w[3] = ctx->src_ip6[3];
+	return sock_post_bind(ctx, &a, false);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
