@@ -80,7 +80,7 @@ $(BUILD)/bpf/%.bpf.o: datapath/bpf-loader-napi/test/%.bpf.c $(wildcard datapath/
 addon: $(ADDON)
 $(ADDON): $(ADDON_SOURCES) | deps apt
 	@mkdir -p $(dir $@)
-	$(CC) -shared -fPIC -O2 -g -Wall -Werror -fvisibility=hidden -DNAPI_VERSION=8 \
+	$(CC) -shared -fPIC -O2 -g -Wall -Werror -Wno-format-truncation -fvisibility=hidden -D_GNU_SOURCE -DNAPI_VERSION=8 \
 	  -I$(ROOT)/node_modules/node-api-headers/include \
 	  $(filter %.c,$(ADDON_SOURCES)) -o $@ -Wl,--no-undefined -Wl,--unresolved-symbols=ignore-in-object-files \
 	  -lbpf -lelf -lz -lpthread
