@@ -1,0 +1,183 @@
+// Unit tests for the benchmark's pure helpers (statistics, metrics parsing, verdicts, PNG, plots).
+// The benchmarks themselves are not tests: they run from run.ts and print numbers.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { inflateSync, crc32 as zlibCrc32 } from 'node:zlib';
+import { cdf, histogramDelta, histogramQuantile, mean, quantile, stddev, summarize } from './stats.ts';
+import { histogram, metricValue, parseMetrics } from './prom.ts';
+import { judge, markdownTable } from './report.ts';
+import { PNG_SIGNATURE, crc32, encodePng } from './png.ts';
+import { Canvas, linePlot, niceTicks, shortNumber } from './plot.ts';
+import { glyph } from './font.ts';
+
+test('quantile interpolates like numpy (type 7)', () => {
+  const xs = [15, 20, 35, 40, 50];
+  assert.equal(quantile(xs, 0), 15);
+  assert.equal(quantile(xs, 1), 50);
+  assert.equal(quantile(xs, 0.5), 35);
+  assert.equal(quantile(xs, 0.4), 29);
+  assert.equal(quantile([3, 1, 2], 0.25), 1.5);
+  assert.ok(Number.isNaN(quantile([], 0.5)));
+  assert.throws(() => quantile(xs, 2), RangeError);
+});
+
+test('mean, stddev and summarize', () => {
+  assert.equal(mean([1, 2, 3, 4]), 2.5);
+  assert.equal(stddev([2, 4, 4, 4, 5, 5, 7, 9]).toFixed(4), '2.1381');
+  assert.equal(stddev([7]), 0);
+  const s = summarize([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  assert.deepEqual([s.n, s.min, s.max, s.p50], [10, 1, 10, 5.5]);
+  assert.equal(s.p99.toFixed(2), '9.91');
+});
+
+test('cdf ends at 1 and is monotonic', () => {
+  const c = cdf([5, 1, 4, 2, 3]);
+  assert.deepEqual(c, [[1, 0.2], [2, 0.4], [3, 0.6], [4, 0.8], [5, 1]]);
+  const big = cdf(Array.from({ length: 1000 }, (_, i) => 1000 - i), 50);
+  assert.ok(big.length <= 51);
+  assert.deepEqual(big[big.length - 1], [1000, 1]);
+  for (let i = 1; i < big.length; i++) assert.ok(big[i][0] >= big[i - 1][0] && big[i][1] > big[i - 1][1]);
+});
+
+test('histogramQuantile matches PromQL histogram_quantile', () => {
+  const b = [{ le: 0.1, count: 10 }, { le: 0.5, count: 60 }, { le: 1, count: 100 }, { le: Infinity, count: 100 }];
+  assert.equal(histogramQuantile(b, 0.1), 0.1);
+  assert.equal(histogramQuantile(b, 0.5), 0.1 + 0.4 * (40 / 50));
+  assert.equal(histogramQuantile(b, 0.05), 0.05);
+  // rank in +Inf returns the highest finite bound
+  assert.equal(histogramQuantile([{ le: 1, count: 1 }, { le: Infinity, count: 10 }], 0.99), 1);
+  assert.ok(Number.isNaN(histogramQuantile([{ le: 1, count: 0 }], 0.5)));
+  assert.deepEqual(histogramDelta([{ le: 1, count: 3 }], [{ le: 1, count: 5 }, { le: 2, count: 9 }]), [{ le: 1, count: 2 }, { le: 2, count: 9 }]);
+});
+
+test('parseMetrics reads samples, labels and histograms', () => {
+  const text = [
+    '# HELP kubeproxy_network_programming_duration_seconds In Cluster Network Programming Latency in seconds',
+    '# TYPE kubeproxy_network_programming_duration_seconds histogram',
+    'kubeproxy_network_programming_duration_seconds_bucket{le="0.25"} 3',
+    'kubeproxy_network_programming_duration_seconds_bucket{le="0.5"} 7',
+    'kubeproxy_network_programming_duration_seconds_bucket{le="+Inf"} 8',
+    'kubeproxy_network_programming_duration_seconds_sum 3.2',
+    'kubeproxy_network_programming_duration_seconds_count 8',
+    'kubeproxy_sync_proxy_rules_last_timestamp_seconds 1.7e+09',
+    'x{a="q\\"uote",b="2"} 4 1700000000000',
+  ].join('\n');
+  const s = parseMetrics(text);
+  assert.equal(metricValue(s, 'kubeproxy_sync_proxy_rules_last_timestamp_seconds'), 1.7e9);
+  assert.equal(metricValue(s, 'x', { a: 'q"uote' }), 4);
+  assert.equal(metricValue(s, 'missing'), undefined);
+  assert.deepEqual(histogram(s, 'kubeproxy_network_programming_duration_seconds'),
+    [{ le: 0.25, count: 3 }, { le: 0.5, count: 7 }, { le: Infinity, count: 8 }]);
+});
+
+test('judge: ratio goals, absolute bounds and missing figures', () => {
+  const met = judge({ name: 'pps', goal: { kind: 'ratio-at-least', x: 4 }, ours: 10, reference: 2, unit: 'pps' });
+  assert.equal(met.status, 'met');
+  assert.equal(met.ratio, 5);
+  const missed = judge({ name: 'pps', goal: { kind: 'ratio-at-least', x: 4 }, ours: 6, reference: 2, unit: 'pps' });
+  assert.equal(missed.status, 'missed');
+  assert.match(missed.detail, /short of 4 by 25%/);
+  const crr = judge({ name: 'crr', goal: { kind: 'ratio-at-least', x: 0.95 }, ours: 97, reference: 100, unit: '/s' });
+  assert.equal(crr.status, 'met');
+  const rss = judge({ name: 'rss', goal: { kind: 'ratio-at-most', x: 1 }, ours: 120, reference: 100, unit: 'MiB' });
+  assert.equal(rss.status, 'missed');
+  assert.match(rss.detail, /by 20%/);
+  const below = judge({ name: 'p99', goal: { kind: 'below', x: 100, unit: 'ms' }, ours: 150, unit: 'ms' });
+  assert.equal(below.status, 'missed');
+  assert.match(below.detail, /over by 50%/);
+  const none = judge({ name: 'x', goal: { kind: 'ratio-at-least', x: 1 }, ours: 'not run: agent missing', reference: 3, unit: '' });
+  assert.equal(none.status, 'not measured');
+  assert.match(none.detail, /agent missing/);
+  const noRef = judge({ name: 'x', goal: { kind: 'ratio-at-least', x: 1 }, ours: 3, reference: 'not run: no binary', unit: '' });
+  assert.equal(noRef.status, 'not measured');
+});
+
+test('markdownTable escapes pipes', () => {
+  assert.equal(markdownTable(['a', 'b'], [['1|2', 'x']]), '| a | b |\n| --- | --- |\n| 1\\|2 | x |');
+});
+
+test('crc32 matches the check value and node:zlib', () => {
+  assert.equal(crc32(Buffer.from('123456789')), 0xcbf43926);
+  const data = Buffer.from('kube-proxy-bpf benchmark plots');
+  assert.equal(crc32(data), zlibCrc32(data));
+});
+
+/** Minimal PNG reader for the tests: checks chunk CRCs and returns the RGB pixels. */
+function decode(png: Buffer): { width: number; height: number; rgb: Buffer; types: string[] } {
+  assert.deepEqual(png.subarray(0, 8), PNG_SIGNATURE);
+  let off = 8;
+  let width = 0, height = 0;
+  const idat: Buffer[] = [];
+  const types: string[] = [];
+  while (off < png.length) {
+    const len = png.readUInt32BE(off);
+    const type = png.subarray(off + 4, off + 8).toString('latin1');
+    const data = png.subarray(off + 8, off + 8 + len);
+    assert.equal(png.readUInt32BE(off + 8 + len), crc32(png.subarray(off + 4, off + 8 + len)), `CRC of ${type}`);
+    types.push(type);
+    if (type === 'IHDR') {
+      width = data.readUInt32BE(0);
+      height = data.readUInt32BE(4);
+      assert.deepEqual([...data.subarray(8)], [8, 2, 0, 0, 0]);
+    }
+    if (type === 'IDAT') idat.push(data);
+    off += 12 + len;
+  }
+  const raw = inflateSync(Buffer.concat(idat));
+  const rgb = Buffer.alloc(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    assert.equal(raw[y * (width * 3 + 1)], 0);
+    raw.copy(rgb, y * width * 3, y * (width * 3 + 1) + 1, (y + 1) * (width * 3 + 1));
+  }
+  return { width, height, rgb, types };
+}
+
+test('encodePng round-trips pixels', () => {
+  const rgb = new Uint8Array(3 * 2 * 3);
+  rgb.set([255, 0, 0], 0);          // (0,0) red
+  rgb.set([0, 0, 255], (1 * 3 + 2) * 3); // (2,1) blue
+  const d = decode(encodePng(3, 2, rgb));
+  assert.deepEqual([d.width, d.height], [3, 2]);
+  assert.deepEqual(d.types, ['IHDR', 'IDAT', 'IEND']);
+  assert.deepEqual([...d.rgb], [...rgb]);
+  assert.throws(() => encodePng(2, 2, new Uint8Array(5)), RangeError);
+});
+
+test('font and canvas text draw the glyph bits', () => {
+  const cv = new Canvas(12, 7);
+  cv.text(0, 0, '1', [0, 0, 0]);
+  const one = glyph('1');
+  for (let y = 0; y < 7; y++) {
+    for (let x = 0; x < 5; x++) {
+      const on = (one[y] >> (4 - x)) & 1;
+      assert.deepEqual(cv.get(x, y), on ? [0, 0, 0] : [255, 255, 255], `pixel ${x},${y}`);
+    }
+  }
+  assert.deepEqual(glyph('a'), glyph('A'));
+  assert.deepEqual(glyph('\u2603'), glyph('?'));
+});
+
+test('niceTicks and shortNumber', () => {
+  assert.deepEqual(niceTicks(0, 10), [0, 2, 4, 6, 8, 10]);
+  assert.deepEqual(niceTicks(0.3, 0.95, 4), [0.2, 0.4, 0.6, 0.8, 1]);
+  assert.equal(shortNumber(1_250_000), '1.25M');
+  assert.equal(shortNumber(2000), '2K');
+  assert.equal(shortNumber(0.5), '0.5');
+  assert.equal(shortNumber(0.0123), '0.0123');
+  assert.equal(shortNumber(0), '0');
+});
+
+test('linePlot draws series in their colours inside a valid PNG', () => {
+  const cv = linePlot({
+    title: 'pps', xLabel: 'offered', yLabel: 'forwarded',
+    series: [{ name: 'a', points: [[0, 0], [10, 10]] }, { name: 'b', points: [[0, 10], [10, 0]] }],
+    width: 300, height: 200,
+  });
+  const colours = new Set<string>();
+  for (let y = 0; y < cv.height; y++) for (let x = 0; x < cv.width; x++) colours.add(cv.get(x, y).join(','));
+  assert.ok(colours.has('31,119,180') && colours.has('214,39,40'), 'both series colours present');
+  const d = decode(cv.png());
+  assert.deepEqual([d.width, d.height], [300, 200]);
+  // an empty plot still renders
+  assert.ok(linePlot({ title: 't', xLabel: 'x', yLabel: 'y', series: [] }).png().length > 100);
+});
