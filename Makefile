@@ -97,16 +97,22 @@ test-e2e: build k8s
 # Real kube-apiserver, etcd and upstream kube-proxy, built from the Go module proxy (architecture §6).
 # Each binary is rebuilt only when its module's go.mod/go.sum change; a failed build leaves no binary.
 K8S_BIN := $(CACHE)/k8s/bin
-K8S_GOBUILD := go build -trimpath -ldflags='-s -w'
+K8S_GOBUILD := go build -trimpath
+# A module build has no git tree to stamp the version from; stamp it so /version and --version
+# report the release instead of v0.0.0-master.
+K8S_VERSION := $(shell awk '/^require k8s.io\/kubernetes /{print $$3}' e2e/k8s/go.mod)
+K8S_VERSION_PKG := k8s.io/component-base/version
+K8S_LDFLAGS := -s -w -X $(K8S_VERSION_PKG).gitVersion=$(K8S_VERSION) -X $(K8S_VERSION_PKG).gitTreeState=clean \
+	-X $(K8S_VERSION_PKG).gitMajor=$(word 1,$(subst ., ,$(K8S_VERSION:v%=%))) -X $(K8S_VERSION_PKG).gitMinor=$(word 2,$(subst ., ,$(K8S_VERSION:v%=%)))
 k8s: $(K8S_BIN)/kube-apiserver $(K8S_BIN)/etcd $(K8S_BIN)/kube-proxy
 $(K8S_BIN)/kube-apiserver $(K8S_BIN)/kube-proxy: $(K8S_BIN)/%: e2e/k8s/go.mod e2e/k8s/go.sum
 	@mkdir -p $(K8S_BIN)
-	@echo ">> building $* from the Go module proxy (first time: several minutes)"
-	cd e2e/k8s && $(K8S_GOBUILD) -o $@.tmp k8s.io/kubernetes/cmd/$* && mv -f $@.tmp $@
+	@echo ">> building $* $(K8S_VERSION) from the Go module proxy (first time: several minutes)"
+	cd e2e/k8s && $(K8S_GOBUILD) -ldflags='$(K8S_LDFLAGS)' -o $@.tmp k8s.io/kubernetes/cmd/$* && mv -f $@.tmp $@
 $(K8S_BIN)/etcd: e2e/etcd/go.mod e2e/etcd/go.sum
 	@mkdir -p $(K8S_BIN)
 	@echo ">> building etcd from the Go module proxy"
-	cd e2e/etcd && $(K8S_GOBUILD) -o $@.tmp go.etcd.io/etcd/server/v3 && mv -f $@.tmp $@
+	cd e2e/etcd && $(K8S_GOBUILD) -ldflags='-s -w' -o $@.tmp go.etcd.io/etcd/server/v3 && mv -f $@.tmp $@
 
 demo: build k8s
 	$(NODE) e2e/demo.ts
