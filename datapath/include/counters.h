@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* counters.h: per-CPU packet counters of the north-south hooks (xdp, tc ingress, tc egress), by
+ * verdict and by reason. Every packet that enters an entry point is counted exactly once under a
+ * verdict and once under a reason, at the program's single exit. Read by the control plane
+ * (sum over CPUs) for metrics; index = hook * KPB_CNT_MAX + counter. */
+#ifndef KPB_COUNTERS_H
+#define KPB_COUNTERS_H
+
+enum kpb_hook {
+	KPB_HOOK_XDP = 0,
+	KPB_HOOK_TC_INGRESS = 1,
+	KPB_HOOK_TC_EGRESS = 2,
+	KPB_HOOK_MAX = 3,
+};
+
+enum kpb_counter {
+	/* verdicts */
+	KPB_CNT_VERDICT_PASS = 0,
+	KPB_CNT_VERDICT_DROP = 1,
+	KPB_CNT_VERDICT_TX = 2,        /* XDP_TX, or tc redirect back out of the arrival device */
+	KPB_CNT_VERDICT_REDIRECT = 3,
+	/* reasons: why the packet got its verdict */
+	KPB_CNT_NOT_IP = 4,            /* not IPv4/IPv6: passed */
+	KPB_CNT_NOT_SERVICE = 5,       /* no service and no tracked flow: passed */
+	KPB_CNT_UNSUPP_L4 = 6,         /* L4 protocol we do not translate: passed */
+	KPB_CNT_FRAGMENT = 7,          /* IP fragment: passed untranslated */
+	KPB_CNT_MALFORMED = 8,         /* truncated header, bad IHL, bad length: dropped */
+	KPB_CNT_SRC_RANGE = 9,         /* loadBalancerSourceRanges refused: dropped */
+	KPB_CNT_NO_BACKEND = 10,       /* service without usable endpoints, no reply possible: dropped */
+	KPB_CNT_SNAT_EXHAUSTED = 11,   /* no free SNAT port after bounded retries: dropped */
+	KPB_CNT_CT_FULL = 12,          /* conntrack insert failed: dropped */
+	KPB_CNT_LOCAL_DNAT = 13,       /* translated to a local backend, handed to the stack */
+	KPB_CNT_REMOTE_FWD = 14,       /* translated (SNAT) and forwarded to a remote backend */
+	KPB_CNT_REPLY_FWD = 15,        /* reply of a remote backend translated back and forwarded */
+	KPB_CNT_REPLY_LOCAL = 16,      /* reply of a local backend translated back at egress */
+	KPB_CNT_TO_TC = 17,            /* XDP left it to tc (local backend, no neighbour, ...) */
+	KPB_CNT_FIB_FAIL = 18,         /* no route to forward a translated packet: left to the stack */
+	KPB_CNT_RST_SENT = 19,         /* no endpoints: TCP RST sent back */
+	KPB_CNT_ICMP_SENT = 20,        /* no endpoints: ICMP port unreachable sent back */
+	KPB_CNT_ICMP_XLATE = 21,       /* ICMP error of a tracked flow translated */
+	KPB_CNT_DSR_ENCAP = 22,        /* encapsulated (IPIP) to a remote backend's node */
+	KPB_CNT_DSR_DECAP = 23,        /* DSR packet decapsulated for a local backend */
+	KPB_CNT_DSR_REPLY = 24,        /* local backend's DSR reply given the VIP as source */
+	KPB_CNT_FRAG_NEEDED = 25,      /* encapsulation would exceed the MTU: ICMP frag needed sent */
+	KPB_CNT_TTL = 26,              /* TTL/hop limit would expire when forwarding: left to the stack */
+	KPB_CNT_ERROR = 27,            /* a helper failed half way: dropped */
+	KPB_CNT_VIP_UNKNOWN_PORT = 28, /* ExternalIP/LB VIP on a port no service uses: dropped */
+	KPB_CNT_MAX = 32,
+};
+
+/* Per-CPU, so plain increments need no atomics: only this CPU writes its slot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, KPB_HOOK_MAX * KPB_CNT_MAX);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kpb_np_counters SEC(".maps");
+
+static __always_inline void kpb_count(__u32 hook, __u32 counter)
+{
+	__u32 key = hook * KPB_CNT_MAX + counter;
+	__u64 *v = bpf_map_lookup_elem(&kpb_np_counters, &key);
+
+	if (v)
+		*v += 1;
+}
+
+/* Count the verdict and the reason of one packet; called once, at the entry point's exit. */
+static __always_inline void kpb_count_exit(__u32 hook, int verdict, __u32 reason)
+{
+	__u32 v;
+
+	if (verdict == CTX_DROP)
+		v = KPB_CNT_VERDICT_DROP;
+#if defined(KPB_CTX_XDP)
+	else if (verdict == XDP_TX)
+		v = KPB_CNT_VERDICT_TX;
+#endif
+	else if (verdict == CTX_REDIRECT)
+		v = KPB_CNT_VERDICT_REDIRECT;
+	else
+		v = KPB_CNT_VERDICT_PASS;
+	kpb_count(hook, v);
+	kpb_count(hook, reason);
+}
+
+#endif /* KPB_COUNTERS_H */
