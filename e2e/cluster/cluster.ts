@@ -73,13 +73,16 @@ export interface ClusterOptions {
   dualStack?: boolean;
   /** Create Node objects for node-a and node-b (default true). */
   registerNodes?: boolean;
+  /** Run id prefix for namespaces, cgroups and pins (default "kpb-e2e"; the benchmarks use "kpb-bench"). */
+  runIdPrefix?: string;
 }
 
 let clusterSeq = 0;
 
 export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
   const seq = clusterSeq++;
-  const runId = seq === 0 ? `kpb-e2e-${process.pid}` : `kpb-e2e-${process.pid}-${seq}`;
+  const prefix = opts.runIdPrefix ?? 'kpb-e2e';
+  const runId = seq === 0 ? `${prefix}-${process.pid}` : `${prefix}-${process.pid}-${seq}`;
   const teardown = new Teardown();
   const dualStack = opts.dualStack ?? true;
   try {
