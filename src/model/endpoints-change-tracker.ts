@@ -1,0 +1,123 @@
+/**
+ * @module
+ * EndpointsChangeTracker: a cache of EndpointSlices keyed by service then slice name (slices
+ * arrive before or after their Service and a Service may have many), plus pending changes per
+ * service kept as "merged endpoints at last apply" and dropped when the merged view is equal
+ * again. Slices for services that do not exist are kept: they are harmless until the Service
+ * appears, and then the endpoints are already known.
+ */
+import type { V1EndpointSlice } from '@kubernetes/client-node';
+import {
+  endpointsFromSlice,
+  LAST_CHANGE_TRIGGER_TIME_ANNOTATION,
+  mergeSliceEndpoints,
+  sliceServiceName,
+  type EndpointInfo,
+  type SliceEndpoints,
+} from './endpoints.ts';
+import type { Problem } from './problem.ts';
+
+/** Endpoints by service-port key (see servicePortKey). */
+export type EndpointsMap = Map<string, EndpointInfo[]>;
+
+type Pending = { previous: Map<string, EndpointInfo[]>; previousText: string; triggerTimes: Date[] };
+
+const text = (m: Map<string, EndpointInfo[]>) => JSON.stringify([...m]);
+
+export class EndpointsChangeTracker {
+  readonly #nodeName: string;
+  #slices = new Map<string, Map<string, SliceEndpoints>>();
+  #pending = new Map<string, Pending>();
+
+  /** @param nodeName this node's name (hostname-override), which decides EndpointInfo.isLocal. */
+  constructor(nodeName: string) {
+    this.#nodeName = nodeName;
+  }
+
+  #merged(service: string): Map<string, EndpointInfo[]> {
+    const slices = this.#slices.get(service);
+    return slices ? mergeSliceEndpoints(slices) : new Map();
+  }
+
+  #touch(service: string): Pending {
+    let p = this.#pending.get(service);
+    if (!p) {
+      const previous = this.#merged(service);
+      p = { previous, previousText: text(previous), triggerTimes: [] };
+      this.#pending.set(service, p);
+    }
+    return p;
+  }
+
+  #settle(service: string): void {
+    const p = this.#pending.get(service);
+    if (p && text(this.#merged(service)) === p.previousText) this.#pending.delete(service);
+  }
+
+  /**
+   * Records a slice change. Returns whether any service now has a pending change, and the
+   * problems found in `cur` (report once per object version).
+   */
+  update(prev: V1EndpointSlice | null, cur: V1EndpointSlice | null): { pending: boolean; problems: Problem[] } {
+    const sliceName = (cur ?? prev)?.metadata?.name ?? '';
+    const prevService = prev ? sliceServiceName(prev) : null;
+    const curService = cur ? sliceServiceName(cur) : null;
+    const problems: Problem[] = [];
+    const touched = new Set<string>();
+
+    // A slice that changes service (label edited) or gains the headless label leaves its old
+    // service: remove it there before adding it under the new one.
+    if (prevService !== null && prevService !== curService) {
+      this.#touch(prevService);
+      this.#slices.get(prevService)?.delete(sliceName);
+      if (this.#slices.get(prevService)?.size === 0) this.#slices.delete(prevService);
+      touched.add(prevService);
+    }
+    if (cur && curService !== null) {
+      const pending = this.#touch(curService);
+      const converted = endpointsFromSlice(cur, this.#nodeName);
+      problems.push(...converted.problems);
+      let slices = this.#slices.get(curService);
+      if (!slices) this.#slices.set(curService, (slices = new Map()));
+      slices.set(sliceName, converted.endpoints);
+      const t = cur.metadata?.annotations?.[LAST_CHANGE_TRIGGER_TIME_ANNOTATION];
+      const when = t ? new Date(t) : null;
+      if (when && !Number.isNaN(when.getTime())) pending.triggerTimes.push(when);
+      touched.add(curService);
+    } else if (!cur && prevService !== null && !touched.has(prevService)) {
+      this.#touch(prevService);
+      this.#slices.get(prevService)?.delete(sliceName);
+      if (this.#slices.get(prevService)?.size === 0) this.#slices.delete(prevService);
+      touched.add(prevService);
+    }
+    let pending = false;
+    for (const s of touched) {
+      this.#settle(s);
+      if (this.#pending.has(s)) pending = true;
+    }
+    return { pending, problems };
+  }
+
+  /** Number of services with pending endpoint changes. */
+  get pendingCount(): number {
+    return this.#pending.size;
+  }
+
+  /**
+   * Merges pending changes into `map` and clears them. Returns the services whose endpoints
+   * changed, and per service the last-change-trigger-time annotations seen (for the network
+   * programming latency metric).
+   */
+  apply(map: EndpointsMap): { updatedServices: Set<string>; lastChangeTriggerTimes: Map<string, Date[]> } {
+    const updatedServices = new Set<string>();
+    const lastChangeTriggerTimes = new Map<string, Date[]>();
+    for (const [service, p] of this.#pending) {
+      for (const key of p.previous.keys()) map.delete(key);
+      for (const [key, eps] of this.#merged(service)) map.set(key, eps);
+      updatedServices.add(service);
+      if (p.triggerTimes.length > 0) lastChangeTriggerTimes.set(service, p.triggerTimes);
+    }
+    this.#pending.clear();
+    return { updatedServices, lastChangeTriggerTimes };
+  }
+}

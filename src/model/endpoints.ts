@@ -1,0 +1,131 @@
+/**
+ * @module
+ * EndpointSlices -> endpoints per service port (spec §5.16). Slices are grouped by the
+ * kubernetes.io/service-name label; each slice port becomes a service-port key (port name,
+ * protocol, address family) and every endpoint's first address is one EndpointInfo.
+ */
+import type { V1EndpointSlice } from '@kubernetes/client-node';
+import { parseIp, type IpFamily } from './ip.ts';
+import { objectRef, type Problem } from './problem.ts';
+import { servicePortKey } from './service-port.ts';
+
+export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+export const HEADLESS_LABEL = 'service.kubernetes.io/headless';
+export const LAST_CHANGE_TRIGGER_TIME_ANNOTATION = 'endpoints.kubernetes.io/last-change-trigger-time';
+
+export type EndpointInfo = {
+  /** Canonical address text. */
+  ip: string;
+  family: IpFamily;
+  /** Target port from the slice. */
+  port: number;
+  ready: boolean;
+  serving: boolean;
+  terminating: boolean;
+  nodeName: string;
+  zone: string;
+  /** nodeName equals this node's name. */
+  isLocal: boolean;
+  /** hints.forZones names, sorted; empty when absent. */
+  zoneHints: string[];
+  /** hints.forNodes names, sorted; empty when absent. */
+  nodeHints: string[];
+};
+
+/** Endpoints of one slice, by service-port key. */
+export type SliceEndpoints = Map<string, EndpointInfo[]>;
+
+/** "namespace/serviceName" a slice belongs to, or null when it is not used by kube-proxy. */
+export function sliceServiceName(slice: V1EndpointSlice): string | null {
+  const labels = slice.metadata?.labels ?? {};
+  const svc = labels[SERVICE_NAME_LABEL];
+  if (!svc) return null;
+  // The controller labels slices of headless Services; those are never proxied.
+  if (Object.hasOwn(labels, HEADLESS_LABEL)) return null;
+  if (slice.addressType !== 'IPv4' && slice.addressType !== 'IPv6') return null;
+  return `${slice.metadata?.namespace ?? ''}/${svc}`;
+}
+
+/** Converts one slice; problems name the slice and the field. */
+export function endpointsFromSlice(slice: V1EndpointSlice, nodeName: string): { endpoints: SliceEndpoints; problems: Problem[] } {
+  const endpoints: SliceEndpoints = new Map();
+  const problems: Problem[] = [];
+  const service = sliceServiceName(slice);
+  if (service === null) return { endpoints, problems };
+  const object = objectRef('EndpointSlice', slice.metadata);
+  const family = slice.addressType as IpFamily;
+
+  const infos: EndpointInfo[] = [];
+  const seen = new Set<string>();
+  (slice.endpoints ?? []).forEach((ep, i) => {
+    const text = ep.addresses?.[0];
+    if (text === undefined) return;
+    const ip = parseIp(text);
+    if (!ip) return problems.push({ object, field: `endpoints[${i}].addresses[0]`, message: `invalid IP address "${text}"; endpoint ignored` });
+    if (ip.family !== family) {
+      return problems.push({ object, field: `endpoints[${i}].addresses[0]`, message: `address "${text}" is not ${family}; endpoint ignored` });
+    }
+    if (seen.has(ip.text)) {
+      return problems.push({ object, field: `endpoints[${i}].addresses[0]`, message: `duplicate address "${text}" ignored` });
+    }
+    seen.add(ip.text);
+    const c = ep.conditions ?? {};
+    const ready = c.ready ?? true;
+    const epNode = ep.nodeName ?? '';
+    infos.push({
+      ip: ip.text,
+      family,
+      port: 0,
+      ready,
+      serving: c.serving ?? ready,
+      terminating: c.terminating ?? false,
+      nodeName: epNode,
+      zone: ep.zone ?? '',
+      isLocal: epNode !== '' && epNode === nodeName,
+      zoneHints: [...new Set((ep.hints?.forZones ?? []).map((z) => z.name))].sort(),
+      nodeHints: [...new Set((ep.hints?.forNodes ?? []).map((n) => n.name))].sort(),
+    });
+  });
+
+  (slice.ports ?? []).forEach((p, i) => {
+    if (p.port === undefined || p.port === null || p.port === 0) return;
+    if (!Number.isInteger(p.port) || p.port < 1 || p.port > 65535) {
+      return problems.push({ object, field: `ports[${i}].port`, message: `port ${p.port} out of range 1..65535; port ignored` });
+    }
+    const protocol = p.protocol ?? 'TCP';
+    const key = servicePortKey(service, p.name ?? '', protocol, family);
+    if (endpoints.has(key)) return problems.push({ object, field: `ports[${i}].name`, message: `duplicate port "${p.name ?? ''}"/${protocol} ignored` });
+    endpoints.set(key, infos.map((e) => ({ ...e, port: p.port as number })));
+  });
+  return { endpoints, problems };
+}
+
+/**
+ * Merges the slices of one service. The same address:port in several slices (normal while the
+ * controller moves endpoints between slices) is kept once, preferring a non-terminating copy.
+ * Slices are taken in name order and endpoints sorted, so the result does not depend on event
+ * order.
+ */
+export function mergeSliceEndpoints(slices: Iterable<[string, SliceEndpoints]>): Map<string, EndpointInfo[]> {
+  const byPort = new Map<string, Map<string, EndpointInfo>>();
+  const ordered = [...slices].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  for (const [, sliceEps] of ordered) {
+    for (const [key, eps] of sliceEps) {
+      let set = byPort.get(key);
+      if (!set) byPort.set(key, (set = new Map()));
+      for (const ep of eps) {
+        const id = `${ep.ip}|${ep.port}`;
+        const existing = set.get(id);
+        if (!existing || (existing.terminating && !ep.terminating)) set.set(id, ep);
+      }
+    }
+  }
+  const out = new Map<string, EndpointInfo[]>();
+  for (const key of [...byPort.keys()].sort()) {
+    const eps = [...byPort.get(key)!.values()];
+    if (eps.length === 0) continue;
+    eps.sort((a, b) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : a.port - b.port));
+    out.set(key, eps);
+  }
+  return out;
+}

@@ -1,0 +1,65 @@
+/**
+ * @module
+ * ServiceChangeTracker in kube-proxy's shape: informer events become Update(prev, cur) (add is
+ * Update(null, obj), delete is Update(obj, null)); pending changes are kept per namespace/name as
+ * a (state at last apply, newest state) pair and dropped once the two are equal again, so a
+ * flap between syncs costs nothing.
+ */
+import type { V1Service } from '@kubernetes/client-node';
+import type { Problem } from './problem.ts';
+import { namespacedName, servicePortsFromService, type ServicePortInfo } from './service-port.ts';
+
+/** Every handled service port, by ServicePortInfo.key. */
+export type ServicePortMap = Map<string, ServicePortInfo>;
+
+type Pending = { previous: ServicePortInfo[]; current: ServicePortInfo[] };
+
+const same = (a: ServicePortInfo[], b: ServicePortInfo[]) => JSON.stringify(a) === JSON.stringify(b);
+
+export class ServiceChangeTracker {
+  #pending = new Map<string, Pending>();
+
+  /**
+   * Records a change. Returns whether the service now has a pending change, and the problems
+   * found in `cur` (report them once: this is called once per object version).
+   */
+  update(prev: V1Service | null, cur: V1Service | null): { pending: boolean; problems: Problem[] } {
+    const obj = cur ?? prev;
+    if (!obj) return { pending: false, problems: [] };
+    const name = namespacedName(obj.metadata);
+    const converted = cur ? servicePortsFromService(cur) : { ports: [], problems: [] };
+    let entry = this.#pending.get(name);
+    if (!entry) {
+      entry = { previous: prev ? servicePortsFromService(prev).ports : [], current: [] };
+      this.#pending.set(name, entry);
+    }
+    entry.current = converted.ports;
+    if (same(entry.previous, entry.current)) this.#pending.delete(name);
+    return { pending: this.#pending.has(name), problems: converted.problems };
+  }
+
+  /** Number of services with a pending change (the changes_pending gauge). */
+  get pendingCount(): number {
+    return this.#pending.size;
+  }
+
+  /** Names ("namespace/name") of services with a pending change. */
+  pendingServices(): Set<string> {
+    return new Set(this.#pending.keys());
+  }
+
+  /**
+   * Merges pending changes into `map` (removing ports that are gone) and clears them. Returns the
+   * services whose ports changed.
+   */
+  apply(map: ServicePortMap): { updatedServices: Set<string> } {
+    const updatedServices = new Set<string>();
+    for (const [name, { previous, current }] of this.#pending) {
+      for (const sp of previous) map.delete(sp.key);
+      for (const sp of current) map.set(sp.key, sp);
+      updatedServices.add(name);
+    }
+    this.#pending.clear();
+    return { updatedServices };
+  }
+}
