@@ -158,7 +158,11 @@ static napi_value js_object_describe(napi_env env, napi_callback_info info)
 	bpf_object__for_each_program(p, h->obj) {
 		napi_value o;
 		const char *pt = libbpf_bpf_prog_type_str(bpf_program__type(p));
-		const char *at = libbpf_bpf_attach_type_str(bpf_program__expected_attach_type(p));
+		enum bpf_attach_type eat = bpf_program__expected_attach_type(p);
+		/* 0 is also "no expected type": only cgroup_skb really means cgroup_inet_ingress by it. */
+		const char *at = (eat == 0 && bpf_program__type(p) != BPF_PROG_TYPE_CGROUP_SKB)
+					 ? "none"
+					 : libbpf_bpf_attach_type_str(eat);
 		napi_create_object(env, &o);
 		kpb_set_str(env, o, "name", bpf_program__name(p));
 		kpb_set_str(env, o, "section", bpf_program__section_name(p));
@@ -393,6 +397,28 @@ static void find_culprit(const char *log, char *kind, size_t ksize, char *name, 
 	snprintf(name, nsize, "%.*s", (int)(q - p), p);
 }
 
+/* The verifier's reason is its last line before the "processed N insns" summary. */
+static void append_verifier_reason(struct kpb_err *e)
+{
+	const char *v = e->verifier, *best = NULL, *line;
+	size_t best_len = 0;
+	if (!v)
+		return;
+	for (line = v; line && *line;) {
+		const char *nl = strchr(line, '\n');
+		size_t l = nl ? (size_t)(nl - line) : strlen(line);
+		if (l && strncmp(line, "processed ", 10) && strncmp(line, "verification time", 17)) {
+			best = line;
+			best_len = l;
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	if (best) {
+		size_t ml = strlen(e->message);
+		snprintf(e->message + ml, sizeof(e->message) - ml, "; verifier: %.*s", (int)best_len, best);
+	}
+}
+
 static void load_execute(napi_env env, void *data)
 {
 	struct load_baton *b = data;
@@ -476,8 +502,10 @@ static void load_execute(napi_env env, void *data)
 	}
 out:
 	kpb_log_end(&log);
-	if (b->err.err)
+	if (b->err.err) {
 		kpb_err_take_log(&b->err, &log);
+		append_verifier_reason(&b->err);
+	}
 	else
 		free(log.buf);
 	/* Loaded or not, the libbpf object has served its purpose; fds live on in the handles. */

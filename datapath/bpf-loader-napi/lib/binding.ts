@@ -1,0 +1,115 @@
+/**
+ * Loads the native addon (build/bpf_loader.node) and hands it the BpfError class.
+ * The addon is a plain shared object built by `make addon`; its functions work on opaque handles
+ * and Buffers, and every argument has been validated by the facade before it gets here.
+ * @module
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { BpfError } from './errors.ts';
+import type { Layout } from './codec.ts';
+
+/** An opaque native handle (an N-API external tagged with its kind). */
+export type Handle = { readonly __kpbHandle: unique symbol };
+
+export interface NativeMapSpec {
+  name: string;
+  type: string;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  pinByName: boolean;
+  internal: boolean;
+  keyLayout?: Layout;
+  valueLayout?: Layout;
+  innerMap?: NativeMapSpec;
+}
+
+export interface NativeProgramSpec {
+  name: string;
+  section: string;
+  type: string;
+  expectedAttachType: string;
+}
+
+export interface NativeVariableSpec {
+  name: string;
+  section: string;
+  mapName: string;
+  offset: number;
+  size: number;
+  layout?: Layout;
+}
+
+export interface NativeMapInfo {
+  id: number;
+  type: string;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  name: string;
+  valueBufferSize: number;
+}
+
+export interface Native {
+  init(errorClass: typeof BpfError): void;
+  close(h: Handle): void;
+  fd(h: Handle): number;
+  numPossibleCpus(): number;
+  objectOpen(source: string | Uint8Array, name: string | null): Handle;
+  objectDescribe(h: Handle): { name: string; maps: NativeMapSpec[]; programs: NativeProgramSpec[]; variables: NativeVariableSpec[] };
+  objectSetVariable(h: Handle, mapName: string, offset: number, bytes: Uint8Array): void;
+  objectResizeMap(h: Handle, name: string, maxEntries: number): void;
+  objectLoad(h: Handle, pinPath: string | null, logLevel: number): Promise<{ maps: { name: string; handle: Handle }[]; programs: { name: string; handle: Handle }[] }>;
+  mapOpenPinned(path: string): Handle;
+  mapInfo(h: Handle): NativeMapInfo;
+  mapLookup(h: Handle, key: Uint8Array): Buffer | undefined;
+  mapUpdate(h: Handle, key: Uint8Array, value: Uint8Array, flags: number): void;
+  mapDelete(h: Handle, key: Uint8Array): boolean;
+  mapNextKey(h: Handle, key: Uint8Array | null): Buffer | undefined;
+  mapUpdateBatch(h: Handle, keys: Uint8Array, values: Uint8Array, flags: number): number;
+  mapDeleteBatch(h: Handle, keys: Uint8Array): number;
+  mapLookupBatch(h: Handle): { keys: Buffer; values: Buffer; count: number };
+  mapPin(h: Handle, path: string): void;
+  progOpenPinned(path: string): Handle;
+  progInfo(h: Handle): { id: number; type: string; name: string; tag: string };
+  progTestRun(h: Handle, data: Uint8Array, ctx: Uint8Array | null, repeat: number, dataSizeOut: number | null): { retval: number; data: Buffer; ctx?: Buffer; durationNs: number };
+  progPin(h: Handle, path: string): void;
+  attachXdp(prog: Handle, ifindex: number, mode: string): Handle;
+  attachTc(prog: Handle, ifindex: number, direction: string, handle: number, priority: number): Handle;
+  attachCgroup(prog: Handle, cgroupPath: string, attachType: string): Handle;
+  linkUpdate(link: Handle, prog: Handle): void;
+  linkPin(link: Handle, path: string): void;
+  linkDetach(link: Handle): void;
+  linkOpenPinned(path: string): Handle;
+  linkInfo(link: Handle): Record<string, string | number>;
+  probeProgramType(name: string): boolean;
+  probeMapType(name: string): boolean;
+  probeHelper(programType: string, helper: string): boolean;
+}
+
+/** Path of the built addon. */
+export const addonPath = fileURLToPath(new URL('../build/bpf_loader.node', import.meta.url));
+
+function load(): Native {
+  if (!existsSync(addonPath)) {
+    throw new Error(`Load the bpf-loader-napi addon failed: "${addonPath}" does not exist; run "make addon" in the repository root`);
+  }
+  try {
+    const n = createRequire(import.meta.url)(addonPath) as Native;
+    n.init(BpfError);
+    return n;
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    const hint = /libbpf|libelf|libz/.test(why)
+      ? 'install libbpf1, libelf1 and zlib (make setup)'
+      : 'rebuild it with "make addon"';
+    throw new Error(`Load the bpf-loader-napi addon from "${addonPath}" failed: ${why}; ${hint}`, { cause: err });
+  }
+}
+
+/** The native functions, loaded once per process (and per worker thread). */
+export const native: Native = load();

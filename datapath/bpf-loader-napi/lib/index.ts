@@ -1,0 +1,13 @@
+/**
+ * bpf-loader-napi: open, load and pin BPF objects, operate maps, test-run programs and attach them
+ * (XDP, tc, cgroup), over libbpf. Knows nothing of Kubernetes. See README.md for the contract.
+ * @module
+ */
+export { BpfError, type BpfErrorProps } from './errors.ts';
+export { BpfObject, Collection, type LoadOptions, type MapSpec, type ProgramSpec, type VariableSpec, type RodataValue } from './object.ts';
+export { BpfMap, openPinnedMap, type MapInfo, type MapLayouts, type UpdateFlag } from './map.ts';
+export { BpfProgram, openPinnedProgram, type TestRunOptions, type TestRunResult } from './program.ts';
+export { Link, attachXdp, attachTc, attachCgroup, openPinnedLink, CGROUP_ATTACH_TYPES, type CgroupAttachType } from './link.ts';
+export { StructCodec, scalarLayout, type Layout, type FieldLayout, type Kind } from './codec.ts';
+export { probe } from './probe.ts';
+export { addonPath } from './binding.ts';

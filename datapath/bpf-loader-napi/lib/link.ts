@@ -1,0 +1,126 @@
+/**
+ * Attachments. XDP and cgroup attachments are kernel bpf_links: close() of the last fd detaches
+ * unless pinned, update() swaps the program atomically. tc attachments are filters on a clsact
+ * qdisc: they stay on the device until detach() (also after close() and process exit), update()
+ * replaces the filter in place, and pin() throws BpfError EOPNOTSUPP.
+ * @module
+ */
+import { native, type Handle } from './binding.ts';
+import { bpfError, checkString, checkUint, invalidParameterError } from './errors.ts';
+import { BpfProgram } from './program.ts';
+
+/** Short cgroup hook names and libbpf's attach type names. */
+export const CGROUP_ATTACH_TYPES = {
+  connect4: 'cgroup_inet4_connect',
+  connect6: 'cgroup_inet6_connect',
+  sendmsg4: 'cgroup_udp4_sendmsg',
+  sendmsg6: 'cgroup_udp6_sendmsg',
+  recvmsg4: 'cgroup_udp4_recvmsg',
+  recvmsg6: 'cgroup_udp6_recvmsg',
+  getpeername4: 'cgroup_inet4_getpeername',
+  getpeername6: 'cgroup_inet6_getpeername',
+  getsockname4: 'cgroup_inet4_getsockname',
+  getsockname6: 'cgroup_inet6_getsockname',
+  post_bind4: 'cgroup_inet4_post_bind',
+  post_bind6: 'cgroup_inet6_post_bind',
+  bind4: 'cgroup_inet4_bind',
+  bind6: 'cgroup_inet6_bind',
+  sock_create: 'cgroup_inet_sock_create',
+  sock_release: 'cgroup_inet_sock_release',
+} as const;
+export type CgroupAttachType = keyof typeof CGROUP_ATTACH_TYPES | (typeof CGROUP_ATTACH_TYPES)[keyof typeof CGROUP_ATTACH_TYPES];
+const LIBBPF_CGROUP_TYPES = new Set<string>(Object.values(CGROUP_ATTACH_TYPES));
+
+export class Link {
+  readonly #h: Handle;
+  readonly kind: 'bpf_link' | 'tc';
+  #closed = false;
+
+  /** @internal */
+  constructor(handle: Handle, kind: 'bpf_link' | 'tc') {
+    this.#h = handle;
+    this.kind = kind;
+  }
+
+  get fd(): number {
+    return native.fd(this.#h);
+  }
+
+  /** Replace the attached program (atomically for bpf_links). */
+  update(program: BpfProgram): void {
+    if (!(program instanceof BpfProgram)) throw invalidParameterError('program', 'a BpfProgram', program);
+    native.linkUpdate(this.#h, program.handle);
+  }
+
+  /** Pin so the attachment survives this process (bpf_links only). */
+  pin(path: string): void {
+    checkString('path', path);
+    native.linkPin(this.#h, path);
+  }
+
+  /** Remove the attachment now, even when pinned. The handle stays open until close(). */
+  detach(): void {
+    native.linkDetach(this.#h);
+  }
+
+  info(): Record<string, string | number> {
+    return native.linkInfo(this.#h);
+  }
+
+  /** Release the handle (see the module doc for what that means per kind). Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    native.close(this.#h);
+  }
+}
+
+function checkProgram(program: unknown, want: string[], op: string): asserts program is BpfProgram {
+  if (!(program instanceof BpfProgram)) throw invalidParameterError('program', 'a BpfProgram', program);
+  if (program.type && !want.includes(program.type)) {
+    throw bpfError(op, 'EINVAL', 22, program.name, `Attach program "${program.name}" failed: its type is ${program.type}, expected ${want.join(' or ')}`);
+  }
+}
+
+/** Attach an XDP program to an interface through a bpf_link. */
+export function attachXdp(program: BpfProgram, ifindex: number, options: { mode?: 'native' | 'generic' } = {}): Link {
+  checkProgram(program, ['xdp'], 'attach_xdp');
+  checkUint('ifindex', ifindex, 0x7fffffff, 1);
+  const mode = options.mode ?? 'native';
+  if (mode !== 'native' && mode !== 'generic') throw invalidParameterError('mode', "'native' or 'generic'", mode);
+  return new Link(native.attachXdp(program.handle, ifindex, mode), 'bpf_link');
+}
+
+/** Attach a tc (sched_cls) program on the clsact qdisc (created when missing). */
+export function attachTc(
+  program: BpfProgram,
+  ifindex: number,
+  options: { direction: 'ingress' | 'egress'; handle?: number; priority?: number },
+): Link {
+  checkProgram(program, ['sched_cls', 'sched_act'], 'attach_tc');
+  checkUint('ifindex', ifindex, 0x7fffffff, 1);
+  if (typeof options !== 'object' || options === null) throw invalidParameterError('options', 'an object with direction', options);
+  const { direction, handle = 0, priority = 0 } = options;
+  if (direction !== 'ingress' && direction !== 'egress') throw invalidParameterError('direction', "'ingress' or 'egress'", direction);
+  checkUint('handle', handle);
+  checkUint('priority', priority, 0xffff);
+  return new Link(native.attachTc(program.handle, ifindex, direction, handle, priority), 'tc');
+}
+
+/** Attach a cgroup program through a bpf_link; the type defaults to the program's expected one. */
+export function attachCgroup(program: BpfProgram, cgroupPath: string, attachType?: CgroupAttachType): Link {
+  if (!(program instanceof BpfProgram)) throw invalidParameterError('program', 'a BpfProgram', program);
+  checkString('cgroupPath', cgroupPath);
+  const requested: string = attachType ?? program.expectedAttachType;
+  const type = (CGROUP_ATTACH_TYPES as Record<string, string>)[requested] ?? requested;
+  if (!LIBBPF_CGROUP_TYPES.has(type)) {
+    throw invalidParameterError('attachType', `one of ${Object.keys(CGROUP_ATTACH_TYPES).join(', ')}`, requested);
+  }
+  return new Link(native.attachCgroup(program.handle, cgroupPath, type), 'bpf_link');
+}
+
+/** Open a bpf_link pinned in bpffs (e.g. to update or detach it after a restart). */
+export function openPinnedLink(path: string): Link {
+  checkString('path', path);
+  return new Link(native.linkOpenPinned(path), 'bpf_link');
+}

@@ -1,0 +1,219 @@
+/**
+ * BpfMap: synchronous map operations. Keys and values are either raw bytes (Buffer/Uint8Array in,
+ * Buffer out) or plain JS values encoded through the map's StructCodecs (object in, object out).
+ * Per-CPU maps hold one value per possible CPU: decoded values are arrays, raw values are the
+ * kernel's packed buffer (each CPU's slot rounded up to 8 bytes).
+ *
+ * Lifetime: a BpfMap owns one fd. close() releases it (the map itself lives on while pinned or used
+ * by a program); an unreachable BpfMap is closed by the garbage collector, and all are closed when
+ * the Node environment exits.
+ * @module
+ */
+import { native, type Handle } from './binding.ts';
+import { StructCodec, scalarLayout, type Layout } from './codec.ts';
+import { checkString, invalidParameterError, isBytes } from './errors.ts';
+
+/** Update flags: any (create or replace), noexist (create only), exist (replace only). */
+export type UpdateFlag = 'any' | 'noexist' | 'exist';
+const FLAGS: Record<UpdateFlag, number> = { any: 0, noexist: 1, exist: 2 };
+
+const PERCPU = new Set(['percpu_hash', 'percpu_array', 'lru_percpu_hash', 'percpu_cgroup_storage']);
+
+/** Optional layouts for a map opened without its object (openPinnedMap). */
+export interface MapLayouts {
+  keyLayout?: Layout | undefined;
+  valueLayout?: Layout | undefined;
+}
+
+/** Kernel-reported facts about a map. */
+export interface MapInfo {
+  id: number;
+  type: string;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  name: string;
+}
+
+function flagValue(flags: UpdateFlag | undefined): number {
+  if (flags === undefined) return 0;
+  const v = FLAGS[flags];
+  if (v === undefined) throw invalidParameterError('flags', "'any', 'noexist' or 'exist'", flags);
+  return v;
+}
+
+export class BpfMap {
+  readonly name: string;
+  readonly type: string;
+  readonly keySize: number;
+  /** Size of one value as declared (one CPU's share for per-CPU maps). */
+  readonly valueSize: number;
+  readonly maxEntries: number;
+  readonly flags: number;
+  readonly perCpu: boolean;
+  /** Number of per-CPU slots in a value (1 for other maps). */
+  readonly cpus: number;
+  readonly keyCodec: StructCodec | undefined;
+  readonly valueCodec: StructCodec | undefined;
+  readonly #h: Handle;
+  readonly #valueBufferSize: number;
+  #closed = false;
+
+  /** @internal Built by Collection and openPinnedMap. */
+  constructor(handle: Handle, name: string, layouts: MapLayouts = {}) {
+    this.#h = handle;
+    const info = native.mapInfo(handle);
+    this.name = name || info.name;
+    this.type = info.type;
+    this.keySize = info.keySize;
+    this.valueSize = info.valueSize;
+    this.maxEntries = info.maxEntries;
+    this.flags = info.flags;
+    this.perCpu = PERCPU.has(info.type);
+    this.cpus = this.perCpu ? native.numPossibleCpus() : 1;
+    this.#valueBufferSize = info.valueBufferSize;
+    const kl = layouts.keyLayout ?? scalarLayout(info.keySize);
+    const vl = layouts.valueLayout ?? scalarLayout(info.valueSize);
+    this.keyCodec = kl && kl.size === info.keySize ? new StructCodec(kl) : undefined;
+    this.valueCodec = vl && vl.size === info.valueSize ? new StructCodec(vl) : undefined;
+  }
+
+  /** The kernel fd (e.g. to store this map as a hash-of-maps value). */
+  get fd(): number {
+    return native.fd(this.#h);
+  }
+
+  #key(key: unknown): Uint8Array {
+    if (isBytes(key)) {
+      if (key.length !== this.keySize) throw new RangeError(`Expected key of ${this.keySize} bytes for map "${this.name}" but received ${key.length}`);
+      return key;
+    }
+    if (!this.keyCodec) throw invalidParameterError('key', `a Buffer of ${this.keySize} bytes (map "${this.name}" has no key layout)`, key);
+    return this.keyCodec.encode(key);
+  }
+
+  #value(value: unknown): Uint8Array {
+    if (isBytes(value)) {
+      if (value.length !== this.#valueBufferSize) {
+        throw new RangeError(`Expected value of ${this.#valueBufferSize} bytes for map "${this.name}" but received ${value.length}`);
+      }
+      return value;
+    }
+    const codec = this.valueCodec;
+    if (!codec) throw invalidParameterError('value', `a Buffer of ${this.#valueBufferSize} bytes (map "${this.name}" has no value layout)`, value);
+    if (!this.perCpu) return codec.encode(value);
+    // One value per CPU, or one value copied to every CPU.
+    const slot = (this.valueSize + 7) & ~7;
+    const buf = Buffer.alloc(this.#valueBufferSize);
+    const values = Array.isArray(value) ? value : Array.from({ length: this.cpus }, () => value);
+    if (values.length !== this.cpus) throw new RangeError(`Expected ${this.cpus} per-CPU values for map "${this.name}" but received ${values.length}`);
+    values.forEach((v, i) => codec.encodeInto(buf, i * slot, v));
+    return buf;
+  }
+
+  #decodeValue(buf: Buffer, offset = 0): unknown {
+    const codec = this.valueCodec!;
+    if (!this.perCpu) return codec.decode(buf, offset);
+    const slot = (this.valueSize + 7) & ~7;
+    return Array.from({ length: this.cpus }, (_, i) => codec.decode(buf, offset + i * slot));
+  }
+
+  #decodeKey(buf: Buffer, offset = 0): unknown {
+    return this.keyCodec!.decode(buf, offset);
+  }
+
+  /** The value for `key`, or undefined. Bytes in -> Buffer out; a JS value in -> decoded value out. */
+  lookup(key: Uint8Array): Buffer | undefined;
+  lookup(key: unknown): unknown;
+  lookup(key: unknown): unknown {
+    const raw = isBytes(key);
+    const v = native.mapLookup(this.#h, this.#key(key));
+    if (v === undefined || raw || !this.valueCodec) return v;
+    return this.#decodeValue(v);
+  }
+
+  /** Create or replace an entry. @param flags default 'any' */
+  update(key: unknown, value: unknown, flags?: UpdateFlag): void {
+    native.mapUpdate(this.#h, this.#key(key), this.#value(value), flagValue(flags));
+  }
+
+  /** Remove an entry; false when it did not exist. */
+  delete(key: unknown): boolean {
+    return native.mapDelete(this.#h, this.#key(key));
+  }
+
+  /** Write many entries in one syscall where the kernel supports it, else one by one. */
+  updateBatch(keys: readonly unknown[], values: readonly unknown[], flags?: UpdateFlag): number {
+    if (!Array.isArray(keys)) throw invalidParameterError('keys', 'an array', keys);
+    if (!Array.isArray(values)) throw invalidParameterError('values', 'an array', values);
+    if (keys.length !== values.length) throw new RangeError(`Expected as many values as keys (${keys.length}) but received ${values.length}`);
+    if (keys.length === 0) return 0;
+    const kb = Buffer.concat(keys.map((k) => this.#key(k)));
+    const vb = Buffer.concat(values.map((v) => this.#value(v)));
+    return native.mapUpdateBatch(this.#h, kb, vb, flagValue(flags));
+  }
+
+  /** Remove many entries; returns how many existed. */
+  deleteBatch(keys: readonly unknown[]): number {
+    if (!Array.isArray(keys)) throw invalidParameterError('keys', 'an array', keys);
+    if (keys.length === 0) return 0;
+    return native.mapDeleteBatch(this.#h, Buffer.concat(keys.map((k) => this.#key(k))));
+  }
+
+  /** Every entry, read in batches where the kernel supports it. Decoded when layouts are known. */
+  lookupBatch(options: { raw?: boolean } = {}): Array<[unknown, unknown]> {
+    const { keys, values, count } = native.mapLookupBatch(this.#h);
+    const decode = !options.raw && this.keyCodec && this.valueCodec;
+    const out: Array<[unknown, unknown]> = [];
+    for (let i = 0; i < count; i++) {
+      const ko = i * this.keySize;
+      const vo = i * this.#valueBufferSize;
+      out.push(decode
+        ? [this.#decodeKey(keys, ko), this.#decodeValue(values, vo)]
+        : [Buffer.from(keys.subarray(ko, ko + this.keySize)), Buffer.from(values.subarray(vo, vo + this.#valueBufferSize))]);
+    }
+    return out;
+  }
+
+  /** Every entry (see lookupBatch). */
+  entries(options: { raw?: boolean } = {}): Iterable<[unknown, unknown]> {
+    return this.lookupBatch(options);
+  }
+
+  /** Keys one at a time with get_next_key (raw Buffers unless a key layout is known). */
+  *keys(options: { raw?: boolean } = {}): Generator<unknown> {
+    let prev: Buffer | null = null;
+    // A hash walk can restart when entries are deleted meanwhile; bound it.
+    for (let i = 0; i <= this.maxEntries * 2 + 64; i++) {
+      const next = native.mapNextKey(this.#h, prev);
+      if (!next) return;
+      yield !options.raw && this.keyCodec ? this.#decodeKey(next) : next;
+      prev = next;
+    }
+  }
+
+  /** Pin the map at a bpffs path. */
+  pin(path: string): void {
+    checkString('path', path);
+    native.mapPin(this.#h, path);
+  }
+
+  info(): MapInfo {
+    const { valueBufferSize: _v, ...info } = native.mapInfo(this.#h);
+    return info;
+  }
+
+  /** Release the fd; further use throws BpfError EBADF. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    native.close(this.#h);
+  }
+}
+
+/** Open a map pinned in bpffs. Layouts make object keys/values possible. */
+export function openPinnedMap(path: string, layouts: MapLayouts = {}): BpfMap {
+  checkString('path', path);
+  return new BpfMap(native.mapOpenPinned(path), '', layouts);
+}

@@ -1,0 +1,90 @@
+/**
+ * BpfProgram: a loaded program (one fd): BPF_PROG_TEST_RUN, pin, info.
+ * @module
+ */
+import { native, type Handle } from './binding.ts';
+import { checkString, checkUint, invalidParameterError, isBytes } from './errors.ts';
+
+/** Input of one test run. */
+export interface TestRunOptions {
+  /** Packet bytes (required; may be empty for programs without packet data). */
+  data: Uint8Array;
+  /** Context in (e.g. struct xdp_md or struct __sk_buff bytes). Optional. */
+  ctx?: Uint8Array | undefined;
+  /** Runs to average durationNs over. @default 1 */
+  repeat?: number | undefined;
+  /** Output buffer size; the addon always allows at least input + 4096 bytes. */
+  dataSizeOut?: number | undefined;
+}
+
+export interface TestRunResult {
+  retval: number;
+  /** The packet as the program left it. */
+  data: Buffer;
+  ctx?: Buffer;
+  /** Average run time per repetition. */
+  durationNs: number;
+}
+
+export class BpfProgram {
+  readonly name: string;
+  readonly type: string;
+  readonly section: string;
+  /** libbpf's name of the expected attach type, e.g. 'cgroup_inet4_connect'. */
+  readonly expectedAttachType: string;
+  readonly #h: Handle;
+  #closed = false;
+
+  /** @internal Built by Collection and openPinnedProgram. */
+  constructor(handle: Handle, spec: { name: string; type?: string; section?: string; expectedAttachType?: string }) {
+    this.#h = handle;
+    const info = native.progInfo(handle);
+    this.name = spec.name || info.name;
+    this.type = spec.type ?? info.type;
+    this.section = spec.section ?? '';
+    this.expectedAttachType = spec.expectedAttachType ?? '';
+  }
+
+  /** @internal */
+  get handle(): Handle {
+    return this.#h;
+  }
+
+  get fd(): number {
+    return native.fd(this.#h);
+  }
+
+  /** Run the program once (or `repeat` times) on a crafted packet, in the kernel. */
+  testRun(options: TestRunOptions): TestRunResult {
+    if (typeof options !== 'object' || options === null) throw invalidParameterError('options', 'an object', options);
+    const { data, ctx, repeat = 1, dataSizeOut } = options;
+    if (!isBytes(data)) throw invalidParameterError('data', 'a Buffer or Uint8Array', data);
+    if (ctx !== undefined && !isBytes(ctx)) throw invalidParameterError('ctx', 'a Buffer or Uint8Array', ctx);
+    checkUint('repeat', repeat, 0xffffffff, 1);
+    if (dataSizeOut !== undefined) checkUint('dataSizeOut', dataSizeOut);
+    const r = native.progTestRun(this.#h, data, ctx ?? null, repeat, dataSizeOut ?? null);
+    return r.ctx ? r : { retval: r.retval, data: r.data, durationNs: r.durationNs };
+  }
+
+  pin(path: string): void {
+    checkString('path', path);
+    native.progPin(this.#h, path);
+  }
+
+  info(): { id: number; type: string; name: string; tag: string } {
+    return native.progInfo(this.#h);
+  }
+
+  /** Release the fd (attached links keep the program alive). Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    native.close(this.#h);
+  }
+}
+
+/** Open a program pinned in bpffs. */
+export function openPinnedProgram(path: string): BpfProgram {
+  checkString('path', path);
+  return new BpfProgram(native.progOpenPinned(path), { name: '' });
+}
