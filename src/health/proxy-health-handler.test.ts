@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { createProxyHealthHandler } from './proxy-health-handler.ts';
 import { ProxyHealth } from './proxy-health.ts';
 import { createProxyMetrics } from '../metrics/proxy-metrics.ts';
 
-async function serve(handler: Parameters<typeof createServer>[0]): Promise<{ server: Server; base: string }> {
+async function serve(handler: RequestListener): Promise<{ server: Server; base: string }> {
   const server = createServer(handler);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
