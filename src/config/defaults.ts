@@ -28,7 +28,7 @@ export function applyDefaults(c: PartialKubeProxyConfiguration): KubeProxyConfig
   const bindAddress = str(c.bindAddress, '0.0.0.0');
   // An IPv6 bind address moves the default servers to IPv6 as well.
   const v6 = isIP(bindAddress) === 6;
-  const routing = (o: Partial<OutputRoutingOptions> | null | undefined): OutputRoutingOptions => ({
+  const routing = (o: { splitStream?: boolean | null; infoBufferSize?: string | null } | null | undefined): OutputRoutingOptions => ({
     splitStream: o?.splitStream ?? false,
     infoBufferSize: str(o?.infoBufferSize, '0'),
   });
