@@ -5,7 +5,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createPki, type ClusterPki } from './certs.ts';
+import { createPki, type ClientCert, type ClusterPki } from './certs.ts';
 import { ClusterClient } from './client.ts';
 import { startControlPlane, type ControlPlane } from './control-plane.ts';
 import { startForward } from './forward.ts';
@@ -39,6 +39,8 @@ export interface ClusterNode {
   pinPath: string;
   /** Kubeconfig the node's agent uses: user system:kube-proxy (bootstrap system:node-proxier). */
   kubeconfig: string;
+  /** The certificate behind `kubeconfig`. */
+  clientCert: ClientCert;
   pods: ClusterPod[];
   /** Run folder for this node's files (agent config, logs). */
   dir: string;
@@ -58,6 +60,8 @@ export interface Cluster {
   adminKubeconfig: string;
   /** The apiserver URL as seen from inside the cluster namespaces. */
   serverUrl: string;
+  /** The apiserver URL as seen from the test process (loopback forward). */
+  localServerUrl: string;
   dualStack: boolean;
   nodes: Record<NodeName, ClusterNode>;
   /** The external client (192.0.2.100) on the fabric, in its own cgroup. */
@@ -121,7 +125,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       nodes[plan.name] = {
         name: plan.name, ipv4: n.ipv4, ipv6: n.ipv6, podCIDRv4: n.podCIDRv4, podCIDRv6: n.podCIDRv6,
         place: { netns: n.netns, cgroup }, netns: n.netns, cgroup,
-        pinPath: sandbox.pinPath(plan.name), kubeconfig, dir: nodeFolder, teardown,
+        pinPath: sandbox.pinPath(plan.name), kubeconfig, clientCert: cert, dir: nodeFolder, teardown,
         pods: n.pods.map((p) => ({
           name: p.name, node: p.node, ipv4: p.ipv4, ipv6: p.ipv6, hostVeth: p.hostVeth,
           place: { netns: p.netns, cgroup: sandbox.cgroup(`${plan.name}/${p.name}`) },
@@ -134,7 +138,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
 
     return {
       runId, dir, net, sandbox, pki, controlPlane, admin, adminKubeconfig,
-      serverUrl: controlPlane.serverUrl, dualStack, nodes,
+      serverUrl: controlPlane.serverUrl, localServerUrl: `https://127.0.0.1:${forward.localPort}`, dualStack, nodes,
       client: { netns: net.clientNetns, cgroup: sandbox.cgroup('client') },
       controlPlanePlace, teardown,
       stop: () => teardown.run(),
