@@ -1,0 +1,289 @@
+// Socket-level service LB (datapath/bpf/sock.bpf.c) against real sockets on the running kernel: the
+// programs are attached to a throwaway cgroup, backends listen in a throwaway netns, and clients
+// run inside both. Maps are filled through the addon's BTF codecs (lb-maps.ts).
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { SockEnv } from './sock-harness.ts';
+import { SVC, SCOPE_EXTERNAL, SCOPE_INTERNAL, TCP, UDP, lbHashU64 } from './lb-maps.ts';
+import type { ServiceSpec } from './lb-maps.ts';
+import type { Outcome } from './sock-client.ts';
+
+const V4 = ['198.18.0.1', '198.18.0.2', '198.18.0.3', '198.18.0.4'];
+const V6 = ['2001:db8:18::1', '2001:db8:18::2', '2001:db8:18::3', '2001:db8:18::4'];
+const NODE4 = '192.0.2.10';
+const NODE6 = '2001:db8:2::10';
+const BE_PORT = 8080;
+// Backend ids: TCP v4 1-4, TCP v6 11-14, UDP v4 21-24, UDP v6 31-34.
+const ids = (base: number): number[] => [base + 1, base + 2, base + 3, base + 4];
+const MAGLEV_M = 16381; // LB_MAGLEV_M_DEFAULT, the object's lb_maglev_m
+
+let env: SockEnv;
+
+function svc(s: Partial<ServiceSpec> & Pick<ServiceSpec, 'ip' | 'port' | 'serviceId' | 'backendIds'>): ServiceSpec {
+  return { proto: TCP, scope: SCOPE_INTERNAL, flags: SVC.CLUSTER_IP, ...s };
+}
+
+function answers(outs: Outcome[]): string[] {
+  return outs.map((o) => {
+    assert.equal(o.error, undefined, `unexpected error ${o.error}`);
+    return o.answer!;
+  });
+}
+
+function errors(outs: Outcome[]): string[] {
+  return outs.map((o) => o.error ?? `answered by ${o.answer}`);
+}
+
+function delta(before: Record<string, number>, field: string): number {
+  return env.maps.stats()[field] - (before[field] ?? 0);
+}
+
+describe('socket LB (cgroup sock_addr + post_bind)', { timeout: 120_000 }, () => {
+  before(async () => {
+    env = await SockEnv.create({
+      tag: 'main',
+      addresses: [...V4, ...V6, NODE4, NODE6],
+      listeners: [
+        ...V4.map((ip) => ({ ip, port: BE_PORT })),
+        ...V6.map((ip) => ({ ip, port: BE_PORT })),
+        // Answers only if 127.0.0.1:30081 is NOT translated (that NodePort lacks the localhost flag).
+        { ip: '127.0.0.1', port: 30081 },
+      ],
+    });
+    const m = env.maps;
+    V4.forEach((ip, i) => m.putBackend(i + 1, { ip, port: BE_PORT, proto: TCP }));
+    V6.forEach((ip, i) => m.putBackend(i + 11, { ip, port: BE_PORT, proto: TCP }));
+    V4.forEach((ip, i) => m.putBackend(i + 21, { ip, port: BE_PORT, proto: UDP }));
+    V6.forEach((ip, i) => m.putBackend(i + 31, { ip, port: BE_PORT, proto: UDP }));
+    m.putNodeAddr(NODE4);
+    m.putNodeAddr(NODE6);
+
+    // ClusterIPs with markers
+    m.putService(svc({ ip: '198.19.0.1', port: 80, serviceId: 1, backendIds: ids(0) }));
+    m.putService(svc({ ip: '198.19.0.1', port: 53, proto: UDP, serviceId: 2, backendIds: ids(20) }));
+    m.putVipMarker('198.19.0.1', 1);
+    m.putService(svc({ ip: '2001:db8:19::1', port: 80, serviceId: 3, backendIds: ids(10) }));
+    m.putService(svc({ ip: '2001:db8:19::1', port: 53, proto: UDP, serviceId: 4, backendIds: ids(30) }));
+    m.putVipMarker('2001:db8:19::1', 3);
+    // No endpoints
+    m.putService(svc({ ip: '198.19.0.2', port: 80, serviceId: 5, backendIds: [] }));
+    m.putService(svc({ ip: '198.19.0.2', port: 53, proto: UDP, serviceId: 6, backendIds: [] }));
+    m.putService(svc({ ip: '2001:db8:19::2', port: 80, serviceId: 7, backendIds: [] }));
+    m.putVipMarker('198.19.0.2', 5);
+    m.putVipMarker('2001:db8:19::2', 7);
+    // NodePorts: 30080 on both families and on 127.0.0.1; 30081 v4 without the localhost flag.
+    m.putService(svc({ ip: 4, port: 30080, serviceId: 10, backendIds: ids(0), scope: SCOPE_EXTERNAL, flags: SVC.NODEPORT | SVC.LOCALHOST_NODEPORT }));
+    m.putService(svc({ ip: 6, port: 30080, serviceId: 11, backendIds: ids(10), scope: SCOPE_EXTERNAL, flags: SVC.NODEPORT }));
+    m.putService(svc({ ip: 4, port: 30081, serviceId: 12, backendIds: ids(0), scope: SCOPE_EXTERNAL, flags: SVC.NODEPORT }));
+    m.putService(svc({ ip: 4, port: 30082, serviceId: 15, backendIds: ids(0), scope: SCOPE_EXTERNAL, flags: SVC.NODEPORT }));
+    // ExternalIP with two scopes sharing service id 13 and its slots: slots hold local backends
+    // first (here backend 2), the external entry counts all four, the internal one (iTP=Local) the
+    // local one only.
+    m.putService(svc({ ip: '203.0.113.5', port: 80, serviceId: 13, backendIds: [2, 1, 3, 4], scope: SCOPE_EXTERNAL, flags: SVC.EXTERNAL_IP | SVC.TWO_SCOPES }));
+    m.putService(svc({ ip: '203.0.113.5', port: 80, serviceId: 13, backendIds: [2], scope: SCOPE_INTERNAL, flags: SVC.EXTERNAL_IP | SVC.ITP_LOCAL }));
+    // LoadBalancer IP, one scope only.
+    m.putService(svc({ ip: '203.0.113.6', port: 80, serviceId: 14, backendIds: [3], scope: SCOPE_EXTERNAL, flags: SVC.LOADBALANCER }));
+    m.putVipMarker('203.0.113.5', 13);
+    m.putVipMarker('203.0.113.6', 14);
+  });
+
+  after(async () => {
+    await env?.close();
+  });
+
+  it('ClusterIP TCP: IPv4, IPv6 and v4-mapped on an IPv6 socket reach a backend; getpeername shows the VIP', async () => {
+    const before = env.maps.stats();
+    const [v4, v6, mapped] = await env.run([
+      { op: 'tcp', host: '198.19.0.1', port: 80, n: 40 },
+      { op: 'tcp', host: '2001:db8:19::1', port: 80, n: 40 },
+      { op: 'tcp', host: '::ffff:198.19.0.1', port: 80, n: 20 },
+    ]);
+    for (const a of answers(v4)) assert.ok(V4.map((ip) => `${ip} ${BE_PORT}`).includes(a), a);
+    for (const a of answers(v6)) assert.ok(V6.map((ip) => `${ip} ${BE_PORT}`).includes(a), a);
+    for (const a of answers(mapped)) assert.ok(V4.map((ip) => `${ip} ${BE_PORT}`).includes(a), a);
+    assert.deepEqual(new Set(v4.map((o) => o.peer)), new Set(['198.19.0.1 80']));
+    assert.deepEqual(new Set(v6.map((o) => o.peer)), new Set(['2001:db8:19::1 80']));
+    assert.deepEqual(new Set(mapped.map((o) => o.peer)), new Set(['::ffff:198.19.0.1 80']));
+    assert.ok(delta(before, 'translated') >= 100);
+    assert.ok(delta(before, 'rev_translated') >= 100, 'getpeername went through lb_sock_rev_nat');
+  });
+
+  it('ClusterIP UDP: sendto is translated, recvfrom shows the VIP, one socket keeps one backend', async () => {
+    const [v4, v6, mapped, conn4, conn6] = await env.run([
+      { op: 'udp', type: 'udp4', host: '198.19.0.1', port: 53, sockets: 12, datagrams: 3 },
+      { op: 'udp', type: 'udp6', host: '2001:db8:19::1', port: 53, sockets: 6, datagrams: 3 },
+      { op: 'udp', type: 'udp6', host: '::ffff:198.19.0.1', port: 53, sockets: 6, datagrams: 2 },
+      { op: 'udp', type: 'udp4', host: '198.19.0.1', port: 53, sockets: 4, datagrams: 2, connected: true },
+      { op: 'udp', type: 'udp6', host: '2001:db8:19::1', port: 53, sockets: 4, datagrams: 2, connected: true },
+    ]);
+    const check = (outs: Outcome[], backends: string[], peer: string): void => {
+      const perSocket = new Map<number, Set<string>>();
+      for (const o of outs) {
+        assert.equal(o.error, undefined, `datagram ${JSON.stringify(o)}`);
+        assert.ok(backends.map((ip) => `${ip} ${BE_PORT}`).includes(o.answer!), o.answer);
+        assert.equal(o.peer, peer);
+        perSocket.set(o.socket!, (perSocket.get(o.socket!) ?? new Set()).add(o.answer!));
+      }
+      for (const [s, set] of perSocket) assert.equal(set.size, 1, `socket ${s} reached ${[...set]}`);
+    };
+    check(v4, V4, '198.19.0.1 53');
+    check(v6, V6, '2001:db8:19::1 53');
+    check(mapped, V4, '::ffff:198.19.0.1 53');
+    check(conn4, V4, '198.19.0.1 53');
+    check(conn6, V6, '2001:db8:19::1 53');
+  });
+
+  it('no usable endpoints: connect and sendto fail with ECONNREFUSED, nothing leaves', async () => {
+    const before = env.maps.stats();
+    const [t4, t6, u4] = await env.run([
+      { op: 'tcp', host: '198.19.0.2', port: 80, n: 3 },
+      { op: 'tcp', host: '2001:db8:19::2', port: 80, n: 3 },
+      { op: 'udp', type: 'udp4', host: '198.19.0.2', port: 53, sockets: 2 },
+    ]);
+    assert.deepEqual(errors([...t4, ...t6, ...u4]), new Array(8).fill('ECONNREFUSED'));
+    assert.equal(delta(before, 'refused_no_backends'), 8);
+  });
+
+  it('a known VIP on an unknown port is refused; other addresses pass untouched', async () => {
+    const before = env.maps.stats();
+    const [t4, t6, u4, direct, unrouted] = await env.run([
+      { op: 'tcp', host: '198.19.0.1', port: 81, n: 2 },
+      { op: 'tcp', host: '2001:db8:19::1', port: 81, n: 2 },
+      { op: 'udp', type: 'udp4', host: '198.19.0.1', port: 54, sockets: 2 },
+      { op: 'tcp', host: V4[0], port: BE_PORT, n: 2 },
+      // Not a VIP and no route: the kernel's own verdict, proving the refusal above is the marker's.
+      { op: 'tcp', host: '198.19.99.99', port: 80, n: 1 },
+    ]);
+    assert.deepEqual(errors([...t4, ...t6, ...u4]), new Array(6).fill('ECONNREFUSED'));
+    assert.equal(delta(before, 'refused_unknown_port'), 6);
+    assert.deepEqual(answers(direct), [`${V4[0]} ${BE_PORT}`, `${V4[0]} ${BE_PORT}`]);
+    assert.deepEqual(errors(unrouted), ['ENETUNREACH']);
+  });
+
+  it('NodePort from the node: node addresses of both families, 127.0.0.1 only with the localhost flag', async () => {
+    const before = env.maps.stats();
+    const [n4, n6, lo, loNoFlag, n4b] = await env.run([
+      { op: 'tcp', host: NODE4, port: 30080, n: 10 },
+      { op: 'tcp', host: NODE6, port: 30080, n: 10 },
+      { op: 'tcp', host: '127.0.0.1', port: 30080, n: 10 },
+      { op: 'tcp', host: '127.0.0.1', port: 30081, n: 2 },
+      { op: 'tcp', host: NODE4, port: 30081, n: 4 },
+    ]);
+    for (const a of answers([...n4, ...lo, ...n4b])) assert.ok(V4.map((ip) => `${ip} ${BE_PORT}`).includes(a), a);
+    for (const a of answers(n6)) assert.ok(V6.map((ip) => `${ip} ${BE_PORT}`).includes(a), a);
+    assert.deepEqual(new Set(n4.map((o) => o.peer)), new Set([`${NODE4} 30080`]));
+    assert.deepEqual(new Set(n6.map((o) => o.peer)), new Set([`${NODE6} 30080`]));
+    assert.deepEqual(new Set(lo.map((o) => o.peer)), new Set(['127.0.0.1 30080']));
+    assert.deepEqual(answers(loNoFlag), ['127.0.0.1 30081', '127.0.0.1 30081']);
+    assert.equal(delta(before, 'translated_nodeport'), 34);
+  });
+
+  it('NodePort on 127.0.0.1 is the node\'s only: a pod\'s own loopback is not translated', async () => {
+    const before = env.maps.stats();
+    const [lo] = await env.run([{ op: 'tcp', host: '127.0.0.1', port: 30080, n: 2 }], env.podNs);
+    assert.deepEqual(errors(lo), ['ECONNREFUSED', 'ECONNREFUSED']); // the pod's loopback, nothing listens
+    assert.equal(delta(before, 'translated_nodeport'), 0);
+    assert.equal(delta(before, 'refused_no_backends') + delta(before, 'refused_unknown_port'), 0);
+  });
+
+  it('ExternalIP with two scopes uses the internal entry; a one-scope LoadBalancer IP its only entry', async () => {
+    const [ext, lb] = await env.run([
+      { op: 'tcp', host: '203.0.113.5', port: 80, n: 12 },
+      { op: 'tcp', host: '203.0.113.6', port: 80, n: 6 },
+    ]);
+    assert.deepEqual(new Set(answers(ext)), new Set([`${V4[1]} ${BE_PORT}`]));
+    assert.deepEqual(new Set(answers(lb)), new Set([`${V4[2]} ${BE_PORT}`]));
+    assert.deepEqual(new Set(ext.map((o) => o.peer)), new Set(['203.0.113.5 80']));
+  });
+
+  it('post_bind refuses a node process binding a NodePort port (EADDRINUSE); pods and other ports are free', async () => {
+    const before = env.maps.stats();
+    const node = await env.run([
+      { op: 'bind', proto: 'tcp', host: '0.0.0.0', port: 30080 },
+      { op: 'bind', proto: 'tcp', host: NODE4, port: 30080 },
+      { op: 'bind', proto: 'tcp', host: '::', port: 30080 },
+      { op: 'bind', proto: 'tcp', host: NODE6, port: 30080 },
+      { op: 'bind', proto: 'tcp', host: '127.0.0.1', port: 30080 },
+      { op: 'bind', proto: 'tcp', host: '127.0.0.1', port: 30082 }, // no localhost flag there
+      { op: 'bind', proto: 'tcp', host: V4[0], port: 30080 },       // not a node address
+      { op: 'bind', proto: 'udp', host: '0.0.0.0', port: 30080 },   // the NodePort is TCP only
+      { op: 'bind', proto: 'tcp', host: '0.0.0.0', port: 30090 },   // no NodePort
+    ]);
+    const pod = await env.run([{ op: 'bind', proto: 'tcp', host: '0.0.0.0', port: 30080 }], env.podNs);
+    assert.deepEqual(node.map((o) => o[0].error ?? o[0].answer), [
+      'EADDRINUSE', 'EADDRINUSE', 'EADDRINUSE', 'EADDRINUSE', 'EADDRINUSE',
+      'bound', 'bound', 'bound', 'bound',
+    ]);
+    assert.deepEqual(pod[0].map((o) => o.error ?? o.answer), ['bound']);
+    assert.equal(delta(before, 'bind_refused'), 5);
+  });
+
+  it('random selection spreads 1000 connections over 4 backends (chi-square, 3 dof, p=0.001 bound 16.27)', async () => {
+    const [outs] = await env.run([{ op: 'tcp', host: '198.19.0.1', port: 80, n: 1000 }]);
+    const counts = new Map<string, number>();
+    for (const a of answers(outs)) counts.set(a, (counts.get(a) ?? 0) + 1);
+    assert.equal(counts.size, 4, `backends reached: ${JSON.stringify([...counts])}`);
+    const chi2 = [...counts.values()].reduce((s, c) => s + (c - 250) ** 2 / 250, 0);
+    // A fair picker fails this with probability 0.1 %.
+    assert.ok(chi2 < 16.27, `chi-square ${chi2.toFixed(2)} for ${JSON.stringify([...counts])}`);
+  });
+
+  it('sessionAffinity ClientIP (netns cookie) sticks, and expires after its timeout', async () => {
+    const s = svc({ ip: '198.19.0.20', port: 80, serviceId: 20, backendIds: ids(0), flags: SVC.CLUSTER_IP | SVC.AFFINITY, affinityTimeout: 2 });
+    env.maps.putService(s);
+    const before = env.maps.stats();
+    // One connection first, so the affinity entry exists before the other 19.
+    const [one, rest] = await env.run([
+      { op: 'tcp', host: '198.19.0.20', port: 80, n: 1 },
+      { op: 'tcp', host: '198.19.0.20', port: 80, n: 19 },
+    ]);
+    const sticky = new Set(answers([...one, ...rest]));
+    assert.equal(sticky.size, 1, `one backend for one client: ${[...sticky]}`);
+    const stickyId = V4.findIndex((ip) => `${ip} ${BE_PORT}` === [...sticky][0]) + 1;
+    const otherId = (stickyId % 4) + 1;
+    // Only another backend remains selectable; the live affinity entry still wins.
+    env.maps.setBackends(s, [otherId]);
+    const [still] = await env.run([{ op: 'tcp', host: '198.19.0.20', port: 80, n: 5 }]);
+    assert.deepEqual(new Set(answers(still)), sticky);
+    assert.ok(delta(before, 'affinity_hit') >= 24);
+    await new Promise((r) => setTimeout(r, 2600)); // timeout 2 s after the last use, plus a margin
+    const [after] = await env.run([{ op: 'tcp', host: '198.19.0.20', port: 80, n: 5 }]);
+    assert.deepEqual(new Set(answers(after)), new Set([`${V4[otherId - 1]} ${BE_PORT}`]));
+    assert.ok(delta(before, 'affinity_expired') >= 1);
+  });
+
+  it('Maglev picks table[lb_hash_u64(socket cookie) % M] for every connection', async () => {
+    const s = svc({ ip: '198.19.0.21', port: 80, serviceId: 21, backendIds: ids(0), flags: SVC.CLUSTER_IP | SVC.MAGLEV });
+    // Backends 1-3 in a skewed pattern; backend 4 is in the slots but not in the table.
+    const table = Array.from({ length: MAGLEV_M }, (_, i) => [1, 1, 2, 3][i % 4]);
+    env.maps.putMaglev(21, table);
+    env.maps.putService(s);
+    const [outs] = await env.run([{ op: 'tcp', host: '198.19.0.21', port: 80, n: 200 }]);
+    const got = answers(outs);
+    assert.ok(!got.includes(`${V4[3]} ${BE_PORT}`), 'backend 4 is not in the table');
+    const rows = env.maps.sockRevNat(21);
+    assert.equal(rows.length, 200, 'one lb_sock_rev_nat entry per connection');
+    for (const r of rows) {
+      const expected = V4[table[lbHashU64(r.cookie) % MAGLEV_M] - 1];
+      assert.equal(r.backend, expected, `cookie ${r.cookie}`);
+    }
+  });
+
+  it('fails closed on bad map contents: refusal with EHOSTUNREACH and a counter, never a wrong address', async () => {
+    const m = env.maps;
+    m.putService(svc({ ip: '198.19.0.30', port: 80, serviceId: 30, backendIds: [], count: 2 }));   // slots missing
+    m.putService(svc({ ip: '198.19.0.31', port: 80, serviceId: 31, backendIds: [999] }));         // unknown backend
+    m.putService(svc({ ip: '198.19.0.32', port: 80, serviceId: 32, backendIds: [11] }));          // v6 backend, v4 VIP
+    m.putService(svc({ ip: '198.19.0.33', port: 80, serviceId: 33, backendIds: ids(0), flags: SVC.CLUSTER_IP | SVC.MAGLEV })); // no table
+    m.putService(svc({ ip: '198.19.0.34', port: 80, serviceId: 34, backendIds: ids(0), scope: SCOPE_EXTERNAL, flags: SVC.EXTERNAL_IP | SVC.TWO_SCOPES })); // no internal twin
+    const before = m.stats();
+    const outs = await env.run([30, 31, 32, 33, 34].map((n) => ({ op: 'tcp' as const, host: `198.19.0.${n}`, port: 80, n: 3 })));
+    for (const o of outs) assert.deepEqual(errors(o), ['EHOSTUNREACH', 'EHOSTUNREACH', 'EHOSTUNREACH']);
+    assert.equal(delta(before, 'fail_closed_bad_slot'), 3);
+    assert.equal(delta(before, 'fail_closed_unknown_backend'), 3);
+    assert.equal(delta(before, 'fail_closed_family'), 3);
+    assert.equal(delta(before, 'fail_closed_maglev'), 3);
+    assert.equal(delta(before, 'fail_closed_scope'), 3);
+    assert.equal(delta(before, 'translated'), 0);
+  });
+});
