@@ -82,6 +82,14 @@ struct {
 	__array(values, struct fx_inner);
 } fx_outer SEC(".maps");
 
+/* A map of the inner map's shape, for storing into fx_outer from user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, 8);
+} fx_inner_a SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
@@ -168,5 +176,25 @@ int connect4_redirect(struct bpf_sock_addr *ctx)
 	count(3);
 	return 1;
 }
+
+/* One program per remaining socket hook, to show each attach type links (they allow everything). */
+#define FX_ALLOW(sec, name, ctx_type)     \
+	SEC(sec)                          \
+	int name(struct ctx_type *ctx)    \
+	{                                 \
+		return 1;                 \
+	}
+
+FX_ALLOW("cgroup/connect6", allow_connect6, bpf_sock_addr)
+FX_ALLOW("cgroup/sendmsg4", allow_sendmsg4, bpf_sock_addr)
+FX_ALLOW("cgroup/sendmsg6", allow_sendmsg6, bpf_sock_addr)
+FX_ALLOW("cgroup/recvmsg4", allow_recvmsg4, bpf_sock_addr)
+FX_ALLOW("cgroup/recvmsg6", allow_recvmsg6, bpf_sock_addr)
+FX_ALLOW("cgroup/getpeername4", allow_getpeername4, bpf_sock_addr)
+FX_ALLOW("cgroup/getpeername6", allow_getpeername6, bpf_sock_addr)
+FX_ALLOW("cgroup/getsockname4", allow_getsockname4, bpf_sock_addr)
+FX_ALLOW("cgroup/getsockname6", allow_getsockname6, bpf_sock_addr)
+FX_ALLOW("cgroup/post_bind4", allow_post_bind4, bpf_sock)
+FX_ALLOW("cgroup/post_bind6", allow_post_bind6, bpf_sock)
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
