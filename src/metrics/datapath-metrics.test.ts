@@ -60,4 +60,5 @@ test('createDatapathMetrics exposes no datapath series before a collector is plu
   const text = await registry.metrics();
   assert.doesNotMatch(text, /^kubeproxy_bpf_packets_total\{/m);
   assert.match(text, /^# TYPE kubeproxy_bpf_map_entries gauge$/m);
+  assert.match(text, /^kubeproxy_bpf_healthcheck_bind_errors_total 0$/m);
 });

@@ -41,6 +41,8 @@ export interface DatapathMetrics {
   badObjectsTotal: Counter<'kind' | 'reason'>;
   /** Datapath sync failures by `ip_family` and `op` (map update, attach...); incremented by the caller. */
   syncErrorsTotal: Counter<'ip_family' | 'op'>;
+  /** healthCheckNodePort listeners that could not be opened (port in use...); incremented by the caller. */
+  healthCheckBindErrorsTotal: Counter<string>;
 }
 
 /**
@@ -163,6 +165,9 @@ export function createDatapathMetrics(options: DatapathMetricsOptions): Datapath
     syncErrorsTotal: new Counter({
       name: 'kubeproxy_bpf_sync_errors_total', help: 'Failed datapath operations during a sync, by IP family and operation',
       labelNames: ['ip_family', 'op'] as const, registers,
+    }),
+    healthCheckBindErrorsTotal: new Counter({
+      name: 'kubeproxy_bpf_healthcheck_bind_errors_total', help: 'Service health check node ports that could not be opened', registers,
     }),
   };
 }
