@@ -27,6 +27,7 @@ export const SVC = {
 } as const;
 export const SCOPE_EXTERNAL = 0;
 export const SCOPE_INTERNAL = 1;
+export const AFFINITY_NETNS = 1; // enum lb_affinity_kind
 export const TCP = 6;
 export const UDP = 17;
 
@@ -191,6 +192,19 @@ export class LbMaps {
       }
     }
     return sum;
+  }
+
+  /** lb_affinity rows of one service: client netns cookie (kind NETNS) and backend id. */
+  affinity(serviceId: number): { netns: bigint; backendId: number }[] {
+    const rows: { netns: bigint; backendId: number }[] = [];
+    for (const [k, v] of this.map('lb_affinity').entries()) {
+      const key = k as unknown as Row;
+      if (Number(key.service_id) !== serviceId || Number(key.kind) !== AFFINITY_NETNS) continue;
+      const client = Buffer.from(key.client as Uint8Array);
+      const netns = endianness() === 'LE' ? client.readBigUInt64LE(0) : client.readBigUInt64BE(0);
+      rows.push({ netns, backendId: Number((v as unknown as Row).backend_id) });
+    }
+    return rows;
   }
 
   /** lb_sock_rev_nat rows of one service: socket cookie and the backend it was sent to. */

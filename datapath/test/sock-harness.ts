@@ -22,6 +22,9 @@ const SERVER = here('./sock-server.ts');
 
 export interface Listener { ip: string; port: number }
 
+/** Addresses of the node<->pod veth pair. */
+export const POD_LINK = { node4: '198.18.1.1', pod4: '198.18.1.2', node6: '2001:db8:1::1', pod6: '2001:db8:1::2' } as const;
+
 export interface SockEnvOptions {
   /** Suffix keeping names unique when one process builds several environments. */
   tag: string;
@@ -75,6 +78,9 @@ export class SockEnv {
   readonly cgroup: string;
   readonly pinDir: string;
   maps!: LbMaps;
+  /** Netns cookies of the node and pod namespaces. */
+  nodeCookie = 0n;
+  podCookie = 0n;
   private coll: Collection | undefined;
   private links: Link[] = [];
   private server: ChildProcess | undefined;
@@ -108,6 +114,16 @@ export class SockEnv {
       this.undo.push(() => sh('ip', ['netns', 'del', ns]));
       sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
     }
+    // The pod reaches the node namespace over a veth pair created inside the test namespaces.
+    sh('ip', ['-n', this.ns, 'link', 'add', 'vnode', 'type', 'veth', 'peer', 'name', 'vpod', 'netns', this.podNs]);
+    sh('ip', ['-n', this.ns, 'addr', 'add', `${POD_LINK.node4}/24`, 'dev', 'vnode']);
+    sh('ip', ['-n', this.ns, 'addr', 'add', `${POD_LINK.node6}/64`, 'dev', 'vnode', 'nodad']);
+    sh('ip', ['-n', this.podNs, 'addr', 'add', `${POD_LINK.pod4}/24`, 'dev', 'vpod']);
+    sh('ip', ['-n', this.podNs, 'addr', 'add', `${POD_LINK.pod6}/64`, 'dev', 'vpod', 'nodad']);
+    sh('ip', ['-n', this.ns, 'link', 'set', 'vnode', 'up']);
+    sh('ip', ['-n', this.podNs, 'link', 'set', 'vpod', 'up']);
+    sh('ip', ['-n', this.podNs, 'route', 'add', 'default', 'via', POD_LINK.node4]);
+    sh('ip', ['-n', this.podNs, '-6', 'route', 'add', 'default', 'via', POD_LINK.node6]);
     for (const a of opts.addresses) {
       const v6 = a.includes(':');
       sh('ip', ['-n', this.ns, 'addr', 'add', `${a}/${v6 ? 128 : 32}`, 'dev', 'lo', ...(v6 ? ['nodad'] : [])]);
@@ -119,7 +135,9 @@ export class SockEnv {
     this.undo.push(() => rmSync(this.pinDir, { recursive: true, force: true }));
 
     const obj = BpfObject.open(SOCK_OBJECT);
-    obj.setRodata({ lb_kernel_hz: kernelHz(), lb_host_netns_cookie: netnsCookie(this.ns) });
+    this.nodeCookie = netnsCookie(this.ns);
+    this.podCookie = netnsCookie(this.podNs);
+    obj.setRodata({ lb_kernel_hz: kernelHz(), lb_host_netns_cookie: this.nodeCookie });
     this.coll = await obj.load({ pinPath: this.pinDir });
     this.maps = new LbMaps(this.coll, this.pinDir);
     for (const spec of obj.programs) {

@@ -186,6 +186,19 @@ describe('socket LB (cgroup sock_addr + post_bind)', { timeout: 120_000 }, () =>
     assert.equal(delta(before, 'refused_no_backends') + delta(before, 'refused_unknown_port'), 0);
   });
 
+  it('pods are translated too: ClusterIP and NodePort on a node address from another netns', async () => {
+    const [t4, t6, u4, np] = await env.run([
+      { op: 'tcp', host: '198.19.0.1', port: 80, n: 10 },
+      { op: 'tcp', host: '2001:db8:19::1', port: 80, n: 10 },
+      { op: 'udp', type: 'udp4', host: '198.19.0.1', port: 53, sockets: 4, datagrams: 2 },
+      { op: 'tcp', host: NODE4, port: 30080, n: 5 },
+    ], env.podNs);
+    for (const a of answers([...t4, ...u4, ...np])) assert.ok(V4.map((ip) => `${ip} ${BE_PORT}`).includes(a), a);
+    for (const a of answers(t6)) assert.ok(V6.map((ip) => `${ip} ${BE_PORT}`).includes(a), a);
+    assert.deepEqual(new Set(u4.map((o) => o.peer)), new Set(['198.19.0.1 53']));
+    assert.deepEqual(new Set(np.map((o) => o.peer)), new Set([`${NODE4} 30080`]));
+  });
+
   it('ExternalIP with two scopes uses the internal entry; a one-scope LoadBalancer IP its only entry', async () => {
     const [ext, lb] = await env.run([
       { op: 'tcp', host: '203.0.113.5', port: 80, n: 12 },
@@ -250,6 +263,20 @@ describe('socket LB (cgroup sock_addr + post_bind)', { timeout: 120_000 }, () =>
     const [after] = await env.run([{ op: 'tcp', host: '198.19.0.20', port: 80, n: 5 }]);
     assert.deepEqual(new Set(answers(after)), new Set([`${V4[otherId - 1]} ${BE_PORT}`]));
     assert.ok(delta(before, 'affinity_expired') >= 1);
+  });
+
+  it('affinity is per network namespace: node and pod get their own entries', async () => {
+    env.maps.putService(svc({ ip: '198.19.0.22', port: 80, serviceId: 22, backendIds: ids(0), flags: SVC.CLUSTER_IP | SVC.AFFINITY, affinityTimeout: 60 }));
+    const [node] = await env.run([{ op: 'tcp', host: '198.19.0.22', port: 80, n: 8 }]);
+    const [pod] = await env.run([{ op: 'tcp', host: '198.19.0.22', port: 80, n: 8 }], env.podNs);
+    assert.equal(new Set(answers(node)).size, 1);
+    assert.equal(new Set(answers(pod)).size, 1);
+    const rows = env.maps.affinity(22);
+    assert.deepEqual(rows.map((r) => r.netns).sort(), [env.nodeCookie, env.podCookie].sort());
+    for (const r of rows) {
+      const outs = r.netns === env.nodeCookie ? node : pod;
+      assert.equal(outs[0].answer, `${V4[r.backendId - 1]} ${BE_PORT}`);
+    }
   });
 
   it('Maglev picks table[lb_hash_u64(socket cookie) % M] for every connection', async () => {
