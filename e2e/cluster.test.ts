@@ -14,7 +14,8 @@ import { startCluster, type Cluster } from './cluster/cluster.ts';
 import { writeKubeconfig } from './cluster/kubeconfig.ts';
 import { PLAN } from './cluster/plan.ts';
 import { findCgroup2Mount } from './cluster/sandbox.ts';
-import { echo, startEchoServer } from './cluster/workload.ts';
+import { endpointSliceFor } from './cluster/endpoint-slice.ts';
+import { echo, startEchoServer, waitForHttp } from './cluster/workload.ts';
 
 const MANIFESTS = join(import.meta.dirname, '..', 'manifests');
 const ECHO_PORT = 8080;
@@ -136,6 +137,10 @@ describe('e2e cluster harness', () => {
       }
       const read = await cluster.admin.core.readNamespacedService({ namespace: testNs, name: 'echo' });
       assert.deepEqual(read.spec?.clusterIPs, ips, 'the ClusterIPs read back differ from the allocated ones');
+      const b1 = cluster.nodes['node-b'].pods[0]!;
+      await cluster.admin.createEndpointSlice(testNs, endpointSliceFor('echo', 'IPv4', [{ target: b1 }], [{ name: 'tcp', port: ECHO_PORT }]));
+      const slices = await cluster.admin.discovery.listNamespacedEndpointSlice({ namespace: testNs, labelSelector: 'kubernetes.io/service-name=echo' });
+      assert.deepEqual(slices.items.map((s) => s.endpoints.map((e) => [e.addresses[0], e.nodeName])), [[[b1.ipv4, 'node-b']]]);
       const nodes = (await cluster.admin.core.listNode()).items.map((n) => n.metadata?.name).sort();
       assert.deepEqual(nodes, ['node-a', 'node-b']);
     } finally {
@@ -211,6 +216,13 @@ describe('e2e cluster harness', () => {
           assert.equal(reply!.peer, src, `${proto} ${from.name} -> ${dst}: source was rewritten`);
         }
       }
+    }
+  });
+
+  test('nodes reach the apiserver over the fabric at its advertised address', async () => {
+    for (const node of Object.values(cluster.nodes)) {
+      const live = await waitForHttp(node.place, `${cluster.serverUrl}/livez`, 5_000);
+      assert.equal(live.body, 'ok');
     }
   });
 

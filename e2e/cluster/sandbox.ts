@@ -10,7 +10,8 @@ import { run } from './run.ts';
 import type { Teardown } from './teardown.ts';
 
 export const BPFFS = '/sys/fs/bpf';
-const RUN_RE = /^kpb-e2e-(\d+)(?:-\d+)?$/;
+// Run ids of this harness's users: the e2e tests (kpb-e2e-<pid>) and the benchmarks (kpb-bench-<pid>).
+const RUN_RE = /^kpb-(?:e2e|bench)-(\d+)(?:-\d+)?$/;
 
 /** The cgroup2 mount point, read from /proc/mounts (its location differs between distributions). */
 export function findCgroup2Mount(): string {
@@ -76,7 +77,7 @@ export async function sweepStaleRuns(): Promise<string[]> {
   }
   if (existsSync('/run/netns')) {
     for (const ns of readdirSync('/run/netns')) {
-      const m = /^(kpb-e2e-\d+(?:-\d+)?)-/.exec(ns);
+      const m = /^(kpb-(?:e2e|bench)-\d+(?:-\d+)?)-/.exec(ns);
       if (m && stale(m[1]!)) {
         await run(['ip', 'netns', 'del', ns], { allowFailure: true });
         removed.push(`netns ${ns}`);
@@ -93,7 +94,7 @@ export async function sweepStaleRuns(): Promise<string[]> {
   }
   // Run folders (PKI, etcd data, logs) are named <runId>-XXXXXX by mkdtemp.
   for (const name of readdirSync(tmpdir())) {
-    const m = /^(kpb-e2e-\d+(?:-\d+)?)-[A-Za-z0-9]{6}$/.exec(name);
+    const m = /^(kpb-(?:e2e|bench)-\d+(?:-\d+)?)-[A-Za-z0-9]{6}$/.exec(name);
     if (m && stale(m[1]!)) {
       rmSync(join(tmpdir(), name), { recursive: true, force: true });
       removed.push(join(tmpdir(), name));

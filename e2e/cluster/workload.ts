@@ -42,3 +42,32 @@ export async function echo(place: Placement, proto: 'tcp' | 'udp', host: string,
   if (res.code !== 0) throw new Error(`echo from ${place.netns}: ${res.stderr.trim() || `exit ${res.code}`}`);
   return res.stdout.trim().split('\n').map((l) => JSON.parse(l) as EchoReply);
 }
+
+export interface HttpAnswer {
+  status: number;
+  body: string;
+}
+
+/**
+ * GET `url` with curl from inside `place` (how tests read an agent's :10256/:10249 from its own
+ * node). TLS is not verified: this is for plain health endpoints. Status 0 means no answer.
+ */
+export async function httpGet(place: Placement, url: string, timeoutMs = 2_000): Promise<HttpAnswer> {
+  const res = await runIn(place,
+    ['curl', '-sS', '-k', '--max-time', String(timeoutMs / 1000), '-w', '\n%{http_code}', url],
+    { timeoutMs: timeoutMs + 5_000, allowFailure: true });
+  const cut = res.stdout.lastIndexOf('\n');
+  return { status: Number(res.stdout.slice(cut + 1)) || 0, body: res.stdout.slice(0, Math.max(cut, 0)) };
+}
+
+/** Polls `url` from `place` until it answers 200; rejects naming the last answer after the timeout. */
+export async function waitForHttp(place: Placement, url: string, timeoutMs: number): Promise<HttpAnswer> {
+  const deadline = Date.now() + timeoutMs;
+  let last: HttpAnswer = { status: 0, body: '' };
+  while (Date.now() < deadline) {
+    last = await httpGet(place, url);
+    if (last.status === 200) return last;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${url} from ${place.netns}: no 200 within ${timeoutMs} ms (last: ${last.status} ${last.body.slice(0, 200)})`);
+}
