@@ -4,6 +4,7 @@
 // cgroup v2 and `make k8s`; it fails, never skips, when one is missing.
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -246,4 +247,15 @@ describe('e2e cluster harness', () => {
     // The client is outside the cluster: it has no route to pod addresses.
     await assert.rejects(echo(cluster.client, 'tcp', cluster.nodes['node-b'].pods[0]!.ipv4, ECHO_PORT, { timeoutMs: 1_000 }), /ENETUNREACH|EHOSTUNREACH|no reply/);
   });
+});
+
+test('a failed start-up removes everything it had created', async () => {
+  const before = new Set(existsSync('/run/netns') ? readdirSync('/run/netns') : []);
+  await assert.rejects(startCluster({ apiserverArgs: ['--kpb-no-such-flag'] }), /kube-apiserver exited during start-up/);
+  const after = (existsSync('/run/netns') ? readdirSync('/run/netns') : []).filter((n) => !before.has(n) && n.startsWith('kpb-e2e-'));
+  assert.deepEqual(after, [], 'network namespaces left behind by the failed start');
+  const leftovers = [
+    ...readdirSync(findCgroup2Mount()), ...readdirSync('/sys/fs/bpf'), ...readdirSync(tmpdir()),
+  ].filter((n) => n.startsWith(`kpb-e2e-${process.pid}`));
+  assert.deepEqual(leftovers, [], 'cgroups, pins or run folders left behind by the failed start');
 });

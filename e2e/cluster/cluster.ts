@@ -75,6 +75,8 @@ export interface ClusterOptions {
   podsPerNode?: number;
   /** Dual-stack service CIDRs (198.19.0.0/16 + 2001:db8:20::/112); default true. */
   dualStack?: boolean;
+  /** Extra kube-apiserver flags (e.g. --feature-gates=...). */
+  apiserverArgs?: readonly string[];
   /** Create Node objects for node-a and node-b (default true). */
   registerNodes?: boolean;
   /** Run id prefix for namespaces, cgroups and pins (default "kpb-e2e"; the benchmarks use "kpb-bench"). */
@@ -103,7 +105,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     const adminCert = await pki.client('admin', 'kpb-admin', ['system:masters']);
     const forward = await startForward(controlPlanePlace, '127.0.0.1', PLAN.apiserverPort, join(dir, 'apiserver.sock'), teardown);
     const controlPlane = await startControlPlane({
-      place: controlPlanePlace, dir, pki, probeCert: adminCert, forwardPort: forward.localPort, dualStack, teardown,
+      place: controlPlanePlace, dir, pki, probeCert: adminCert, forwardPort: forward.localPort, dualStack, extraArgs: opts.apiserverArgs, teardown,
     });
     const adminKubeconfig = writeKubeconfig(join(dir, 'admin.kubeconfig'), {
       server: `https://127.0.0.1:${forward.localPort}`, caFile: pki.caCert,

@@ -22,6 +22,8 @@ export interface ControlPlaneOptions {
   /** 127.0.0.1 port in this process's namespace that forwards to the apiserver. */
   forwardPort: number;
   dualStack: boolean;
+  /** Extra kube-apiserver flags (feature gates, admission plugins); later flags win. */
+  extraArgs?: readonly string[];
   teardown: Teardown;
   /** Milliseconds to wait for /readyz (default 60 s). */
   readyTimeoutMs?: number;
@@ -92,6 +94,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     '--allow-privileged=true',
     `--cert-dir=${join(opts.dir, 'apiserver-certs')}`,
     '--profiling=false',
+    ...(opts.extraArgs ?? []),
   ], { name: 'kube-apiserver', logFile: join(opts.dir, 'kube-apiserver.log') });
   opts.teardown.add('kube-apiserver', () => apiserver.stop());
 
