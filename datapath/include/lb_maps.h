@@ -43,7 +43,9 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lb_backends SEC(".maps");
 
-/* key: service id (host order); value: struct lb_rev_nat. Writer: control plane. */
+/* key: service id (host order); value: struct lb_rev_nat. Writer: control plane. The socket LB
+ * also reads it as "the service still exists": an lb_sock_rev_nat entry whose service id is
+ * missing here is stale and is neither used nor kept. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__type(key, __u32);

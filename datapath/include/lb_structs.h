@@ -53,7 +53,7 @@ enum lb_backend_flags {
  * LB_SCOPE_INTERNAL first, then LB_SCOPE_EXTERNAL (an EXTERNAL entry flagged LB_SVC_TWO_SCOPES
  * whose INTERNAL twin is missing is treated as inconsistent and refused). */
 struct lb_service_key {
-	__u8 addr[16];   /* VIP, network order, IPv4 v4-mapped; zero for NodePort */
+	__u8 addr[16];   /* VIP, network order, IPv4 v4-mapped; the family's wildcard for NodePort */
 	__be16 port;     /* service port, network order */
 	__u8 proto;      /* IPPROTO_TCP, IPPROTO_UDP or IPPROTO_SCTP */
 	__u8 scope;      /* enum lb_scope */
