@@ -313,4 +313,24 @@ describe('socket LB (cgroup sock_addr + post_bind)', { timeout: 120_000 }, () =>
     assert.equal(delta(before, 'fail_closed_scope'), 3);
     assert.equal(delta(before, 'translated'), 0);
   });
+
+  it('fails closed when the count exceeds the slots present: only the written slots or a refusal', async () => {
+    // backend_count 3, slots 1-2 only: a pick of slot 3 must refuse, not fall back elsewhere.
+    env.maps.putService(svc({ ip: '198.19.0.35', port: 80, serviceId: 35, backendIds: [1, 2], count: 3 }));
+    const before = env.maps.stats();
+    const [outs] = await env.run([{ op: 'tcp', host: '198.19.0.35', port: 80, n: 60 }]);
+    const allowed = [`${V4[0]} ${BE_PORT}`, `${V4[1]} ${BE_PORT}`];
+    let refused = 0;
+    for (const o of outs) {
+      if (o.error) {
+        assert.equal(o.error, 'EHOSTUNREACH');
+        refused++;
+      } else {
+        assert.ok(allowed.includes(o.answer!), o.answer);
+      }
+    }
+    // P(no pick of slot 3 in 60) = (2/3)^60 ~ 3e-11.
+    assert.ok(refused > 0);
+    assert.equal(delta(before, 'fail_closed_bad_slot'), refused);
+  });
 });
