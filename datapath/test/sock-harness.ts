@@ -68,7 +68,11 @@ export function kernelHz(): number {
  * getsockopt, so a python3 one-liner reads it inside the namespace. */
 export function netnsCookie(ns: string): bigint {
   const py = 'import socket;s=socket.socket();print(int.from_bytes(s.getsockopt(socket.SOL_SOCKET,71,8),"little"))';
-  return BigInt(sh('ip', ['netns', 'exec', ns, 'python3', '-c', py]).trim());
+  try {
+    return BigInt(sh('ip', ['netns', 'exec', ns, 'python3', '-c', py]).trim());
+  } catch (err) {
+    throw new Error(`netns cookie of ${ns} unreadable (python3 with SO_NETNS_COOKIE is needed to tell the test's "node" netns to the programs): ${(err as Error).message}`);
+  }
 }
 
 export class SockEnv {
