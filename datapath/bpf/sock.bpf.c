@@ -152,9 +152,11 @@ static __always_inline struct lb_service_value *lookup_nodeport(void *ctx, const
 static __always_inline bool is_vip(const struct sock_flow *f)
 {
 	struct lb_service_key key = { .scope = LB_SCOPE_EXTERNAL };
+	struct lb_service_value *marker;
 
 	__builtin_memcpy(key.addr, f->addr.b, sizeof(key.addr));
-	return bpf_map_lookup_elem(&lb_services, &key) != NULL;
+	marker = bpf_map_lookup_elem(&lb_services, &key);
+	return marker && (marker->flags & LB_SVC_VIP_MARKER);
 }
 
 static __always_inline int select_fail(int verdict)

@@ -33,8 +33,10 @@ enum lb_service_flags {
 	LB_SVC_MAGLEV            = 1 << 9, /* select through lb_maglev, not at random */
 	LB_SVC_LOCALHOST_NODEPORT = 1 << 10, /* NodePort also answers on 127.0.0.1 (from the node) */
 	LB_SVC_TWO_SCOPES        = 1 << 11, /* an internal entry exists beside this external one */
-	/* The VIP marker: key {VIP, port 0, proto 0, LB_SCOPE_EXTERNAL}, backend_count 0, written
-	 * once per service address (ClusterIP, ExternalIP, LB IP). A lookup that misses the exact
+	/* The VIP marker: key {VIP, port 0, proto 0, LB_SCOPE_EXTERNAL}, backend_count 0, flags
+	 * LB_SVC_VIP_MARKER plus the address's kind (LB_SVC_CLUSTER_IP, _EXTERNAL_IP or
+	 * _LOADBALANCER; the tc path refuses only the latter two), written once per service
+	 * address. A lookup that misses the exact
 	 * {VIP, port, proto} but hits the marker is a known VIP on an unknown port: refuse/drop it
 	 * instead of letting it leak to the network. */
 	LB_SVC_VIP_MARKER        = 1 << 12,

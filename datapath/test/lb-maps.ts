@@ -129,11 +129,11 @@ export class LbMaps {
     this.map('lb_node_addrs').update({ addr: addr16(ip) }, { flags: 0 });
   }
 
-  /** Marker {VIP, 0, 0, EXTERNAL}: "this address is a VIP" (LB_SVC_VIP_MARKER). */
-  putVipMarker(ip: string, serviceId: number): void {
+  /** Marker {VIP, 0, 0, EXTERNAL}: "this address is a VIP" (LB_SVC_VIP_MARKER plus its kind). */
+  putVipMarker(ip: string, serviceId: number, kind: number = SVC.CLUSTER_IP): void {
     this.map('lb_services').update(
       { addr: addr16(ip), port: 0, proto: 0, scope: SCOPE_EXTERNAL },
-      { service_id: serviceId, backend_count: 0, local_backend_count: 0, flags: SVC.VIP_MARKER, affinity_timeout: 0 },
+      { service_id: serviceId, backend_count: 0, local_backend_count: 0, flags: SVC.VIP_MARKER | kind, affinity_timeout: 0 },
     );
   }
 

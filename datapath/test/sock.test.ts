@@ -83,8 +83,8 @@ describe('socket LB (cgroup sock_addr + post_bind)', { timeout: 120_000 }, () =>
     m.putService(svc({ ip: '203.0.113.5', port: 80, serviceId: 13, backendIds: [2], scope: SCOPE_INTERNAL, flags: SVC.EXTERNAL_IP | SVC.ITP_LOCAL }));
     // LoadBalancer IP, one scope only.
     m.putService(svc({ ip: '203.0.113.6', port: 80, serviceId: 14, backendIds: [3], scope: SCOPE_EXTERNAL, flags: SVC.LOADBALANCER }));
-    m.putVipMarker('203.0.113.5', 13);
-    m.putVipMarker('203.0.113.6', 14);
+    m.putVipMarker('203.0.113.5', 13, SVC.EXTERNAL_IP);
+    m.putVipMarker('203.0.113.6', 14, SVC.LOADBALANCER);
   });
 
   after(async () => {
