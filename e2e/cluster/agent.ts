@@ -46,6 +46,6 @@ export function startAgent(node: ClusterNode, args: readonly string[] = [], opts
     `--bpf-pin-path=${node.pinPath}`, `--bpf-cgroup-path=${node.cgroup}`,
     ...args,
   ], { name, logFile: join(node.dir, `agent-${seq}.log`) });
-  node.teardown.add(name, () => proc.stop());
+  node.teardown.add(name, () => proc.stop(), () => proc.kill());
   return proc;
 }

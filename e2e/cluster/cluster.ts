@@ -94,7 +94,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   try {
     await sweepStaleRuns();
     const dir = mkdtempSync(join(tmpdir(), `${runId}-`));
-    teardown.add(`run folder ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
+    const removeDir = (): void => rmSync(dir, { recursive: true, force: true });
+    teardown.add(`run folder ${dir}`, removeDir, removeDir);
     const sandbox = createSandbox(runId, teardown);
     const [net, pki] = await Promise.all([
       createTopology(runId, teardown, { podsPerNode: opts.podsPerNode }),

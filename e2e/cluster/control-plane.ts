@@ -75,7 +75,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     // A throwaway test store: durability is worthless here and fsync dominates apiserver writes.
     '--unsafe-no-fsync', '--log-level=warn',
   ], { name: 'etcd', logFile: join(opts.dir, 'etcd.log') });
-  opts.teardown.add('etcd', () => etcd.stop());
+  opts.teardown.add('etcd', () => etcd.stop(), () => etcd.kill());
 
   const serviceRange = opts.dualStack ? `${PLAN.serviceCIDRv4},${PLAN.serviceCIDRv6}` : PLAN.serviceCIDRv4;
   const apiserver = new Proc(opts.place, [
@@ -96,7 +96,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     '--profiling=false',
     ...(opts.extraArgs ?? []),
   ], { name: 'kube-apiserver', logFile: join(opts.dir, 'kube-apiserver.log') });
-  opts.teardown.add('kube-apiserver', () => apiserver.stop());
+  opts.teardown.add('kube-apiserver', () => apiserver.stop(), () => apiserver.kill());
 
   const timeoutMs = opts.readyTimeoutMs ?? 60_000;
   const deadline = Date.now() + timeoutMs;

@@ -14,7 +14,7 @@ export interface Forward {
 
 export async function startForward(place: Placement, host: string, port: number, socketPath: string, teardown: Teardown): Promise<Forward> {
   const proc = new Proc(place, [process.execPath, FORWARDER, socketPath, host, String(port)], { name: `forwarder to ${host}:${port}` });
-  teardown.add(`forwarder to ${host}:${port}`, () => proc.stop());
+  teardown.add(`forwarder to ${host}:${port}`, () => proc.stop(), () => proc.kill());
   await proc.waitFor(/forwarding/, 10_000);
   const open = new Set<Socket>();
   const server: Server = createServer((inbound) => {

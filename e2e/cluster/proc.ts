@@ -108,6 +108,11 @@ export class Proc {
     });
   }
 
+  /** SIGKILL now, without waiting (signal-time teardown; the cgroup removal waits for the exit). */
+  kill(): void {
+    if (!this.#done) this.child.kill('SIGKILL');
+  }
+
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. */
   async stop(graceMs = 5_000): Promise<void> {
     if (this.#done) return;

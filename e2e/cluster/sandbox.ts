@@ -30,15 +30,19 @@ function requireBpffs(): void {
   }
 }
 
-/** Kills every process in `dir` and its children (cgroup.kill, Linux 5.14+), then removes the tree. */
-async function removeCgroupTree(dir: string): Promise<void> {
+/**
+ * Kills every process in `dir` and its children (cgroup.kill, Linux 5.14+), then removes the tree.
+ * Synchronous so it also works from a signal handler; the wait is a few ms in practice.
+ */
+function removeCgroupTree(dir: string): void {
   if (!existsSync(dir)) return;
   writeFileSync(join(dir, 'cgroup.kill'), '1');
   // cgroup.kill is asynchronous; a populated cgroup cannot be removed, so wait until it empties.
   const deadline = Date.now() + 10_000;
+  const nap = new Int32Array(new SharedArrayBuffer(4));
   while (/populated 1/.test(readFileSync(join(dir, 'cgroup.events'), 'utf8'))) {
     if (Date.now() > deadline) throw new Error(`cgroup ${dir} still has processes 10 s after cgroup.kill`);
-    await new Promise((r) => setTimeout(r, 50));
+    Atomics.wait(nap, 0, 0, 20);
   }
   const rmTree = (d: string): void => {
     for (const e of readdirSync(d, { withFileTypes: true })) {
@@ -71,7 +75,7 @@ export async function sweepStaleRuns(): Promise<string[]> {
   const cgroupRoot = findCgroup2Mount();
   for (const name of readdirSync(cgroupRoot)) {
     if (stale(name)) {
-      await removeCgroupTree(join(cgroupRoot, name));
+      removeCgroupTree(join(cgroupRoot, name));
       removed.push(join(cgroupRoot, name));
     }
   }
@@ -120,11 +124,11 @@ export function createSandbox(runId: string, teardown: Teardown): Sandbox {
   const cgroupRoot = join(findCgroup2Mount(), runId);
   const pinRoot = join(BPFFS, runId);
   mkdirSync(cgroupRoot);
-  teardown.add(`cgroup ${cgroupRoot}`, () => removeCgroupTree(cgroupRoot));
+  const removeCgroups = (): void => removeCgroupTree(cgroupRoot);
+  teardown.add(`cgroup ${cgroupRoot}`, removeCgroups, removeCgroups);
   mkdirSync(pinRoot);
-  teardown.add(`pin folder ${pinRoot}`, () => {
-    rmSync(pinRoot, { recursive: true, force: true });
-  });
+  const removePins = (): void => rmSync(pinRoot, { recursive: true, force: true });
+  teardown.add(`pin folder ${pinRoot}`, removePins, removePins);
   const sub = (root: string) => (name: string): string => {
     const dir = join(root, name);
     if (!existsSync(dir) || !statSync(dir).isDirectory()) mkdirSync(dir);

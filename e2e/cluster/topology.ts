@@ -9,6 +9,7 @@
 // Pods are routed rather than bridged (like Calico and Cilium's native routing): the node side of
 // every pod veth owns the pod gateway (x.x.x.1/32 and fe80::1), and the node has a /32 (/128)
 // route per pod, so tc programs on a pod veth see exactly that pod's traffic.
+import { spawnSync } from 'node:child_process';
 import { PLAN, type NodePlan } from './plan.ts';
 import { run } from './run.ts';
 import type { Teardown } from './teardown.ts';
@@ -55,6 +56,9 @@ async function addNetns(name: string, teardown: Teardown): Promise<void> {
   await run(['ip', 'netns', 'add', name]);
   teardown.add(`netns ${name}`, async () => {
     await run(['ip', 'netns', 'del', name]);
+  }, () => {
+    const res = spawnSync('ip', ['netns', 'del', name], { timeout: 10_000, encoding: 'utf8' });
+    if (res.status !== 0) throw new Error(`ip netns del ${name}: ${res.stderr || res.error?.message}`);
   });
   // Addresses are used the moment they are added: duplicate address detection would make the
   // first second of every test flaky, and these private links cannot have duplicates.

@@ -21,7 +21,7 @@ export interface EchoReply {
 /** Starts bin/echo-server.ts answering as `name` on TCP and UDP, IPv4 and IPv6, on each port. */
 export async function startEchoServer(place: Placement, name: string, ports: readonly number[], teardown: Teardown): Promise<Proc> {
   const proc = new Proc(place, [process.execPath, join(BIN, 'echo-server.ts'), name, ...ports.map(String)], { name: `echo server ${name}` });
-  teardown.add(`echo server ${name}`, () => proc.stop());
+  teardown.add(`echo server ${name}`, () => proc.stop(), () => proc.kill());
   await proc.waitFor(/ready on/, 15_000);
   return proc;
 }
