@@ -88,7 +88,7 @@ export type TranslateIds = { serviceId(key: string): number; backendId(key: stri
 
 export type ServicePortSummary = {
   hasAnyEndpoints: boolean;
-  /** Local endpoints that are ready (for the healthCheckNodePort server). */
+  /** Ready endpoints on this node whatever the policies (the healthCheckNodePort server's count). */
   localReadyEndpoints: number;
   /** "ip:port" of every endpoint this node may send to (for UDP conntrack cleanup). */
   reachable: string[];
@@ -158,7 +158,7 @@ export function translate(model: TranslateModel, node: TranslateNode, options: T
     });
     servicePorts.set(sp.key, {
       hasAnyEndpoints: cat.hasAnyEndpoints,
-      localReadyEndpoints: cat.local.filter((e) => e.ready).length,
+      localReadyEndpoints: endpoints.filter((e) => e.isLocal && e.ready).length,
       reachable: cat.allReachable.map((e) => `${e.ip}:${e.port}`),
     });
     const proto = IPPROTO[sp.protocol];
