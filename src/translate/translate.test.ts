@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 import { LbIds } from '../dataplane/ids.ts';
-import { slice, svc } from '../model/testing/fixtures.ts';
+import { slice, svc, type EpSpec } from '../model/testing/fixtures.ts';
 import { buildModel, renderServices } from './testing.ts';
 import { translate, type TranslateNode, type TranslateOptions } from './translate.ts';
 import { formatIp } from '../model/ip.ts';
@@ -20,8 +20,8 @@ const node: TranslateNode = {
   localhostNodePorts: true,
 };
 
-const twoEps = [{ ip: '198.18.2.1', node: 'node-b' }, { ip: '198.18.1.1', node: 'node-a' }];
-const web = (eps = twoEps, opts?: Parameters<typeof slice>[3]) => slice('web', 'web-1', eps, opts);
+const twoEps: EpSpec[] = [{ ip: '198.18.2.1', node: 'node-b' }, { ip: '198.18.1.1', node: 'node-a' }];
+const web = (eps: EpSpec[] = twoEps, opts?: Parameters<typeof slice>[3]) => slice('web', 'web-1', eps, opts);
 
 type Row = { name: string; services: V1Service[]; slices: V1EndpointSlice[]; want: string[]; options?: TranslateOptions; node?: Partial<TranslateNode>; problems?: string[] };
 
