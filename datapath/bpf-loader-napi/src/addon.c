@@ -120,6 +120,26 @@ static void cleanup_hook(void *arg)
 	pthread_mutex_unlock(&registry_lock);
 }
 
+/* What kind of BPF object an fd is: its fdinfo has "map_type:", "prog_type:" or "link_type:".
+ * (The anon inode name is not stable: links read "bpf_link" or "bpf-link" by how they were made.) */
+bool kpb_fd_has(int fd, const char *key)
+{
+	char p[64], line[256];
+	bool found = false;
+	size_t kl = strlen(key);
+	snprintf(p, sizeof(p), "/proc/self/fdinfo/%d", fd);
+	FILE *f = fopen(p, "re");
+	if (!f)
+		return false;
+	for (int i = 0; i < 64 && fgets(line, sizeof(line), f); i++)
+		if (!strncmp(line, key, kl)) {
+			found = true;
+			break;
+		}
+	fclose(f);
+	return found;
+}
+
 napi_value kpb_undefined(napi_env env)
 {
 	napi_value u;

@@ -269,7 +269,7 @@ static napi_value js_link_detach(napi_env env, napi_callback_info info)
 static napi_value js_link_open_pinned(napi_env env, napi_callback_info info)
 {
 	KPB_ARGS(1);
-	char path[4096], p[64], target[64] = "";
+	char path[4096];
 	if (!kpb_get_string(env, argv[0], "path", path, sizeof(path)))
 		return NULL;
 	int fd = bpf_obj_get(path);
@@ -277,11 +277,7 @@ static napi_value js_link_open_pinned(napi_env env, napi_callback_info info)
 		kpb_throw(env, errno, "link_open_pinned", path, "Open pinned link \"%s\" failed", path);
 		return NULL;
 	}
-	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
-	ssize_t n = readlink(p, target, sizeof(target) - 1);
-	if (n > 0)
-		target[n] = 0;
-	if (strcmp(target, "anon_inode:bpf_link") != 0) {
+	if (!kpb_fd_has(fd, "link_type:")) {
 		close(fd);
 		kpb_throw(env, EINVAL, "link_open_pinned", path, "Open pinned link \"%s\" failed: it is not a link", path);
 		return NULL;

@@ -76,7 +76,7 @@ static napi_value js_map_open_pinned(napi_env env, napi_callback_info info)
 		close(fd);
 		return NULL;
 	}
-	int err = kpb_map_handle_fill(h, fd);
+	int err = kpb_fd_has(fd, "map_type:") ? kpb_map_handle_fill(h, fd) : (h->fd = fd, -EINVAL);
 	if (err) {
 		kpb_handle_release(h);
 		kpb_throw(env, err == -EINVAL ? EINVAL : -err, "map_open_pinned", path,

@@ -289,19 +289,6 @@ struct load_baton {
 	int n_maps, n_progs;
 };
 
-/* Is fd a BPF map? bpf_obj_get also opens programs and links, whose info would be misread. */
-static bool fd_is_map(int fd)
-{
-	char p[64], target[64];
-	ssize_t n;
-	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
-	n = readlink(p, target, sizeof(target) - 1);
-	if (n <= 0)
-		return false;
-	target[n] = 0;
-	return strcmp(target, "anon_inode:bpf-map") == 0;
-}
-
 static void append(char *buf, size_t size, const char *fmt, uint32_t have, uint32_t want, const char *what)
 {
 	size_t l = strlen(buf);
@@ -325,7 +312,7 @@ static int check_pinned(struct load_baton *b, struct bpf_map *m, const char *pat
 			    name, path);
 		return b->err.err;
 	}
-	if (!fd_is_map(fd)) {
+	if (!kpb_fd_has(fd, "map_type:")) {
 		close(fd);
 		kpb_err_set(&b->err, EINVAL, "load", name, "Adopt pinned map \"%s\" at \"%s\" failed", name, path);
 		snprintf(b->err.message, sizeof(b->err.message),

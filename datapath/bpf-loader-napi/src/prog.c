@@ -47,7 +47,7 @@ static napi_value js_prog_open_pinned(napi_env env, napi_callback_info info)
 		close(fd);
 		return NULL;
 	}
-	int err = kpb_prog_handle_fill(h, fd);
+	int err = kpb_fd_has(fd, "prog_type:") ? kpb_prog_handle_fill(h, fd) : (h->fd = fd, -EINVAL);
 	if (err) {
 		kpb_handle_release(h);
 		kpb_throw(env, -err, "prog_open_pinned", path, "Open pinned program \"%s\" failed: not a program",
