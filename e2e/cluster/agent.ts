@@ -2,7 +2,7 @@
 // `--config=<file> --hostname-override=<node>`, in the node's host network namespace, plus the
 // only e2e-specific flags: this node's private pin folder and cgroup, so two agents on one
 // machine never share BPF state or attach to the machine's own cgroup.
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterNode } from './cluster.ts';
 import { PLAN } from './plan.ts';
@@ -26,6 +26,7 @@ let agentSeq = 0;
  * stopped at cluster teardown if the test has not stopped it.
  */
 export function startAgent(node: ClusterNode, args: readonly string[] = [], opts: AgentOptions = {}): Proc {
+  if (!existsSync(AGENT_ENTRY)) throw new Error(`agent entry point ${AGENT_ENTRY} is missing: cannot start the agent on ${node.name}`);
   const seq = agentSeq++;
   const config = {
     apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
@@ -40,7 +41,9 @@ export function startAgent(node: ClusterNode, args: readonly string[] = [], opts
   // JSON is YAML, and kube-proxy's decoder accepts both.
   writeFileSync(configFile, JSON.stringify(config, null, 2) + '\n');
   const name = opts.name ?? `agent ${node.name}`;
-  const proc = new Proc(node.place, [
+  // Like a hostNetwork pod: its own view of /sys for the node's devices, the host's bpffs and cgroups.
+  const place = { ...node.place, sysfsScratch: join(node.dir, `agent-${seq}-mnt`) };
+  const proc = new Proc(place, [
     process.execPath, AGENT_ENTRY,
     `--config=${configFile}`, `--hostname-override=${node.name}`,
     `--bpf-pin-path=${node.pinPath}`, `--bpf-cgroup-path=${node.cgroup}`,

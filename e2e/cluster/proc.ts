@@ -3,7 +3,8 @@
 // joins the network namespace and execs the program (neither forks), so the pid we hold is the
 // program's own pid, and it is in the cgroup before its first instruction. nsenter rather than
 // `ip netns exec`: the latter remounts /sys in a private mount namespace, which hides bpffs and
-// the cgroup2 mount from the agent, whereas a hostNetwork DaemonSet pod sees the host's.
+// the cgroup2 mount from the agent, whereas a hostNetwork DaemonSet pod sees the host's (see
+// `sysfsScratch` for a sysfs of the namespace's own that keeps those mounts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { run, type RunOptions, type RunResult } from './run.ts';
@@ -13,6 +14,12 @@ export interface Placement {
   netns: string;
   /** cgroup v2 directory to join before exec, or undefined to stay in the caller's cgroup. */
   cgroup?: string;
+  /**
+   * An empty folder used as a scratch mount point. When set, the program also gets a private
+   * mount namespace with a sysfs of its own network namespace (so /sys/class/net lists the
+   * node's devices, as in a hostNetwork pod) while keeping the host's bpffs and cgroup mounts.
+   */
+  sysfsScratch?: string;
 }
 
 export interface ProcOptions {
@@ -27,8 +34,21 @@ export interface ProcOptions {
 const TAIL_LIMIT = 64 * 1024;
 
 /** argv that runs `argv` inside `place` (used for one-shot commands too). */
+// Runs in the new mount namespace: keeps bpffs and the cgroup tree by bind-mounting them aside,
+// mounts a sysfs that belongs to the current network namespace over /sys, and moves them back.
+// Propagation is made private first, so nothing here reaches the host's mount table.
+const OWN_SYSFS = [
+  'set -e', 'mount --make-rprivate /', 'mkdir -p "$1/bpf" "$1/cgroup"',
+  'mount --rbind /sys/fs/bpf "$1/bpf"', 'mount --rbind /sys/fs/cgroup "$1/cgroup"',
+  'mount -t sysfs sysfs /sys', 'mount --move "$1/bpf" /sys/fs/bpf', 'mount --move "$1/cgroup" /sys/fs/cgroup',
+  'shift', 'exec "$@"',
+].join('\n');
+
 export function placedArgv(place: Placement, argv: readonly string[]): string[] {
-  const enter = ['nsenter', `--net=/run/netns/${place.netns}`, '--', ...argv];
+  const program = place.sysfsScratch === undefined
+    ? [...argv]
+    : ['unshare', '--mount', '--', 'sh', '-c', OWN_SYSFS, 'sh', place.sysfsScratch, ...argv];
+  const enter = ['nsenter', `--net=/run/netns/${place.netns}`, '--', ...program];
   return place.cgroup === undefined
     ? enter
     : ['sh', '-c', 'echo $$ > "$1" && shift && exec "$@"', 'sh', `${place.cgroup}/cgroup.procs`, ...enter];
