@@ -63,7 +63,7 @@ export interface Native {
   objectDescribe(h: Handle): { name: string; maps: NativeMapSpec[]; programs: NativeProgramSpec[]; variables: NativeVariableSpec[] };
   objectSetVariable(h: Handle, mapName: string, offset: number, bytes: Uint8Array): void;
   objectResizeMap(h: Handle, name: string, maxEntries: number): void;
-  objectLoad(h: Handle, pinPath: string | null, logLevel: number): Promise<{ maps: { name: string; handle: Handle }[]; programs: { name: string; handle: Handle }[] }>;
+  objectLoad(h: Handle, pinPath: string | null, logLevel: number): Promise<{ maps: { name: string; handle: Handle }[]; programs: { name: string; handle: Handle }[]; log?: string }>;
   mapOpenPinned(path: string): Handle;
   mapInfo(h: Handle): NativeMapInfo;
   mapLookup(h: Handle, key: Uint8Array): Buffer | undefined;

@@ -25,7 +25,7 @@ export type RodataValue = number | bigint | boolean | Uint8Array;
 export interface LoadOptions {
   /** bpffs folder for maps pinned by name; created when missing. @default no pinning */
   pinPath?: string | undefined;
-  /** Verifier log level for every program (1 or 2; the log goes to libbpfMessage). @default 0 */
+  /** Verifier log level for every program (1 or 2): the log is Collection.loadLog. @default 0 */
   logLevel?: number | undefined;
 }
 
@@ -108,7 +108,7 @@ export class BpfObject {
     this.#state = 'loading';
     try {
       const r = await native.objectLoad(this.#h, pinPath ?? null, logLevel);
-      return new Collection(this, r.maps, r.programs);
+      return new Collection(this, r.maps, r.programs, r.log);
     } catch (err) {
       return rethrowAt(err, callSite);
     } finally {
@@ -142,10 +142,13 @@ export class Collection {
   readonly object: string;
   readonly maps: ReadonlyMap<string, BpfMap>;
   readonly programs: ReadonlyMap<string, BpfProgram>;
+  /** libbpf's output for the load, including verifier logs, when LoadOptions.logLevel > 0. */
+  readonly loadLog: string | undefined;
 
   /** @internal */
-  constructor(obj: BpfObject, maps: { name: string; handle: Handle }[], programs: { name: string; handle: Handle }[]) {
+  constructor(obj: BpfObject, maps: { name: string; handle: Handle }[], programs: { name: string; handle: Handle }[], log?: string) {
     this.object = obj.name;
+    this.loadLog = log;
     const m = new Map<string, BpfMap>();
     for (const { name, handle } of maps) {
       const spec = obj.maps.find((s) => s.name === name);

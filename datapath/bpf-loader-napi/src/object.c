@@ -287,6 +287,7 @@ struct load_baton {
 	struct kpb_err err;
 	struct loaded *maps, *progs;
 	int n_maps, n_progs;
+	char *success_log;  /* libbpf output of a successful load, kept when log_level asked for it */
 };
 
 static void append(char *buf, size_t size, const char *fmt, uint32_t have, uint32_t want, const char *what)
@@ -492,9 +493,12 @@ out:
 	if (b->err.err) {
 		kpb_err_take_log(&b->err, &log);
 		append_verifier_reason(&b->err);
-	}
-	else
+	} else if (b->log_level && log.buf) {
+		log.buf[log.len] = 0;
+		b->success_log = log.buf;
+	} else {
 		free(log.buf);
+	}
 	/* Loaded or not, the libbpf object has served its purpose; fds live on in the handles. */
 	bpf_object__close(obj);
 }
@@ -553,6 +557,8 @@ static void load_complete(napi_env env, napi_status status, void *data)
 	}
 	napi_set_named_property(env, result, "maps", maps);
 	napi_set_named_property(env, result, "programs", progs);
+	if (b->success_log)
+		kpb_set_str(env, result, "log", b->success_log);
 	napi_resolve_deferred(env, b->deferred, result);
 done:
 	{
@@ -568,6 +574,7 @@ done:
 	napi_delete_async_work(env, b->work);
 	free(b->maps);
 	free(b->progs);
+	free(b->success_log);
 	free(b);
 }
 

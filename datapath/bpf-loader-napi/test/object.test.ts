@@ -108,3 +108,17 @@ test('BpfObject.resizeMap sets max_entries before load', async () => {
     other.close();
   }
 });
+
+test('BpfObject.load with logLevel keeps the verifier log of a successful load', async () => {
+  requireRoot();
+  const coll = await BpfObject.open(objectPath('fixture')).load({ logLevel: 1 });
+  try {
+    assert.match(coll.loadLog ?? '', /prog 'xdp_swap'/);
+    assert.match(coll.loadLog ?? '', /processed \d+ insns/);
+  } finally {
+    coll.close();
+  }
+  const quiet = await BpfObject.open(objectPath('fixture')).load();
+  assert.equal(quiet.loadLog, undefined);
+  quiet.close();
+});
