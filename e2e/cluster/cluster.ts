@@ -79,6 +79,8 @@ export interface ClusterOptions {
   apiserverArgs?: readonly string[];
   /** Create Node objects for node-a and node-b (default true). */
   registerNodes?: boolean;
+  /** Extra labels per Node object (e.g. topology.kubernetes.io/zone for topology tests). */
+  nodeLabels?: Partial<Record<NodeName, Record<string, string>>>;
   /** Run id prefix for namespaces, cgroups and pins (default "kpb-e2e"; the benchmarks use "kpb-bench"). */
   runIdPrefix?: string;
 }
@@ -135,7 +137,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
         })),
       };
       if (opts.registerNodes ?? true) {
-        await admin.createNode(plan);
+        await admin.createNode(plan, opts.nodeLabels?.[plan.name]);
       }
     }
 
