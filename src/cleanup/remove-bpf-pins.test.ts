@@ -29,6 +29,7 @@ test('removeBpfPins() unpins every object under the pin path, nested directories
   const removed = removeBpfPins(pinPath);
   assert.deepEqual(removed.sort(), [pinPath, join(pinPath, 'lb_services'), join(pinPath, 'links'), join(pinPath, 'links', 'kpb_ct')].sort());
   assert.equal(existsSync(pinPath), false);
-  assert.deepEqual(readdirSync(mnt), ['other_owner'], 'pins outside the pin path stay');
+  // A fresh bpffs also holds the kernel's maps.debug/progs.debug iterators; they and our neighbour stay.
+  assert.ok(readdirSync(mnt).includes('other_owner'), 'pins outside the pin path stay');
   assert.deepEqual(removeBpfPins(pinPath), [], 'a missing pin path is nothing to do');
 });
