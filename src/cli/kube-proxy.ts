@@ -1,0 +1,107 @@
+#!/usr/bin/env node
+/**
+ * @module
+ * The `kube-proxy` entry point. Parses the command line like kube-proxy, loads and validates the
+ * configuration, handles --version/--help, --write-config-to and --cleanup, and otherwise hands the
+ * resolved options to runProxy. Exit codes follow kube-proxy: 0 on success, 1 on any usage,
+ * configuration or cleanup error.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { cleanupKubeProxyRules } from '../cleanup/cleanup-kube-proxy-rules.ts';
+import { commandExec } from '../cleanup/exec.ts';
+import { removeBpfPins } from '../cleanup/remove-bpf-pins.ts';
+import { encodeKubeProxyConfiguration } from '../config/encode-kube-proxy-configuration.ts';
+import { KUBE_PROXY_BPF_VERSION, KUBERNETES_VERSION } from '../config/version.ts';
+import { createLogger } from '../log/logger.ts';
+import { findCgroup2Root } from './find-cgroup2-root.ts';
+import { ConfigError, loadEffectiveConfig } from './load-effective-config.ts';
+import { parseCommandLine } from './parse-command-line.ts';
+import type { ProxyOptions } from './proxy-options.ts';
+import { resolveNodeName } from './resolve-node-name.ts';
+
+async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const parsed = parseCommandLine(argv, env);
+  if (parsed.kind === 'exit') {
+    (parsed.code === 0 ? process.stdout : process.stderr).write(parsed.output);
+    return parsed.code;
+  }
+  const cmd = parsed.options;
+  for (const w of cmd.warnings) process.stderr.write(`${w}\n`);
+
+  let effective;
+  try {
+    effective = loadEffectiveConfig(cmd, (path) => readFileSync(path, 'utf8'));
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    process.stderr.write(`Error: ${e.message}\n`);
+    return 1;
+  }
+  const { config } = effective;
+  const text = config.logging.options.text;
+  const logger = createLogger({
+    verbosity: config.logging.verbosity,
+    vmodule: config.logging.vmodule ?? [],
+    ...(text.splitStream ? { out: process.stdout } : {}),
+  });
+  if (effective.strictDecodingError) logger.info('Using lenient decoding as strict decoding failed', { err: effective.strictDecodingError });
+  for (const w of effective.warnings) logger.warning(w);
+
+  if (cmd.writeConfigTo !== '') {
+    try {
+      writeFileSync(cmd.writeConfigTo, encodeKubeProxyConfiguration(config));
+    } catch (e) {
+      logger.error('Cannot write configuration', { err: e, file: cmd.writeConfigTo });
+      return 1;
+    }
+    logger.info('Wrote configuration', { file: cmd.writeConfigTo });
+    return 0;
+  }
+
+  if (cmd.cleanup) {
+    const result = await cleanupKubeProxyRules(commandExec());
+    for (const item of result.removed) logger.info('Removed kube-proxy state', { item });
+    for (const err of result.errors) logger.error('Cleanup failed', { err });
+    let failed = result.errors.length > 0;
+    try {
+      const pins = removeBpfPins(cmd.bpf.pinPath);
+      logger.info('Removed BPF pins', { pinPath: cmd.bpf.pinPath, count: pins.length });
+    } catch (e) {
+      logger.error('Cannot remove BPF pins', { err: e, pinPath: cmd.bpf.pinPath });
+      failed = true;
+    }
+    return failed ? 1 : 0;
+  }
+
+  logger.info('Version info', { version: KUBERNETES_VERSION, implementation: `kube-proxy-bpf v${KUBE_PROXY_BPF_VERSION}` });
+  // A stock kubeadm config names iptables (or ipvs/nftables); we accept it and run BPF regardless.
+  logger.info('Using the BPF datapath; the configured proxy mode only selects the sync settings', { mode: config.mode });
+
+  let nodeName: string;
+  try {
+    nodeName = resolveNodeName(config.hostnameOverride, hostname());
+  } catch (e) {
+    logger.error('Cannot start', { err: e });
+    return 1;
+  }
+  const bpf = structuredClone(cmd.bpf);
+  if (bpf.cgroupPath === '') {
+    bpf.cgroupPath = findCgroup2Root(readFileSync('/proc/self/mountinfo', 'utf8'));
+    if (bpf.cgroupPath === '' && bpf.socketLB !== 'off') logger.warning('No cgroup v2 mount found; socket load balancing needs one or --bpf-cgroup-path');
+  }
+  const options: ProxyOptions = { config, bpf, nodeName, master: cmd.master, configFile: cmd.configFile, initOnly: cmd.initOnly, logger };
+  // Loaded only on the run path, so --help, --version and --write-config-to never load the datapath.
+  const { runProxy } = await import('./proxy-server.ts');
+  await runProxy(options);
+  return 0;
+}
+
+main(process.argv.slice(2), process.env).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`Error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exitCode = 1;
+  },
+);
