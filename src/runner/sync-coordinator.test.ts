@@ -1,0 +1,72 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SyncCoordinator, SyncError, type SyncMode } from './sync-coordinator.ts';
+
+test('SyncCoordinator follows the partial/full rules of spec §5.20', async () => {
+  let now = 0;
+  const modes: SyncMode[] = [];
+  let outcome: 'ok' | 'fail' | 'throw' = 'ok';
+  const c = new SyncCoordinator({
+    now: () => now,
+    fullSyncPeriodMs: 3_600_000,
+    sync: (mode) => {
+      modes.push(mode);
+      if (outcome === 'throw') throw new Error('boom');
+      return { ok: outcome === 'ok' };
+    },
+  });
+  type Step = { name: string; before?: () => void; want: SyncMode | 'skipped' | 'error' };
+  const steps: Step[] = [
+    { name: 'no sync before any cache is synced', want: 'skipped' },
+    { name: 'services synced alone is not enough', before: () => c.setServicesSynced(), want: 'skipped' },
+    { name: 'first sync after both caches is full', before: () => c.setEndpointSlicesSynced(), want: 'full' },
+    { name: 'then partial', want: 'partial' },
+    { name: 'a failed sync (ok: false) is reported', before: () => (outcome = 'fail'), want: 'error' },
+    { name: 'the sync after a failure is full', before: () => (outcome = 'ok'), want: 'full' },
+    { name: 'a throwing sync is reported', before: () => (outcome = 'throw'), want: 'error' },
+    { name: 'and makes the next one full', before: () => (outcome = 'ok'), want: 'full' },
+    { name: 'explicit request (node labels changed)', before: () => c.requestFullSync('node labels changed'), want: 'full' },
+    { name: 'partial within the full-sync period', before: () => (now += 3_599_999), want: 'partial' },
+    { name: 'full once the period has passed', before: () => (now += 1), want: 'full' },
+    { name: 'partial again', want: 'partial' },
+  ];
+  for (const step of steps) {
+    step.before?.();
+    let got: SyncMode | 'skipped' | 'error';
+    try {
+      got = await c.syncOnce();
+    } catch (err) {
+      assert.ok(err instanceof SyncError, step.name);
+      got = 'error';
+    }
+    assert.equal(got, step.want, step.name);
+  }
+  assert.equal(modes.length, steps.filter((s) => s.want !== 'skipped').length);
+});
+
+test('SyncCoordinator decides the mode once, at the start of a sync', async () => {
+  let release: () => void = () => {};
+  const modes: SyncMode[] = [];
+  const c = new SyncCoordinator({
+    now: () => 0,
+    sync: async (mode) => {
+      modes.push(mode);
+      await new Promise<void>((r) => (release = r));
+    },
+  });
+  c.setServicesSynced();
+  c.setEndpointSlicesSynced();
+  const first = c.syncOnce();
+  await Promise.resolve();
+  // A full-sync request arriving mid-sync applies to the next sync, not this one.
+  c.requestFullSync('node labels changed');
+  await assert.rejects(c.syncOnce(), SyncError);
+  release();
+  assert.equal(await first, 'full');
+  assert.equal(c.pendingFullReason, 'node labels changed');
+  const second = c.syncOnce();
+  release();
+  assert.equal(await second, 'full');
+  assert.equal(c.pendingFullReason, null);
+  assert.deepEqual(modes, ['full', 'full']);
+});
