@@ -64,6 +64,7 @@ export interface Native {
   objectSetVariable(h: Handle, mapName: string, offset: number, bytes: Uint8Array): void;
   objectResizeMap(h: Handle, name: string, maxEntries: number): void;
   objectLoad(h: Handle, pinPath: string | null, logLevel: number): Promise<{ maps: { name: string; handle: Handle }[]; programs: { name: string; handle: Handle }[]; log?: string }>;
+  mapCreate(type: string, keySize: number, valueSize: number, maxEntries: number, flags: number, name: string | null, innerMap: Handle | null): Handle;
   mapOpenPinned(path: string): Handle;
   mapInfo(h: Handle): NativeMapInfo;
   mapLookup(h: Handle, key: Uint8Array): Buffer | undefined;

@@ -58,6 +58,10 @@ export class BpfMap {
   readonly valueCodec: StructCodec | undefined;
   readonly #h: Handle;
   readonly #valueBufferSize: number;
+  /** @internal */
+  get handle(): Handle {
+    return this.#h;
+  }
   #closed = false;
 
   /** @internal Built by Collection and openPinnedMap. */
@@ -216,4 +220,36 @@ export class BpfMap {
 export function openPinnedMap(path: string, layouts: MapLayouts = {}): BpfMap {
   checkString('path', path);
   return new BpfMap(native.mapOpenPinned(path), '', layouts);
+}
+
+/** What createMap needs; a MapSpec (e.g. `spec.innerMap` of a hash-of-maps) fits as is. */
+export interface CreateMapOptions extends MapLayouts {
+  /** libbpf's map type name: 'array', 'hash', 'lru_hash', 'hash_of_maps', … */
+  type: string;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  /** BPF_F_* map flags. @default 0 */
+  flags?: number | undefined;
+  /** Kernel-visible name (at most 15 characters). @default no name */
+  name?: string | undefined;
+  /** Template for a map-in-map's values (required by the kernel for *_of_maps types). */
+  innerTemplate?: BpfMap | undefined;
+}
+
+/** Create a map at run time, e.g. a new inner map to swap into a hash-of-maps atomically. */
+export function createMap(options: CreateMapOptions): BpfMap {
+  if (typeof options !== 'object' || options === null) throw invalidParameterError('options', 'an object', options);
+  const { type, keySize, valueSize, maxEntries, flags = 0, name, innerTemplate, keyLayout, valueLayout } = options;
+  checkString('type', type);
+  for (const [k, v] of [['keySize', keySize], ['valueSize', valueSize], ['maxEntries', maxEntries], ['flags', flags]] as const) {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff) throw invalidParameterError(k, 'an unsigned 32-bit integer', v);
+  }
+  if (name !== undefined) {
+    checkString('name', name);
+    if (name.length > 15) throw new RangeError(`Expected name of at most 15 characters but received '${name}'`);
+  }
+  if (innerTemplate !== undefined && !(innerTemplate instanceof BpfMap)) throw invalidParameterError('innerTemplate', 'a BpfMap', innerTemplate);
+  const h = native.mapCreate(type, keySize, valueSize, maxEntries, flags, name ?? null, innerTemplate?.handle ?? null);
+  return new BpfMap(h, name ?? '', { keyLayout, valueLayout });
 }

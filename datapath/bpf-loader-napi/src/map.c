@@ -58,6 +58,57 @@ static bool sized_arg(napi_env env, struct kpb_handle *h, napi_value v, const ch
 	return true;
 }
 
+static int map_type_by_name(const char *name)
+{
+	for (int t = 0; t < 256; t++) {
+		const char *s = libbpf_bpf_map_type_str(t);
+		if (s && !strcmp(s, name))
+			return t;
+	}
+	return -1;
+}
+
+/* mapCreate(type, keySize, valueSize, maxEntries, flags, name, innerMap|null) -> map handle.
+ * For maps created at run time, e.g. a fresh inner map swapped into a hash-of-maps. */
+static napi_value js_map_create(napi_env env, napi_callback_info info)
+{
+	KPB_ARGS(7);
+	char type[64], name[BPF_OBJ_NAME_LEN] = "";
+	uint32_t ks, vs, max, flags;
+	struct kpb_handle *inner = NULL;
+	napi_value out;
+	if (!kpb_get_string(env, argv[0], "type", type, sizeof(type)) || !kpb_get_u32(env, argv[1], "keySize", &ks) ||
+	    !kpb_get_u32(env, argv[2], "valueSize", &vs) || !kpb_get_u32(env, argv[3], "maxEntries", &max) ||
+	    !kpb_get_u32(env, argv[4], "flags", &flags) ||
+	    (!kpb_is_nullish(env, argv[5]) && !kpb_get_string(env, argv[5], "name", name, sizeof(name))))
+		return NULL;
+	if (!kpb_is_nullish(env, argv[6]) && !(inner = kpb_handle_arg(env, argv[6], KPB_MAP, "innerMap")))
+		return NULL;
+	int t = map_type_by_name(type);
+	if (t < 0) {
+		kpb_throw(env, EINVAL, "map_create", name, "Create map \"%s\" failed: unknown map type \"%s\"", name, type);
+		return NULL;
+	}
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = flags, .inner_map_fd = inner ? (uint32_t)inner->fd : 0);
+	int fd = bpf_map_create((enum bpf_map_type)t, name[0] ? name : NULL, ks, vs, max, &opts);
+	if (fd < 0) {
+		kpb_throw(env, errno, "map_create", name, "Create %s map \"%s\" (key %u, value %u, %u entries) failed", type,
+			  name, ks, vs, max);
+		return NULL;
+	}
+	struct kpb_handle *h = kpb_handle_new(env, KPB_MAP, &out);
+	if (!h) {
+		close(fd);
+		return NULL;
+	}
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	if (kpb_map_handle_fill(h, fd)) {
+		kpb_throw(env, errno, "map_create", name, "Read info of new map \"%s\" failed", name);
+		return NULL;
+	}
+	return out;
+}
+
 /* mapOpenPinned(path) -> map handle. */
 static napi_value js_map_open_pinned(napi_env env, napi_callback_info info)
 {
@@ -431,6 +482,7 @@ static napi_value js_map_pin(napi_env env, napi_callback_info info)
 
 void kpb_map_init(napi_env env, napi_value exports)
 {
+	kpb_export(env, exports, "mapCreate", js_map_create);
 	kpb_export(env, exports, "mapOpenPinned", js_map_open_pinned);
 	kpb_export(env, exports, "mapInfo", js_map_info);
 	kpb_export(env, exports, "mapLookup", js_map_lookup);

@@ -2,7 +2,7 @@
 // hash-of-maps; codecs, update flags, batch operations, iteration, pin and openPinnedMap.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { BpfError, BpfObject, openPinnedMap, type Collection } from '../lib/index.ts';
+import { BpfError, BpfObject, createMap, openPinnedMap, type Collection } from '../lib/index.ts';
 import { objectPath, pinDir, requireRoot } from './helpers/env.ts';
 
 let coll: Collection;
@@ -96,6 +96,33 @@ test('BpfMap hash-of-maps: store an inner array by fd, read back its id', () => 
   outer.update(9, inner.fd);
   assert.equal(outer.lookup(9), inner.info().id);
   assert.equal(outer.delete(9), true);
+});
+
+test('createMap makes a fresh inner map from the spec and swaps it into a hash-of-maps', () => {
+  const spec = coll.maps.get('fx_outer')!;
+  assert.equal(spec.type, 'hash_of_maps');
+  const obj = BpfObject.open(objectPath('fixture'));
+  const innerSpec = obj.maps.find((m) => m.name === 'fx_outer')!.innerMap!;
+  obj.close();
+  const inner = createMap({ ...innerSpec, name: 'kpb_inner' });
+  try {
+    assert.deepEqual([inner.type, inner.keySize, inner.valueSize, inner.maxEntries], ['array', 4, 4, 8]);
+    inner.update(3, 33);
+    coll.map('fx_outer').update(1, inner.fd);
+    assert.equal(coll.map('fx_outer').lookup(1), inner.info().id);
+    const wrong = createMap({ type: 'array', keySize: 4, valueSize: 4, maxEntries: 16 });
+    try {
+      assert.throws(() => coll.map('fx_outer').update(1, wrong.fd), (e: unknown) => e instanceof BpfError && e.code === 'EINVAL' && e.objectName === 'fx_outer');
+    } finally {
+      wrong.close();
+    }
+    assert.equal(coll.map('fx_outer').delete(1), true);
+  } finally {
+    inner.close();
+  }
+  assert.throws(() => createMap({ type: 'hashy', keySize: 4, valueSize: 4, maxEntries: 1 }), (e: unknown) => e instanceof BpfError && /hashy/.test(e.message));
+  assert.throws(() => createMap({ type: 'hash', keySize: 0, valueSize: 4, maxEntries: 1 }), (e: unknown) => e instanceof BpfError && e.code === 'EINVAL');
+  assert.throws(() => createMap({ type: 'hash', keySize: 4, valueSize: 4, maxEntries: 1, name: 'a_name_longer_than_15' }), RangeError);
 });
 
 test('BpfMap.pin and openPinnedMap share one kernel map', (t) => {
