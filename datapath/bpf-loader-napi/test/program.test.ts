@@ -65,6 +65,19 @@ test('BpfProgram.testRun with a too-short packet returns the program verdict, no
   assert.throws(() => coll.program('xdp_swap').testRun({ data: packet(), repeat: 0 }), RangeError);
 });
 
+test('BpfProgram.testRun passes a context in and returns it', () => {
+  const ctx = Buffer.alloc(24); // struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex
+  ctx.writeUInt32LE(64, 4);
+  const r = coll.program('xdp_swap').testRun({ data: packet(), ctx });
+  assert.equal(r.retval, XDP_PASS);
+  assert.ok(r.ctx);
+  assert.equal(r.ctx.readUInt32LE(4), 64);
+  const bad = Buffer.alloc(24);
+  bad.writeUInt32LE(64, 4);
+  bad.writeUInt32LE(1, 20); // egress_ifindex must be 0
+  assert.throws(() => coll.program('xdp_swap').testRun({ data: packet(), ctx: bad }), (e: unknown) => e instanceof BpfError && e.code === 'EINVAL');
+});
+
 test('BpfProgram.pin and info', (t) => {
   const dir = pinDir('prog');
   t.after(dir.cleanup);
