@@ -19,11 +19,14 @@ interface FakeWatch {
 class FakeListWatch implements ListWatch<Obj> {
   lists: ListOptions[] = [];
   watches: FakeWatch[] = [];
-  listFn: (o: ListOptions) => ListPage<Obj> = () => ({ items: [], resourceVersion: '1' });
+  listFn: (o: ListOptions) => ListPage<Obj> | 'hang' = () => ({ items: [], resourceVersion: '1' });
 
-  async list(options: ListOptions): Promise<ListPage<Obj>> {
+  async list(options: ListOptions, signal: AbortSignal): Promise<ListPage<Obj>> {
     this.lists.push(options);
-    return this.listFn(options);
+    const page = this.listFn(options);
+    if (page !== 'hang') return page;
+    // A list that only ends when the reflector gives up on it.
+    return new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(new Error('aborted'))));
   }
 
   watch(options: WatchOptions, onEvent: (e: WatchEvent<Obj>) => void, signal: AbortSignal): Promise<void> {
@@ -236,4 +239,37 @@ test('Reflector reports a failing handler and keeps delivering', async () => {
 test('objectKey keys namespaced and cluster-scoped objects', () => {
   assert.equal(objectKey({ metadata: { namespace: 'ns', name: 'a' } }), 'ns/a');
   assert.equal(objectKey({ metadata: { name: 'node-a' } }), 'node-a');
+});
+
+test('Reflector re-lists consistently at once when a continue token expires mid-list', async () => {
+  const s = setup();
+  let calls = 0;
+  s.lw.listFn = (o) => {
+    calls++;
+    if (calls === 1) return { items: [obj('a', '4')], resourceVersion: '10', continue: 'tok' };
+    if (calls === 2) throw new ApiStatusError('list services: continue too old', 410, 'Expired');
+    assert.equal(o.resourceVersion, '', 'the retry is a consistent read');
+    return { items: [obj('a', '4'), obj('b', '5')], resourceVersion: '12' };
+  };
+  s.r.start();
+  const w = await s.lw.watchNo(1);
+  assert.equal(s.lw.lists.length, 3);
+  assert.deepEqual(s.updates, ['- -> a@4', '- -> b@5'], 'nothing is delivered from the broken list');
+  assert.equal(w.options.resourceVersion, '12');
+  assert.equal(s.errors.length, 1);
+  assert.equal(s.errors[0].phase, 'list');
+  await s.r.stop();
+});
+
+test('Reflector stop aborts a list in flight and never syncs', async () => {
+  const s = setup();
+  s.lw.listFn = () => 'hang';
+  s.r.start();
+  await settle();
+  assert.equal(s.lw.lists.length, 1);
+  await s.r.stop();
+  assert.equal(s.synced(), 0);
+  assert.equal(s.lw.watches.length, 0);
+  assert.equal(s.errors.length, 0, 'stopping is not an error');
+  assert.throws(() => s.r.start(), /already started/);
 });
