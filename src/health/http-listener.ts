@@ -20,6 +20,8 @@ export interface HttpListenerOptions {
   hardFail?: boolean;
   /** Each bind failure, for the log (and, with hardFail, the Warning event). */
   onBindError?: (err: Error) => void;
+  /** Errors of the bound server (for example EMFILE on accept); it keeps serving. */
+  onServerError?: (err: Error) => void;
 }
 
 /** A running (or retrying) listener. */
@@ -62,6 +64,8 @@ export function startHttpListener(options: HttpListenerOptions): HttpListener {
     });
     s.listen(options.address.port, options.address.host, () => {
       server = s;
+      // Without a listener an accept error would be thrown and end the process.
+      s.on('error', (err: Error) => options.onServerError?.(err));
       if (closed) {
         s.close();
         return;

@@ -47,6 +47,8 @@ export function listenHttp(port: number, host: string, handler: (req: IncomingMe
     server.once('error', reject);
     const onListening = () => {
       server.off('error', reject);
+      // Accept errors (EMFILE...) are transient; unhandled they would end the process.
+      server.on('error', () => {});
       resolve({
         close: () => new Promise<void>((done) => {
           server.close(() => done());
