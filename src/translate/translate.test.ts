@@ -151,6 +151,18 @@ const rows: Row[] = [
     want: ['2001:db8:20::10:0/ANY ext VIP_MARKER []', '2001:db8:20::10:80/TCP int CLUSTER_IP []'],
   },
   {
+    name: '§5.16 slices of an unknown service are kept but produce nothing',
+    services: [svc('web')],
+    slices: [web([{ ip: '198.18.2.1' }]), slice('ghost', 'ghost-1', [{ ip: '198.18.2.9' }])],
+    want: ['198.19.0.10:80/TCP int CLUSTER_IP [198.18.2.1:8080]', M],
+  },
+  {
+    name: '§5.1 service-proxy-name label: nothing programmed',
+    services: [svc('web', {}, { metadata: { labels: { 'service.kubernetes.io/service-proxy-name': 'other' } } })],
+    slices: [web()],
+    want: [],
+  },
+  {
     name: 'more backends than allowed: truncated with a problem',
     services: [svc('web')],
     slices: [web([{ ip: '198.18.2.3' }, { ip: '198.18.2.1' }, { ip: '198.18.2.2' }])],
