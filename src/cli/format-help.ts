@@ -19,7 +19,7 @@ export function formatHelp(flags: FlagSpec[]): string {
   const visible = flags.filter((f) => !f.hidden && !f.deprecated);
   const section = (list: FlagSpec[]) => {
     const rows = [...list].sort((a, b) => a.name.localeCompare(b.name)).map((f) => {
-      const left = `${f.short ? `-${f.short}, ` : '    '}--${f.name}${TYPE_NAME[f.type] ? ` ${TYPE_NAME[f.type]}` : ''}`;
+      const left = `${f.short ? `-${f.short}, ` : '    '}--${f.name}${(f.typeName ?? TYPE_NAME[f.type]) ? ` ${f.typeName ?? TYPE_NAME[f.type]}` : ''}`;
       return [left, f.usage + defaultSuffix(f)] as const;
     });
     const width = Math.max(...rows.map(([l]) => l.length));

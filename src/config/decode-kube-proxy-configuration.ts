@@ -72,9 +72,7 @@ function decodeObject(node: unknown, schema: Schema, path: string, ctx: Ctx): Re
     const keyNode = resolve(pair.key, ctx);
     const key = isScalar(keyNode) ? String(keyNode.value) : String(keyNode);
     const fieldPath = path ? `${path}.${key}` : key;
-    // Go's JSON decoder matches keys case-insensitively, but strict mode then reports them
-    // as unknown; we treat every non-exact key as unknown, which gives the same lenient result
-    // except that a differently-cased key is dropped instead of applied.
+    // Kubernetes decodes JSON case-sensitively, so `BindAddress` is an unknown field, not an alias.
     const type = Object.hasOwn(schema, key) ? schema[key] : undefined;
     if (type === undefined) {
       ctx.strict.push(`unknown field "${fieldPath}"`);
