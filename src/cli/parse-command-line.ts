@@ -46,10 +46,10 @@ const BY_SHORT = new Map<string, FlagSpec>(FLAGS.filter((f) => f.short).map((f) 
 /**
  * Parses kube-proxy's command line.
  * @param argv the arguments after the program name
- * @param env the environment (COLUMNS is not used; reserved for help wrapping)
+ * @param _env the environment; kube-proxy takes no settings from it (the DaemonSet's $(NODE_NAME)
+ *   is expanded by the kubelet), so it is accepted only to keep the entry's call uniform
  */
-export function parseCommandLine(argv: string[], env: Record<string, string | undefined> = {}): ParseResult {
-  void env;
+export function parseCommandLine(argv: string[], _env: Record<string, string | undefined> = {}): ParseResult {
   const usageError = (msg: string): ParseResult => ({ kind: 'exit', code: 1, output: `Error: ${msg}\n${formatHelp(FLAGS)}` });
 
   const scanned = scan(argv);

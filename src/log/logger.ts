@@ -24,7 +24,7 @@ export type LoggerOptions = {
   out?: LogSink;
   /** Adds the caller's file:line to the header (costs a stack capture per line). @default true */
   withSource?: boolean;
-  /** Injected for tests. @default () => new Date() */
+  /** Injected for tests; the default clock also supplies microseconds. @default () => new Date() */
   now?: () => Date;
   /** @default process.pid */
   pid?: number;
@@ -72,7 +72,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     err: options.err ?? process.stderr,
     out: options.out,
     withSource: options.withSource ?? true,
-    now: options.now ?? (() => new Date()),
+    now: options.now ?? preciseNow,
     pid: options.pid ?? process.pid,
     exit: options.exit ?? ((code: number) => process.exit(code)),
   };
@@ -133,10 +133,20 @@ function globToRegExp(pattern: string): RegExp {
 
 const pad = (n: number, width: number, fill = '0') => String(n).padStart(width, fill);
 
+/** Dates carry milliseconds; klog prints microseconds, which the monotonic clock can supply. */
+type PreciseDate = Date & { micros?: number };
+
+function preciseNow(): Date {
+  const t = performance.timeOrigin + performance.now();
+  const d: PreciseDate = new Date(Math.floor(t));
+  d.micros = d.getMilliseconds() * 1000 + Math.floor((t % 1) * 1000);
+  return d;
+}
+
 /** The klog header for one line, e.g. `I1125 19:02:03.123456   12345 file.ts:42] `. */
 export function formatHeader(sev: string, d: Date, pid: number, source: string): string {
   const date = pad(d.getMonth() + 1, 2) + pad(d.getDate(), 2);
-  const time = `${pad(d.getHours(), 2)}:${pad(d.getMinutes(), 2)}:${pad(d.getSeconds(), 2)}.${pad(d.getMilliseconds() * 1000, 6)}`;
+  const time = `${pad(d.getHours(), 2)}:${pad(d.getMinutes(), 2)}:${pad(d.getSeconds(), 2)}.${pad((d as PreciseDate).micros ?? d.getMilliseconds() * 1000, 6)}`;
   return `${sev}${date} ${time} ${pad(pid, 7, ' ')} ${source}${source ? '' : '???:1'}] `;
 }
 
