@@ -140,6 +140,14 @@ export function translate(model: TranslateModel, node: TranslateNode, options: T
   const servicePorts = new Map<string, ServicePortSummary>();
   const claimed = new Map<string, string>(); // frontend key -> owner service
   const nodeIPs = node.nodeIPs.map(parseIp).filter((ip) => ip !== null);
+  // Model addresses are canonical and valid; parse each once per sync (large clusters repeat
+  // the same endpoint in many entries).
+  const bytesCache = new Map<string, Uint8Array>();
+  const bytesOf = (text: string): Uint8Array => {
+    let b = bytesCache.get(text);
+    if (!b) bytesCache.set(text, (b = parseIp(text)!.bytes));
+    return b;
+  };
 
   for (const addr of node.nodePortAddresses) {
     const ip = parseIp(addr);
@@ -167,7 +175,7 @@ export function translate(model: TranslateModel, node: TranslateNode, options: T
     const base = { sp, sourceRanges: [] as string[], hasAny: cat.hasAnyEndpoints };
     fronts.push({
       ...base,
-      addr: parseIp(sp.clusterIP)!.bytes,
+      addr: bytesOf(sp.clusterIP),
       port: sp.port,
       scope: LB_SCOPE_INTERNAL,
       typeFlag: LB_SVC_CLUSTER_IP,
@@ -189,9 +197,9 @@ export function translate(model: TranslateModel, node: TranslateNode, options: T
       const lh = sp.family === 'IPv4' && node.localhostNodePorts ? LB_SVC_LOCALHOST_NODEPORT : 0;
       external(wildcardBytes(sp.family), sp.nodePort, LB_SVC_NODEPORT, lh, []);
     }
-    for (const ip of sp.externalIPs) external(parseIp(ip)!.bytes, sp.port, LB_SVC_EXTERNAL_IP, 0, []);
+    for (const ip of sp.externalIPs) external(bytesOf(ip), sp.port, LB_SVC_EXTERNAL_IP, 0, []);
     for (const ip of sp.loadBalancerVIPs) {
-      external(parseIp(ip)!.bytes, sp.port, LB_SVC_LOADBALANCER, sp.loadBalancerSourceRanges.length > 0 ? LB_SVC_SOURCE_RANGES : 0, sp.loadBalancerSourceRanges);
+      external(bytesOf(ip), sp.port, LB_SVC_LOADBALANCER, sp.loadBalancerSourceRanges.length > 0 ? LB_SVC_SOURCE_RANGES : 0, sp.loadBalancerSourceRanges);
     }
 
     for (const f of fronts) {
@@ -213,7 +221,7 @@ export function translate(model: TranslateModel, node: TranslateNode, options: T
       }
       const backendIds: { id: number; identity: string }[] = [];
       for (const ep of list) {
-        const addr = parseIp(ep.ip)!.bytes;
+        const addr = bytesOf(ep.ip);
         const identity = backendIdentity(addr, ep.port, proto);
         const id = ids.backendId(identity);
         const nodeAddr = ep.nodeName && options.nodeAddress ? parseIp(options.nodeAddress(ep.nodeName, sp.family) ?? '') : null;
@@ -254,7 +262,7 @@ export function translate(model: TranslateModel, node: TranslateNode, options: T
     }
     // VIP markers for every service address of this port (not the NodePort wildcard).
     for (const ip of [sp.clusterIP, ...sp.externalIPs, ...sp.loadBalancerVIPs]) {
-      const key: LbServiceKey = { addr: parseIp(ip)!.bytes, port: 0, proto: 0, scope: LB_SCOPE_EXTERNAL };
+      const key: LbServiceKey = { addr: bytesOf(ip), port: 0, proto: 0, scope: LB_SCOPE_EXTERNAL };
       const k = entryKey(key);
       const have = wanted.lb_services.get(k);
       if (have) {
