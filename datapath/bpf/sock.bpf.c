@@ -16,6 +16,7 @@
  *   3. Miss: {A, 0, 0, EXTERNAL} is the VIP marker (LB_SVC_VIP_MARKER). If present, A is a
  *      service address but P is not a service port: refuse, never leak to the network.
  *   4. Miss: not a service; the socket proceeds unchanged.
+ * A frontend flagged LB_SVC_SOURCE_RANGES is not translated here (see sock_xlate_fwd).
  * Backend choice is lb_select.h's: affinity first (client = netns cookie), then Maglev indexed by
  * lb_hash_u64(socket cookie) % M, else slot = seed % count + 1 where the seed is random for TCP
  * and lb_hash_u64(socket cookie) for UDP, so all datagrams of one socket reach one backend.
@@ -210,6 +211,15 @@ static __always_inline int sock_xlate_fwd(void *ctx, struct sock_flow *f)
 			return 0;
 		SOCK_COUNT(refused_unknown_port);
 		return -SOCK_ECONNREFUSED;
+	}
+
+	/* loadBalancerSourceRanges filter on the client address, which a socket does not have yet
+	 * at connect time (the kernel picks it after this hook). Translating here would bypass the
+	 * filter, so such frontends are left to the packet path (tc on the node, or the external
+	 * load balancer), which sees the real source. */
+	if (svc->flags & LB_SVC_SOURCE_RANGES) {
+		SOCK_COUNT(passed_source_ranges);
+		return 0;
 	}
 
 	cookie = bpf_get_socket_cookie(ctx);

@@ -83,6 +83,9 @@ describe('socket LB (cgroup sock_addr + post_bind)', { timeout: 120_000 }, () =>
     m.putService(svc({ ip: '203.0.113.5', port: 80, serviceId: 13, backendIds: [2], scope: SCOPE_INTERNAL, flags: SVC.EXTERNAL_IP | SVC.ITP_LOCAL }));
     // LoadBalancer IP, one scope only.
     m.putService(svc({ ip: '203.0.113.6', port: 80, serviceId: 14, backendIds: [3], scope: SCOPE_EXTERNAL, flags: SVC.LOADBALANCER }));
+    // LoadBalancer IP with loadBalancerSourceRanges: left to the packet path.
+    m.putService(svc({ ip: '203.0.113.7', port: 80, serviceId: 16, backendIds: [3], scope: SCOPE_EXTERNAL, flags: SVC.LOADBALANCER | SVC.SOURCE_RANGES }));
+    m.putVipMarker('203.0.113.7', 16, SVC.LOADBALANCER);
     m.putVipMarker('203.0.113.5', 13, SVC.EXTERNAL_IP);
     m.putVipMarker('203.0.113.6', 14, SVC.LOADBALANCER);
   });
@@ -199,11 +202,16 @@ describe('socket LB (cgroup sock_addr + post_bind)', { timeout: 120_000 }, () =>
     assert.deepEqual(new Set(np.map((o) => o.peer)), new Set([`${NODE4} 30080`]));
   });
 
-  it('ExternalIP with two scopes uses the internal entry; a one-scope LoadBalancer IP its only entry', async () => {
-    const [ext, lb] = await env.run([
+  it('ExternalIP with two scopes uses the internal entry; a one-scope LoadBalancer IP its only entry; source ranges pass', async () => {
+    const before = env.maps.stats();
+    const [ext, lb, ranged] = await env.run([
       { op: 'tcp', host: '203.0.113.5', port: 80, n: 12 },
       { op: 'tcp', host: '203.0.113.6', port: 80, n: 6 },
+      // Source ranges: not translated (no route to it in the test netns: the kernel's verdict).
+      { op: 'tcp', host: '203.0.113.7', port: 80, n: 1 },
     ]);
+    assert.deepEqual(errors(ranged), ['ENETUNREACH']);
+    assert.equal(delta(before, 'passed_source_ranges'), 1);
     assert.deepEqual(new Set(answers(ext)), new Set([`${V4[1]} ${BE_PORT}`]));
     assert.deepEqual(new Set(answers(lb)), new Set([`${V4[2]} ${BE_PORT}`]));
     assert.deepEqual(new Set(ext.map((o) => o.peer)), new Set(['203.0.113.5 80']));
