@@ -1,0 +1,294 @@
+// Table-driven BPF_PROG_TEST_RUN fixtures of the north-south datapath. Runs inside the namespace
+// nodeport-fixtures.test.ts builds (np-topology.ts has the address plan); never run directly.
+// Every expected packet is built by packet.ts, whose checksums are computed independently of the
+// BPF code, and every output is parsed back with its checksums verified.
+import { test, before, after, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { inNetns } from './netns.ts';
+import { NpEnv, SVC, CT, HOOK, CNT, XDP, TC, xdpCtx, skbCtx, type Service } from './np-env.ts';
+import { pkt, parse, TCP_FLAGS, PROTO, type Parsed } from './packet.ts';
+import { MAC } from './np-topology.ts';
+
+if (!process.env.KPB_NETNS || !inNetns(process.env.KPB_NETNS)) {
+  throw new Error('nodeport-fixtures.inner.ts runs only inside the namespace nodeport-fixtures.test.ts creates');
+}
+const EXT0 = Number(process.env.KPB_EXT0);
+const EXT1 = Number(process.env.KPB_EXT1);
+const SNAT_MIN = 61000;
+const SNAT_MAX = 61007;
+
+interface Fam {
+  v: 4 | 6; base: number; client: string; client2: string; node: string; other: string;
+  localBe: string; remoteBe: string; remoteBe2: string; extIp: string; lbIp: string; range: string;
+}
+const FAMS: Fam[] = [
+  { v: 4, base: 100, client: '192.0.2.100', client2: '192.0.2.200', node: '192.0.2.11', other: '192.0.2.99',
+    localBe: '198.18.1.5', remoteBe: '198.18.2.5', remoteBe2: '198.18.3.5', extIp: '203.0.113.10', lbIp: '203.0.113.20', range: '192.0.2.0/25' },
+  { v: 6, base: 200, client: '2001:db8:1::100', client2: '2001:db8:1::200', node: '2001:db8:1::11', other: '2001:db8:1::99',
+    localBe: '2001:db8:10:1::5', remoteBe: '2001:db8:10:2::5', remoteBe2: '2001:db8:10:3::5', extIp: '2001:db8:20::10',
+    lbIp: '2001:db8:20::20', range: '2001:db8:1::100/120' },
+];
+
+let env: NpEnv;
+
+function services(f: Fam): Service[] {
+  const b = f.base;
+  return [
+    { id: b + 1, addr: null, family: f.v, port: 30080, proto: PROTO.TCP, flags: SVC.NODEPORT, revAddr: f.node,
+      backends: [{ id: b + 1, addr: f.localBe, port: 8080, local: true }] },
+    { id: b + 2, addr: null, family: f.v, port: 30081, proto: PROTO.TCP, flags: SVC.NODEPORT, revAddr: f.node,
+      backends: [{ id: b + 2, addr: f.remoteBe, port: 8080 }] },
+    { id: b + 3, addr: null, family: f.v, port: 30053, proto: PROTO.UDP, flags: SVC.NODEPORT, revAddr: f.node,
+      backends: [{ id: b + 3, addr: f.remoteBe, port: 5353 }] },
+    { id: b + 4, addr: f.extIp, port: 80, proto: PROTO.TCP, flags: SVC.EXTERNAL_IP,
+      backends: [{ id: b + 4, addr: f.remoteBe2, port: 8080 }] },
+    { id: b + 5, addr: f.lbIp, port: 443, proto: PROTO.TCP, flags: SVC.LOADBALANCER | SVC.SOURCE_RANGES,
+      backends: [{ id: b + 5, addr: f.remoteBe, port: 8443 }] },
+    { id: b + 6, addr: null, family: f.v, port: 30099, proto: PROTO.TCP, flags: SVC.NODEPORT, revAddr: f.node, backends: [] },
+    { id: b + 7, addr: null, family: f.v, port: 30054, proto: PROTO.UDP, flags: SVC.NODEPORT, revAddr: f.node,
+      backends: [{ id: b + 7, addr: f.localBe, port: 5353, local: true }] },
+  ];
+}
+
+before(async () => {
+  env = await NpEnv.load({ kpb_snat_port_min: SNAT_MIN, kpb_snat_port_max: SNAT_MAX }, 'fix');
+  for (const f of FAMS) {
+    env.addNodeAddr(f.node);
+    for (const s of services(f)) env.addService(s);
+    env.addSrcRange(f.base + 5, f.range);
+  }
+});
+after(() => env?.close());
+beforeEach(() => env.clearCt());
+
+type Hook = 'xdp' | 'tc';
+function run(hook: Hook | 'egress', frame: Buffer, ifindex = EXT0): { verdict: number; out: Buffer; p: Parsed } {
+  const r = hook === 'xdp'
+    ? env.xdpProg.testRun({ data: frame, ctx: xdpCtx(ifindex, frame.length) })
+    : (hook === 'tc' ? env.tcIngress : env.tcEgress).testRun({ data: frame, ctx: skbCtx(ifindex) });
+  return { verdict: r.retval, out: r.data, p: parse(r.data) };
+}
+const hookId = (h: Hook | 'egress') => (h === 'xdp' ? HOOK.XDP : h === 'tc' ? HOOK.TC_INGRESS : HOOK.TC_EGRESS);
+const PASS = { xdp: XDP.PASS, tc: TC.OK, egress: TC.OK };
+const DROP = { xdp: XDP.DROP, tc: TC.SHOT, egress: TC.SHOT };
+
+/** Run and check the verdict and that exactly one reason counter moved by one. */
+function expectRun(hook: Hook | 'egress', frame: Buffer, verdict: number, reason: number, ifindex = EXT0) {
+  const before = env.counter(hookId(hook), reason);
+  const r = run(hook, frame, ifindex);
+  assert.equal(r.verdict, verdict, `verdict of ${hook} (counters ${JSON.stringify(env.counters(hookId(hook)))})`);
+  assert.equal(env.counter(hookId(hook), reason), before + 1, `reason counter ${reason} of ${hook}`);
+  return r;
+}
+
+function tcpFrame(src: string, dst: string, sport: number, dport: number, flags: number = TCP_FLAGS.SYN, ttl = 64, srcMac: string = MAC.client, dstMac: string = MAC.ext0) {
+  return pkt().eth({ src: srcMac, dst: dstMac }).ip({ src, dst, ttl }).tcp({ sport, dport, flags, seq: 7, ack: flags & TCP_FLAGS.ACK ? 9 : 0 }).payload('hello').build();
+}
+function udpFrame(src: string, dst: string, sport: number, dport: number, srcMac: string = MAC.client, dstMac: string = MAC.ext0) {
+  return pkt().eth({ src: srcMac, dst: dstMac }).ip({ src, dst }).udp({ sport, dport }).payload('dns?').build();
+}
+
+function assertValid(p: Parsed) {
+  assert.ok(p.ip, 'output has an IP header');
+  assert.equal(p.ip.checksumOk, true, 'IPv4 header checksum');
+  if (p.tcp) assert.equal(p.tcp.checksumOk, true, 'TCP checksum');
+  if (p.udp) assert.equal(p.udp.checksumOk, true, 'UDP checksum');
+}
+
+for (const f of FAMS) {
+  const fam = `IPv${f.v}`;
+
+  test(`${fam}: NodePort to a local backend: XDP passes untouched, tc DNATs, egress reverses`, () => {
+    const inFrame = tcpFrame(f.client, f.node, 40001, 30080);
+    const x = expectRun('xdp', inFrame, XDP.PASS, CNT.TO_TC);
+    assert.deepEqual(x.out, inFrame, 'XDP leaves local-backend packets to tc unchanged');
+    const t = expectRun('tc', inFrame, TC.OK, CNT.LOCAL_DNAT);
+    assertValid(t.p);
+    assert.equal(t.p.ip?.dst, f.localBe);
+    assert.equal(t.p.ip?.src, f.client);
+    assert.equal(t.p.tcp?.dport, 8080);
+    assert.equal(t.p.tcp?.sport, 40001);
+    assert.equal(t.p.ip?.ttl, 64, 'the stack routes it, so TTL is untouched');
+    assert.deepEqual(t.p.payload.toString(), 'hello');
+    const ct = env.ctEntries();
+    const fwd = ct.find((e) => e.key.src === f.client && e.key.dport === 30080);
+    const rev = ct.find((e) => e.key.src === f.localBe && e.key.sport === 8080);
+    assert.ok(fwd && rev, `forward and reply entries exist: ${JSON.stringify(ct.map((e) => e.key))}`);
+    assert.equal(fwd.flags, CT.LOCAL);
+    assert.equal(rev.flags, CT.LOCAL | CT.REPLY);
+    assert.equal(fwd.serviceId, f.base + 1);
+    // The backend's reply leaves through tc egress with the NodePort as its source.
+    const reply = tcpFrame(f.localBe, f.client, 8080, 40001, TCP_FLAGS.SYN | TCP_FLAGS.ACK, 63, MAC.ext0, MAC.client);
+    const e = expectRun('egress', reply, TC.OK, CNT.REPLY_LOCAL);
+    assertValid(e.p);
+    assert.equal(e.p.ip?.src, f.node);
+    assert.equal(e.p.tcp?.sport, 30080);
+    assert.equal(e.p.ip?.dst, f.client);
+    assert.equal(e.p.tcp?.dport, 40001);
+    // Later packets of the flow follow the entry (ACK, no new selection).
+    const ack = expectRun('tc', tcpFrame(f.client, f.node, 40001, 30080, TCP_FLAGS.ACK), TC.OK, CNT.LOCAL_DNAT);
+    assert.equal(ack.p.ip?.dst, f.localBe);
+    assert.equal(env.ctEntries().find((x2) => x2.key.src === f.client)?.tcpState, 1, 'ACK marks the flow established');
+  });
+
+  test(`${fam}: UDP NodePort to a local backend is DNATed by tc and reversed at egress`, () => {
+    const t = expectRun('tc', udpFrame(f.client, f.node, 5000, 30054), TC.OK, CNT.LOCAL_DNAT);
+    assertValid(t.p);
+    assert.equal(t.p.ip?.dst, f.localBe);
+    assert.equal(t.p.udp?.dport, 5353);
+    const e = expectRun('egress', udpFrame(f.localBe, f.client, 5353, 5000, MAC.ext0, MAC.client), TC.OK, CNT.REPLY_LOCAL);
+    assertValid(e.p);
+    assert.equal(e.p.ip?.src, f.node);
+    assert.equal(e.p.udp?.sport, 30054);
+  });
+
+  for (const hook of ['xdp', 'tc'] as const) {
+    const fwdVerdict = hook === 'xdp' ? XDP.TX : TC.REDIRECT;
+
+    test(`${fam} ${hook}: NodePort to a remote backend is SNATed, routed and sent back out; the reply is reversed`, () => {
+      const inFrame = tcpFrame(f.client, f.node, 40002, 30081);
+      const r = expectRun(hook, inFrame, fwdVerdict, CNT.REMOTE_FWD);
+      assertValid(r.p);
+      assert.equal(r.p.eth.dst, MAC.nodeB, 'next hop is node-b');
+      assert.equal(r.p.eth.src, MAC.ext0);
+      assert.equal(r.p.ip?.src, f.node, 'SNAT to the address the route prefers');
+      assert.equal(r.p.ip?.dst, f.remoteBe);
+      assert.equal(r.p.tcp?.dport, 8080);
+      const port = r.p.tcp!.sport;
+      assert.ok(port >= SNAT_MIN && port <= SNAT_MAX, `SNAT port ${port} in range`);
+      assert.equal(r.p.ip?.ttl, 63, 'we routed it, so TTL drops by one');
+      assert.equal(r.p.payload.toString(), 'hello');
+      const ct = env.ctEntries();
+      const fwd = ct.find((e) => e.key.src === f.client && e.key.dport === 30081);
+      const rev = ct.find((e) => e.key.src === f.remoteBe && e.key.dport === port);
+      assert.ok(fwd && rev, 'forward entry and SNAT (reply) entry');
+      assert.equal(fwd.flags, CT.REMOTE | CT.SNAT);
+      assert.equal(fwd.natSrc, f.node);
+      assert.equal(fwd.natSport, port);
+      assert.equal(rev.flags, CT.REPLY | CT.SNAT);
+      assert.equal(rev.key.dst, f.node);
+      assert.equal(rev.natSrc, f.node);
+      assert.equal(rev.natSport, 30081);
+      assert.equal(rev.natDst, f.client);
+      assert.equal(rev.natDport, 40002);
+
+      const reply = tcpFrame(f.remoteBe, f.node, 8080, port, TCP_FLAGS.SYN | TCP_FLAGS.ACK, 64, MAC.nodeB, MAC.ext0);
+      const b = expectRun(hook, reply, fwdVerdict, CNT.REPLY_FWD);
+      assertValid(b.p);
+      assert.equal(b.p.eth.dst, MAC.client);
+      assert.equal(b.p.ip?.src, f.node);
+      assert.equal(b.p.tcp?.sport, 30081);
+      assert.equal(b.p.ip?.dst, f.client);
+      assert.equal(b.p.tcp?.dport, 40002);
+      assert.equal(b.p.tcp?.flags, TCP_FLAGS.SYN | TCP_FLAGS.ACK);
+    });
+
+    test(`${fam} ${hook}: UDP NodePort to a remote backend, and its reply`, () => {
+      const r = expectRun(hook, udpFrame(f.client, f.node, 5001, 30053), fwdVerdict, CNT.REMOTE_FWD);
+      assertValid(r.p);
+      assert.equal(r.p.ip?.dst, f.remoteBe);
+      assert.equal(r.p.udp?.dport, 5353);
+      const port = r.p.udp!.sport;
+      const b = expectRun(hook, udpFrame(f.remoteBe, f.node, 5353, port, MAC.nodeB, MAC.ext0), fwdVerdict, CNT.REPLY_FWD);
+      assertValid(b.p);
+      assert.equal(b.p.ip?.src, f.node);
+      assert.equal(b.p.udp?.sport, 30053);
+      assert.equal(b.p.udp?.dport, 5001);
+    });
+
+    test(`${fam} ${hook}: ExternalIP whose backend is behind another device is redirected there`, () => {
+      const r = expectRun(hook, tcpFrame(f.client, f.extIp, 40003, 80), hook === 'xdp' ? XDP.REDIRECT : TC.REDIRECT, CNT.REMOTE_FWD);
+      assertValid(r.p);
+      assert.equal(r.p.eth.dst, MAC.router1);
+      assert.equal(r.p.eth.src, MAC.ext1);
+      assert.equal(r.p.ip?.src, f.v === 4 ? '198.18.250.1' : '2001:db8:250::1', 'SNAT to the address of the way out');
+      assert.equal(r.p.ip?.dst, f.remoteBe2);
+    });
+
+    test(`${fam} ${hook}: loadBalancerSourceRanges admits sources inside and drops the rest`, () => {
+      const ok = expectRun(hook, tcpFrame(f.client, f.lbIp, 40004, 443), fwdVerdict, CNT.REMOTE_FWD);
+      assert.equal(ok.p.ip?.dst, f.remoteBe);
+      expectRun(hook, tcpFrame(f.client2, f.lbIp, 40004, 443), DROP[hook], CNT.SRC_RANGE);
+    });
+
+    test(`${fam} ${hook}: packets we must not translate are passed untouched`, () => {
+      const cases: Array<[string, Buffer, number]> = [
+        ['NodePort port on an address that is not the node\'s', tcpFrame(f.client, f.other, 40005, 30081), CNT.NOT_SERVICE],
+        ['port without a service on the node address', tcpFrame(f.client, f.node, 40005, 22), CNT.NOT_SERVICE],
+        ['ICMP echo to the node', pkt().eth({ src: MAC.client, dst: MAC.ext0 }).ip({ src: f.client, dst: f.node })
+          .icmp({ type: f.v === 4 ? 8 : 128, code: 0, rest: 1 }).build(), CNT.UNSUPP_L4],
+        ['ARP', pkt().eth({ src: MAC.client, dst: 'ff:ff:ff:ff:ff:ff', type: 0x0806 }).payload(new Uint8Array(28)).build(), CNT.NOT_IP],
+      ];
+      for (const [name, frame, reason] of cases) {
+        const r = expectRun(hook, frame, PASS[hook], reason);
+        assert.deepEqual(r.out, frame, name);
+      }
+      assert.equal(env.ctEntries().length, 0, 'nothing tracked');
+    });
+
+    test(`${fam} ${hook}: a service without endpoints refuses the packet and counts it`, () => {
+      expectRun(hook, tcpFrame(f.client, f.node, 40006, 30099), DROP[hook], CNT.NO_BACKEND);
+    });
+
+    test(`${fam} ${hook}: malformed packets are dropped and fragments passed, never translated`, () => {
+      const full = tcpFrame(f.client, f.node, 40007, 30081);
+      const l4 = 14 + (f.v === 4 ? 20 : 40);
+      // Truncated TCP header: the IP length still claims the full segment.
+      expectRun(hook, full.subarray(0, l4 + 10), DROP[hook], CNT.MALFORMED);
+      // IP length larger than the frame.
+      const longer = Buffer.from(full);
+      if (f.v === 4) longer.writeUInt16BE(longer.readUInt16BE(16) + 100, 16); else longer.writeUInt16BE(longer.readUInt16BE(18) + 100, 18);
+      expectRun(hook, longer, DROP[hook], CNT.MALFORMED);
+      if (f.v === 4) {
+        const badIhl = pkt().eth({ src: MAC.client, dst: MAC.ext0 }).ipv4({ src: f.client, dst: f.node, ihl: 4 })
+          .tcp({ sport: 40007, dport: 30081 }).build();
+        expectRun(hook, badIhl, DROP[hook], CNT.MALFORMED);
+        const frag = pkt().eth({ src: MAC.client, dst: MAC.ext0 }).ipv4({ src: f.client, dst: f.node, fragField: 0x2000 })
+          .tcp({ sport: 40007, dport: 30081 }).build();
+        const r = expectRun(hook, frag, PASS[hook], CNT.FRAGMENT);
+        assert.deepEqual(r.out, frag);
+        // IPv4 options are legal: the L4 header is found after them and translated.
+        const opts = pkt().eth({ src: MAC.client, dst: MAC.ext0 }).ipv4({ src: f.client, dst: f.node, options: Uint8Array.of(1, 1, 1, 0) })
+          .tcp({ sport: 40008, dport: 30081 }).build();
+        const o = expectRun(hook, opts, fwdVerdict, CNT.REMOTE_FWD);
+        assertValid(o.p);
+        assert.equal(o.p.tcp?.dport, 8080);
+      } else {
+        const frag = pkt().eth({ src: MAC.client, dst: MAC.ext0 }).ipv6({ src: f.client, dst: f.node, ext: [{ type: 44 }] })
+          .tcp({ sport: 40007, dport: 30081 }).build();
+        const r = expectRun(hook, frag, PASS[hook], CNT.FRAGMENT);
+        assert.deepEqual(r.out, frag);
+        // Hop-by-hop and destination options are walked and the L4 header translated.
+        const ext = pkt().eth({ src: MAC.client, dst: MAC.ext0 }).ipv6({ src: f.client, dst: f.node, ext: [{ type: 0 }, { type: 60 }] })
+          .tcp({ sport: 40008, dport: 30081 }).build();
+        const o = expectRun(hook, ext, fwdVerdict, CNT.REMOTE_FWD);
+        assertValid(o.p);
+        assert.equal(o.p.tcp?.dport, 8080);
+        // More extension headers than we walk: passed, not guessed.
+        const chain = pkt().eth({ src: MAC.client, dst: MAC.ext0 })
+          .ipv6({ src: f.client, dst: f.node, ext: [{ type: 0 }, { type: 60 }, { type: 60 }, { type: 60 }, { type: 60 }] })
+          .tcp({ sport: 40009, dport: 30081 }).build();
+        const c = expectRun(hook, chain, PASS[hook], CNT.UNSUPP_L4);
+        assert.deepEqual(c.out, chain);
+        // Extension header running past the packet.
+        const cut = pkt().eth({ src: MAC.client, dst: MAC.ext0 })
+          .ipv6({ src: f.client, dst: f.node, ext: [{ type: 0, data: new Uint8Array(30) }], payloadLength: 16 })
+          .tcp({ sport: 40009, dport: 30081 }).build().subarray(0, 14 + 40 + 16);
+        expectRun(hook, cut, DROP[hook], CNT.MALFORMED);
+      }
+    });
+
+    test(`${fam} ${hook}: SNAT port exhaustion drops and counts`, () => {
+      const n = SNAT_MAX - SNAT_MIN + 1;
+      // Every client port outside the range starts at a random port; all n ports get used.
+      for (let i = 0; i < n; i++) expectRun(hook, tcpFrame(f.client, f.node, 50000 + i, 30081), fwdVerdict, CNT.REMOTE_FWD);
+      expectRun(hook, tcpFrame(f.client, f.node, 50000 + n, 30081), DROP[hook], CNT.SNAT_EXHAUSTED);
+    });
+  }
+
+  test(`${fam}: TTL 1 is left to the stack (which answers time exceeded)`, () => {
+    const frame = tcpFrame(f.client, f.node, 40010, 30081, TCP_FLAGS.SYN, 1);
+    const r = expectRun('xdp', frame, XDP.PASS, CNT.TTL);
+    assert.deepEqual(r.out, frame);
+  });
+}

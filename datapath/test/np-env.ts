@@ -1,0 +1,183 @@
+// Test environment of the north-south datapath (xdp.bpf.o + tc.bpf.o): both objects loaded into one
+// private pin folder so they share every map, as on a node; helpers that write services the way
+// the control plane does (backends, slots, reverse NAT, then the service entry) through the
+// codecs the addon derives from BTF; and readers for conntrack entries and counters.
+import { rmSync } from 'node:fs';
+import { BpfObject } from 'bpf-loader-napi';
+import type { BpfMap, BpfProgram, Collection, RodataValue } from 'bpf-loader-napi';
+import { addr16, addrText } from './packet.ts';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+export const XDP_OBJ = `${ROOT}build/bpf/xdp.bpf.o`;
+export const TC_OBJ = `${ROOT}build/bpf/tc.bpf.o`;
+
+// Constants of the C headers (not layout, so BTF cannot supply them): lb_structs.h, counters.h,
+// conntrack.h. Keep in sync by hand.
+export const SVC = {
+  CLUSTER_IP: 1 << 0, NODEPORT: 1 << 1, EXTERNAL_IP: 1 << 2, LOADBALANCER: 1 << 3, AFFINITY: 1 << 4,
+  ETP_LOCAL: 1 << 5, ITP_LOCAL: 1 << 6, SOURCE_RANGES: 1 << 7, DSR: 1 << 8, MAGLEV: 1 << 9,
+  TWO_SCOPES: 1 << 11, VIP_MARKER: 1 << 12,
+} as const;
+export const BE = { LOCAL: 1 << 0, TERMINATING: 1 << 1 } as const;
+export const CT = { LOCAL: 1, REMOTE: 2, REPLY: 4, SNAT: 8, DSR: 16, DSR_BACKEND: 32 } as const;
+export const HOOK = { XDP: 0, TC_INGRESS: 1, TC_EGRESS: 2 } as const;
+export const CNT = {
+  PASS: 0, DROP: 1, TX: 2, REDIRECT: 3, NOT_IP: 4, NOT_SERVICE: 5, UNSUPP_L4: 6, FRAGMENT: 7, MALFORMED: 8,
+  SRC_RANGE: 9, NO_BACKEND: 10, SNAT_EXHAUSTED: 11, CT_FULL: 12, LOCAL_DNAT: 13, REMOTE_FWD: 14, REPLY_FWD: 15,
+  REPLY_LOCAL: 16, TO_TC: 17, FIB_FAIL: 18, RST_SENT: 19, ICMP_SENT: 20, ICMP_XLATE: 21, DSR_ENCAP: 22,
+  DSR_DECAP: 23, DSR_REPLY: 24, FRAG_NEEDED: 25, TTL: 26, ERROR: 27, VIP_UNKNOWN_PORT: 28,
+} as const;
+export const CNT_MAX = 32;
+export const XDP = { ABORTED: 0, DROP: 1, PASS: 2, TX: 3, REDIRECT: 4 } as const;
+export const TC = { OK: 0, SHOT: 2, REDIRECT: 7 } as const;
+
+export interface Backend { id: number; addr: string; port: number; local?: boolean; nodeAddr?: string; terminating?: boolean }
+export interface Service {
+  id: number;
+  /** frontend address; null = NodePort wildcard of `family` */
+  addr: string | null;
+  family?: 4 | 6;
+  port: number;
+  proto: number;
+  flags: number;
+  backends: Backend[];
+  affinityTimeout?: number;
+  /** frontend the replies must show (reverse NAT); defaults to addr:port */
+  revAddr?: string;
+}
+
+export interface CtEntry {
+  key: { src: string; dst: string; sport: number; dport: number; proto: number };
+  natSrc: string; natDst: string; natSport: number; natDport: number; flags: number; serviceId: number; backendId: number;
+  tunnelDst: string; tcpState: number; expires: bigint;
+}
+
+export class NpEnv {
+  readonly pin: string;
+  readonly xdp: Collection;
+  readonly tc: Collection;
+
+  private constructor(pin: string, xdp: Collection, tc: Collection) {
+    this.pin = pin;
+    this.xdp = xdp;
+    this.tc = tc;
+  }
+
+  /** Load both objects into a fresh pin folder (shared maps). */
+  static async load(rodata: Record<string, RodataValue> = {}, tag = 'np'): Promise<NpEnv> {
+    const pin = `/sys/fs/bpf/kpb-test-${process.pid}-${tag}-${Math.random().toString(36).slice(2, 8)}`;
+    try {
+      const tcObj = BpfObject.open(TC_OBJ).setRodata(rodata);
+      const tc = await tcObj.load({ pinPath: pin });
+      const xdpObj = BpfObject.open(XDP_OBJ).setRodata(rodata);
+      const xdp = await xdpObj.load({ pinPath: pin });
+      return new NpEnv(pin, xdp, tc);
+    } catch (err) {
+      rmSync(pin, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  map(name: string): BpfMap { return this.tc.map(name); }
+  get xdpProg(): BpfProgram { return this.xdp.program('kpb_xdp_ingress'); }
+  get tcIngress(): BpfProgram { return this.tc.program('kpb_tc_ingress'); }
+  get tcEgress(): BpfProgram { return this.tc.program('kpb_tc_egress'); }
+
+  addNodeAddr(addr: string): void {
+    this.map('lb_node_addrs').update({ addr: addr16(addr) }, { flags: 0 });
+  }
+
+  /** Write a service in the control plane's order: backends, slots, reverse NAT, service entry. */
+  addService(s: Service): void {
+    for (const b of s.backends) {
+      const flags = (b.local ? BE.LOCAL : 0) | (b.terminating ? BE.TERMINATING : 0);
+      this.map('lb_backends').update(b.id, {
+        addr: addr16(b.addr), port: b.port, proto: s.proto, flags,
+        node_addr: b.nodeAddr ? addr16(b.nodeAddr) : new Uint8Array(16),
+      });
+    }
+    s.backends.forEach((b, i) => this.map('lb_slots').update({ service_id: s.id, slot: i + 1 }, b.id));
+    const rev = s.revAddr ?? s.addr;
+    this.map('lb_rev_nat').update(s.id, { addr: rev ? addr16(rev) : new Uint8Array(16), port: s.port, pad: 0 });
+    this.map('lb_services').update(this.svcKey(s), {
+      service_id: s.id, backend_count: s.backends.length,
+      local_backend_count: s.backends.filter((b) => b.local).length, flags: s.flags,
+      affinity_timeout: s.affinityTimeout ?? 0,
+    });
+  }
+
+  svcKey(s: Pick<Service, 'addr' | 'family' | 'port' | 'proto'>, scope = 0): object {
+    // NodePort wildcard: ::ffff:0.0.0.0 for IPv4, :: for IPv6 (lb_structs.h).
+    const addr = s.addr ? addr16(s.addr) : s.family === 6 ? new Uint8Array(16) : addr16('0.0.0.0');
+    return { addr, port: s.port, proto: s.proto, scope };
+  }
+
+  /** Allow `cidr` for service `id` (loadBalancerSourceRanges; IPv4 stored v4-mapped). */
+  addSrcRange(id: number, cidr: string): void {
+    const [a, len] = cidr.split('/');
+    const bits = Number(len) + (a.includes(':') ? 0 : 96);
+    this.map('lb_src_ranges').update({ prefixlen: 32 + bits, service_id: id, addr: addr16(a) }, 1);
+  }
+
+  ctEntries(): CtEntry[] {
+    return [...this.map('kpb_ct').entries()].map(([k, v]) => {
+      const key = k as { src: Uint8Array; dst: Uint8Array; sport: number; dport: number; proto: number };
+      const val = v as Record<string, unknown>;
+      return {
+        key: { src: text16(key.src), dst: text16(key.dst), sport: key.sport, dport: key.dport, proto: key.proto },
+        natSrc: text16(val.nat_src as Uint8Array), natDst: text16(val.nat_dst as Uint8Array),
+        natSport: val.nat_sport as number, natDport: val.nat_dport as number, flags: val.flags as number,
+        serviceId: val.service_id as number, backendId: val.backend_id as number,
+        tunnelDst: text16(val.tunnel_dst as Uint8Array), tcpState: val.tcp_state as number, expires: BigInt(val.expires as number | bigint),
+      };
+    });
+  }
+
+  /** Sum over CPUs of counter `c` of `hook`. */
+  counter(hook: number, c: number): number {
+    const per = this.map('kpb_np_counters').lookup(hook * CNT_MAX + c) as Array<number | bigint> | undefined;
+    return (per ?? []).reduce<number>((n, v) => n + Number(v), 0);
+  }
+
+  counters(hook: number): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [name, c] of Object.entries(CNT)) {
+      const n = this.counter(hook, c);
+      if (n) out[name] = n;
+    }
+    return out;
+  }
+
+  clearCt(): void {
+    const keys = [...this.map('kpb_ct').keys({ raw: true })];
+    if (keys.length) this.map('kpb_ct').deleteBatch(keys);
+  }
+
+  close(): void {
+    this.xdp.close();
+    this.tc.close();
+    rmSync(this.pin, { recursive: true, force: true });
+  }
+}
+
+/** Text of a 16-byte map address: v4-mapped shown as dotted IPv4. */
+export function text16(a: Uint8Array): string {
+  const v4 = a.subarray(0, 10).every((x) => x === 0) && a[10] === 0xff && a[11] === 0xff;
+  return v4 ? addrText(a.subarray(12)) : addrText(a);
+}
+
+/** struct xdp_md for a test run arriving on `ifindex` (UAPI layout: ingress_ifindex at 12). */
+export function xdpCtx(ifindex: number, len: number): Buffer {
+  const b = Buffer.alloc(24);
+  b.writeUInt32LE(0, 0);
+  b.writeUInt32LE(len, 4);
+  b.writeUInt32LE(ifindex, 12);
+  return b;
+}
+
+/** struct __sk_buff (192 bytes, UAPI) for a test run on `ifindex` (ifindex at 40). */
+export function skbCtx(ifindex: number): Buffer {
+  const b = Buffer.alloc(192);
+  b.writeUInt32LE(ifindex, 40);
+  return b;
+}
