@@ -21,6 +21,8 @@ import type { ProxyOptions } from './proxy-options.ts';
 import { resolveNodeName } from './resolve-node-name.ts';
 
 async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  // Operators and tooling find the proxy with `pgrep kube-proxy` (spec §9 item 5).
+  process.title = 'kube-proxy';
   const parsed = parseCommandLine(argv, env);
   if (parsed.kind === 'exit') {
     (parsed.code === 0 ? process.stdout : process.stderr).write(parsed.output);
