@@ -25,7 +25,7 @@ const web = (eps: EpSpec[] = twoEps, opts?: Parameters<typeof slice>[3]) => slic
 
 type Row = { name: string; services: V1Service[]; slices: V1EndpointSlice[]; want: string[]; options?: TranslateOptions; node?: Partial<TranslateNode>; problems?: string[] };
 
-const M = '198.19.0.10:0/ANY ext VIP_MARKER []';
+const M = '198.19.0.10:0/ANY ext CLUSTER_IP|VIP_MARKER []';
 const rows: Row[] = [
   {
     name: '§5.2 ClusterIP: internal entry, local backends first, VIP marker',
@@ -93,7 +93,7 @@ const rows: Row[] = [
     want: [
       '198.19.0.10:80/TCP int CLUSTER_IP local=1 [198.18.1.1:8080L 198.18.2.1:8080]',
       M,
-      '203.0.113.5:0/ANY ext VIP_MARKER []',
+      '203.0.113.5:0/ANY ext EXTERNAL_IP|VIP_MARKER []',
       '203.0.113.5:80/TCP ext EXTERNAL_IP local=1 [198.18.1.1:8080L 198.18.2.1:8080]',
     ],
   },
@@ -108,7 +108,7 @@ const rows: Row[] = [
     want: [
       '198.19.0.10:80/TCP int CLUSTER_IP [198.18.2.1:8080]',
       M,
-      '203.0.113.7:0/ANY ext VIP_MARKER []',
+      '203.0.113.7:0/ANY ext LOADBALANCER|VIP_MARKER []',
       '203.0.113.7:80/TCP ext LOADBALANCER|SOURCE_RANGES [198.18.2.1:8080]',
     ],
   },
@@ -141,14 +141,14 @@ const rows: Row[] = [
     name: '§5.12 dual-stack: each family from its own slices',
     services: [svc('web', { clusterIPs: ['198.19.0.10', '2001:db8:20::10'] })],
     slices: [web([{ ip: '198.18.2.1' }]), slice('web', 'web-6', [{ ip: '2001:db8:10::5' }], { addressType: 'IPv6' })],
-    want: ['198.19.0.10:80/TCP int CLUSTER_IP [198.18.2.1:8080]', '2001:db8:20::10:0/ANY ext VIP_MARKER []', '2001:db8:20::10:80/TCP int CLUSTER_IP [2001:db8:10::5:8080]', M],
+    want: ['198.19.0.10:80/TCP int CLUSTER_IP [198.18.2.1:8080]', '2001:db8:20::10:0/ANY ext CLUSTER_IP|VIP_MARKER []', '2001:db8:20::10:80/TCP int CLUSTER_IP [2001:db8:10::5:8080]', M],
   },
   {
     name: '§5.12 single-family agent skips the other family',
     services: [svc('web', { clusterIPs: ['198.19.0.10', '2001:db8:20::10'] })],
     slices: [],
     options: { families: ['IPv6'] },
-    want: ['2001:db8:20::10:0/ANY ext VIP_MARKER []', '2001:db8:20::10:80/TCP int CLUSTER_IP []'],
+    want: ['2001:db8:20::10:0/ANY ext CLUSTER_IP|VIP_MARKER []', '2001:db8:20::10:80/TCP int CLUSTER_IP []'],
   },
   {
     name: '§5.16 slices of an unknown service are kept but produce nothing',
@@ -176,10 +176,10 @@ const rows: Row[] = [
     slices: [],
     want: [
       '198.19.0.10:80/TCP int CLUSTER_IP []',
-      '198.19.0.11:0/ANY ext VIP_MARKER []',
+      '198.19.0.11:0/ANY ext CLUSTER_IP|VIP_MARKER []',
       '198.19.0.11:80/TCP int CLUSTER_IP []',
       M,
-      '203.0.113.5:0/ANY ext VIP_MARKER []',
+      '203.0.113.5:0/ANY ext EXTERNAL_IP|VIP_MARKER []',
       '203.0.113.5:80/TCP ext EXTERNAL_IP []',
     ],
     problems: ['Service default/b spec'],

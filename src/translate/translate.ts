@@ -8,8 +8,8 @@
  *   with the eTP set. With eTP=Local the external entry gets LB_SVC_TWO_SCOPES and an INTERNAL
  *   twin with the cluster set, because traffic from pods and from the node itself short-circuits
  *   to Cluster policy (spec §5.7); with eTP=Cluster one EXTERNAL entry serves both.
- * - A VIP marker {VIP, 0, 0, EXTERNAL} per service address, so a known VIP on an unknown port is
- *   refused instead of leaking to the network.
+ * - A VIP marker {VIP, 0, 0, EXTERNAL} per service address, flagged with the address's kind, so
+ *   a known VIP on an unknown port is refused instead of leaking to the network.
  * Every frontend entry has its own service id (its slots, reverse NAT and Maglev table differ).
  * Slots hold local backends first. backend_count 0 means refuse; when a Local policy finds no
  * local endpoint but the service has endpoints elsewhere, the *_LOCAL flag stays set and the
@@ -260,16 +260,23 @@ export function translate(model: TranslateModel, node: TranslateNode, options: T
         sp.service,
       );
     }
-    // VIP markers for every service address of this port (not the NodePort wildcard).
-    for (const ip of [sp.clusterIP, ...sp.externalIPs, ...sp.loadBalancerVIPs]) {
+    // VIP markers for every service address of this port (not the NodePort wildcard), carrying
+    // the address's kind: the tc path refuses unknown ports only on ExternalIPs and LB VIPs.
+    const addresses: [string, number][] = [
+      [sp.clusterIP, LB_SVC_CLUSTER_IP],
+      ...sp.externalIPs.map((ip): [string, number] => [ip, LB_SVC_EXTERNAL_IP]),
+      ...sp.loadBalancerVIPs.map((ip): [string, number] => [ip, LB_SVC_LOADBALANCER]),
+    ];
+    for (const [ip, kind] of addresses) {
       const key: LbServiceKey = { addr: bytesOf(ip), port: 0, proto: 0, scope: LB_SCOPE_EXTERNAL };
       const k = entryKey(key);
       const have = wanted.lb_services.get(k);
       if (have) {
+        have.value.flags |= kind;
         if (!have.owners.includes(sp.service)) have.owners.push(sp.service);
         continue;
       }
-      add(wanted, 'lb_services', key, { service_id: ids.serviceId(k), backend_count: 0, local_backend_count: 0, flags: LB_SVC_VIP_MARKER, affinity_timeout: 0 }, sp.service);
+      add(wanted, 'lb_services', key, { service_id: ids.serviceId(k), backend_count: 0, local_backend_count: 0, flags: LB_SVC_VIP_MARKER | kind, affinity_timeout: 0 }, sp.service);
     }
   }
   return { wanted, problems, servicePorts };
