@@ -76,6 +76,8 @@ describe('socket LB (cgroup sock_addr + post_bind)', { timeout: 120_000 }, () =>
     m.putService(svc({ ip: 6, port: 30080, serviceId: 11, backendIds: ids(10), scope: SCOPE_EXTERNAL, flags: SVC.NODEPORT }));
     m.putService(svc({ ip: 4, port: 30081, serviceId: 12, backendIds: ids(0), scope: SCOPE_EXTERNAL, flags: SVC.NODEPORT }));
     m.putService(svc({ ip: 4, port: 30082, serviceId: 15, backendIds: ids(0), scope: SCOPE_EXTERNAL, flags: SVC.NODEPORT }));
+    m.putService(svc({ ip: 4, port: 30083, proto: UDP, serviceId: 17, backendIds: ids(20), scope: SCOPE_EXTERNAL, flags: SVC.NODEPORT }));
+    m.putService(svc({ ip: 6, port: 30083, proto: UDP, serviceId: 18, backendIds: ids(30), scope: SCOPE_EXTERNAL, flags: SVC.NODEPORT }));
     // ExternalIP with two scopes sharing service id 13 and its slots: slots hold local backends
     // first (here backend 2), the external entry counts all four, the internal one (iTP=Local) the
     // local one only.
@@ -163,22 +165,28 @@ describe('socket LB (cgroup sock_addr + post_bind)', { timeout: 120_000 }, () =>
     assert.deepEqual(errors(unrouted), ['ENETUNREACH']);
   });
 
-  it('NodePort from the node: node addresses of both families, 127.0.0.1 only with the localhost flag', async () => {
+  it('NodePort from the node: node addresses of both families, TCP and UDP, 127.0.0.1 only with the localhost flag', async () => {
     const before = env.maps.stats();
-    const [n4, n6, lo, loNoFlag, n4b] = await env.run([
+    const [n4, n6, lo, loNoFlag, n4b, u4, u6] = await env.run([
       { op: 'tcp', host: NODE4, port: 30080, n: 10 },
       { op: 'tcp', host: NODE6, port: 30080, n: 10 },
       { op: 'tcp', host: '127.0.0.1', port: 30080, n: 10 },
       { op: 'tcp', host: '127.0.0.1', port: 30081, n: 2 },
       { op: 'tcp', host: NODE4, port: 30081, n: 4 },
+      { op: 'udp', type: 'udp4', host: NODE4, port: 30083, sockets: 3, datagrams: 2 },
+      { op: 'udp', type: 'udp6', host: NODE6, port: 30083, sockets: 3, datagrams: 2 },
     ]);
+    for (const a of answers(u4)) assert.ok(V4.map((ip) => `${ip} ${BE_PORT}`).includes(a), a);
+    for (const a of answers(u6)) assert.ok(V6.map((ip) => `${ip} ${BE_PORT}`).includes(a), a);
+    assert.deepEqual(new Set(u4.map((o) => o.peer)), new Set([`${NODE4} 30083`]));
+    assert.deepEqual(new Set(u6.map((o) => o.peer)), new Set([`${NODE6} 30083`]));
     for (const a of answers([...n4, ...lo, ...n4b])) assert.ok(V4.map((ip) => `${ip} ${BE_PORT}`).includes(a), a);
     for (const a of answers(n6)) assert.ok(V6.map((ip) => `${ip} ${BE_PORT}`).includes(a), a);
     assert.deepEqual(new Set(n4.map((o) => o.peer)), new Set([`${NODE4} 30080`]));
     assert.deepEqual(new Set(n6.map((o) => o.peer)), new Set([`${NODE6} 30080`]));
     assert.deepEqual(new Set(lo.map((o) => o.peer)), new Set(['127.0.0.1 30080']));
     assert.deepEqual(answers(loNoFlag), ['127.0.0.1 30081', '127.0.0.1 30081']);
-    assert.equal(delta(before, 'translated_nodeport'), 34);
+    assert.equal(delta(before, 'translated_nodeport'), 34 + 12);
   });
 
   it('NodePort on 127.0.0.1 is the node\'s only: a pod\'s own loopback is not translated', async () => {
