@@ -11,6 +11,7 @@
 #include "conntrack.h"
 #include "nat.h"
 #include "svc.h"
+#include "reply.h"
 #include "nodeport.h"
 
 SEC("xdp")

@@ -290,11 +290,24 @@ static __noinline int kpb_np_new_snat(kpb_ctx_t *ctx, struct kpb_pkt *p, const s
 	return kpb_fib_redirect(ctx, &fib, reason);
 }
 
-/* A service with nothing to send to. */
-static __always_inline int kpb_np_refuse(kpb_ctx_t *ctx, struct kpb_pkt *p, __u32 *reason)
+/* A service with nothing to send to: answer like a closed port (RST, ICMP port unreachable);
+ * what cannot be answered is dropped and counted. Out of line: the answer needs stack room. */
+static __noinline int kpb_np_refuse(kpb_ctx_t *ctx, struct kpb_pkt *p, __u32 *reason)
 {
-	*reason = KPB_CNT_NO_BACKEND;
-	return CTX_DROP;
+	int ret = -1;
+
+	if (p->proto == KPB_IPPROTO_TCP) {
+		ret = kpb_reply_rst(ctx, p);
+		*reason = KPB_CNT_RST_SENT;
+	} else if (p->proto == KPB_IPPROTO_UDP) {
+		ret = kpb_reply_unreach(ctx, p);
+		*reason = KPB_CNT_ICMP_SENT;
+	}
+	if (ret < 0) {
+		*reason = KPB_CNT_NO_BACKEND;
+		return CTX_DROP;
+	}
+	return ret;
 }
 
 /* First packet of a flow to a service: admission and backend choice. Returns KPB_NP_CONTINUE

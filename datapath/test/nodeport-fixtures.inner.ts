@@ -47,6 +47,7 @@ function services(f: Fam): Service[] {
     { id: b + 6, addr: null, family: f.v, port: 30099, proto: PROTO.TCP, flags: SVC.NODEPORT, revAddr: f.node, backends: [] },
     { id: b + 7, addr: null, family: f.v, port: 30054, proto: PROTO.UDP, flags: SVC.NODEPORT, revAddr: f.node,
       backends: [{ id: b + 7, addr: f.localBe, port: 5353, local: true }] },
+    { id: b + 8, addr: null, family: f.v, port: 30098, proto: PROTO.UDP, flags: SVC.NODEPORT, revAddr: f.node, backends: [] },
   ];
 }
 
@@ -226,8 +227,43 @@ for (const f of FAMS) {
       assert.equal(env.ctEntries().length, 0, 'nothing tracked');
     });
 
-    test(`${fam} ${hook}: a service without endpoints refuses the packet and counts it`, () => {
-      expectRun(hook, tcpFrame(f.client, f.node, 40006, 30099), DROP[hook], CNT.NO_BACKEND);
+    test(`${fam} ${hook}: a TCP service without endpoints answers RST like a closed port`, () => {
+      // SYN without ACK: RST|ACK acknowledging seq + payload + SYN (RFC 793 reset generation).
+      const syn = expectRun(hook, tcpFrame(f.client, f.node, 40006, 30099), fwdVerdict, CNT.RST_SENT);
+      assertValid(syn.p);
+      assert.equal(syn.p.eth.dst, MAC.client);
+      assert.equal(syn.p.eth.src, MAC.ext0);
+      assert.equal(syn.p.ip?.src, f.node);
+      assert.equal(syn.p.ip?.dst, f.client);
+      assert.equal(syn.p.tcp?.sport, 30099);
+      assert.equal(syn.p.tcp?.dport, 40006);
+      assert.equal(syn.p.tcp?.flags, TCP_FLAGS.RST | TCP_FLAGS.ACK);
+      assert.equal(syn.p.tcp?.seq, 0);
+      assert.equal(syn.p.tcp?.ack, 7 + 5 + 1);
+      assert.equal(syn.p.payload.length, 0);
+      assert.equal(syn.out.length, 14 + (f.v === 4 ? 20 : 40) + 20);
+      // With ACK: the RST carries the acknowledged sequence number and no ACK.
+      const ack = expectRun(hook, tcpFrame(f.client, f.node, 40006, 30099, TCP_FLAGS.ACK), fwdVerdict, CNT.RST_SENT);
+      assertValid(ack.p);
+      assert.equal(ack.p.tcp?.flags, TCP_FLAGS.RST);
+      assert.equal(ack.p.tcp?.seq, 9);
+      // A RST is never answered.
+      expectRun(hook, tcpFrame(f.client, f.node, 40006, 30099, TCP_FLAGS.RST), DROP[hook], CNT.NO_BACKEND);
+    });
+
+    test(`${fam} ${hook}: a UDP service without endpoints answers ICMP port unreachable quoting the datagram`, () => {
+      const frame = udpFrame(f.client, f.node, 5002, 30098);
+      const r = expectRun(hook, frame, fwdVerdict, CNT.ICMP_SENT);
+      assertValid(r.p);
+      assert.equal(r.p.eth.dst, MAC.client);
+      assert.equal(r.p.ip?.src, f.node);
+      assert.equal(r.p.ip?.dst, f.client);
+      assert.equal(r.p.ip?.proto, f.v === 4 ? PROTO.ICMP : PROTO.ICMPV6);
+      assert.equal(r.p.icmp?.type, f.v === 4 ? 3 : 1);
+      assert.equal(r.p.icmp?.code, f.v === 4 ? 3 : 4);
+      assert.equal(r.p.icmp?.checksumOk, true, 'ICMP checksum');
+      const quoteLen = (f.v === 4 ? 20 : 40) + 8;
+      assert.deepEqual(r.p.payload, frame.subarray(14, 14 + quoteLen), 'quotes the IP header and 8 bytes');
     });
 
     test(`${fam} ${hook}: malformed packets are dropped and fragments passed, never translated`, () => {
