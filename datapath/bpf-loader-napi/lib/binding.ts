@@ -92,8 +92,18 @@ export interface Native {
   probeHelper(programType: string, helper: string): boolean;
 }
 
+/**
+ * Hook for a host that carries its own copy of the addon: the single binary (scripts/sea-main.ts)
+ * sets a function under this key before this module loads; it returns the path of the addon
+ * extracted from the executable. A function, not a path, so nothing is extracted unless the addon
+ * is actually loaded (--help and --version never load it).
+ */
+const addonPathHook = (globalThis as Record<symbol, unknown>)[Symbol.for('bpf-loader-napi.addonPath')];
+
 /** Path of the built addon. */
-export const addonPath = fileURLToPath(new URL('../build/bpf_loader.node', import.meta.url));
+export const addonPath = typeof addonPathHook === 'function'
+  ? String(addonPathHook())
+  : fileURLToPath(new URL('../build/bpf_loader.node', import.meta.url));
 
 function load(): Native {
   if (!existsSync(addonPath)) {
