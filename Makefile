@@ -120,6 +120,8 @@ demo: build k8s
 bench: build k8s $(K8S_BIN)/kube-proxy
 	$(NODE) e2e/bench/run.ts
 
+# One executable, build/kube-proxy (a Node single executable application): the bundled agent, its BPF
+# objects and the addon, in a copy of $(NODE). Needs Node 24 and strip; rebuilt every time (a few seconds).
 binary: build
 	$(NODE) scripts/build-binary.ts
 
