@@ -1,0 +1,70 @@
+// The demo's text layout, without a cluster: durations, addresses, request lines and the table.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  attemptLine, clock, hostPort, makeStyle, renderTable, seconds, SUMMARY_HEADERS, summaryRows, tally, visibleLength, wantColour,
+  type Attempt,
+} from './format.ts';
+
+const base = { client: 'a-pod2 198.18.1.12', serviceType: 'ClusterIP', host: '198.19.0.10', port: 80, proto: 'tcp' as const, ms: 41.6 };
+
+test('durations read as seconds with one decimal below ten', () => {
+  assert.equal(seconds(3140), '3.1 s');
+  assert.equal(seconds(40), '0.0 s');
+  assert.equal(seconds(72_400), '72 s');
+  assert.equal(clock(3140), '[  3.1s]');
+  assert.equal(clock(123_456), '[123.5s]');
+});
+
+test('IPv6 hosts are bracketed', () => {
+  assert.equal(hostPort('192.0.2.11', 30080), '192.0.2.11:30080');
+  assert.equal(hostPort('2001:db8:20::a', 53), '[2001:db8:20::a]:53');
+});
+
+test('colour only on a terminal without NO_COLOR', () => {
+  assert.equal(wantColour(true, {}), true);
+  assert.equal(wantColour(false, {}), false);
+  assert.equal(wantColour(undefined, {}), false);
+  assert.equal(wantColour(true, { NO_COLOR: '1' }), false);
+  assert.equal(wantColour(true, { TERM: 'dumb' }), false);
+  assert.equal(makeStyle(false).ok('ok'), 'ok');
+  assert.equal(makeStyle(true).ok('ok'), '\x1b[32mok\x1b[0m');
+  assert.equal(visibleLength(makeStyle(true).fail('FAIL')), 4);
+});
+
+test('a request line names the route, the backend and the source it saw', () => {
+  const ok: Attempt = { ...base, caseId: 'c', backend: 'b-pod1', backendNode: 'node-b', seen: '198.18.1.12' };
+  assert.equal(attemptLine(ok), 'a-pod2 198.18.1.12 -> 198.19.0.10:80/tcp -> b-pod1 on node-b, saw source 198.18.1.12  ok (42 ms)');
+  const failed: Attempt = { ...base, caseId: 'c', host: '2001:db8:20::a', proto: 'udp', error: 'no reply within 3000 ms' };
+  assert.equal(attemptLine(failed), 'a-pod2 198.18.1.12 -> [2001:db8:20::a]:80/udp -> FAILED: no reply within 3000 ms');
+  const wrong: Attempt = { ...ok, error: 'expected source 192.0.2.100' };
+  assert.match(attemptLine(wrong), /WRONG: expected source 192\.0\.2\.100/);
+});
+
+test('the summary groups each case by backend and source, with counts', () => {
+  const attempts: Attempt[] = [
+    { ...base, caseId: 'one', backend: 'a-pod1', backendNode: 'node-a', seen: '198.18.1.12' },
+    { ...base, caseId: 'one', backend: 'b-pod1', backendNode: 'node-b', seen: '198.18.1.12' },
+    { ...base, caseId: 'one', backend: 'a-pod1', backendNode: 'node-a', seen: '198.18.1.12' },
+    { ...base, caseId: 'two', client: 'client 192.0.2.100', serviceType: 'NodePort (SNAT)', host: '192.0.2.11', port: 30080, error: 'ECONNREFUSED' },
+  ];
+  const rows = summaryRows(attempts);
+  assert.deepEqual(rows, [
+    ['a-pod2 198.18.1.12', 'ClusterIP', '198.19.0.10:80/tcp', 'a-pod1 (node-a)', '198.18.1.12', 'ok x2'],
+    ['', '', '', 'b-pod1 (node-b)', '198.18.1.12', 'ok x1'],
+    ['client 192.0.2.100', 'NodePort (SNAT)', '192.0.2.11:30080/tcp', '-', '-', 'FAIL: ECONNREFUSED x1'],
+  ]);
+  assert.deepEqual(tally(attempts), { ok: 3, failed: 1 });
+});
+
+test('the table pads columns to the widest cell and ignores colour codes', () => {
+  const red = makeStyle(true).fail('FAIL');
+  const out = renderTable(['a', 'bb', 'c'], [['xxx', 'y', red], ['', 'yyyy', 'ok']]);
+  assert.equal(out, [
+    'a    bb    c',
+    '---  ----  ----',
+    `xxx  y     ${red}`,
+    '     yyyy  ok',
+  ].join('\n'));
+  assert.equal(SUMMARY_HEADERS.length, 6);
+});
