@@ -181,3 +181,40 @@ test('linePlot draws series in their colours inside a valid PNG', () => {
   // an empty plot still renders
   assert.ok(linePlot({ title: 't', xLabel: 'x', yLabel: 'y', series: [] }).png().length > 100);
 });
+
+test('proc parsers: /proc/stat deltas, pid stat with spaces in comm, VmRSS', async () => {
+  const { parseProcStat, cpuDelta, parsePidStat, parseRss } = await import('./cpu.ts');
+  const a = parseProcStat('cpu  100 0 50 1000 0 0 10 0 0 0\ncpu0 60 0 30 500 0 0 5 0 0 0\nintr 1 2\n');
+  const b = parseProcStat('cpu  150 0 70 1100 0 0 40 0 0 0\ncpu0 60 0 30 500 0 0 5 0 0 0\n');
+  const d = cpuDelta(a.get('cpu')!, b.get('cpu')!);
+  assert.deepEqual([d.user, d.system, d.idle, d.softirq], [0.5, 0.2, 1, 0.3]);
+  assert.equal(a.size, 2);
+  const stat = '4242 (kube proxy) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 9 0 1000 1000000 5000';
+  assert.equal(parsePidStat(stat), 3.25);
+  assert.equal(parseRss('Name:\tnode\nVmRSS:\t  123456 kB\n'), 123456 * 1024);
+});
+
+test('trafgen config builds a 60-byte UDP frame with cycling source ports', async () => {
+  const { trafgenConfig, trafgenArgv } = await import('./trafgen.ts');
+  const cfg = trafgenConfig({ srcMac: 'aa:bb:cc:00:00:01', dstMac: 'aa:bb:cc:00:00:02', srcIp: '192.0.2.100', dstIp: '192.0.2.11', dstPort: 30080, flows: 16 });
+  assert.match(cfg, /eth\(da=aa:bb:cc:00:00:02, sa=aa:bb:cc:00:00:01\)/);
+  assert.match(cfg, /udp\(sp=dinc\(10000, 10015\), dp=30080, csum=0\)/);
+  assert.match(cfg, /fill\(0x41, 18\)/); // 14 + 20 + 8 + 18 = 60 bytes + FCS
+  assert.deepEqual(trafgenArgv('eth0', '/tmp/x.cfg', 0, 0),
+    ['taskset', '-c', '0', 'trafgen', '--dev', 'eth0', '--conf', '/tmp/x.cfg', '--cpus', '1', '--no-sock-mem', '--notouch-irq', '--no-cpu-stats']);
+  assert.ok(trafgenArgv('eth0', '/tmp/x.cfg', 1, 5000).includes('5000pps'));
+});
+
+test('bench objects: selector-less service, slice with trigger time, synthetic endpoints', async () => {
+  const { service, endpointSlice, syntheticEndpoint } = await import('./objects.ts');
+  const svc = service({ name: 's', type: 'NodePort', protocol: 'UDP', port: 80, targetPort: 9, nodePort: 30080 });
+  assert.equal(svc.spec?.selector, undefined);
+  assert.equal(svc.spec?.ports?.[0].nodePort, 30080);
+  const t = new Date('2026-01-01T00:00:00.000Z');
+  const sl = endpointSlice('s', 'UDP', 9, [{ ip: '198.18.2.11', node: 'node-b' }], t);
+  assert.equal(sl.metadata?.labels?.['kubernetes.io/service-name'], 's');
+  assert.equal(sl.metadata?.annotations?.['endpoints.kubernetes.io/last-change-trigger-time'], '2026-01-01T00:00:00.000Z');
+  assert.equal(syntheticEndpoint(0), '198.18.16.0');
+  assert.equal(syntheticEndpoint(257), '198.18.17.1');
+  assert.throws(() => syntheticEndpoint(60000), RangeError);
+});
