@@ -216,5 +216,5 @@ test('bench objects: selector-less service, slice with trigger time, synthetic e
   assert.equal(sl.metadata?.annotations?.['endpoints.kubernetes.io/last-change-trigger-time'], '2026-01-01T00:00:00.000Z');
   assert.equal(syntheticEndpoint(0), '198.18.16.0');
   assert.equal(syntheticEndpoint(257), '198.18.17.1');
-  assert.throws(() => syntheticEndpoint(60000), RangeError);
+  assert.throws(() => syntheticEndpoint(61440), RangeError);
 });
