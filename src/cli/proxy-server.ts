@@ -1,0 +1,350 @@
+/**
+ * @module
+ * runProxy: the composition of the agent, in the shape of kube-proxy's cmd/kube-proxy/app/server.go.
+ * In start-up order:
+ *   1. metrics registry, proxy health, the :10256 health and :10249 metrics servers;
+ *   2. the BPF datapath (bpffs, objects loaded into the pin folder, socket programs attached,
+ *      ids seeded from what the pinned maps already hold, so a restart keeps established flows);
+ *   3. informers for Services, EndpointSlices and the own Node -> change trackers -> the
+ *      bounded-frequency runner (minSyncPeriod/syncPeriod of the mode's section) -> the sync
+ *      coordinator (nothing before both caches synced; full or partial decided once per sync);
+ *   4. each sync: translate -> diff -> apply (syncMaps), then metrics, health, the
+ *      healthCheckNodePort servers; the first sync also attaches tc/XDP to the node's devices
+ *      and then removes a previous kube-proxy's rules (so service traffic never falls between
+ *      the two datapaths);
+ *   5. SIGTERM/SIGINT stop everything but keep pins and attachments: the datapath goes on
+ *      forwarding with the last programmed state until the next agent adopts it.
+ * runProxy resolves on a signal and rejects when it cannot run (datapath load failure, a bind
+ * failure with bindAddressHardFail, the --config file changing).
+ */
+import type { V1Node } from '@kubernetes/client-node';
+import { handleStaleKubeProxyRules } from '../cleanup/handle-stale-kube-proxy-rules.ts';
+import { commandExec } from '../cleanup/exec.ts';
+import { parseDuration } from '../config/duration.ts';
+import { syncSettings } from '../config/sync-settings.ts';
+import { KUBE_PROXY_BPF_VERSION, KUBERNETES_VERSION } from '../config/version.ts';
+import { watchConfigFile } from '../config/watch-config-file.ts';
+import { syncMaps } from '../dataplane/apply-sync.ts';
+import { bpfObjectPath } from '../dataplane/asset-paths.ts';
+import { Datapath } from '../dataplane/datapath.ts';
+import { hostDevices } from '../dataplane/host-info.ts';
+import { LbIds } from '../dataplane/ids.ts';
+import { systemClock, systemTimers } from '../health/clock.ts';
+import { startProxyServers } from '../health/proxy-servers.ts';
+import { ProxyHealth } from '../health/proxy-health.ts';
+import { ServiceHealthServers } from '../health/service-health-servers.ts';
+import { createApiListWatches } from '../kube/api-list-watch.ts';
+import { kubeProxyUserAgent, loadKubeConfig } from '../kube/kube-config.ts';
+import { startProxyInformers, type ProxyInformers } from '../kube/proxy-informers.ts';
+import { createDatapathMetrics } from '../metrics/datapath-metrics.ts';
+import { createProxyMetrics } from '../metrics/proxy-metrics.ts';
+import { restClientObserver } from '../metrics/rest-client-observer.ts';
+import { EndpointsChangeTracker, type EndpointsMap } from '../model/endpoints-change-tracker.ts';
+import type { IpFamily } from '../model/ip.ts';
+import { primaryNodeIPs, resolveNodePortAddresses } from '../model/node-port-addresses.ts';
+import type { Problem } from '../model/problem.ts';
+import { ServiceChangeTracker, type ServicePortMap } from '../model/service-change-tracker.ts';
+import { BoundedFrequencyRunner } from '../runner/bounded-frequency-runner.ts';
+import { SyncCoordinator, type SyncMode } from '../runner/sync-coordinator.ts';
+import { emptyLbState } from '../translate/lb-types.ts';
+import { translate } from '../translate/translate.ts';
+import type { ProxyOptions } from './proxy-options.ts';
+
+const FAMILIES: IpFamily[] = ['IPv4', 'IPv6'];
+/** Modes of a stock configuration; all of them run the BPF datapath. */
+const KNOWN_MODES = new Set(['', 'iptables', 'nftables', 'ipvs']);
+
+/** The own Node's addresses (InternalIP first, then ExternalIP), for device detection. */
+function nodeAddresses(node: V1Node | null): string[] {
+  const addrs = node?.status?.addresses ?? [];
+  return [...addrs.filter((a) => a.type === 'InternalIP'), ...addrs.filter((a) => a.type === 'ExternalIP')].map((a) => a.address);
+}
+
+function sameLabels(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
+  const x = a ?? {};
+  const y = b ?? {};
+  const kx = Object.keys(x);
+  return kx.length === Object.keys(y).length && kx.every((k) => x[k] === y[k]);
+}
+
+/** Problems are logged once while they persist (and again if they come back), and counted. */
+class ProblemLog {
+  #seen = new Set<string>();
+  readonly #report: (p: Problem) => void;
+  constructor(report: (p: Problem) => void) {
+    this.#report = report;
+  }
+  /** Reports problems of one object version (tracker updates: called once per version). */
+  once(problems: Problem[]): void {
+    for (const p of problems) this.#report(p);
+  }
+  /** Reports the problems of a sync that were not in the previous sync's list. */
+  sync(problems: Problem[]): void {
+    const now = new Set<string>();
+    for (const p of problems) {
+      const k = `${p.object}|${p.field}|${p.message}`;
+      now.add(k);
+      if (!this.#seen.has(k)) this.#report(p);
+    }
+    this.#seen = now;
+  }
+}
+
+export async function runProxy(options: ProxyOptions): Promise<void> {
+  const { config, bpf, nodeName, logger } = options;
+  const settings = syncSettings(config);
+  if (!KNOWN_MODES.has(config.mode)) logger.warning('Unknown proxy mode; running the BPF datapath', { mode: config.mode });
+  logger.info('Running the BPF datapath in place of the configured proxy mode', { mode: config.mode === '' ? 'iptables (default)' : config.mode });
+
+  // 1. Metrics, health and the two fixed servers.
+  const m = createProxyMetrics({
+    buildInfo: { gitVersion: KUBERNETES_VERSION, goVersion: `node ${process.version}`, compiler: `kube-proxy-bpf v${KUBE_PROXY_BPF_VERSION}`, platform: `${process.platform}/${process.arch}` },
+  });
+  const dpm = createDatapathMetrics({ registry: m.registry, clock: systemClock, onError: (err) => logger.v(2).info('Cannot read the BPF counters', { err }) });
+  const health = new ProxyHealth({ clock: systemClock, healthTimeoutMs: 2 * settings.syncPeriodMs, families: FAMILIES });
+  const servers = startProxyServers({
+    healthzBindAddress: config.healthzBindAddress,
+    metricsBindAddress: config.metricsBindAddress,
+    health,
+    registry: m.registry,
+    metrics: m,
+    // Tools and e2e read the mode back; report the one configured (its settings are honoured).
+    proxyMode: () => (config.mode === '' ? 'iptables' : config.mode),
+    configz: () => ({ 'kubeproxy.config.k8s.io': config }),
+    hardFail: config.bindAddressHardFail,
+    timers: systemTimers,
+    onBindError: (server, err) => logger.error('Cannot start server; retrying', { err, server }),
+    onError: (err) => logger.error('Server error', { err }),
+  });
+
+  const cleanups: (() => Promise<void> | void)[] = [() => servers.close()];
+  const stopAll = async () => {
+    for (const c of cleanups.reverse()) {
+      try {
+        await c();
+      } catch (err) {
+        logger.error('Error while stopping', { err });
+      }
+    }
+  };
+
+  if (options.initOnly) {
+    logger.info('--init-only: nothing privileged left to set up for the BPF datapath; exiting');
+    await stopAll();
+    return;
+  }
+
+  // 2. The datapath.
+  let dp: Datapath;
+  try {
+    dp = await Datapath.open({ bpf, logger, objects: { sock: bpfObjectPath('sock'), tc: bpfObjectPath('tc'), xdp: bpfObjectPath('xdp') } });
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+  cleanups.push(() => dp.close());
+  dpm.setCollector(() => dp.readCounters());
+  const ids = new LbIds({ now: () => Date.now() });
+  const rejected = dp.seedIds(ids);
+  logger.info('Adopted ids from the pinned maps', {
+    services: ids.services.size, backends: ids.backends.size, rejected: rejected.services.length + rejected.backends.length,
+  });
+  if (bpf.lbMode !== 'snat') logger.warning('DSR needs the addresses of the other nodes, which this agent does not watch yet; remote backends are reached with SNAT', { lbMode: bpf.lbMode });
+
+  // 3. Model, trackers, runner.
+  const problems = new ProblemLog((p) => {
+    logger.warning('Ignoring part of an object', { object: p.object, field: p.field, reason: p.message });
+    dpm.badObjectsTotal.inc({ kind: p.object.split(' ')[0] ?? '', reason: p.field });
+  });
+  const svcTracker = new ServiceChangeTracker();
+  const epTracker = new EndpointsChangeTracker(nodeName);
+  const serviceMap: ServicePortMap = new Map();
+  const endpointsMap: EndpointsMap = new Map();
+  const applied = emptyLbState();
+  let node: V1Node | null = null;
+  let nodeSynced = false;
+  let devicesAttached = false;
+  let staleRulesHandled = false;
+  const healthServers = new ServiceHealthServers({
+    proxyHealthy: () => health.health().healthy,
+    onBindError: (svc, port, err) => {
+      logger.error('Cannot open the healthCheckNodePort server', { err, service: `${svc.namespace}/${svc.name}`, port });
+      dpm.healthCheckBindErrorsTotal.inc();
+    },
+  });
+  cleanups.push(() => healthServers.close());
+
+  const sync = async (mode: SyncMode): Promise<{ ok: boolean }> => {
+    const start = performance.now();
+    for (const f of FAMILIES) health.updated(f); // upstream: "the sync loop started"
+    const { updatedServices } = svcTracker.apply(serviceMap);
+    const ep = epTracker.apply(endpointsMap);
+    m.serviceChangesPending.set(svcTracker.pendingServices().size);
+    m.endpointChangesPending.set(epTracker.pendingCount);
+
+    let ok = true;
+    if (!devicesAttached && (node !== null || nodeSynced)) {
+      try {
+        dp.attachDevices(nodeAddresses(node));
+        devicesAttached = true;
+      } catch (err) {
+        ok = false;
+        logger.error('Cannot attach the north-south datapath; retrying at the next sync', { err });
+        dpm.syncErrorsTotal.inc({ ip_family: '', op: 'attach' });
+      }
+    }
+
+    const local = hostDevices().flatMap((d) => d.addresses);
+    const npa = resolveNodePortAddresses({
+      nodePortAddresses: config.nodePortAddresses ?? [],
+      localAddresses: local,
+      primaryIPs: primaryNodeIPs(node),
+      localhostNodePorts: config.iptables.localhostNodePorts,
+      families: FAMILIES,
+    });
+    const result = translate(
+      { services: serviceMap, endpoints: endpointsMap },
+      { name: nodeName, labels: node?.metadata?.labels ?? {}, nodeIPs: nodeAddresses(node), nodePortAddresses: npa.addresses, localhostNodePorts: npa.localhostNodePorts },
+      { families: FAMILIES, maglev: bpf.algorithm === 'maglev', maglevTableSize: bpf.maglevTableSize },
+      ids,
+    );
+    problems.sync([...npa.problems, ...result.problems]);
+    const r = syncMaps({ wanted: result.wanted, applied, maps: dp.maps, ids, mode, readMap: dp.readMap });
+    for (const f of r.failures) {
+      logger.error('Cannot program a map entry', { services: f.services.join(','), map: f.map, op: f.kind, key: f.key, reason: f.message });
+      dpm.syncErrorsTotal.inc({ ip_family: '', op: `${f.kind} ${f.map}` });
+    }
+    if (r.strays > 0 || r.ops > 0) logger.v(2).info('Synced the service maps', { mode, ops: r.ops, strays: r.strays, failed: r.failures.length });
+    ok &&= r.ok;
+
+    // Health-check servers: one per eTP=Local LoadBalancer service, with its local ready endpoints.
+    const hcPorts = new Map<string, number>();
+    const hcCounts = new Map<string, number>();
+    for (const [key, sp] of serviceMap) {
+      if (sp.healthCheckNodePort <= 0) continue;
+      hcPorts.set(sp.service, sp.healthCheckNodePort);
+      const n = result.servicePorts.get(key)?.localReadyEndpoints ?? 0;
+      hcCounts.set(sp.service, Math.max(hcCounts.get(sp.service) ?? 0, n));
+    }
+    await healthServers.syncServices(hcPorts);
+    healthServers.syncEndpoints(hcCounts);
+
+    const seconds = (performance.now() - start) / 1000;
+    const now = Date.now();
+    for (const f of FAMILIES) {
+      m.syncProxyRulesDuration.observe({ ip_family: f }, seconds);
+      (mode === 'full' ? m.syncFullProxyRulesDuration : m.syncPartialProxyRulesDuration).observe({ ip_family: f }, seconds);
+    }
+    if (ok) {
+      for (const f of FAMILIES) {
+        m.syncProxyRulesLastTimestamp.set({ ip_family: f }, now / 1000);
+        health.updated(f);
+      }
+      for (const [service, times] of ep.lastChangeTriggerTimes) {
+        const fams = new Set([...serviceMap.values()].filter((sp) => sp.service === service).map((sp) => sp.family));
+        for (const t of times) for (const f of fams) m.networkProgrammingDuration.observe({ ip_family: f }, Math.max(0, (now - t.getTime()) / 1000));
+      }
+    }
+    logger.v(updatedServices.size + ep.updatedServices.size > 0 ? 2 : 4).info('Sync done', { mode, ok, ms: Math.round(seconds * 1000) });
+
+    if (ok && !staleRulesHandled) {
+      staleRulesHandled = true;
+      try {
+        await handleStaleKubeProxyRules({ exec: commandExec(), logger, remove: bpf.removeStaleKubeProxyRules });
+      } catch (err) {
+        logger.error('Cannot check for a previous kube-proxy\'s rules', { err });
+      }
+    }
+    return { ok };
+  };
+
+  const coordinator = new SyncCoordinator({ sync, now: () => Date.now() });
+  const runner = new BoundedFrequencyRunner({
+    name: 'sync-runner',
+    fn: async () => {
+      await coordinator.syncOnce();
+    },
+    minIntervalMs: settings.minSyncPeriodMs,
+    maxIntervalMs: settings.syncPeriodMs,
+    onError: (err) => logger.error('Sync failed; retrying', { err }),
+  });
+  const queued = () => {
+    for (const f of FAMILIES) {
+      health.queuedUpdate(f);
+      m.syncProxyRulesLastQueuedTimestamp.set({ ip_family: f }, Date.now() / 1000);
+    }
+    runner.run();
+  };
+
+  const kc = loadKubeConfig({ kubeconfig: config.clientConnection.kubeconfig, master: options.master });
+  const transport = createApiListWatches(kc, {
+    userAgent: kubeProxyUserAgent(KUBERNETES_VERSION),
+    qps: config.clientConnection.qps,
+    burst: config.clientConnection.burst,
+    onRequest: restClientObserver(m),
+  });
+  const informers: ProxyInformers = startProxyInformers({
+    nodeName,
+    transport,
+    resyncPeriodMs: parseDuration(config.configSyncPeriod),
+    clock: systemClock,
+    timers: systemTimers,
+    onError: (err) => logger.v(err.phase === 'handler' ? 0 : 2).info('Informer error; retrying', { err, resource: err.resource, phase: err.phase }),
+    handler: {
+      onService(prev, cur) {
+        const r = svcTracker.update(prev, cur);
+        problems.once(r.problems);
+        m.serviceChangesTotal.inc();
+        m.serviceChangesPending.set(svcTracker.pendingServices().size);
+        if (r.pending) queued();
+      },
+      onEndpointSlice(prev, cur) {
+        const r = epTracker.update(prev, cur);
+        problems.once(r.problems);
+        m.endpointChangesTotal.inc();
+        m.endpointChangesPending.set(epTracker.pendingCount);
+        if (r.pending) queued();
+      },
+      onNode(prev, cur) {
+        node = cur;
+        health.syncNode(cur);
+        // Topology labels select endpoints for every service: only a full sync covers that.
+        if (prev === null || cur === null || !sameLabels(prev.metadata?.labels, cur.metadata?.labels)) coordinator.requestFullSync('node labels changed');
+        queued();
+      },
+      onSynced(kind) {
+        logger.info('Caches synced', { kind });
+        if (kind === 'services') coordinator.setServicesSynced();
+        else if (kind === 'endpointslices') coordinator.setEndpointSlicesSynced();
+        else nodeSynced = true;
+        queued();
+      },
+    },
+  });
+  cleanups.push(() => informers.stop());
+  runner.start();
+  cleanups.push(() => runner.stop());
+
+  // 5. Run until a signal, a config file change or a fatal server error.
+  await new Promise<void>((resolve, reject) => {
+    let done = false;
+    const finish = (err?: Error) => {
+      if (done) return;
+      done = true;
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      stopWatch();
+      stopAll().then(() => (err ? reject(err) : resolve()), reject);
+    };
+    const onSignal = (sig: NodeJS.Signals) => {
+      logger.info('Received a signal; stopping and keeping the datapath programmed', { signal: sig });
+      finish();
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    const stopWatch = options.configFile
+      ? watchConfigFile(options.configFile, (event) => finish(new Error(`the configuration file ${options.configFile} changed (${event}); exiting so the new one is used`)), (err) => logger.error('Cannot watch the configuration file', { err }))
+      : () => {};
+    servers.listening.catch((err: unknown) => finish(err instanceof Error ? err : new Error(String(err))));
+  });
+}

@@ -1,0 +1,270 @@
+/**
+ * @module
+ * The datapath of one node: loads the sock, tc and xdp objects into one pin folder (so the lb_*
+ * maps, conntrack and counters are one instance shared by all three, and adopted by the next
+ * agent), attaches them, and gives the control plane its map writer, its map reader, the ids
+ * found in the maps and the counters.
+ *
+ * Restart safety (architecture §4 "Restart and upgrade"): pinned maps are adopted when their
+ * layout matches (the addon refuses others with the map named); cgroup and XDP attachments are
+ * bpf_links pinned under <pin>/links/ and get their program replaced through link update; tc
+ * filters are replaced in place. close() therefore leaves every pin and attachment: the old
+ * programs keep forwarding with the last programmed state until the next agent takes over.
+ * cleanupDatapath() is the opposite, for --cleanup.
+ */
+import { existsSync, readdirSync, unlinkSync } from 'node:fs';
+import { BpfObject, attachCgroup, openPinnedLink, type BpfMap, type Collection, type RodataValue } from 'bpf-loader-napi';
+import type { BpfOptions } from '../config/bpf-options.ts';
+import type { Logger } from '../log/logger.ts';
+import type { DatapathSnapshot } from '../metrics/datapath-metrics.ts';
+import { removeBpfPins } from '../cleanup/remove-bpf-pins.ts';
+import type { LbBackend, LbMapName, LbServiceKey, LbServiceValue } from '../translate/lb-types.ts';
+import { attachDevices, detachTcFilters, type DeviceAttachment } from './attach-devices.ts';
+import { BpfLbMaps } from './bpf-map-writer.ts';
+import { devicesForAddresses, ensureBpffs, hostDevices, hostNetnsCookie, kernelHz, type HostDevice } from './host-info.ts';
+import type { LbIds } from './ids.ts';
+import { readCounters } from './read-counters.ts';
+
+export type DatapathObjects = { sock: string; tc: string; xdp: string };
+
+export type DatapathOpenOptions = {
+  bpf: BpfOptions;
+  logger: Logger;
+  /** Paths of the three built objects. */
+  objects: DatapathObjects;
+};
+
+/** Map name -> BpfMapSizes field, for --bpf-map-* (lb_maps.h, conntrack.h, sock_lb.h). */
+const RESIZABLE: Record<string, keyof BpfOptions['mapSizes']> = {
+  lb_services: 'services',
+  lb_backends: 'backends',
+  lb_rev_nat: 'services',
+  lb_slots: 'slots',
+  kpb_ct: 'conntrack',
+  lb_affinity: 'affinity',
+  lb_sock_rev_nat: 'sockRevNat',
+};
+
+const SIZED_MAPS = ['lb_services', 'lb_slots', 'lb_backends', 'lb_rev_nat', 'lb_maglev', 'lb_node_addrs', 'lb_src_ranges', 'lb_affinity', 'lb_sock_rev_nat', 'kpb_ct'];
+
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Sets the `.rodata` constants an object declares (each object declares a subset). */
+function setConstants(obj: BpfObject, all: Record<string, RodataValue>): void {
+  const declared = new Set(obj.variables.filter((v) => v.section === '.rodata').map((v) => v.name));
+  obj.setRodata(Object.fromEntries(Object.entries(all).filter(([k]) => declared.has(k))));
+}
+
+export class Datapath {
+  readonly pinPath: string;
+  readonly maps: BpfLbMaps;
+  readonly #logger: Logger;
+  readonly #bpf: BpfOptions;
+  readonly #colls: { sock: Collection; tc: Collection; xdp: Collection };
+  #attachments: DeviceAttachment[] = [];
+
+  private constructor(opts: DatapathOpenOptions, colls: { sock: Collection; tc: Collection; xdp: Collection }) {
+    this.pinPath = opts.bpf.pinPath;
+    this.#logger = opts.logger;
+    this.#bpf = opts.bpf;
+    this.#colls = colls;
+    this.maps = new BpfLbMaps((name) => colls.tc.map(name), opts.bpf.maglevTableSize);
+  }
+
+  /** Mounts bpffs if needed, loads the three objects (adopting pins) and attaches the socket programs. */
+  static async open(opts: DatapathOpenOptions): Promise<Datapath> {
+    const { bpf, logger } = opts;
+    const did = ensureBpffs(bpf.pinPath);
+    if (did) logger.info('Prepared bpffs', { action: did });
+    let hz = kernelHz();
+    if (hz === null) {
+      hz = 250;
+      logger.warning('CONFIG_HZ not found in /proc/config.gz or /boot; assuming 250 for affinity and conntrack timeouts');
+    }
+    const constants: Record<string, RodataValue> = {
+      lb_kernel_hz: hz,
+      lb_maglev_m: bpf.maglevTableSize,
+      kpb_snat_port_min: bpf.nodePortSnatPortRange.min,
+      kpb_snat_port_max: bpf.nodePortSnatPortRange.max,
+    };
+    if (bpf.socketLB !== 'off') constants.lb_host_netns_cookie = hostNetnsCookie();
+
+    const loaded: Collection[] = [];
+    const load = async (name: keyof DatapathObjects): Promise<Collection> => {
+      const path = opts.objects[name];
+      if (!existsSync(path)) throw new Error(`BPF object ${name} is missing at ${path} (run make bpf)`);
+      const obj = BpfObject.open(path, { name });
+      for (const spec of obj.maps) {
+        const field = RESIZABLE[spec.name];
+        if (field && spec.maxEntries !== bpf.mapSizes[field]) obj.resizeMap(spec.name, bpf.mapSizes[field]);
+      }
+      setConstants(obj, constants);
+      try {
+        const coll = await obj.load({ pinPath: bpf.pinPath });
+        loaded.push(coll);
+        return coll;
+      } catch (err) {
+        throw new Error(`cannot load BPF object ${name} (${path}) with pins in ${bpf.pinPath}: ${errText(err)}`, { cause: err });
+      }
+    };
+    try {
+      // tc first: it declares every north-south map; sock and xdp then adopt the shared pins.
+      const tc = await load('tc');
+      const xdp = await load('xdp');
+      const sock = await load('sock');
+      const dp = new Datapath(opts, { sock, tc, xdp });
+      dp.#attachSock(sock);
+      logger.info('Loaded the BPF datapath', { pinPath: bpf.pinPath, kernelHz: hz, socketLB: bpf.socketLB, cgroup: bpf.cgroupPath });
+      return dp;
+    } catch (err) {
+      for (const c of loaded) c.close();
+      throw err;
+    }
+  }
+
+  /** Cgroup links, pinned; updated in place when a previous run's link is pinned. */
+  #attachSock(sock: Collection): void {
+    const wanted = this.#bpf.socketLB !== 'off';
+    if (this.#bpf.socketLB === 'host-namespace-only') {
+      this.#logger.warning('--bpf-socket-lb=host-namespace-only is not supported by the datapath; socket load balancing covers the whole cgroup', { cgroup: this.#bpf.cgroupPath });
+    }
+    if (wanted && this.#bpf.cgroupPath === '') throw new Error('socket load balancing needs a cgroup v2 directory (--bpf-cgroup-path); none was found');
+    let updated = 0;
+    let attached = 0;
+    for (const [name, prog] of sock.programs) {
+      const path = `${this.pinPath}/links/sock-${name}`;
+      if (existsSync(path)) {
+        const link = openPinnedLink(path);
+        try {
+          if (wanted) {
+            link.update(prog);
+            updated++;
+            continue;
+          }
+          link.detach();
+        } finally {
+          link.close();
+        }
+        unlinkSync(path);
+      }
+      if (!wanted) continue;
+      try {
+        const link = attachCgroup(prog, this.#bpf.cgroupPath);
+        link.pin(path);
+        link.close();
+        attached++;
+      } catch (err) {
+        throw new Error(`cannot attach socket program ${name} to cgroup ${this.#bpf.cgroupPath}: ${errText(err)}`, { cause: err });
+      }
+    }
+    this.#logger.info('Socket load balancing', { mode: this.#bpf.socketLB, attached, updated });
+  }
+
+  /**
+   * Attaches tc and XDP to `--bpf-devices`, or else to the devices holding `nodeIPs`. Returns what
+   * was attached; a device where native XDP failed is served by tc alone (see xdpFallback()).
+   */
+  attachDevices(nodeIPs: string[]): DeviceAttachment[] {
+    const all = hostDevices();
+    let devices: HostDevice[];
+    if (this.#bpf.devices.length > 0) {
+      devices = this.#bpf.devices.map((name) => {
+        const d = all.find((x) => x.name === name);
+        if (!d) throw new Error(`device ${name} (--bpf-devices) does not exist in the agent's network namespace`);
+        return d;
+      });
+    } else {
+      devices = devicesForAddresses(all, nodeIPs);
+      if (devices.length === 0) this.#logger.warning('No device holds a node IP; NodePort, ExternalIP and LoadBalancer traffic from outside is not served', { nodeIPs });
+    }
+    this.#attachments = attachDevices({
+      devices,
+      tcIngress: this.#colls.tc.program('kpb_tc_ingress'),
+      tcEgress: this.#colls.tc.program('kpb_tc_egress'),
+      xdp: this.#colls.xdp.program('kpb_xdp_ingress'),
+      xdpMode: this.#bpf.xdp,
+      pinPath: this.pinPath,
+      logger: this.#logger,
+    });
+    for (const a of this.#attachments) this.#logger.info('Attached the north-south datapath', { device: a.device, tc: a.tc, xdp: a.xdp });
+    return this.#attachments;
+  }
+
+  get attachments(): readonly DeviceAttachment[] {
+    return this.#attachments;
+  }
+
+  /** Decoded entries of a control-plane map (syncMaps' reader). */
+  readMap = (map: LbMapName): Iterable<[unknown, unknown]> => this.maps.read(map);
+
+  /** Seeds `ids` from the pinned lb_services and lb_backends; returns the keys not adopted. */
+  seedIds(ids: LbIds): { services: string[]; backends: string[] } {
+    return ids.seedFromMaps({
+      lb_services: this.maps.read('lb_services') as Iterable<[LbServiceKey, LbServiceValue]>,
+      lb_backends: this.maps.read('lb_backends') as Iterable<[number, LbBackend]>,
+    });
+  }
+
+  /** Counters and fill levels for the kubeproxy_bpf_* metrics. */
+  readCounters(): DatapathSnapshot {
+    const m = (name: string): BpfMap | undefined => {
+      try {
+        return this.#colls.tc.map(name);
+      } catch {
+        return this.#colls.sock.map(name);
+      }
+    };
+    return readCounters(
+      { npCounters: m('kpb_np_counters'), sockStats: m('lb_sock_stats'), sized: SIZED_MAPS.map((n) => m(n)!).filter(Boolean), conntrack: m('kpb_ct') },
+      this.#attachments
+        .filter((a) => this.#bpf.xdp !== 'off')
+        .map((a) => ({ device: a.device, reason: a.xdpFallbackReason || 'none', fallback: a.xdp === 'off' })),
+    );
+  }
+
+  /** Releases our handles; pins and attachments stay (restart-safe). */
+  close(): void {
+    for (const c of Object.values(this.#colls)) c.close();
+  }
+}
+
+export type CleanupResult = { removed: string[]; errors: Error[] };
+
+/**
+ * --cleanup: detaches everything we attached and removes every pin. Pinned links are detached
+ * explicitly (unpinning alone would leave a link that another holder keeps alive), tc filters are
+ * found by our handle/priority on every device of this namespace, and the pin folder goes last.
+ */
+export function cleanupDatapath(pinPath: string): CleanupResult {
+  const removed: string[] = [];
+  const errors: Error[] = [];
+  const linkDir = `${pinPath}/links`;
+  if (existsSync(linkDir)) {
+    for (const name of readdirSync(linkDir)) {
+      try {
+        const link = openPinnedLink(`${linkDir}/${name}`);
+        try {
+          link.detach();
+        } finally {
+          link.close();
+        }
+        removed.push(`link ${name}`);
+      } catch (err) {
+        errors.push(new Error(`cannot detach pinned link ${linkDir}/${name}: ${errText(err)}`, { cause: err }));
+      }
+    }
+  }
+  try {
+    for (const f of detachTcFilters(hostDevices())) removed.push(`tc filter ${f}`);
+  } catch (err) {
+    errors.push(new Error(`cannot remove tc filters: ${errText(err)}`, { cause: err }));
+  }
+  try {
+    for (const p of removeBpfPins(pinPath)) removed.push(`pin ${p}`);
+  } catch (err) {
+    errors.push(new Error(`cannot remove pins under ${pinPath}: ${errText(err)}`, { cause: err }));
+  }
+  return { removed, errors };
+}

@@ -1,0 +1,66 @@
+/**
+ * @module
+ * Reads the datapath's counters into the DatapathSnapshot the metrics expose: the per-CPU
+ * north-south counters (kpb_np_counters, index = hook * KPB_CNT_MAX + counter, counters.h), the
+ * socket LB's per-CPU stats (lb_sock_stats, sock_lb.h, one field per event), the fill level of
+ * every map and the conntrack entries per family. Names follow the C enums, lower-cased.
+ */
+import type { BpfMap } from 'bpf-loader-napi';
+import type { DatapathSnapshot } from '../metrics/datapath-metrics.ts';
+
+/** counters.h enum kpb_counter; the verdicts are the first four. */
+const VERDICTS = ['pass', 'drop', 'tx', 'redirect'] as const;
+const REASONS = [
+  'not_ip', 'not_service', 'unsupp_l4', 'fragment', 'malformed', 'src_range', 'no_backend', 'snat_exhausted', 'ct_full',
+  'local_dnat', 'remote_fwd', 'reply_fwd', 'reply_local', 'to_tc', 'fib_fail', 'rst_sent', 'icmp_sent', 'icmp_xlate',
+  'dsr_encap', 'dsr_decap', 'dsr_reply', 'frag_needed', 'ttl', 'error', 'vip_unknown_port',
+] as const;
+const HOOKS = ['xdp', 'tc_ingress', 'tc_egress'] as const;
+const KPB_CNT_MAX = 32;
+
+export type CounterMaps = {
+  npCounters?: BpfMap;
+  sockStats?: BpfMap;
+  /** Maps whose fill level is reported. */
+  sized: BpfMap[];
+  conntrack?: BpfMap;
+};
+
+const sum = (per: unknown): number => (Array.isArray(per) ? per : [per]).reduce<number>((n, v) => n + Number(v ?? 0), 0);
+
+function count(map: BpfMap): number {
+  let n = 0;
+  for (const _ of map.keys()) n++;
+  return n;
+}
+
+export function readCounters(maps: CounterMaps, xdpFallback: DatapathSnapshot['xdpFallback']): DatapathSnapshot {
+  const verdicts: { hook: string; verdict: string; packets: number }[] = [];
+  const reasons: { hook: string; reason: string; packets: number }[] = [];
+  if (maps.npCounters) {
+    HOOKS.forEach((hook, h) => {
+      VERDICTS.forEach((verdict, i) => verdicts.push({ hook, verdict, packets: sum(maps.npCounters!.lookup(h * KPB_CNT_MAX + i)) }));
+      REASONS.forEach((reason, i) => reasons.push({ hook, reason, packets: sum(maps.npCounters!.lookup(h * KPB_CNT_MAX + VERDICTS.length + i)) }));
+    });
+  }
+  if (maps.sockStats) {
+    const per = maps.sockStats.lookup(0) as Record<string, number | bigint>[] | undefined;
+    const totals = new Map<string, number>();
+    for (const cpu of per ?? []) for (const [k, v] of Object.entries(cpu)) if (!k.startsWith('pad')) totals.set(k, (totals.get(k) ?? 0) + Number(v));
+    for (const [reason, packets] of totals) reasons.push({ hook: 'sock', reason, packets });
+  }
+  const sized = maps.sized.map((m) => ({ map: m.name, entries: count(m), maxEntries: m.info().maxEntries }));
+  const conntrack: DatapathSnapshot['conntrack'][number][] = [];
+  if (maps.conntrack) {
+    let v4 = 0;
+    let v6 = 0;
+    for (const k of maps.conntrack.keys({ raw: true }) as Iterable<Buffer>) {
+      // kpb_ct_key starts with the 16-byte source: v4-mapped (::ffff:a.b.c.d) for IPv4.
+      const mapped = k.subarray(0, 10).every((b) => b === 0) && k[10] === 0xff && k[11] === 0xff;
+      if (mapped) v4++;
+      else v6++;
+    }
+    conntrack.push({ ipFamily: 'IPv4', entries: v4 }, { ipFamily: 'IPv6', entries: v6 });
+  }
+  return { verdicts, reasons, maps: sized, conntrack, xdpFallback };
+}
