@@ -115,14 +115,14 @@ export class LbMaps {
   }
 
   putBackend(id: number, b: BackendSpec): void {
-    this.map('lb_backends').update(id32(id), {
+    this.map('lb_backends').update(id, {
       addr: addr16(b.ip), port: b.port, proto: b.proto ?? TCP, flags: b.flags ?? 0,
       node_addr: new Uint8Array(16),
     });
   }
 
   deleteBackend(id: number): void {
-    this.map('lb_backends').delete(id32(id));
+    this.map('lb_backends').delete(id);
   }
 
   putNodeAddr(ip: string): void {
@@ -140,10 +140,10 @@ export class LbMaps {
   /** Slots, then reverse NAT, then the service entry, so the count switches traffic last. */
   putService(s: ServiceSpec): void {
     s.backendIds.forEach((backendId, i) => {
-      this.map('lb_slots').update({ service_id: s.serviceId, slot: i + 1 }, id32(backendId));
+      this.map('lb_slots').update({ service_id: s.serviceId, slot: i + 1 }, backendId);
     });
     const frontend = typeof s.ip === 'number' ? wildcard(s.ip) : addr16(s.ip);
-    this.map('lb_rev_nat').update(id32(s.serviceId), { addr: frontend, port: s.port, pad: 0 });
+    this.map('lb_rev_nat').update(s.serviceId, { addr: frontend, port: s.port, pad: 0 });
     this.map('lb_services').update(serviceKey(s), {
       service_id: s.serviceId,
       backend_count: s.count ?? s.backendIds.length,
@@ -160,7 +160,7 @@ export class LbMaps {
       flags: s.flags, affinity_timeout: s.affinityTimeout ?? 0,
     });
     backendIds.forEach((backendId, i) => {
-      this.map('lb_slots').update({ service_id: s.serviceId, slot: i + 1 }, id32(backendId));
+      this.map('lb_slots').update({ service_id: s.serviceId, slot: i + 1 }, backendId);
     });
     for (let slot = backendIds.length + 1; slot <= s.backendIds.length; slot++) {
       this.map('lb_slots').delete({ service_id: s.serviceId, slot });
@@ -176,8 +176,8 @@ export class LbMaps {
       'entries', String(table.length), 'name', 'kpb_maglev_in'], { stdio: 'pipe' });
     const inner = openPinnedMap(path);
     try {
-      table.forEach((backendId, i) => inner.update(id32(i), id32(backendId)));
-      this.map('lb_maglev').update(id32(serviceId), id32(inner.fd));
+      inner.updateBatch(table.map((_, i) => i), table);
+      this.map('lb_maglev').update(serviceId, inner.fd);
     } finally {
       inner.close();
     }
@@ -223,12 +223,4 @@ export class LbMaps {
 function serviceKey(s: ServiceSpec): Row {
   const addr = typeof s.ip === 'number' ? wildcard(s.ip) : addr16(s.ip);
   return { addr, port: s.port, proto: s.proto, scope: s.scope };
-}
-
-/** A host-order __u32 key or value (map keys typed __u32 have no struct codec). */
-export function id32(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  if (endianness() === 'LE') b.writeUInt32LE(n >>> 0);
-  else b.writeUInt32BE(n >>> 0);
-  return b;
 }
