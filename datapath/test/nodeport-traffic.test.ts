@@ -1,0 +1,69 @@
+// Real traffic through the north-south datapath: an external client reaches NodePorts of node-a,
+// whose fabric device runs our XDP (native) and tc programs; backends are a pod on node-b
+// (remote: SNAT) and a pod on node-a (local: DNAT). Each case asserts that the client got the
+// echo and which source address the backend saw. np-traffic-topology.ts has the address plan.
+// The BPF side runs inside node-a's namespace (nodeport-traffic.inner.ts) so attach, FIB and pins
+// are node-a's own. Needs root; fails loudly without it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { once } from 'node:events';
+import { createTrafficTopology } from './np-traffic-topology.ts';
+import { XDP_OBJ, TC_OBJ } from './np-env.ts';
+
+const ECHO = new URL('./np-echo.ts', import.meta.url).pathname;
+const XDP_PEER = new URL('./np-xdp-peer.ts', import.meta.url).pathname;
+
+/** Keep an XDP program on the bridge side of node-a's veth (see np-traffic-topology.ts). */
+async function startXdpPeer(ns: string, dev: string): Promise<ChildProcess> {
+  const p = spawn('ip', ['netns', 'exec', ns, process.execPath, XDP_PEER, dev], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  p.stdout!.on('data', (d) => { out += d; });
+  const deadline = Date.now() + 20_000;
+  while (!out.includes('ready')) {
+    if (p.exitCode !== null || Date.now() > deadline) throw new Error(`XDP on ${dev} in ${ns} did not attach: ${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return p;
+}
+
+async function startEcho(ns: string): Promise<ChildProcess> {
+  const p = spawn('ip', ['netns', 'exec', ns, process.execPath, ECHO, 'server', '8080', '5353'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  p.stdout!.on('data', (d) => { out += d; });
+  const deadline = Date.now() + 10_000;
+  while (!(out.includes('tcp-ready') && out.includes('udp-ready'))) {
+    if (p.exitCode !== null || Date.now() > deadline) throw new Error(`echo server in ${ns} did not start: ${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return p;
+}
+
+test('NodePort traffic through XDP and tc reaches local and remote backends and comes back', async () => {
+  assert.equal(process.getuid?.(), 0, 'the traffic test needs root (namespaces, BPF)');
+  for (const f of [XDP_OBJ, TC_OBJ]) assert.ok(existsSync(f), `missing ${f}: run "make bpf"`);
+  const topo = createTrafficTopology();
+  const servers: ChildProcess[] = [];
+  try {
+    servers.push(await startEcho(topo.podA.name), await startEcho(topo.podB.name), await startXdpPeer(topo.fabric.name, 'fa'));
+    const inner = new URL('./nodeport-traffic.inner.ts', import.meta.url).pathname;
+    const { NODE_TEST_CONTEXT: _ctx, ...env } = process.env;
+    const r = spawnSync('ip', ['netns', 'exec', topo.nodeA.name, 'sh', '-c', 'mount -t bpf bpf /sys/fs/bpf && exec "$@"', 'sh',
+      process.execPath, '--test', '--test-reporter=spec', inner], {
+      encoding: 'utf8', timeout: 300_000,
+      env: { ...env, KPB_NETNS: topo.nodeA.name, KPB_CLIENT_NS: topo.client.name, KPB_NODEB_NS: topo.nodeB.name, KPB_ECHO: ECHO },
+    });
+    process.stdout.write(r.stdout ?? '');
+    process.stderr.write(r.stderr ?? '');
+    assert.equal(r.status, 0, `traffic cases failed inside ${topo.nodeA.name} (status ${r.status}, signal ${r.signal})`);
+    assert.match(r.stdout ?? '', /ℹ pass [1-9]/, 'the inner run executed cases');
+  } finally {
+    for (const s of servers) {
+      s.stdin?.end();
+      s.kill('SIGTERM');
+      if (s.exitCode === null) await Promise.race([once(s, 'exit'), new Promise((r) => setTimeout(r, 2000))]);
+    }
+    topo.remove();
+  }
+});
