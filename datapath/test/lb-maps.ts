@@ -2,10 +2,9 @@
 // value goes through the codecs the addon derives from the object's BTF, encoded by field name;
 // nothing here knows an offset. The control plane has its own translation layer; this one exists
 // so datapath tests fill maps the way the control plane does (architecture §4 update order).
-import { execFileSync } from 'node:child_process';
 import { isIPv4, isIPv6 } from 'node:net';
 import { endianness } from 'node:os';
-import { openPinnedMap } from 'bpf-loader-napi';
+import { createMap } from 'bpf-loader-napi';
 import type { BpfMap, Collection } from 'bpf-loader-napi';
 
 // Values mirror enum lb_service_flags / lb_scope / lb_affinity_kind in lb_structs.h. They are
@@ -102,12 +101,9 @@ type Row = Record<string, unknown>;
 
 export class LbMaps {
   readonly coll: Collection;
-  readonly pinDir: string;
-  private maglevSeq = 0;
 
-  constructor(coll: Collection, pinDir: string) {
+  constructor(coll: Collection) {
     this.coll = coll;
-    this.pinDir = pinDir;
   }
 
   map(name: string): BpfMap {
@@ -167,19 +163,15 @@ export class LbMaps {
     }
   }
 
-  /** A Maglev table: a fresh inner array (size = table.length = the object's lb_maglev_m) swapped
-   * into lb_maglev. The addon has no map-create call, so the inner array is created with bpftool
-   * inside this test's pin folder and opened through the addon. */
+  /** A Maglev table: a fresh inner array (size = table.length = the object's lb_maglev_m) filled
+   * first, then swapped into lb_maglev in one update, as the control plane does. */
   putMaglev(serviceId: number, table: number[]): void {
-    const path = `${this.pinDir}/maglev_inner_${serviceId}_${++this.maglevSeq}`;
-    execFileSync('bpftool', ['map', 'create', path, 'type', 'array', 'key', '4', 'value', '4',
-      'entries', String(table.length), 'name', 'kpb_maglev_in'], { stdio: 'pipe' });
-    const inner = openPinnedMap(path);
+    const inner = createMap({ type: 'array', keySize: 4, valueSize: 4, maxEntries: table.length, name: 'kpb_maglev_in' });
     try {
       inner.updateBatch(table.map((_, i) => i), table);
       this.map('lb_maglev').update(serviceId, inner.fd);
     } finally {
-      inner.close();
+      inner.close(); // lb_maglev holds its own reference
     }
   }
 

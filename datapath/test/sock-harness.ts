@@ -2,7 +2,7 @@
 // on its loopback, backend servers inside it), a second one playing a pod, a cgroup v2 child with
 // every sock program attached, and maps pinned in a private bpffs folder. Everything carries the
 // prefix kpb-sock-<pid> and is removed by close(), also after a failed setup. Needs root, bpffs,
-// cgroup v2, iproute2, bpftool (Maglev inner maps) and python3 (SO_NETNS_COOKIE): a missing piece
+// cgroup v2, iproute2 and python3 (SO_NETNS_COOKIE): a missing piece
 // fails the setup with a message naming it.
 import { spawn, execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -143,7 +143,7 @@ export class SockEnv {
     this.podCookie = netnsCookie(this.podNs);
     obj.setRodata({ lb_kernel_hz: kernelHz(), lb_host_netns_cookie: this.nodeCookie });
     this.coll = await obj.load({ pinPath: this.pinDir });
-    this.maps = new LbMaps(this.coll, this.pinDir);
+    this.maps = new LbMaps(this.coll);
     for (const spec of obj.programs) {
       this.links.push(attachCgroup(this.coll.program(spec.name), this.cgroup));
     }
