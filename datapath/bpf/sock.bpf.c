@@ -21,7 +21,8 @@
  * lb_hash_u64(socket cookie) % M, else slot = seed % count + 1 where the seed is random for TCP
  * and lb_hash_u64(socket cookie) for UDP, so all datagrams of one socket reach one backend.
  *
- * Refusals set the errno through bpf_set_retval() and return 0; without set_retval the kernel
+ * Refusals set the errno through bpf_set_retval() (Linux 5.18+; allowed in connect, sendmsg and
+ * post_bind hooks, not in recvmsg/getpeername) and return 0; without set_retval the kernel
  * reports EPERM (bpf_prog_run_array_cg turns a 0 verdict into -EPERM unless retval is already an
  * error). ECONNREFUSED: no endpoints, unknown port on a VIP (what kube-proxy's REJECT gives).
  * EHOSTUNREACH: the maps are inconsistent (fail closed). ENOMEM: the reverse mapping could not
@@ -33,9 +34,6 @@
 #include "lb_maps.h"
 #include "lb_select.h"
 #include "sock_lb.h"
-
-#define AF_INET 2
-#define AF_INET6 10
 
 #define SYS_REJECT 0
 #define SYS_PROCEED 1
