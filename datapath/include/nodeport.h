@@ -291,11 +291,18 @@ static __noinline int kpb_np_new_snat(kpb_ctx_t *ctx, struct kpb_pkt *p, const s
 }
 
 /* A service with nothing to send to: answer like a closed port (RST, ICMP port unreachable);
- * what cannot be answered is dropped and counted. Out of line: the answer needs stack room. */
-static __noinline int kpb_np_refuse(kpb_ctx_t *ctx, struct kpb_pkt *p, __u32 *reason)
+ * what cannot be answered is dropped and counted. An eTP=Local service without local endpoints
+ * drops silently, as kube-proxy does ("has no local endpoints"), so a client's load balancer
+ * health check tells the node apart instead of seeing a refusal. Out of line: the answer needs
+ * stack room. */
+static __noinline int kpb_np_refuse(kpb_ctx_t *ctx, struct kpb_pkt *p, __u32 svc_flags, __u32 *reason)
 {
 	int ret = -1;
 
+	if (svc_flags & LB_SVC_ETP_LOCAL) {
+		*reason = KPB_CNT_NO_BACKEND;
+		return CTX_DROP;
+	}
 	if (p->proto == KPB_IPPROTO_TCP) {
 		ret = kpb_reply_rst(ctx, p);
 		*reason = KPB_CNT_RST_SENT;
@@ -329,13 +336,13 @@ static __noinline int kpb_np_select(kpb_ctx_t *ctx, struct kpb_pkt *p, const str
 	aff.kind = LB_AFFINITY_ADDR;
 	if (lb_select_backend(svc, &aff, bpf_get_prandom_u32(), kpb_flow_hash(svc, p), &sel) != LB_SEL_OK ||
 	    !sel.backend)
-		return kpb_np_refuse(ctx, p, reason);
+		return kpb_np_refuse(ctx, p, svc->flags, reason);
 	t->be = *sel.backend;
 	t->service_id = svc->service_id;
 	t->backend_id = sel.backend_id;
 	/* A backend of the other family cannot be reached without NAT46/64, which we do not do. */
 	if (kpb_is_v4_mapped(t->be.addr) != (p->family == KPB_AF_INET))
-		return kpb_np_refuse(ctx, p, reason);
+		return kpb_np_refuse(ctx, p, svc->flags, reason);
 	return KPB_NP_CONTINUE;
 }
 

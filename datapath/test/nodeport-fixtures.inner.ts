@@ -5,8 +5,9 @@
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { inNetns } from './netns.ts';
+import { createMap } from 'bpf-loader-napi';
 import { NpEnv, SVC, CT, HOOK, CNT, XDP, TC, xdpCtx, skbCtx, type Service } from './np-env.ts';
-import { pkt, parse, TCP_FLAGS, PROTO, type Parsed } from './packet.ts';
+import { pkt, parse, addr16, TCP_FLAGS, PROTO, type Parsed } from './packet.ts';
 import { MAC } from './np-topology.ts';
 
 if (!process.env.KPB_NETNS || !inNetns(process.env.KPB_NETNS)) {
@@ -15,7 +16,8 @@ if (!process.env.KPB_NETNS || !inNetns(process.env.KPB_NETNS)) {
 const EXT0 = Number(process.env.KPB_EXT0);
 const EXT1 = Number(process.env.KPB_EXT1);
 const SNAT_MIN = 61000;
-const SNAT_MAX = 61007;
+const SNAT_MAX = 61031;
+const MAGLEV_M = 16381; // lb_maglev_m: inner arrays must have the template's size (lb_maps.h)
 
 interface Fam {
   v: 4 | 6; base: number; client: string; client2: string; node: string; other: string;
@@ -48,7 +50,31 @@ function services(f: Fam): Service[] {
     { id: b + 7, addr: null, family: f.v, port: 30054, proto: PROTO.UDP, flags: SVC.NODEPORT, revAddr: f.node,
       backends: [{ id: b + 7, addr: f.localBe, port: 5353, local: true }] },
     { id: b + 8, addr: null, family: f.v, port: 30098, proto: PROTO.UDP, flags: SVC.NODEPORT, revAddr: f.node, backends: [] },
+    { id: b + 9, addr: null, family: f.v, port: 30090, proto: PROTO.TCP, flags: SVC.NODEPORT | SVC.AFFINITY, revAddr: f.node,
+      affinityTimeout: 60, backends: pool(f, b + 10) },
+    { id: b + 20, addr: null, family: f.v, port: 30091, proto: PROTO.TCP, flags: SVC.NODEPORT, revAddr: f.node, backends: pool(f, b + 20) },
+    { id: b + 30, addr: null, family: f.v, port: 30092, proto: PROTO.TCP, flags: SVC.NODEPORT | SVC.MAGLEV, revAddr: f.node,
+      backends: pool(f, b + 30) },
+    { id: b + 40, addr: null, family: f.v, port: 30093, proto: PROTO.TCP, flags: SVC.NODEPORT | SVC.ETP_LOCAL, revAddr: f.node, backends: [] },
   ];
+}
+
+/** Four remote backends on node-b, ids from `first`. */
+function pool(f: Fam, first: number): Service['backends'] {
+  return [1, 2, 3, 4].map((i) => ({ id: first + i, addr: f.v === 4 ? `198.18.2.${10 + i}` : `2001:db8:10:2::${10 + i}`, port: 8080 }));
+}
+
+/** lb_select.h's lb_hash_u64 over svc.h's flow identity, recomputed here to pin the contract. */
+function maglevIndex(src: string, sport: number, dport: number, affinity: boolean): number {
+  const a = Buffer.from(addr16(src));
+  const x = (a.readUInt32LE(0) ^ a.readUInt32LE(4) ^ a.readUInt32LE(8) ^ a.readUInt32LE(12)) >>> 0;
+  const le16 = (v: number) => ((v & 0xff) << 8) | (v >> 8); // a __be16 as a little-endian load sees it
+  const lo = ((((affinity ? 0 : le16(sport)) << 16) | le16(dport)) >>> 0);
+  let h = (lo ^ x) >>> 0;
+  h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b) >>> 0;
+  h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35) >>> 0;
+  h ^= h >>> 16;
+  return (h >>> 0) % MAGLEV_M;
 }
 
 before(async () => {
@@ -57,8 +83,16 @@ before(async () => {
     env.addNodeAddr(f.node);
     for (const s of services(f)) env.addService(s);
     env.addSrcRange(f.base + 5, f.range);
+    // Maglev table of service base+30: a fresh inner array swapped in, as the control plane does.
+    const inner = createMap({ type: 'array', keySize: 4, valueSize: 4, maxEntries: MAGLEV_M, name: 'kpb_test_mglv' });
+    const idx = Array.from({ length: MAGLEV_M }, (_, i) => i);
+    inner.updateBatch(idx, idx.map((i) => f.base + 30 + MAGLEV_TABLE(i)));
+    env.map('lb_maglev').update(f.base + 30, inner.fd);
+    inner.close();
   }
 });
+/** Backend (1..4) at Maglev slot i: an uneven pattern, so a wrong index shows. */
+const MAGLEV_TABLE = (i: number): number => [1, 2, 3, 4, 1, 2, 3][i % 7];
 after(() => env?.close());
 beforeEach(() => env.clearCt());
 
@@ -321,6 +355,35 @@ for (const f of FAMS) {
       expectRun(hook, tcpFrame(f.client, f.node, 50000 + n, 30081), DROP[hook], CNT.SNAT_EXHAUSTED);
     });
   }
+
+  test(`${fam}: session affinity keeps one client on one backend across connections`, () => {
+    for (let i = 0; i < 8; i++) expectRun('xdp', tcpFrame(f.client, f.node, 42000 + i, 30090), XDP.TX, CNT.REMOTE_FWD);
+    const chosen = new Set(env.ctEntries().filter((e) => e.key.dport === 30090).map((e) => e.natDst));
+    assert.equal(chosen.size, 1, `one backend for all connections, got ${[...chosen].join(', ')}`);
+    const aff = env.map('lb_affinity').lookup({ client: addr16(f.client), service_id: f.base + 9, kind: 0 }) as { backend_id: number } | undefined;
+    assert.ok(aff, 'affinity entry written by the datapath');
+    assert.equal(pool(f, f.base + 10).find((be) => be.id === aff.backend_id)?.addr, [...chosen][0], 'the remembered backend is the one used');
+  });
+
+  test(`${fam}: random selection spreads connections over the backends`, () => {
+    for (let i = 0; i < 24; i++) expectRun('tc', tcpFrame(f.client, f.node, 43000 + i, 30091), TC.REDIRECT, CNT.REMOTE_FWD);
+    const chosen = new Set(env.ctEntries().filter((e) => e.key.dport === 30091).map((e) => e.natDst));
+    assert.ok(chosen.size > 1, 'more than one backend chosen over 24 connections');
+  });
+
+  test(`${fam}: Maglev picks table[hash(flow) % M] for every flow`, () => {
+    for (let i = 0; i < 16; i++) {
+      const sport = 44000 + i * 7;
+      const r = expectRun('xdp', tcpFrame(f.client, f.node, sport, 30092), XDP.TX, CNT.REMOTE_FWD);
+      const want = MAGLEV_TABLE(maglevIndex(f.client, sport, 30092, false));
+      assert.equal(r.p.ip?.dst, f.v === 4 ? `198.18.2.${10 + want}` : `2001:db8:10:2::${10 + want}`, `sport ${sport}`);
+    }
+  });
+
+  test(`${fam}: eTP=Local without local endpoints drops silently (no RST), like kube-proxy`, () => {
+    expectRun('xdp', tcpFrame(f.client, f.node, 45000, 30093), XDP.DROP, CNT.NO_BACKEND);
+    expectRun('tc', tcpFrame(f.client, f.node, 45000, 30093), TC.SHOT, CNT.NO_BACKEND);
+  });
 
   test(`${fam}: TTL 1 is left to the stack (which answers time exceeded)`, () => {
     const frame = tcpFrame(f.client, f.node, 40010, 30081, TCP_FLAGS.SYN, 1);
