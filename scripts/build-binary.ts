@@ -18,14 +18,15 @@
  *     (the blob's format and code cache are tied to that build), flipping the SEA fuse. postject's
  *     ELF library prints "Can't find string offset for section name '.note...'" warnings for
  *     node's notes; they are harmless (the smoke test below proves the result runs).
- *  4. The result runs `--version` from / as a smoke test: a binary that cannot start fails the build.
+ *  4. The result runs `--version` from / as a smoke test before it replaces build/kube-proxy: a
+ *     binary that cannot start fails the build and is not left behind.
  *
  * esbuild is driven through its JS API, which runs the platform package's binary
  * (@esbuild/linux-x64/bin/esbuild) directly, so it works even when npm skipped esbuild's
  * postinstall script (that script only validates and links the binary for the CLI shim).
  *
- * The executable needs only the host's shared libraries the addon links (libbpf, libelf, zlib)
- * and node's own (glibc, libstdc++); no repository, node_modules or node install.
+ * The executable needs only the host's shared libraries the addon links (libbpf.so.1, libelf,
+ * zlib) and node's own (glibc, libstdc++, libgcc_s); no repository, node_modules or node install.
  */
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -125,8 +126,8 @@ async function main(): Promise<void> {
   done = step(`injecting the blob into a copy of ${process.execPath}`);
   const tmp = `${exe}.tmp`;
   rmSync(tmp, { force: true });
-  // strip drops node's static symbol table and debug info (about 18 MiB); the dynamic symbols
-  // the addon links against (napi_*) stay, and so do the names in native stack traces.
+  // strip drops node's static symbol table and debug info (about 18 MiB); the dynamic symbol
+  // table, which the addon links against (napi_*), stays.
   execFileSync('strip', ['-o', tmp, process.execPath], { stdio: 'inherit' });
   chmodSync(tmp, 0o755);
   try {
@@ -136,14 +137,21 @@ async function main(): Promise<void> {
     const why = e instanceof Error ? e.message : String(e);
     throw new Error(`Inject the SEA blob into ${process.execPath} failed: ${why} (the node binary must be an official build, which carries the SEA fuse)`, { cause: e });
   }
-  renameSync(tmp, exe);
   done();
 
-  done = step('smoke test: build/kube-proxy --version, from /');
+  done = step('smoke test: kube-proxy --version, from /');
   // Without NODE_OPTIONS: a developer's options must not make a broken binary pass (or fail).
   const env = { ...process.env };
   delete env.NODE_OPTIONS;
-  const version = execFileSync(exe, ['--version'], { cwd: '/', env, encoding: 'utf8' }).trim();
+  let version: string;
+  try {
+    version = execFileSync(tmp, ['--version'], { cwd: '/', env, encoding: 'utf8' }).trim();
+  } catch (e) {
+    rmSync(tmp, { force: true }); // a failed build leaves no binary
+    throw new Error(`The built binary does not run: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+  // rename, not copy: atomic, and a running build/kube-proxy (an e2e agent) keeps its old inode.
+  renameSync(tmp, exe);
   done();
   process.stdout.write(`   ${version}\n>> ${relative(root, exe)}: ${mib(statSync(exe).size)}\n`);
 }
