@@ -115,6 +115,11 @@ export async function runForward(ctx: BenchContext, contenders: readonly Forward
   const cluster = await ctx.cluster();
   const backend = cluster.nodes['node-b'].pods[0];
   const env: ForwardEnv = { ctx, cluster, backendIp: backend.ipv4, backendPort: 9, nodePort: 30080 };
+  // A veth delivers frames its peer XDP_TX'd only when it has an XDP program itself: attach a
+  // no-op XDP_PASS (xdp-pass.bpf.c) to node-a's fabric port, for every contender alike.
+  const passObj = join(ctx.outDir, 'xdp-pass.bpf.o');
+  await run(['clang', '-O2', '-target', 'bpf', '-c', join(import.meta.dirname, 'xdp-pass.bpf.c'), '-o', passObj]);
+  await run(['ip', '-n', cluster.net.fabricNetns, 'link', 'set', 'dev', 'f-node-a', 'xdpdrv', 'obj', passObj, 'sec', 'xdp']);
   // Neighbour entries on the path exist before the first measured packet.
   await run(['ip', 'netns', 'exec', cluster.nodes['node-a'].netns, 'ping', '-c1', '-W1', cluster.nodes['node-b'].ipv4], { allowFailure: true });
   await run(['ip', 'netns', 'exec', cluster.net.clientNetns, 'ping', '-c1', '-W1', cluster.nodes['node-a'].ipv4], { allowFailure: true });

@@ -39,3 +39,9 @@ export async function ifindexOf(netns: string, dev: string): Promise<number> {
 export async function nsExec(netns: string, argv: readonly string[], timeoutMs = 30_000): Promise<string> {
   return (await run(['ip', 'netns', 'exec', netns, ...argv], { timeoutMs })).stdout;
 }
+
+/** GET http://127.0.0.1:<port>/metrics from inside `netns` (where both proxies serve metrics). */
+export async function scrapeMetrics(netns: string, port = 10249): Promise<string> {
+  const r = await run(['ip', 'netns', 'exec', netns, 'curl', '-sf', '--max-time', '5', `http://127.0.0.1:${port}/metrics`], { timeoutMs: 10_000 });
+  return r.stdout;
+}
