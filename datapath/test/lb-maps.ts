@@ -149,6 +149,13 @@ export class LbMaps {
     });
   }
 
+  /** Delete a service: its entry first (traffic stops), then slots and reverse NAT. */
+  deleteService(s: ServiceSpec): void {
+    this.map('lb_services').delete(serviceKey(s));
+    for (let slot = 1; slot <= s.backendIds.length; slot++) this.map('lb_slots').delete({ service_id: s.serviceId, slot });
+    this.map('lb_rev_nat').delete(s.serviceId);
+  }
+
   /** Shrink or replace a service's backends: new count first, then the slots (architecture §4). */
   setBackends(s: ServiceSpec, backendIds: number[]): void {
     this.map('lb_services').update(serviceKey(s), {

@@ -1,19 +1,27 @@
-// Client for the socket-LB tests: one process runs a whole batch of jobs (read as JSON from stdin)
-// and prints one JSON array of results, so a thousand connections cost one Node start, not a
-// thousand. The harness starts it inside the test cgroup and network namespace, where the socket-LB
-// programs translate its connect/sendmsg/recvmsg/getpeername/bind calls.
+// Client for the socket-LB tests: one process runs a whole batch of jobs (the first stdin line, JSON)
+// and prints the results as one JSON line, so a thousand connections cost one Node start, not a
+// thousand. A 'pause' job prints a "pause" line and waits for any line on stdin, so the test can
+// change the maps while sockets are held open. The harness starts it inside the test cgroup and
+// network namespace, where the socket-LB programs translate its connect/sendmsg/recvmsg/
+// getpeername/bind calls.
 import { connect, createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
-import { text } from 'node:stream/consumers';
+import { createInterface } from 'node:readline';
+import type { Socket as UdpSocket } from 'node:dgram';
 
 export type Job =
   | { op: 'tcp'; host: string; port: number; n?: number }
   | { op: 'udp'; host: string; port: number; type: 'udp4' | 'udp6'; sockets?: number; datagrams?: number; connected?: boolean }
-  | { op: 'bind'; proto: 'tcp' | 'udp'; host: string; port: number };
+  | { op: 'bind'; proto: 'tcp' | 'udp'; host: string; port: number }
+  /** Connect UDP sockets and keep them; result: getpeername of each. */
+  | { op: 'udp-hold'; host: string; port: number; type: 'udp4' | 'udp6'; sockets: number }
+  /** For every held socket: getpeername now, then one request and the reply's source. */
+  | { op: 'udp-held' }
+  | { op: 'pause' };
 
 /** answer: the backend's "ip port"; peer: getpeername() (TCP, connected UDP) or recvfrom()'s
  * source (unconnected UDP) as "ip port"; error: the errno code name. */
-export interface Outcome { answer?: string; peer?: string; error?: string; socket?: number }
+export interface Outcome { answer?: string; peer?: string; from?: string; error?: string; socket?: number }
 
 const TIMEOUT_MS = 3000;
 const CONCURRENCY = 16;
@@ -105,11 +113,64 @@ function bind(job: Extract<Job, { op: 'bind' }>): Promise<Outcome[]> {
   });
 }
 
-const jobs = JSON.parse(await text(process.stdin)) as Job[];
+const held: UdpSocket[] = [];
+
+async function udpHold(job: Extract<Job, { op: 'udp-hold' }>): Promise<Outcome[]> {
+  const out: Outcome[] = [];
+  for (let s = 0; s < job.sockets; s++) {
+    const sock = createSocket(job.type);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        sock.once('error', reject);
+        sock.connect(job.port, job.host, () => { sock.off('error', reject); resolve(); });
+      });
+    } catch (err) {
+      sock.close();
+      out.push({ socket: s, error: errCode(err) });
+      continue;
+    }
+    held.push(sock);
+    const r = sock.remoteAddress(); // dgram does not cache it: every call is a getpeername()
+    out.push({ socket: s, peer: `${r.address} ${r.port}` });
+  }
+  return out;
+}
+
+async function udpHeld(): Promise<Outcome[]> {
+  const out: Outcome[] = [];
+  for (const [s, sock] of held.entries()) {
+    const r = sock.remoteAddress();
+    const reply = new Promise<Outcome>((resolve) => {
+      const t = setTimeout(() => resolve({ error: 'TIMEOUT' }), TIMEOUT_MS);
+      sock.once('message', (msg, rinfo) => { clearTimeout(t); resolve({ answer: msg.toString(), from: `${rinfo.address} ${rinfo.port}` }); });
+    });
+    sock.send('q');
+    out.push({ socket: s, peer: `${r.address} ${r.port}`, ...(await reply) });
+  }
+  return out;
+}
+
+const input = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+const nextLine = async (): Promise<string> => {
+  const r = await input.next();
+  if (r.done) throw new Error('stdin closed before the expected line');
+  return r.value;
+};
+
+const jobs = JSON.parse(await nextLine()) as Job[];
 const out: Outcome[][] = [];
 for (const job of jobs) {
   if (job.op === 'tcp') out.push(await tcp(job));
   else if (job.op === 'udp') out.push(await udp(job));
-  else out.push(await bind(job));
+  else if (job.op === 'bind') out.push(await bind(job));
+  else if (job.op === 'udp-hold') out.push(await udpHold(job));
+  else if (job.op === 'udp-held') out.push(await udpHeld());
+  else {
+    process.stdout.write('pause\n');
+    await nextLine();
+    out.push([]);
+  }
 }
-process.stdout.write(JSON.stringify(out));
+for (const sock of held) sock.close();
+process.stdout.write(`${JSON.stringify(out)}\n`);
+process.exit(0); // stdin stays open (line reader); nothing else is pending

@@ -169,22 +169,39 @@ export class SockEnv {
 
   /** Run a batch of client jobs in one Node process inside the test cgroup and the given netns.
    * The shell joins the cgroup before `ip netns exec` (which remounts /sys, hiding the cgroup
-   * tree), and the exec'd client inherits the membership. */
-  run(jobs: Job[], netns: string = this.ns): Promise<Outcome[][]> {
+   * tree), and the exec'd client inherits the membership. At each 'pause' job onPause runs (e.g.
+   * to change maps while the client holds sockets), then the client resumes. */
+  run(jobs: Job[], netns: string = this.ns, onPause?: () => void | Promise<void>): Promise<Outcome[][]> {
     const script = 'echo $$ > "$1/cgroup.procs" && exec ip netns exec "$2" "$3" "$4"';
     const child = spawn('sh', ['-c', script, 'sh', this.cgroup, netns, process.execPath, CLIENT], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
+    let failure: Error | undefined;
     child.stderr.on('data', (d) => { stderr += d; });
-    child.stdin.end(JSON.stringify(jobs));
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      while (stdout.startsWith('pause\n')) {
+        stdout = stdout.slice('pause\n'.length);
+        Promise.resolve()
+          .then(() => {
+            if (!onPause) throw new Error('client paused but the test gave no onPause');
+            return onPause();
+          })
+          .catch((err: Error) => { failure ??= err; })
+          .finally(() => child.stdin.write('go\n'));
+      }
+    });
+    child.stdin.on('error', () => { /* the client died: its exit code and stderr tell why */ });
+    child.stdin.write(`${JSON.stringify(jobs)}\n`);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`client batch timed out after 120 s: ${stderr}`)); }, 120_000);
       child.once('exit', (code) => {
         clearTimeout(timer);
-        if (code !== 0) reject(new Error(`client batch exited ${code}: ${stderr}`));
+        child.stdin.destroy();
+        if (failure) reject(failure);
+        else if (code !== 0) reject(new Error(`client batch exited ${code}: ${stderr}`));
         else resolve(JSON.parse(stdout) as Outcome[][]);
       });
     });

@@ -295,6 +295,34 @@ describe('socket LB (cgroup sock_addr + post_bind)', { timeout: 120_000 }, () =>
     }
   });
 
+  it('a deleted service\'s socket mappings are dropped, not reused (getpeername and recvmsg show the backend)', async () => {
+    const s = svc({ ip: '198.19.0.40', port: 53, proto: UDP, serviceId: 40, backendIds: ids(20) });
+    env.maps.putService(s);
+    const [held, live, , stale] = await env.run([
+      { op: 'udp-hold', type: 'udp4', host: '198.19.0.40', port: 53, sockets: 3 },
+      { op: 'udp-held' },
+      { op: 'pause' },
+      { op: 'udp-held' },
+    ], env.ns, () => {
+      assert.equal(env.maps.sockRevNat(40).length, 3);
+      env.maps.deleteService(s);
+    });
+    for (const o of held) assert.equal(o.error, undefined);
+    assert.deepEqual(new Set(held.map((o) => o.peer)), new Set(['198.19.0.40 53']));
+    for (const o of live) {
+      assert.equal(o.peer, '198.19.0.40 53');
+      assert.equal(o.from, '198.19.0.40 53');
+    }
+    // The connected sockets still talk to their backend (the kernel keeps the connected address);
+    // with the service gone they now see it as it is.
+    for (const [i, o] of stale.entries()) {
+      assert.equal(o.answer, live[i].answer);
+      assert.equal(o.peer, o.answer);
+      assert.equal(o.from, o.answer);
+    }
+    assert.equal(env.maps.sockRevNat(40).length, 0, 'stale entries removed');
+  });
+
   it('Maglev picks table[lb_hash_u64(socket cookie) % M] for every connection', async () => {
     const s = svc({ ip: '198.19.0.21', port: 80, serviceId: 21, backendIds: ids(0), flags: SVC.CLUSTER_IP | SVC.MAGLEV });
     // Backends 1-3 in a skewed pattern; backend 4 is in the slots but not in the table.
