@@ -6,6 +6,7 @@ import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { inNetns } from './netns.ts';
 import { createMap } from 'bpf-loader-napi';
+import { attachNorthSouth } from './np-attach.ts';
 import { NpEnv, SVC, CT, HOOK, CNT, XDP, TC, xdpCtx, skbCtx, type Service } from './np-env.ts';
 import { pkt, parse, addr16, TCP_FLAGS, PROTO, type Parsed } from './packet.ts';
 import { MAC } from './np-topology.ts';
@@ -15,6 +16,7 @@ if (!process.env.KPB_NETNS || !inNetns(process.env.KPB_NETNS)) {
 }
 const EXT0 = Number(process.env.KPB_EXT0);
 const EXT1 = Number(process.env.KPB_EXT1);
+const NOX0 = Number(process.env.KPB_NOX0);
 const SNAT_MIN = 61000;
 const SNAT_MAX = 61031;
 const MAGLEV_M = 16381; // lb_maglev_m: inner arrays must have the template's size (lb_maps.h)
@@ -391,3 +393,30 @@ for (const f of FAMS) {
     assert.deepEqual(r.out, frame);
   });
 }
+
+test('attachNorthSouth uses native XDP on a veth and falls back to tc only, with a reason, on a bridge', () => {
+  const progs = { xdp: env.xdpProg, tcIngress: env.tcIngress, tcEgress: env.tcEgress };
+  const veth = attachNorthSouth(progs, EXT0);
+  try {
+    assert.equal(veth.mode, 'xdp+tc');
+    assert.equal(veth.xdpFallbackReason, undefined);
+    assert.equal(veth.links.length, 3);
+  } finally {
+    veth.detach();
+  }
+  const nox = attachNorthSouth(progs, NOX0);
+  try {
+    assert.equal(nox.mode, 'tc');
+    assert.match(nox.xdpFallbackReason ?? '', /native XDP unavailable on ifindex/);
+    assert.equal(nox.links.length, 2);
+  } finally {
+    nox.detach();
+  }
+  const off = attachNorthSouth(progs, EXT0, { xdp: false });
+  try {
+    assert.equal(off.mode, 'tc');
+    assert.equal(off.xdpFallbackReason, 'XDP disabled by configuration');
+  } finally {
+    off.detach();
+  }
+});

@@ -22,7 +22,7 @@ test('north-south fixtures pass inside their own namespace', () => {
     const r = spawnSync('ip', ['netns', 'exec', topo.ns.name, 'sh', '-c', 'mount -t bpf bpf /sys/fs/bpf && exec "$@"', 'sh',
       process.execPath, '--test', '--test-reporter=spec', inner], {
       encoding: 'utf8', timeout: 300_000,
-      env: { ...env, KPB_NETNS: topo.ns.name, KPB_EXT0: String(topo.ext0), KPB_EXT1: String(topo.ext1) },
+      env: { ...env, KPB_NETNS: topo.ns.name, KPB_EXT0: String(topo.ext0), KPB_EXT1: String(topo.ext1), KPB_NOX0: String(topo.nox0) },
     });
     process.stdout.write(r.stdout ?? '');
     process.stderr.write(r.stderr ?? '');

@@ -6,13 +6,14 @@
 //   pods of node-b 198.18.2.0/24, 2001:db8:10:2::/64 via node-b (out of ext0: XDP_TX)
 //   ext1: 198.18.250.1/24, 2001:db8:250::1/64  router .2 / ::2 (MAC ...:02:50) for pods 198.18.3.0/24,
 //                                               2001:db8:10:3::/64 (out of ext1: XDP_REDIRECT)
+//   nox0: a bridge, which has no native XDP (attach fallback to tc)
 import { Netns } from './netns.ts';
 
 export const MAC = {
   ext0: '02:00:00:00:00:11', ext1: '02:00:00:00:02:01', client: '02:00:00:00:01:00', nodeB: '02:00:00:00:00:12', router1: '02:00:00:00:02:50',
 } as const;
 
-export interface FixtureTopo { ns: Netns; ext0: number; ext1: number }
+export interface FixtureTopo { ns: Netns; ext0: number; ext1: number; nox0: number }
 
 export function createFixtureTopology(suffix: string): FixtureTopo {
   const ns = Netns.create(suffix);
@@ -42,7 +43,10 @@ export function createFixtureTopology(suffix: string): FixtureTopo {
     ns.ip('-6', 'route', 'add', '2001:db8:10:2::/64', 'via', '2001:db8:1::12', 'dev', 'ext0');
     ns.ip('route', 'add', '198.18.3.0/24', 'via', '198.18.250.2', 'dev', 'ext1');
     ns.ip('-6', 'route', 'add', '2001:db8:10:3::/64', 'via', '2001:db8:250::2', 'dev', 'ext1');
-    return { ns, ext0: ns.ifindex('ext0'), ext1: ns.ifindex('ext1') };
+    // A device without native XDP (a bridge has no XDP driver hook) for the attach fallback.
+    ns.ip('link', 'add', 'nox0', 'type', 'bridge');
+    ns.ip('link', 'set', 'nox0', 'up');
+    return { ns, ext0: ns.ifindex('ext0'), ext1: ns.ifindex('ext1'), nox0: ns.ifindex('nox0') };
   } catch (err) {
     ns.remove();
     throw err;
