@@ -18,7 +18,8 @@ export PATH := $(NODE_BIN_DIR):$(ROOT)/node_modules/.bin:$(PATH)
 NODE := $(NODE_BIN_DIR)node
 
 APT_PACKAGES := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 iptables nftables \
-	conntrack curl iperf3 sockperf netsniff-ng openssl ca-certificates ethtool
+	conntrack curl iperf3 sockperf netsniff-ng openssl ca-certificates ethtool \
+	python3 util-linux binutils
 CLANG ?= clang
 BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf -D__TARGET_ARCH_x86 -I$(ROOT)/datapath/include -I$(BUILD)/include
 BPF_SOURCES := $(wildcard datapath/bpf/*.bpf.c) $(wildcard datapath/bpf-loader-napi/test/*.bpf.c)
