@@ -159,8 +159,9 @@ static __always_inline int ctx_l4_csum_replace16(kpb_ctx_t *ctx, __u32 off, __u1
 #endif
 }
 
-/* Add (len > 0) or remove (len < 0) room right after the Ethernet header, for encapsulation. */
-static __always_inline int ctx_adjust_l3_room(kpb_ctx_t *ctx, __s32 len)
+/* Add (len > 0) or remove (len < 0) room right after the Ethernet header, for encapsulation.
+ * skb_flags (BPF_F_ADJ_ROOM_*) tell the tc helper what the room is for; XDP ignores them. */
+static __always_inline int ctx_adjust_l3_room(kpb_ctx_t *ctx, __s32 len, __u64 skb_flags)
 {
 #if defined(KPB_CTX_XDP)
 	__u8 eth[KPB_ETH_HLEN];
@@ -172,7 +173,7 @@ static __always_inline int ctx_adjust_l3_room(kpb_ctx_t *ctx, __s32 len)
 		return -1;
 	return ctx_store(ctx, 0, eth, sizeof(eth));
 #else
-	return bpf_skb_adjust_room(ctx, len, BPF_ADJ_ROOM_MAC, 0);
+	return bpf_skb_adjust_room(ctx, len, BPF_ADJ_ROOM_MAC, skb_flags);
 #endif
 }
 

@@ -44,11 +44,13 @@ struct kpb_target {
 	struct lb_backend be;
 	__u32 service_id;
 	__u32 backend_id;
+	__u32 ct_flags;        /* extra enum kpb_ct_flags for both entries (DSR backend side) */
 };
 
 struct kpb_fib {
 	int ret;               /* BPF_FIB_LKUP_RET_* */
 	__u32 ifindex;
+	__u32 mtu;             /* with BPF_FIB_LKUP_RET_FRAG_NEEDED: the route's MTU */
 	__u8 macs[12];         /* destination MAC, then source MAC: the Ethernet header's order */
 	__u8 src[16];          /* source address the route prefers (with want_src) */
 };
@@ -73,6 +75,7 @@ static __always_inline void kpb_fib_lookup(kpb_ctx_t *ctx, __u8 family, __u8 pro
 	}
 	r->ret = bpf_fib_lookup(ctx, &f, sizeof(f), want_src ? BPF_FIB_LOOKUP_SRC : 0);
 	r->ifindex = f.ifindex;
+	r->mtu = f.mtu_result;
 	__builtin_memcpy(r->macs, f.dmac, 6);
 	__builtin_memcpy(r->macs + 6, f.smac, 6);
 	if (family == KPB_AF_INET)
@@ -139,36 +142,6 @@ static __noinline int kpb_np_forward(kpb_ctx_t *ctx, struct kpb_pkt *p, const st
 	return kpb_fib_redirect(ctx, &fib, reason);
 }
 
-/* A packet of a flow we track. */
-static __always_inline int kpb_np_tracked(kpb_ctx_t *ctx, struct kpb_pkt *p, struct kpb_ct_value *ct,
-					  __u32 *reason)
-{
-	if (ct->flags & KPB_CT_LOCAL) {
-		if (ct->flags & KPB_CT_REPLY) {
-			/* A local backend's reply arriving from outside (hairpin): not ours. */
-			*reason = KPB_CNT_NOT_SERVICE;
-			return CTX_PASS;
-		}
-#if defined(KPB_CTX_XDP)
-		*reason = KPB_CNT_TO_TC;
-		return CTX_PASS;
-#else
-		kpb_ct_refresh(ct, p);
-		if (kpb_nat_apply(ctx, p, ct) < 0) {
-			*reason = KPB_CNT_ERROR;
-			return CTX_DROP;
-		}
-		*reason = KPB_CNT_LOCAL_DNAT;
-		return CTX_PASS;
-#endif
-	}
-	/* Translate straight from the map value: an LRU value stays valid while we run, and a
-	 * concurrent refresh only touches fields we do not read. */
-	kpb_ct_refresh(ct, p);
-	return kpb_np_forward(ctx, p, ct, (ct->flags & KPB_CT_REPLY) ? KPB_CNT_REPLY_FWD : KPB_CNT_REMOTE_FWD,
-			      reason);
-}
-
 #if defined(KPB_CTX_SKB)
 /* New flow to a backend on this node: DNAT and hand to the stack; the reply entry lets tc egress
  * put the frontend back as the source. */
@@ -191,7 +164,7 @@ static __noinline int kpb_np_new_local(kpb_ctx_t *ctx, struct kpb_pkt *p, const 
 	__builtin_memcpy(s->rv.nat_dst, p->src, 16);
 	s->rv.nat_sport = p->dport;
 	s->rv.nat_dport = p->sport;
-	s->rv.flags = KPB_CT_LOCAL | KPB_CT_REPLY;
+	s->rv.flags = KPB_CT_LOCAL | KPB_CT_REPLY | t->ct_flags;
 	s->rv.service_id = t->service_id;
 	s->rv.backend_id = t->backend_id;
 	s->rv.expires = kpb_ct_deadline(kpb_ct_lifetime(p->proto, KPB_CT_NEW));
@@ -201,7 +174,7 @@ static __noinline int kpb_np_new_local(kpb_ctx_t *ctx, struct kpb_pkt *p, const 
 	__builtin_memcpy(s->fv.nat_dst, t->be.addr, 16);
 	s->fv.nat_sport = p->sport;
 	s->fv.nat_dport = t->be.port;
-	s->fv.flags = KPB_CT_LOCAL;
+	s->fv.flags = KPB_CT_LOCAL | t->ct_flags;
 	s->fv.service_id = t->service_id;
 	s->fv.backend_id = t->backend_id;
 	s->fv.expires = s->rv.expires;
@@ -219,6 +192,8 @@ static __noinline int kpb_np_new_local(kpb_ctx_t *ctx, struct kpb_pkt *p, const 
 	return CTX_PASS;
 }
 #endif
+
+#include "dsr.h"
 
 /* New flow to a backend on another node, SNAT mode: the source becomes a node address and a port
  * from the SNAT range so the reply comes back through us. */
@@ -307,7 +282,7 @@ static __noinline int kpb_np_refuse(kpb_ctx_t *ctx, struct kpb_pkt *p, __u32 svc
 		ret = kpb_reply_rst(ctx, p);
 		*reason = KPB_CNT_RST_SENT;
 	} else if (p->proto == KPB_IPPROTO_UDP) {
-		ret = kpb_reply_unreach(ctx, p);
+		ret = kpb_reply_icmp_err(ctx, p, 0);
 		*reason = KPB_CNT_ICMP_SENT;
 	}
 	if (ret < 0) {
@@ -349,7 +324,7 @@ static __noinline int kpb_np_select(kpb_ctx_t *ctx, struct kpb_pkt *p, const str
 static __always_inline int kpb_np_new(kpb_ctx_t *ctx, struct kpb_pkt *p, const struct lb_service_value *svc,
 				      __u32 *reason)
 {
-	struct kpb_target t;
+	struct kpb_target t = {};
 	int ret = kpb_np_select(ctx, p, svc, &t, reason);
 
 	if (ret != KPB_NP_CONTINUE)
@@ -362,7 +337,43 @@ static __always_inline int kpb_np_new(kpb_ctx_t *ctx, struct kpb_pkt *p, const s
 		return kpb_np_new_local(ctx, p, &t, reason);
 #endif
 	}
+	if (kpb_use_dsr(svc, p))
+		return kpb_np_new_dsr(ctx, p, &t, reason);
 	return kpb_np_new_snat(ctx, p, &t, reason);
+}
+
+/* A packet of a flow we track. */
+static __always_inline int kpb_np_tracked(kpb_ctx_t *ctx, struct kpb_pkt *p, struct kpb_ct_value *ct,
+					  __u32 *reason)
+{
+	if (ct->flags & KPB_CT_LOCAL) {
+		if (ct->flags & KPB_CT_REPLY) {
+			/* A local backend's reply arriving from outside (hairpin): not ours. */
+			*reason = KPB_CNT_NOT_SERVICE;
+			return CTX_PASS;
+		}
+#if defined(KPB_CTX_XDP)
+		*reason = KPB_CNT_TO_TC;
+		return CTX_PASS;
+#else
+		kpb_ct_refresh(ct, p);
+		if (kpb_nat_apply(ctx, p, ct) < 0) {
+			*reason = KPB_CNT_ERROR;
+			return CTX_DROP;
+		}
+		*reason = KPB_CNT_LOCAL_DNAT;
+		return CTX_PASS;
+#endif
+	}
+	if (ct->flags & KPB_CT_DSR) {
+		kpb_ct_refresh(ct, p);
+		return kpb_dsr_encap(ctx, p, ct->tunnel_dst, reason);
+	}
+	/* Translate straight from the map value: an LRU value stays valid while we run, and a
+	 * concurrent refresh only touches fields we do not read. */
+	kpb_ct_refresh(ct, p);
+	return kpb_np_forward(ctx, p, ct, (ct->flags & KPB_CT_REPLY) ? KPB_CNT_REPLY_FWD : KPB_CNT_REMOTE_FWD,
+			      reason);
 }
 
 static __always_inline int kpb_np_ingress(kpb_ctx_t *ctx, __u32 *reason)
@@ -387,6 +398,16 @@ static __always_inline int kpb_np_ingress(kpb_ctx_t *ctx, __u32 *reason)
 		*reason = KPB_CNT_UNSUPP_L4;
 		return CTX_PASS;
 	}
+#if defined(KPB_CTX_SKB)
+	if ((p.proto == KPB_IPPROTO_IPIP && p.family == KPB_AF_INET) ||
+	    (p.proto == KPB_IPPROTO_IPV6 && p.family == KPB_AF_INET6)) {
+		struct lb_node_addr_key nk;
+
+		__builtin_memcpy(nk.addr, p.dst, 16);
+		if (bpf_map_lookup_elem(&lb_node_addrs, &nk))
+			return kpb_dsr_decap(ctx, &p, reason);
+	}
+#endif
 	if (p.proto != KPB_IPPROTO_TCP && p.proto != KPB_IPPROTO_UDP) {
 		*reason = KPB_CNT_UNSUPP_L4;
 		return CTX_PASS;
@@ -429,7 +450,7 @@ static __always_inline int kpb_np_egress(kpb_ctx_t *ctx, __u32 *reason)
 		*reason = KPB_CNT_ERROR;
 		return CTX_DROP;
 	}
-	*reason = KPB_CNT_REPLY_LOCAL;
+	*reason = (ct->flags & KPB_CT_DSR_BACKEND) ? KPB_CNT_DSR_REPLY : KPB_CNT_REPLY_LOCAL;
 	return CTX_PASS;
 }
 #endif

@@ -134,8 +134,10 @@ static __always_inline int kpb_reply_rst(kpb_ctx_t *ctx, struct kpb_pkt *p)
 #define KPB_QUOTE4 (20 + 8)
 #define KPB_QUOTE6 (40 + 8)
 
-/* ICMP(v6) port unreachable for a UDP datagram to a closed service. */
-static __always_inline int kpb_reply_unreach(kpb_ctx_t *ctx, struct kpb_pkt *p)
+/* ICMP(v6) error quoting the packet: port unreachable (`mtu` 0) for a UDP datagram to a closed
+ * service, or fragmentation needed / packet too big carrying `mtu` when our encapsulation would
+ * not fit. */
+static __always_inline int kpb_reply_icmp_err(kpb_ctx_t *ctx, struct kpb_pkt *p, __u32 mtu)
 {
 	__u8 quote[KPB_QUOTE6];
 	__u8 icmp[8] = {};
@@ -147,16 +149,26 @@ static __always_inline int kpb_reply_unreach(kpb_ctx_t *ctx, struct kpb_pkt *p)
 		l3hdr = 20;
 		if (p->l4_off != p->l3_off + 20 || ctx_load(ctx, p->l3_off, quote, KPB_QUOTE4) < 0)
 			return -1;
-		icmp[0] = 3;  /* destination unreachable */
-		icmp[1] = 3;  /* port unreachable */
+		icmp[0] = 3;              /* destination unreachable */
+		icmp[1] = mtu ? 4 : 3;    /* fragmentation needed and DF set : port unreachable */
+		if (mtu) {
+			icmp[6] = mtu >> 8;  /* next-hop MTU (RFC 1191) */
+			icmp[7] = mtu & 0xff;
+		}
 		sum = bpf_csum_diff(NULL, 0, (__be32 *)quote, KPB_QUOTE4, 0);
 	} else {
 		qlen = KPB_QUOTE6;
 		l3hdr = 40;
 		if (p->l4_off != p->l3_off + 40 || ctx_load(ctx, p->l3_off, quote, KPB_QUOTE6) < 0)
 			return -1;
-		icmp[0] = 1;  /* destination unreachable */
-		icmp[1] = 4;  /* port unreachable */
+		icmp[0] = mtu ? 2 : 1;    /* packet too big : destination unreachable */
+		icmp[1] = mtu ? 0 : 4;    /* port unreachable */
+		if (mtu) {
+			icmp[4] = mtu >> 24;
+			icmp[5] = mtu >> 16;
+			icmp[6] = mtu >> 8;
+			icmp[7] = mtu & 0xff;
+		}
 		sum = bpf_csum_diff(NULL, 0, (__be32 *)quote, KPB_QUOTE6,
 				    kpb_pseudo_sum(p, KPB_IPPROTO_ICMPV6, 8 + KPB_QUOTE6));
 	}
@@ -166,7 +178,7 @@ static __always_inline int kpb_reply_unreach(kpb_ctx_t *ctx, struct kpb_pkt *p)
 	/* Cut the packet to the quote, open room for the new headers in front of it. */
 	if (ctx_set_len(ctx, p->l3_off + qlen) < 0)
 		return -1;
-	if (ctx_adjust_l3_room(ctx, l3hdr + sizeof(icmp)) < 0)
+	if (ctx_adjust_l3_room(ctx, l3hdr + sizeof(icmp), 0) < 0)
 		return -1;
 	if (kpb_reply_ip(ctx, p, p->family == KPB_AF_INET ? KPB_IPPROTO_ICMP : KPB_IPPROTO_ICMPV6,
 			 sizeof(icmp) + qlen) < 0 ||

@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* dsr.h: direct server return. On the node a client reached (the "LB node") a flow to a remote
+ * backend is not NATed: the packet, still addressed to the frontend, is encapsulated (IPIP for
+ * IPv4, IPv6-in-IPv6 for IPv6) to the backend's node. There our tc ingress program decapsulates
+ * it, picks a local backend of the same service and DNATs to it, and remembers the frontend in
+ * a reply entry, so the backend's answer leaves that node by tc egress with the frontend as its
+ * source, straight to the client. When the outer header would push the packet over the route's
+ * MTU, the client gets ICMP fragmentation needed / packet too big instead.
+ *
+ * Mode (.rodata kpb_lb_mode, set before load): SNAT, DSR, or hybrid (DSR for TCP, SNAT for UDP,
+ * whose replies may be large and unconnected); a service flagged LB_SVC_DSR always uses DSR.
+ * Include nodeport.h's dependencies and reply.h first; nodeport.h includes this file. */
+#ifndef KPB_DSR_H
+#define KPB_DSR_H
+
+enum kpb_lb_mode {
+	KPB_LB_MODE_SNAT = 0,
+	KPB_LB_MODE_DSR = 1,
+	KPB_LB_MODE_HYBRID = 2,
+};
+
+const volatile __u32 kpb_lb_mode = KPB_LB_MODE_SNAT;
+
+static __always_inline bool kpb_use_dsr(const struct lb_service_value *svc, const struct kpb_pkt *p)
+{
+	if (svc->flags & LB_SVC_DSR)
+		return true;
+	if (kpb_lb_mode == KPB_LB_MODE_DSR)
+		return true;
+	return kpb_lb_mode == KPB_LB_MODE_HYBRID && p->proto == KPB_IPPROTO_TCP;
+}
+
+/* Encapsulate toward `tunnel_dst` and send. Leaves to tc (XDP) or the stack what the FIB cannot
+ * finish; answers the client when the result would not fit the route's MTU. */
+static __noinline int kpb_dsr_encap(kpb_ctx_t *ctx, struct kpb_pkt *p, const __u8 *tunnel_dst, __u32 *reason)
+{
+	__u32 hdr = p->family == KPB_AF_INET ? 20 : 40;
+	struct kpb_fib fib;
+	__u8 src[16];
+	bool cfg = kpb_snat_addr_cfg(p->family, src);
+	int ret;
+
+	kpb_fib_lookup(ctx, p->family, p->family == KPB_AF_INET ? KPB_IPPROTO_IPIP : KPB_IPPROTO_IPV6,
+		       p->l3_len + hdr, cfg ? src : p->dst, tunnel_dst, !cfg, &fib);
+	if (fib.ret == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
+		/* The kernel reports the route's MTU in place of tot_len. */
+		__u32 mtu = fib.mtu > hdr ? fib.mtu - hdr : 0;
+
+		*reason = KPB_CNT_FRAG_NEEDED;
+		if (p->family == KPB_AF_INET && mtu < 576)
+			mtu = 576;
+		if (p->family == KPB_AF_INET6 && mtu < 1280)
+			mtu = 1280;
+		ret = kpb_reply_icmp_err(ctx, p, mtu);
+		return ret < 0 ? CTX_DROP : ret;
+	}
+	if (!kpb_fib_usable(&fib)) {
+#if defined(KPB_CTX_XDP)
+		*reason = KPB_CNT_TO_TC;
+#else
+		*reason = KPB_CNT_FIB_FAIL;
+#endif
+		return CTX_PASS;
+	}
+	if (!cfg)
+		__builtin_memcpy(src, fib.src, 16);
+
+	if (p->family == KPB_AF_INET) {
+		struct kpb_ip4_hdr h = {
+			.vihl = 0x45, .tot_len = bpf_htons(p->l3_len + 20), .frag = bpf_htons(0x4000),
+			.ttl = KPB_REPLY_TTL, .proto = KPB_IPPROTO_IPIP,
+		};
+
+		__builtin_memcpy(&h.src, src + 12, 4);
+		__builtin_memcpy(&h.dst, tunnel_dst + 12, 4);
+		h.csum = kpb_csum_finish(bpf_csum_diff(NULL, 0, (__be32 *)&h, sizeof(h), 0));
+		if (ctx_adjust_l3_room(ctx, 20, BPF_F_ADJ_ROOM_ENCAP_L3_IPV4) < 0 ||
+		    ctx_store(ctx, p->l3_off, &h, sizeof(h)) < 0)
+			goto err;
+	} else {
+		struct kpb_ip6_hdr h = {
+			.vtcfl = bpf_htonl(0x60000000), .plen = bpf_htons(p->l3_len), .nh = KPB_IPPROTO_IPV6,
+			.hlim = KPB_REPLY_TTL,
+		};
+
+		__builtin_memcpy(h.src, src, 16);
+		__builtin_memcpy(h.dst, tunnel_dst, 16);
+		if (ctx_adjust_l3_room(ctx, 40, BPF_F_ADJ_ROOM_ENCAP_L3_IPV6) < 0 ||
+		    ctx_store(ctx, p->l3_off, &h, sizeof(h)) < 0)
+			goto err;
+	}
+	*reason = KPB_CNT_DSR_ENCAP;
+	return kpb_fib_redirect(ctx, &fib, reason);
+err:
+	*reason = KPB_CNT_ERROR;
+	return CTX_DROP;
+}
+
+/* New DSR flow on the LB node: remember where it goes (the tuple is not rewritten). */
+static __always_inline int kpb_np_new_dsr(kpb_ctx_t *ctx, struct kpb_pkt *p, const struct kpb_target *t, __u32 *reason)
+{
+	struct kpb_np_scratch *s = kpb_np_scratch();
+
+	if (!s) {
+		*reason = KPB_CNT_ERROR;
+		return CTX_DROP;
+	}
+	kpb_ct_key_of(&s->fk, p);
+	__builtin_memcpy(s->fv.nat_src, p->src, 16);
+	__builtin_memcpy(s->fv.nat_dst, p->dst, 16);
+	s->fv.nat_sport = p->sport;
+	s->fv.nat_dport = p->dport;
+	__builtin_memcpy(s->fv.tunnel_dst, t->be.node_addr, 16);
+	s->fv.flags = KPB_CT_REMOTE | KPB_CT_DSR;
+	s->fv.service_id = t->service_id;
+	s->fv.backend_id = t->backend_id;
+	s->fv.expires = kpb_ct_deadline(kpb_ct_lifetime(p->proto, KPB_CT_NEW));
+	if (bpf_map_update_elem(&kpb_ct, &s->fk, &s->fv, BPF_ANY) < 0) {
+		*reason = KPB_CNT_CT_FULL;
+		return CTX_DROP;
+	}
+	return kpb_dsr_encap(ctx, p, t->be.node_addr, reason);
+}
+
+#if defined(KPB_CTX_SKB)
+/* The service a decapsulated DSR packet is for. The LB node already admitted it, so a NodePort
+ * matches whatever node address the client used (it is the LB node's, not ours). */
+static __always_inline struct lb_service_value *kpb_dsr_svc(const struct kpb_pkt *p)
+{
+	struct lb_service_key k = {};
+	struct lb_service_value *v;
+
+	__builtin_memcpy(k.addr, p->dst, 16);
+	k.port = p->dport;
+	k.proto = p->proto;
+	v = kpb_svc_get(&k);
+	if (v && (v->flags & (LB_SVC_EXTERNAL_IP | LB_SVC_LOADBALANCER)))
+		return v;
+	__builtin_memset(k.addr, 0, 16);
+	if (p->family == KPB_AF_INET)
+		k.addr[10] = k.addr[11] = 0xff;
+	v = kpb_svc_get(&k);
+	if (v && (v->flags & LB_SVC_NODEPORT))
+		return v;
+	return NULL;
+}
+
+/* On the backend's node: an IPIP / IPv6-in-IPv6 packet to one of our addresses. Strip the outer
+ * header, then DNAT the inner packet to a local backend of its service (slots are written local
+ * first, so slots 1..local_backend_count are ours). */
+static __noinline int kpb_dsr_decap(kpb_ctx_t *ctx, struct kpb_pkt *p, __u32 *reason)
+{
+	struct lb_service_value *svc;
+	struct kpb_ct_value *ct;
+	struct kpb_target t;
+	struct lb_backend *be;
+	__u32 hdr = p->l4_off - p->l3_off;
+	__u32 local, id;
+	int ret;
+
+	if ((p->family == KPB_AF_INET6 && hdr != 40) ||
+	    ctx_adjust_l3_room(ctx, -(__s32)hdr, p->family == KPB_AF_INET ? BPF_F_ADJ_ROOM_DECAP_L3_IPV4 :
+				BPF_F_ADJ_ROOM_DECAP_L3_IPV6) < 0) {
+		*reason = KPB_CNT_ERROR;
+		return CTX_DROP;
+	}
+	if (kpb_parse(ctx, p) != KPB_PARSE_OK ||
+	    (p->proto != KPB_IPPROTO_TCP && p->proto != KPB_IPPROTO_UDP)) {
+		*reason = KPB_CNT_MALFORMED;
+		return CTX_DROP;
+	}
+	ct = kpb_ct_lookup(p);
+	if (ct && (ct->flags & KPB_CT_DSR_BACKEND) && !(ct->flags & KPB_CT_REPLY)) {
+		kpb_ct_refresh(ct, p);
+		if (kpb_nat_apply(ctx, p, ct) < 0) {
+			*reason = KPB_CNT_ERROR;
+			return CTX_DROP;
+		}
+		*reason = KPB_CNT_DSR_DECAP;
+		return CTX_PASS;
+	}
+	svc = kpb_dsr_svc(p);
+	local = svc ? svc->local_backend_count : 0;
+	if (!local || lb_slot_backend(svc->service_id, bpf_get_prandom_u32() % local + 1, &id) != LB_SEL_OK) {
+		*reason = KPB_CNT_NO_BACKEND;
+		return CTX_DROP;
+	}
+	be = bpf_map_lookup_elem(&lb_backends, &id);
+	if (!be || !(be->flags & LB_BE_LOCAL)) {
+		*reason = KPB_CNT_NO_BACKEND;
+		return CTX_DROP;
+	}
+	t.be = *be;
+	t.service_id = svc->service_id;
+	t.backend_id = id;
+	t.ct_flags = KPB_CT_DSR_BACKEND;
+	ret = kpb_np_new_local(ctx, p, &t, reason);
+	if (*reason == KPB_CNT_LOCAL_DNAT)
+		*reason = KPB_CNT_DSR_DECAP;
+	return ret;
+}
+#endif
+
+#endif /* KPB_DSR_H */
