@@ -12,7 +12,7 @@ import { placedArgv } from '../cluster/proc.ts';
 import { run } from '../cluster/run.ts';
 import { cpuDelta, readCpuTimes } from './cpu.ts';
 import { isNotRun, notRun, sleep, type BenchContext, type NotRun } from './context.ts';
-import { counters, macOf } from './net.ts';
+import { counters, macOf, warmNeighbour } from './net.ts';
 import { Generator, trafgenArgv, trafgenConfig } from './trafgen.ts';
 
 export interface ForwardTarget {
@@ -121,8 +121,8 @@ export async function runForward(ctx: BenchContext, contenders: readonly Forward
   await run(['clang', '-O2', '-target', 'bpf', '-c', join(import.meta.dirname, 'xdp-pass.bpf.c'), '-o', passObj]);
   await run(['ip', '-n', cluster.net.fabricNetns, 'link', 'set', 'dev', 'f-node-a', 'xdpdrv', 'obj', passObj, 'sec', 'xdp']);
   // Neighbour entries on the path exist before the first measured packet.
-  await run(['ip', 'netns', 'exec', cluster.nodes['node-a'].netns, 'ping', '-c1', '-W1', cluster.nodes['node-b'].ipv4], { allowFailure: true });
-  await run(['ip', 'netns', 'exec', cluster.net.clientNetns, 'ping', '-c1', '-W1', cluster.nodes['node-a'].ipv4], { allowFailure: true });
+  await warmNeighbour(cluster.nodes['node-a'].netns, cluster.nodes['node-b'].ipv4);
+  await warmNeighbour(cluster.nodes['node-b'].netns, cluster.nodes['node-a'].ipv4);
   const out: ContenderResult[] = [];
   for (const c of contenders) {
     ctx.log(`forward: preparing ${c.name}`);

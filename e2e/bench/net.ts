@@ -45,3 +45,18 @@ export async function scrapeMetrics(netns: string, port = 10249): Promise<string
   const r = await run(['ip', 'netns', 'exec', netns, 'curl', '-sf', '--max-time', '5', `http://127.0.0.1:${port}/metrics`], { timeoutMs: 10_000 });
   return r.stdout;
 }
+
+/**
+ * Resolves `ip`'s neighbour entry in `netns` by sending it one UDP datagram (this machine has no
+ * ping), then waits until the entry is valid. XDP forwards only with a resolved neighbour.
+ */
+export async function warmNeighbour(netns: string, ip: string): Promise<void> {
+  const send = `const s=require('dgram').createSocket('udp4');s.send('x',9,${JSON.stringify(ip)},()=>s.close())`;
+  for (let i = 0; i < 20; i++) {
+    await run(['ip', 'netns', 'exec', netns, process.execPath, '-e', send], { allowFailure: true });
+    await new Promise((r) => setTimeout(r, 100));
+    const n = await run(['ip', '-n', netns, 'neigh', 'show', ip]);
+    if (/REACHABLE|STALE|DELAY|PERMANENT/.test(n.stdout)) return;
+  }
+  throw new Error(`no neighbour entry for ${ip} in ${netns}`);
+}
