@@ -184,6 +184,10 @@ static __always_inline int kpb_parse_l4(kpb_ctx_t *ctx, struct kpb_pkt *p)
 		p->icmp_code = h[1];
 		return KPB_PARSE_OK;
 	}
+	case KPB_IPPROTO_IPIP:
+	case KPB_IPPROTO_IPV6:
+		/* A tunnel (DSR from another node): no ports; the caller decides. */
+		return KPB_PARSE_OK;
 	default:
 		return KPB_PARSE_UNSUPP;
 	}

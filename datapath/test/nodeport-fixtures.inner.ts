@@ -58,6 +58,12 @@ function services(f: Fam): Service[] {
     { id: b + 30, addr: null, family: f.v, port: 30092, proto: PROTO.TCP, flags: SVC.NODEPORT | SVC.MAGLEV, revAddr: f.node,
       backends: pool(f, b + 30) },
     { id: b + 40, addr: null, family: f.v, port: 30093, proto: PROTO.TCP, flags: SVC.NODEPORT | SVC.ETP_LOCAL, revAddr: f.node, backends: [] },
+    // DSR: remote backend behind node-b (this node is the LB node) ...
+    { id: b + 50, addr: null, family: f.v, port: 30085, proto: PROTO.TCP, flags: SVC.NODEPORT | SVC.DSR, revAddr: f.node,
+      backends: [{ id: b + 50, addr: f.remoteBe, port: 8080, nodeAddr: f.v === 4 ? '192.0.2.12' : '2001:db8:1::12' }] },
+    // ... and a service whose backend is ours, reached through another LB node's tunnel.
+    { id: b + 51, addr: null, family: f.v, port: 30086, proto: PROTO.TCP, flags: SVC.NODEPORT | SVC.DSR, revAddr: f.node,
+      backends: [{ id: b + 51, addr: f.localBe, port: 8080, local: true }] },
   ];
 }
 
@@ -387,6 +393,69 @@ for (const f of FAMS) {
     expectRun('tc', tcpFrame(f.client, f.node, 45000, 30093), TC.SHOT, CNT.NO_BACKEND);
   });
 
+  const nodeB = f.v === 4 ? '192.0.2.12' : '2001:db8:1::12';
+  const outer = (src: string, dst: string, inner: Buffer, srcMac: string, dstMac: string) =>
+    (f.v === 4 ? pkt().eth({ src: srcMac, dst: dstMac }).ipv4({ src, dst, proto: PROTO.IPIP })
+      : pkt().eth({ src: srcMac, dst: dstMac }).ipv6({ src, dst, nextHeader: PROTO.IPV6 })).payload(inner).build();
+
+  for (const hook of ['xdp', 'tc'] as const) {
+    test(`${fam} ${hook}: DSR encapsulates the untouched packet to the backend's node`, () => {
+      const frame = tcpFrame(f.client, f.node, 46000, 30085);
+      const r = expectRun(hook, frame, hook === 'xdp' ? XDP.TX : TC.REDIRECT, CNT.DSR_ENCAP);
+      assertValid(r.p);
+      assert.equal(r.p.eth.dst, MAC.nodeB);
+      assert.equal(r.p.eth.src, MAC.ext0);
+      assert.equal(r.p.ip?.proto, f.v === 4 ? PROTO.IPIP : PROTO.IPV6);
+      assert.equal(r.p.ip?.src, f.node);
+      assert.equal(r.p.ip?.dst, nodeB);
+      assert.deepEqual(r.p.payload, frame.subarray(14), 'inner packet unchanged: the frontend stays its destination');
+      const fwd = env.ctEntries().find((e) => e.key.dport === 30085);
+      assert.equal(fwd?.flags, CT.REMOTE | CT.DSR);
+      assert.equal(fwd?.tunnelDst, nodeB);
+      // The next packet of the flow follows the entry.
+      const ack = expectRun(hook, tcpFrame(f.client, f.node, 46000, 30085, TCP_FLAGS.ACK), hook === 'xdp' ? XDP.TX : TC.REDIRECT, CNT.DSR_ENCAP);
+      assert.equal(ack.p.ip?.dst, nodeB);
+    });
+
+    test(`${fam} ${hook}: DSR answers fragmentation needed when the outer header would exceed the MTU`, () => {
+      const big = pkt().eth({ src: MAC.client, dst: MAC.ext0 }).ip({ src: f.client, dst: f.node })
+        .tcp({ sport: 46001, dport: 30085, flags: TCP_FLAGS.ACK, ack: 1 }).payload(new Uint8Array(1500 - (f.v === 4 ? 40 : 60))).build();
+      const r = expectRun(hook, big, hook === 'xdp' ? XDP.TX : TC.REDIRECT, CNT.FRAG_NEEDED);
+      assertValid(r.p);
+      assert.equal(r.p.ip?.dst, f.client);
+      assert.equal(r.p.icmp?.type, f.v === 4 ? 3 : 2);
+      assert.equal(r.p.icmp?.code, f.v === 4 ? 4 : 0);
+      assert.equal(r.p.icmp?.rest & (f.v === 4 ? 0xffff : 0xffffffff), 1500 - (f.v === 4 ? 20 : 40), 'MTU left for the inner packet');
+      assert.equal(r.p.icmp?.checksumOk, true);
+    });
+  }
+
+  test(`${fam}: the backend's node decapsulates, DNATs to its local backend and replies with the frontend as source`, () => {
+    // This node plays the backend's node: the LB node (node-b) tunnels a packet the client sent
+    // to node-b's NodePort.
+    const inner = pkt().ip({ src: f.client, dst: nodeB }).tcp({ sport: 46002, dport: 30086, seq: 7 }).payload('hello').buildL3();
+    const xdpIn = outer(nodeB, f.node, inner, MAC.nodeB, MAC.ext0);
+    const x = expectRun('xdp', xdpIn, XDP.PASS, CNT.UNSUPP_L4);
+    assert.deepEqual(x.out, xdpIn, 'XDP leaves tunnels to tc');
+    const t = expectRun('tc', xdpIn, TC.OK, CNT.DSR_DECAP);
+    assertValid(t.p);
+    assert.equal(t.p.ip?.proto, PROTO.TCP, 'outer header removed');
+    assert.equal(t.p.ip?.src, f.client);
+    assert.equal(t.p.ip?.dst, f.localBe);
+    assert.equal(t.p.tcp?.dport, 8080);
+    assert.equal(t.p.payload.toString(), 'hello');
+    const reply = tcpFrame(f.localBe, f.client, 8080, 46002, TCP_FLAGS.SYN | TCP_FLAGS.ACK, 64, MAC.ext0, MAC.client);
+    const e = expectRun('egress', reply, TC.OK, CNT.DSR_REPLY);
+    assertValid(e.p);
+    assert.equal(e.p.ip?.src, nodeB, 'the reply shows the address the client used');
+    assert.equal(e.p.tcp?.sport, 30086);
+    assert.equal(e.p.ip?.dst, f.client);
+    // Later packets of the flow use the entry.
+    const again = expectRun('tc', outer(nodeB, f.node, pkt().ip({ src: f.client, dst: nodeB })
+      .tcp({ sport: 46002, dport: 30086, flags: TCP_FLAGS.ACK }).buildL3(), MAC.nodeB, MAC.ext0), TC.OK, CNT.DSR_DECAP);
+    assert.equal(again.p.ip?.dst, f.localBe);
+  });
+
   test(`${fam}: TTL 1 is left to the stack (which answers time exceeded)`, () => {
     const frame = tcpFrame(f.client, f.node, 40010, 30081, TCP_FLAGS.SYN, 1);
     const r = expectRun('xdp', frame, XDP.PASS, CNT.TTL);
@@ -418,5 +487,28 @@ test('attachNorthSouth uses native XDP on a veth and falls back to tc only, with
     assert.equal(off.xdpFallbackReason, 'XDP disabled by configuration');
   } finally {
     off.detach();
+  }
+});
+
+test('hybrid mode (.rodata kpb_lb_mode = 2) uses DSR for TCP and SNAT for UDP', async () => {
+  const hybrid = await NpEnv.load({ kpb_lb_mode: 2, kpb_snat_port_min: SNAT_MIN, kpb_snat_port_max: SNAT_MAX }, 'hyb');
+  try {
+    const f = FAMS[0];
+    hybrid.addNodeAddr(f.node);
+    for (const proto of [PROTO.TCP, PROTO.UDP]) {
+      hybrid.addService({ id: proto, addr: null, family: 4, port: 30070, proto, flags: SVC.NODEPORT, revAddr: f.node,
+        backends: [{ id: proto, addr: f.remoteBe, port: 8080, nodeAddr: '192.0.2.12' }] });
+    }
+    const tf = tcpFrame(f.client, f.node, 47000, 30070);
+    const uf = udpFrame(f.client, f.node, 47000, 30070);
+    const t = hybrid.xdpProg.testRun({ data: tf, ctx: xdpCtx(EXT0, tf.length) });
+    const u = hybrid.xdpProg.testRun({ data: uf, ctx: xdpCtx(EXT0, uf.length) });
+    assert.equal(t.retval, XDP.TX);
+    assert.equal(parse(t.data).ip?.proto, PROTO.IPIP, 'TCP is tunnelled (DSR)');
+    assert.equal(u.retval, XDP.TX);
+    assert.equal(parse(u.data).ip?.dst, f.remoteBe, 'UDP is NATed (SNAT)');
+    assert.equal(parse(u.data).ip?.src, f.node);
+  } finally {
+    hybrid.close();
   }
 });
