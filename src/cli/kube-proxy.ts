@@ -10,7 +10,6 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { cleanupKubeProxyRules } from '../cleanup/cleanup-kube-proxy-rules.ts';
 import { commandExec } from '../cleanup/exec.ts';
-import { removeBpfPins } from '../cleanup/remove-bpf-pins.ts';
 import { encodeKubeProxyConfiguration } from '../config/encode-kube-proxy-configuration.ts';
 import { KUBE_PROXY_BPF_VERSION, KUBERNETES_VERSION } from '../config/version.ts';
 import { createLogger } from '../log/logger.ts';
@@ -65,13 +64,13 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     for (const item of result.removed) logger.info('Removed kube-proxy state', { item });
     for (const err of result.errors) logger.error('Cleanup failed', { err });
     let failed = result.errors.length > 0;
-    try {
-      const pins = removeBpfPins(cmd.bpf.pinPath);
-      logger.info('Removed BPF pins', { pinPath: cmd.bpf.pinPath, count: pins.length });
-    } catch (e) {
-      logger.error('Cannot remove BPF pins', { err: e, pinPath: cmd.bpf.pinPath });
-      failed = true;
-    }
+    // Detaches our links and tc filters, then removes every pin (loaded only here: it needs the addon).
+    const { cleanupDatapath } = await import('../dataplane/datapath.ts');
+    const dp = cleanupDatapath(cmd.bpf.pinPath);
+    logger.info('Removed BPF pins', { pinPath: cmd.bpf.pinPath, count: dp.removed.filter((r) => r.startsWith('pin ')).length });
+    for (const item of dp.removed.filter((r) => !r.startsWith('pin '))) logger.info('Detached', { item });
+    for (const err of dp.errors) logger.error('Cannot remove BPF state', { err, pinPath: cmd.bpf.pinPath });
+    if (dp.errors.length > 0) failed = true;
     return failed ? 1 : 0;
   }
 
