@@ -35,6 +35,11 @@ before(async () => {
       env.addService({ id: f.base + 100 + proto, addr: null, family: f.v, port: port + 1, proto, flags: SVC.NODEPORT, revAddr: f.node,
         backends: [{ id: f.base + 100 + proto, addr: f.podA, port: bport, local: true }] });
     }
+    // DSR services (np-dsr-backend-node.ts writes node-b's side of them).
+    for (const [proto, port, bport] of [[PROTO.TCP, 30085, 8080], [PROTO.UDP, 30055, 5353]] as const) {
+      env.addService({ id: f.base + 200 + proto, addr: null, family: f.v, port, proto, flags: SVC.NODEPORT | SVC.DSR, revAddr: f.node,
+        backends: [{ id: f.base + 200 + proto, addr: f.podB, port: bport, nodeAddr: f.v === 4 ? '192.0.2.12' : '2001:db8:1::12' }] });
+    }
   }
 });
 after(() => env?.close());
@@ -68,6 +73,18 @@ for (const mode of ['xdp+tc', 'tc'] as const) {
         }
         if (mode === 'xdp+tc') assert.ok(env.counter(HOOK.XDP, CNT.REMOTE_FWD) > xdpFwd, 'XDP forwarded the new flows');
         else assert.ok(env.counter(HOOK.TC_INGRESS, CNT.REMOTE_FWD) > tcFwd, 'tc forwarded the new flows');
+      });
+    });
+
+    test(`${mode} IPv${f.v}: remote backend (DSR) answers TCP and UDP directly; it sees the client`, () => {
+      withLinks(mode, () => {
+        const hook = mode === 'xdp+tc' ? HOOK.XDP : HOOK.TC_INGRESS;
+        const encap = env.counter(hook, CNT.DSR_ENCAP);
+        for (const [proto, port] of [['tcp', 30085], ['udp', 30055]] as const) {
+          const [seen] = client(proto, f.node, port).split(' ');
+          assert.equal(seen, f.client, `${proto}: backend saw the client itself (no SNAT)`);
+        }
+        assert.ok(env.counter(hook, CNT.DSR_ENCAP) > encap, `${mode === 'xdp+tc' ? 'XDP' : 'tc'} encapsulated the flows`);
       });
     });
 

@@ -1,6 +1,7 @@
 // Real traffic through the north-south datapath: an external client reaches NodePorts of node-a,
 // whose fabric device runs our XDP (native) and tc programs; backends are a pod on node-b
-// (remote: SNAT) and a pod on node-a (local: DNAT). Each case asserts that the client got the
+// (remote: SNAT or DSR, node-b running our tc to decapsulate) and a pod on node-a (local: DNAT).
+// Each case asserts that the client got the
 // echo and which source address the backend saw. np-traffic-topology.ts has the address plan.
 // The BPF side runs inside node-a's namespace (nodeport-traffic.inner.ts) so attach, FIB and pins
 // are node-a's own. Needs root; fails loudly without it.
@@ -14,18 +15,21 @@ import { XDP_OBJ, TC_OBJ } from './np-env.ts';
 
 const ECHO = new URL('./np-echo.ts', import.meta.url).pathname;
 const XDP_PEER = new URL('./np-xdp-peer.ts', import.meta.url).pathname;
+const DSR_NODE = new URL('./np-dsr-backend-node.ts', import.meta.url).pathname;
 
-/** Keep an XDP program on the bridge side of node-a's veth (see np-traffic-topology.ts). */
-async function startXdpPeer(ns: string, dev: string): Promise<ChildProcess> {
-  const p = spawn('ip', ['netns', 'exec', ns, process.execPath, XDP_PEER, dev], { stdio: ['pipe', 'pipe', 'inherit'] });
+/** Start a helper that prints "ready" once attached and keeps running until its stdin closes. */
+async function startHelper(ns: string, argv: string[], bpffs = false): Promise<ChildProcess & { output: () => string }> {
+  const cmd = bpffs ? ['sh', '-c', 'mount -t bpf bpf /sys/fs/bpf && exec "$@"', 'sh', process.execPath, ...argv] : [process.execPath, ...argv];
+  const p = spawn('ip', ['netns', 'exec', ns, ...cmd], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const dev = argv.join(' ');
   let out = '';
   p.stdout!.on('data', (d) => { out += d; });
   const deadline = Date.now() + 20_000;
   while (!out.includes('ready')) {
-    if (p.exitCode !== null || Date.now() > deadline) throw new Error(`XDP on ${dev} in ${ns} did not attach: ${out}`);
+    if (p.exitCode !== null || Date.now() > deadline) throw new Error(`helper "${dev}" in ${ns} did not get ready: ${out}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  return p;
+  return Object.assign(p, { output: () => out });
 }
 
 async function startEcho(ns: string): Promise<ChildProcess> {
@@ -46,7 +50,11 @@ test('NodePort traffic through XDP and tc reaches local and remote backends and 
   const topo = createTrafficTopology();
   const servers: ChildProcess[] = [];
   try {
-    servers.push(await startEcho(topo.podA.name), await startEcho(topo.podB.name), await startXdpPeer(topo.fabric.name, 'fa'));
+    servers.push(await startEcho(topo.podA.name), await startEcho(topo.podB.name));
+    // XDP on the bridge side of node-a's veth (see np-traffic-topology.ts); node-b's tc for DSR.
+    servers.push(await startHelper(topo.fabric.name, [XDP_PEER, 'fa']));
+    const nodeB = await startHelper(topo.nodeB.name, [DSR_NODE, 'b0'], true);
+    servers.push(nodeB);
     const inner = new URL('./nodeport-traffic.inner.ts', import.meta.url).pathname;
     const { NODE_TEST_CONTEXT: _ctx, ...env } = process.env;
     const r = spawnSync('ip', ['netns', 'exec', topo.nodeA.name, 'sh', '-c', 'mount -t bpf bpf /sys/fs/bpf && exec "$@"', 'sh',
@@ -58,6 +66,11 @@ test('NodePort traffic through XDP and tc reaches local and remote backends and 
     process.stderr.write(r.stderr ?? '');
     assert.equal(r.status, 0, `traffic cases failed inside ${topo.nodeA.name} (status ${r.status}, signal ${r.signal})`);
     assert.match(r.stdout ?? '', /ℹ pass [1-9]/, 'the inner run executed cases');
+    nodeB.stdin!.end();
+    await Promise.race([once(nodeB, 'exit'), new Promise((res) => setTimeout(res, 5000))]);
+    const counters = JSON.parse(nodeB.output().split('\n').filter(Boolean).at(-1) ?? '{}') as { ingress?: Record<string, number>; egress?: Record<string, number> };
+    assert.ok((counters.ingress?.DSR_DECAP ?? 0) > 0, `node-b decapsulated DSR packets: ${JSON.stringify(counters)}`);
+    assert.ok((counters.egress?.DSR_REPLY ?? 0) > 0, `node-b gave replies the frontend as source: ${JSON.stringify(counters)}`);
   } finally {
     for (const s of servers) {
       s.stdin?.end();
