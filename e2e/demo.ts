@@ -18,9 +18,10 @@ import type { Proc } from './cluster/proc.ts';
 import { run } from './cluster/run.ts';
 import { echo, startEchoServer, waitForHttp } from './cluster/workload.ts';
 import {
-  attemptLine, clock, hostPort, makeStyle, renderTable, seconds, SUMMARY_HEADERS, summaryRows, tally, wantColour,
+  attemptLine, clock, dsrFallback, hostPort, makeStyle, renderTable, seconds, SUMMARY_HEADERS, summaryRows, tally, wantColour,
   type Attempt,
 } from './demo/format.ts';
+import { makeFabricNicLike } from './demo/fabric.ts';
 import {
   CLIENT_ROUTES, DEMO_NAMESPACE, demoPods, demoServices, dsrCases, ECHO_PORT, slicesFor, snatCases,
   type Case, type DemoPods,
@@ -207,6 +208,10 @@ async function main(): Promise<number> {
     await Promise.all(pods.backends.map((p) => startEchoServer(p.place, p.name, [ECHO_PORT], cluster.teardown)));
     step(`echo servers up on ${pods.backends.map((p) => `${p.name} (${p.node})`).join(' and ')} ${style.dim(`(${since(t)}; TCP+UDP :${ECHO_PORT}, IPv4+IPv6)`)}`);
 
+    t = performance.now();
+    const fabric = await makeFabricNicLike(cluster);
+    step(`fabric made NIC-like for native XDP ${style.dim(`(${since(t)}; TX checksum offload off on ${fabric.checksumOffloadOff} veths, XDP_PASS on ${fabric.xdpPassPorts.join(', ')}; see e2e/demo/fabric.ts)`)}`);
+
     step('starting the agent on node-a and node-b (--bpf-lb-mode=snat) ...');
     let agents = await startAgents(cluster, ['--bpf-lb-mode=snat', '--v=2']);
 
@@ -216,7 +221,6 @@ async function main(): Promise<number> {
     const programmed = await Promise.all([
       waitProgrammed('node-a', byId.get('cip-tcp4')!, backendNode),
       waitProgrammed('node-b', byId.get('cip-udp4')!, backendNode),
-      waitProgrammed('load balancer', byId.get('lb-tcp4')!, backendNode),
     ]);
     step(`services programmed ${style.dim(`(${programmed.join(', ')})`)}`);
 
@@ -235,6 +239,10 @@ async function main(): Promise<number> {
     const dsr = dsrCases(cluster);
     try {
       agents = await startAgents(cluster, ['--bpf-lb-mode=dsr', '--v=2']);
+      // The agent says so when it cannot do DSR and falls back; believe it rather than label
+      // SNAT traffic as DSR.
+      const fallback = agents.map((a) => dsrFallback(a.output)).find((w) => w !== undefined);
+      if (fallback !== undefined) throw new DemoError(`the agent accepts --bpf-lb-mode=dsr but warns: ${fallback}`);
       await waitProgrammed('node-a', dsr[0]!, backendNode);
       step(`agents restarted in DSR mode ${style.dim(`(${since(t)})`)}`);
       say();

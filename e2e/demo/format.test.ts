@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  attemptLine, clock, hostPort, makeStyle, renderTable, seconds, SUMMARY_HEADERS, summaryRows, tally, visibleLength, wantColour,
+  attemptLine, clock, dsrFallback, hostPort, makeStyle, renderTable, seconds, SUMMARY_HEADERS, summaryRows, tally, visibleLength, wantColour,
   type Attempt,
 } from './format.ts';
 
@@ -67,4 +67,14 @@ test('the table pads columns to the widest cell and ignores colour codes', () =>
     '     yyyy  ok',
   ].join('\n'));
   assert.equal(SUMMARY_HEADERS.length, 6);
+});
+
+test('the agent\'s DSR fallback warning is found in its klog output', () => {
+  const log = [
+    'I1125 19:08:02.018104   32413 kube-proxy.ts:78] "Version info" version="v1.37.2"',
+    'W1125 19:08:05.722418   32413 proxy-server.ts:152] "DSR needs the addresses of the other nodes; remote backends are reached with \\"SNAT\\"" lbMode="dsr"',
+  ].join('\n');
+  assert.equal(dsrFallback(log), 'DSR needs the addresses of the other nodes; remote backends are reached with \\"SNAT\\"');
+  assert.equal(dsrFallback(log.split('\n')[0]!), undefined);
+  assert.equal(dsrFallback('I1125 19:08:05.7 1 x.ts:1] "DSR encapsulation ready"'), undefined);
 });

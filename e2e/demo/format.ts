@@ -131,3 +131,12 @@ export function tally(attempts: readonly Attempt[]): { ok: number; failed: numbe
   const ok = attempts.filter((a) => a.backend !== undefined && a.error === undefined).length;
   return { ok, failed: attempts.length - ok };
 }
+
+/** The agent's warning that DSR is not in effect (a klog W line mentioning DSR), if it logged one. */
+export function dsrFallback(log: string): string | undefined {
+  const line = log.split('\n').find((l) => /^W\d{4} /.test(l) && /DSR/.test(l));
+  if (line === undefined) return undefined;
+  // klog text format: W1125 19:08:02.018104 pid file:line] "message" key=value...
+  const msg = /\] "((?:[^"\\]|\\.)*)"/.exec(line);
+  return msg?.[1] ?? line;
+}
