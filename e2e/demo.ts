@@ -6,8 +6,9 @@
 // request went wrong, 130 on Ctrl-C).
 //
 // Run it as `make demo`, which builds the BPF objects, the loader addon and the Kubernetes
-// binaries first; it needs root, bpffs and cgroup v2 like the e2e tests.
-import { existsSync } from 'node:fs';
+// binaries first; it needs root, bpffs and cgroup v2 like the e2e tests. KPB_DEMO_AGENT_ARGS adds
+// agent flags (e.g. `KPB_DEMO_AGENT_ARGS=--bpf-xdp=off make demo` for the tc-only path).
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startAgent } from './cluster/agent.ts';
@@ -16,6 +17,7 @@ import { K8S_BIN } from './cluster/control-plane.ts';
 import { PLAN } from './cluster/plan.ts';
 import type { Proc } from './cluster/proc.ts';
 import { run } from './cluster/run.ts';
+import { BPFFS, findCgroup2Mount } from './cluster/sandbox.ts';
 import { echo, startEchoServer, waitForHttp } from './cluster/workload.ts';
 import {
   attemptLine, clock, dsrFallback, hostPort, makeStyle, renderTable, seconds, SUMMARY_HEADERS, summaryRows, tally, wantColour,
@@ -23,7 +25,7 @@ import {
 } from './demo/format.ts';
 import { makeFabricNicLike } from './demo/fabric.ts';
 import {
-  CLIENT_ROUTES, DEMO_NAMESPACE, demoPods, demoServices, dsrCases, ECHO_PORT, slicesFor, snatCases,
+  CLIENT_ROUTES, DEMO_NAMESPACE, demoPods, demoServices, dsrCases, ECHO_PORT, NODE_PORT_TCP, slicesFor, snatCases,
   type Case, type DemoPods,
 } from './demo/scenario.ts';
 
@@ -35,6 +37,8 @@ const AGENT_READY_TIMEOUT_MS = 45_000;
 /** How long the agents get to turn new Services into map entries before the demo gives up. */
 const PROGRAMMED_TIMEOUT_MS = 20_000;
 const AGENT_LOG_TAIL_LINES = 30;
+/** Extra agent flags from the environment, e.g. KPB_DEMO_AGENT_ARGS='--bpf-xdp=off --v=4'. */
+const EXTRA_AGENT_ARGS = (process.env.KPB_DEMO_AGENT_ARGS ?? '').split(/\s+/).filter((a) => a !== '');
 /** kube-proxy's healthz port (KubeProxyConfiguration healthzBindAddress default). */
 const HEALTHZ_PORT = 10256;
 
@@ -67,6 +71,13 @@ function checkPrerequisites(): void {
   if (missing.length > 0) throw new DemoError(`missing build outputs (run \`make demo\`, which builds them): ${missing.join(', ')}`);
   if (process.getuid?.() !== 0) throw new DemoError('the demo creates network namespaces, cgroups and BPF programs: run it as root');
   step('prerequisites: BPF objects (sock, tc, xdp), loader addon, kube-apiserver and etcd binaries');
+}
+
+/** What a run may leave on the machine, by name; all of it must be gone after teardown. */
+function leftovers(cluster: Cluster): string[] {
+  const netns = existsSync('/run/netns') ? readdirSync('/run/netns').filter((n) => n.startsWith(`${cluster.runId}-`)).map((n) => `netns ${n}`) : [];
+  const paths = [join(findCgroup2Mount(), cluster.runId), join(BPFFS, cluster.runId), cluster.dir].filter((p) => existsSync(p));
+  return [...netns, ...paths];
 }
 
 function tail(text: string, lines: number): string {
@@ -136,17 +147,18 @@ async function runCases(cases: readonly Case[], backendNode: Map<string, string>
 
 /**
  * Polls `probe` until one request is answered: the agents program maps asynchronously after the
- * apiserver stores a Service, and the demo should show steady state, not the race.
+ * apiserver stores a Service, and the demo should show steady state, not the race. Gives up after
+ * PROGRAMMED_TIMEOUT_MS with the last error; the traffic that follows then shows what fails.
  */
-async function waitProgrammed(what: string, probe: Case, backendNode: Map<string, string>): Promise<string> {
+async function waitProgrammed(what: string, probe: Case, backendNode: Map<string, string>): Promise<{ ok: boolean; text: string }> {
   const t = performance.now();
   let last: Attempt | undefined;
-  while (performance.now() - t < PROGRAMMED_TIMEOUT_MS) {
+  for (let i = 0; performance.now() - t < PROGRAMMED_TIMEOUT_MS && i < 1_000; i++) {
     last = await send({ ...probe, expectSeen: undefined }, backendNode);
-    if (last.backend !== undefined) return `${what} ${since(t)}`;
+    if (last.backend !== undefined) return { ok: true, text: `${what} ${since(t)}` };
     await sleep(250);
   }
-  throw new DemoError(`${what}: ${probe.client} -> ${hostPort(probe.host, probe.port)}/${probe.proto} got no answer within ${seconds(PROGRAMMED_TIMEOUT_MS)} (last: ${last?.error ?? '?'})`);
+  return { ok: false, text: `${what}: ${probe.client} -> ${hostPort(probe.host, probe.port)}/${probe.proto} unanswered after ${seconds(PROGRAMMED_TIMEOUT_MS)} (${last?.error ?? '?'})` };
 }
 
 async function createServices(cluster: Cluster, pods: DemoPods): Promise<{ clusterIPs: string[] }> {
@@ -197,7 +209,9 @@ async function main(): Promise<number> {
     const tt = performance.now();
     step('tearing down: agents, echo servers, kube-apiserver, etcd, namespaces, cgroups, BPF pins, run folder ...');
     await cluster.stop();
-    step(`torn down ${style.dim(`(${since(tt)})`)}`);
+    const left = leftovers(cluster);
+    if (left.length > 0) throw new DemoError(`teardown left behind: ${left.join(', ')}`);
+    step(`torn down, nothing left behind ${style.dim(`(${since(tt)}; checked namespaces, cgroups, pins, run folder)`)}`);
   };
   try {
     step(`control plane up ${style.dim(`(${since(t)}; kube-apiserver ready ${seconds(cluster.controlPlane.startupMs)} after etcd start; ${cluster.dualStack ? 'dual-stack' : 'IPv4'})`)}`);
@@ -206,23 +220,28 @@ async function main(): Promise<number> {
 
     t = performance.now();
     await Promise.all(pods.backends.map((p) => startEchoServer(p.place, p.name, [ECHO_PORT], cluster.teardown)));
-    step(`echo servers up on ${pods.backends.map((p) => `${p.name} (${p.node})`).join(' and ')} ${style.dim(`(${since(t)}; TCP+UDP :${ECHO_PORT}, IPv4+IPv6)`)}`);
+    step(`echo servers up: ${pods.backends.map((p) => `${p.name} on ${p.node}`).join(', ')} ${style.dim(`(${since(t)}; TCP+UDP :${ECHO_PORT}, IPv4+IPv6)`)}`);
 
     t = performance.now();
     const fabric = await makeFabricNicLike(cluster);
     step(`fabric made NIC-like for native XDP ${style.dim(`(${since(t)}; TX checksum offload off on ${fabric.checksumOffloadOff} veths, XDP_PASS on ${fabric.xdpPassPorts.join(', ')}; see e2e/demo/fabric.ts)`)}`);
 
-    step('starting the agent on node-a and node-b (--bpf-lb-mode=snat) ...');
-    let agents = await startAgents(cluster, ['--bpf-lb-mode=snat', '--v=2']);
+    const snatArgs = ['--bpf-lb-mode=snat', '--v=2', ...EXTRA_AGENT_ARGS];
+    step(`starting the agent on node-a and node-b (${snatArgs.join(' ')}) ...`);
+    let agents = await startAgents(cluster, snatArgs);
 
     const allocated = await createServices(cluster, pods);
     const cases = snatCases(cluster, pods, allocated);
     const byId = new Map(cases.map((c) => [c.id, c]));
+    // One probe per agent, plus the two addresses that only work once the node's tc/XDP path has them.
     const programmed = await Promise.all([
       waitProgrammed('node-a', byId.get('cip-tcp4')!, backendNode),
       waitProgrammed('node-b', byId.get('cip-udp4')!, backendNode),
+      waitProgrammed('LB IP', byId.get('lb-tcp4')!, backendNode),
+      waitProgrammed('external IP', byId.get('eip-tcp4')!, backendNode),
     ]);
-    step(`services programmed ${style.dim(`(${programmed.join(', ')})`)}`);
+    if (programmed.every((p) => p.ok)) step(`services programmed ${style.dim(`(answering after: ${programmed.map((p) => p.text).join(', ')})`)}`);
+    else step(style.warn(`not every service answers yet: ${programmed.filter((p) => !p.ok).map((p) => p.text).join('; ')}`));
 
     const attempts: Attempt[] = [];
     say();
@@ -238,12 +257,13 @@ async function main(): Promise<number> {
     await Promise.all(agents.map((a) => a.stop()));
     const dsr = dsrCases(cluster);
     try {
-      agents = await startAgents(cluster, ['--bpf-lb-mode=dsr', '--v=2']);
+      agents = await startAgents(cluster, ['--bpf-lb-mode=dsr', '--v=2', ...EXTRA_AGENT_ARGS]);
       // The agent says so when it cannot do DSR and falls back; believe it rather than label
       // SNAT traffic as DSR.
       const fallback = agents.map((a) => dsrFallback(a.output)).find((w) => w !== undefined);
       if (fallback !== undefined) throw new DemoError(`the agent accepts --bpf-lb-mode=dsr but warns: ${fallback}`);
-      await waitProgrammed('node-a', dsr[0]!, backendNode);
+      const ready = await waitProgrammed('node-a', dsr[0]!, backendNode);
+      if (!ready.ok) throw new DemoError(ready.text);
       step(`agents restarted in DSR mode ${style.dim(`(${since(t)})`)}`);
       say();
       say(style.bold('Traffic, agents in DSR mode'));
@@ -251,13 +271,15 @@ async function main(): Promise<number> {
     } catch (err) {
       dsrNote = (err as Error).message;
       const detail = err instanceof DemoError && err.detail !== undefined ? `\n${err.detail}` : '';
-      say(`  ${style.warn('DSR: not available yet')}: ${dsrNote}${detail}`);
+      say();
+      say(style.bold('Traffic, agents in DSR mode'));
+      say(`  ${style.warn('not available yet')}: ${dsrNote}${detail}`);
     }
     say();
 
     say(style.bold('Summary'));
     const rows = summaryRows(attempts);
-    if (dsrNote !== undefined) rows.push([`client ${PLAN.client.ipv4}`, 'NodePort (DSR)', '-', '-', '-', `not available yet: ${dsrNote.split('\n')[0]}`]);
+    if (dsrNote !== undefined) rows.push([`client ${PLAN.client.ipv4}`, 'NodePort (DSR)', `${hostPort(cluster.nodes['node-a'].ipv4, NODE_PORT_TCP)}/tcp`, '-', '-', 'not available yet (see above)']);
     say(renderTable(SUMMARY_HEADERS, rows).split('\n').map((l) => `  ${l}`).join('\n'));
     const { ok, failed } = tally(attempts);
     say();
