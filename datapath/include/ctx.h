@@ -149,6 +149,16 @@ static __always_inline int ctx_l4_csum_diff(kpb_ctx_t *ctx, __u32 off, __u32 dif
 #endif
 }
 
+/* Account a change inside the L4 payload (no pseudo-header part), given as an unfolded diff. */
+static __always_inline int ctx_l4_csum_diff_payload(kpb_ctx_t *ctx, __u32 off, __u32 diff)
+{
+#if defined(KPB_CTX_XDP)
+	return ctx_csum_apply(ctx, off, diff, false);
+#else
+	return bpf_l4_csum_replace(ctx, off, 0, diff, 0);
+#endif
+}
+
 /* Account a 16-bit change inside the L4 header or payload (ports) in the L4 checksum at `off`. */
 static __always_inline int ctx_l4_csum_replace16(kpb_ctx_t *ctx, __u32 off, __u16 from, __u16 to, bool udp)
 {

@@ -342,6 +342,8 @@ static __always_inline int kpb_np_new(kpb_ctx_t *ctx, struct kpb_pkt *p, const s
 	return kpb_np_new_snat(ctx, p, &t, reason);
 }
 
+#include "icmp.h"
+
 /* A packet of a flow we track. */
 static __always_inline int kpb_np_tracked(kpb_ctx_t *ctx, struct kpb_pkt *p, struct kpb_ct_value *ct,
 					  __u32 *reason)
@@ -408,6 +410,12 @@ static __always_inline int kpb_np_ingress(kpb_ctx_t *ctx, __u32 *reason)
 			return kpb_dsr_decap(ctx, &p, reason);
 	}
 #endif
+	if (p.proto == KPB_IPPROTO_ICMP || p.proto == KPB_IPPROTO_ICMPV6) {
+		int ret = kpb_np_icmp_ingress(ctx, &p, reason);
+
+		if (ret != KPB_NP_CONTINUE)
+			return ret;
+	}
 	if (p.proto != KPB_IPPROTO_TCP && p.proto != KPB_IPPROTO_UDP) {
 		*reason = KPB_CNT_UNSUPP_L4;
 		return CTX_PASS;
@@ -435,8 +443,17 @@ static __always_inline int kpb_np_egress(kpb_ctx_t *ctx, __u32 *reason)
 	struct kpb_ct_value *ct;
 	struct kpb_pkt p;
 
-	if (kpb_parse(ctx, &p) != KPB_PARSE_OK ||
-	    (p.proto != KPB_IPPROTO_TCP && p.proto != KPB_IPPROTO_UDP)) {
+	if (kpb_parse(ctx, &p) != KPB_PARSE_OK) {
+		*reason = KPB_CNT_NOT_SERVICE;
+		return CTX_PASS;
+	}
+	if (p.proto == KPB_IPPROTO_ICMP || p.proto == KPB_IPPROTO_ICMPV6) {
+		int ret = kpb_np_icmp_egress(ctx, &p, reason);
+
+		if (ret != KPB_NP_CONTINUE)
+			return ret;
+	}
+	if (p.proto != KPB_IPPROTO_TCP && p.proto != KPB_IPPROTO_UDP) {
 		*reason = KPB_CNT_NOT_SERVICE;
 		return CTX_PASS;
 	}

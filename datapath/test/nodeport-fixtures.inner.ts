@@ -8,7 +8,7 @@ import { inNetns } from './netns.ts';
 import { createMap } from 'bpf-loader-napi';
 import { attachNorthSouth } from './np-attach.ts';
 import { NpEnv, SVC, CT, HOOK, CNT, XDP, TC, xdpCtx, skbCtx, type Service } from './np-env.ts';
-import { pkt, parse, addr16, TCP_FLAGS, PROTO, type Parsed } from './packet.ts';
+import { pkt, parse, parseIp, addr16, TCP_FLAGS, PROTO, type Parsed } from './packet.ts';
 import { MAC } from './np-topology.ts';
 
 if (!process.env.KPB_NETNS || !inNetns(process.env.KPB_NETNS)) {
@@ -454,6 +454,71 @@ for (const f of FAMS) {
     const again = expectRun('tc', outer(nodeB, f.node, pkt().ip({ src: f.client, dst: nodeB })
       .tcp({ sport: 46002, dport: 30086, flags: TCP_FLAGS.ACK }).buildL3(), MAC.nodeB, MAC.ext0), TC.OK, CNT.DSR_DECAP);
     assert.equal(again.p.ip?.dst, f.localBe);
+  });
+
+  /** The quoted packet of an ICMP error: its header fields and its ports (read from the first 8 bytes). */
+  const quoted = (p: Parsed) => {
+    const q = parseIp(p.payload);
+    const l4 = p.payload.subarray(f.v === 4 ? 20 : 40);
+    return { ip: q.ip!, sport: l4.readUInt16BE(0), dport: l4.readUInt16BE(2) };
+  };
+  const icmpErr = (src: string, dst: string, quote: Buffer, mtu = 0, srcMac: string = MAC.nodeB, dstMac: string = MAC.ext0) => {
+    const o = mtu
+      ? (f.v === 4 ? { type: 3, code: 4, rest: mtu } : { type: 2, code: 0, rest: mtu })
+      : (f.v === 4 ? { type: 3, code: 3 } : { type: 1, code: 4 });
+    return pkt().eth({ src: srcMac, dst: dstMac }).ip({ src, dst }).icmp(o).payload(quote).build();
+  };
+
+  for (const hook of ['xdp', 'tc'] as const) {
+    test(`${fam} ${hook}: ICMP errors about a SNAT flow reach the client with the quote translated back`, () => {
+      const first = expectRun(hook, tcpFrame(f.client, f.node, 40020, 30081), hook === 'xdp' ? XDP.TX : TC.REDIRECT, CNT.REMOTE_FWD);
+      const sent = first.out.subarray(14, 14 + (f.v === 4 ? 20 : 40) + 8); // what the backend side saw
+      // The backend itself refuses: the error's source is the quoted destination.
+      const r = expectRun(hook, icmpErr(f.remoteBe, f.node, Buffer.from(sent)), hook === 'xdp' ? XDP.TX : TC.REDIRECT, CNT.ICMP_XLATE);
+      assertValid(r.p);
+      assert.equal(r.p.eth.dst, MAC.client);
+      assert.equal(r.p.icmp?.checksumOk, true, 'ICMP checksum');
+      assert.equal(r.p.ip?.dst, f.client);
+      assert.equal(r.p.ip?.src, f.node, 'an error from the backend appears to come from the frontend');
+      const q = quoted(r.p);
+      assert.equal(q.ip.src, f.client);
+      assert.equal(q.ip.dst, f.node);
+      assert.equal(q.sport, 40020);
+      assert.equal(q.dport, 30081);
+      assert.equal(q.ip.checksumOk, true, 'quoted IPv4 header checksum');
+      // A router on the way reports a smaller MTU: its own address stays the source.
+      const router = f.v === 4 ? '198.18.2.1' : '2001:db8:10:2::1';
+      const m = expectRun(hook, icmpErr(router, f.node, Buffer.from(sent), 1400), hook === 'xdp' ? XDP.TX : TC.REDIRECT, CNT.ICMP_XLATE);
+      assert.equal(m.p.icmp?.checksumOk, true);
+      assert.equal(m.p.ip?.src, router);
+      assert.equal(m.p.ip?.dst, f.client);
+      assert.equal(m.p.icmp?.rest, 1400);
+      assert.equal(quoted(m.p).sport, 40020);
+    });
+
+    test(`${fam} ${hook}: ICMP errors quoting an unknown flow are left alone`, () => {
+      const stray = pkt().ip({ src: f.node, dst: f.remoteBe }).udp({ sport: 61999, dport: 9 }).buildL3().subarray(0, (f.v === 4 ? 20 : 40) + 8);
+      const frame = icmpErr(f.remoteBe, f.node, Buffer.from(stray));
+      const r = expectRun(hook, frame, PASS[hook], CNT.UNSUPP_L4);
+      assert.deepEqual(r.out, frame);
+    });
+  }
+
+  test(`${fam}: ICMP errors of a local backend leave with the frontend in the quote and as source`, () => {
+    expectRun('tc', udpFrame(f.client, f.node, 5010, 30054), TC.OK, CNT.LOCAL_DNAT);
+    // The backend saw client:5010 -> localBe:5353 and refuses it.
+    const seen = pkt().ip({ src: f.client, dst: f.localBe }).udp({ sport: 5010, dport: 5353 }).payload('dns?').buildL3()
+      .subarray(0, (f.v === 4 ? 20 : 40) + 8);
+    const e = expectRun('egress', icmpErr(f.localBe, f.client, Buffer.from(seen), 0, MAC.ext0, MAC.client), TC.OK, CNT.ICMP_XLATE);
+    assertValid(e.p);
+    assert.equal(e.p.icmp?.checksumOk, true);
+    assert.equal(e.p.ip?.src, f.node);
+    assert.equal(e.p.ip?.dst, f.client);
+    const q = quoted(e.p);
+    assert.equal(q.ip.dst, f.node);
+    assert.equal(q.dport, 30054);
+    assert.equal(q.sport, 5010);
+    assert.equal(q.ip.checksumOk, true);
   });
 
   test(`${fam}: TTL 1 is left to the stack (which answers time exceeded)`, () => {
