@@ -36,7 +36,7 @@ const REQUEST_TIMEOUT_MS = 2_000;
 const AGENT_READY_TIMEOUT_MS = 45_000;
 /** How long the agents get to turn new Services into map entries before the demo gives up. */
 const PROGRAMMED_TIMEOUT_MS = 20_000;
-const AGENT_LOG_TAIL_LINES = 30;
+const AGENT_LOG_TAIL_LINES = 20;
 /** Extra agent flags from the environment, e.g. KPB_DEMO_AGENT_ARGS='--bpf-xdp=off --v=4'. */
 const EXTRA_AGENT_ARGS = (process.env.KPB_DEMO_AGENT_ARGS ?? '').split(/\s+/).filter((a) => a !== '');
 /** kube-proxy's healthz port (KubeProxyConfiguration healthzBindAddress default). */
@@ -80,8 +80,16 @@ function leftovers(cluster: Cluster): string[] {
   return [...netns, ...paths];
 }
 
+/**
+ * The part of an agent's output worth reading when it failed: its error lines (which come first
+ * when it prints usage after them) and then its last lines.
+ */
 function tail(text: string, lines: number): string {
-  return text.trimEnd().split('\n').slice(-lines).map((l) => `    | ${l}`).join('\n');
+  const all = text.trimEnd().split('\n');
+  const errors = all.filter((l) => /^(Error|E\d{4} |F\d{4} )/.test(l)).slice(0, 5);
+  const last = all.slice(-lines).filter((l) => !errors.includes(l));
+  const shown = errors.length > 0 && last.length < all.length ? [...errors, '...', ...last] : [...errors, ...last];
+  return shown.map((l) => `    | ${l}`).join('\n');
 }
 
 /**
@@ -291,9 +299,16 @@ async function main(): Promise<number> {
     await teardown();
     return failed === 0 ? 0 : 1;
   } catch (err) {
+    // Say what went wrong first, while the context is on screen, then remove everything.
+    reportFailure(err);
     await teardown().catch((tErr: Error) => say(style.fail(`teardown: ${tErr.message}`)));
-    throw err;
+    return 1;
   }
+}
+
+function reportFailure(err: unknown): void {
+  const e = err as Partial<DemoError>;
+  process.stdout.write(`\n${style.fail('demo failed')}: ${e.message ?? String(err)}\n${e.detail === undefined ? '' : `${e.detail}\n`}\n`);
 }
 
 // Ctrl-C and SIGTERM: the harness's own listener (hooked when the cluster's Teardown is made)
@@ -312,8 +327,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    const e = err as DemoError;
-    process.stderr.write(`\n${style.fail('demo failed')}: ${e.message ?? String(err)}\n${e.detail === undefined ? '' : `${e.detail}\n`}`);
+    reportFailure(err);
     process.exit(1);
   },
 );
