@@ -378,6 +378,23 @@ static __always_inline int kpb_np_tracked(kpb_ctx_t *ctx, struct kpb_pkt *p, str
 			      reason);
 }
 
+/* A forward entry whose backend left lb_backends (the endpoint was removed; ids are not reused
+ * for a grace period) is dropped so the packet selects again, as a new flow: a TCP connection to
+ * the removed pod then gets a RST from the new backend instead of silence. */
+static __always_inline bool kpb_ct_backend_gone(const struct kpb_pkt *p, const struct kpb_ct_value *ct)
+{
+	struct kpb_ct_key k;
+	__u32 id = ct->backend_id;
+
+	if (ct->flags & KPB_CT_REPLY)
+		return false;
+	if (bpf_map_lookup_elem(&lb_backends, &id))
+		return false;
+	kpb_ct_key_of(&k, p);
+	bpf_map_delete_elem(&kpb_ct, &k);
+	return true;
+}
+
 static __always_inline int kpb_np_ingress(kpb_ctx_t *ctx, __u32 *reason)
 {
 	struct lb_service_value *svc = NULL;
@@ -421,7 +438,7 @@ static __always_inline int kpb_np_ingress(kpb_ctx_t *ctx, __u32 *reason)
 		return CTX_PASS;
 	}
 	ct = kpb_ct_lookup(&p);
-	if (ct)
+	if (ct && !kpb_ct_backend_gone(&p, ct))
 		return kpb_np_tracked(ctx, &p, ct, reason);
 	switch (kpb_svc_lookup(&p, &svc)) {
 	case KPB_SVC_FOUND:

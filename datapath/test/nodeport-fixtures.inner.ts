@@ -521,6 +521,21 @@ for (const f of FAMS) {
     assert.equal(q.ip.checksumOk, true);
   });
 
+  test(`${fam}: a flow whose backend was removed selects a live backend again`, () => {
+    const b = f.base + 60;
+    const svc: Service = { id: b, addr: null, family: f.v, port: 30094, proto: PROTO.TCP, flags: SVC.NODEPORT, revAddr: f.node,
+      backends: [{ id: b + 1, addr: f.remoteBe, port: 8080 }] };
+    env.addService(svc);
+    const first = expectRun('xdp', tcpFrame(f.client, f.node, 48000, 30094), XDP.TX, CNT.REMOTE_FWD);
+    assert.equal(first.p.ip?.dst, f.remoteBe);
+    // The control plane replaces the endpoint: new backend and slot first, then the old backend goes.
+    env.addService({ ...svc, backends: [{ id: b + 2, addr: f.remoteBe2, port: 8080 }] });
+    env.map('lb_backends').delete(b + 1);
+    const next = expectRun('xdp', tcpFrame(f.client, f.node, 48000, 30094, TCP_FLAGS.ACK), XDP.REDIRECT, CNT.REMOTE_FWD);
+    assert.equal(next.p.ip?.dst, f.remoteBe2);
+    assert.equal(env.ctEntries().find((e) => e.key.src === f.client && e.key.dport === 30094)?.backendId, b + 2);
+  });
+
   test(`${fam}: TTL 1 is left to the stack (which answers time exceeded)`, () => {
     const frame = tcpFrame(f.client, f.node, 40010, 30081, TCP_FLAGS.SYN, 1);
     const r = expectRun('xdp', frame, XDP.PASS, CNT.TTL);
