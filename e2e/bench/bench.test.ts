@@ -218,3 +218,22 @@ test('bench objects: selector-less service, slice with trigger time, synthetic e
   assert.equal(syntheticEndpoint(257), '198.18.17.1');
   assert.throws(() => syntheticEndpoint(61440), RangeError);
 });
+
+test('parseSockperf reads the valid window, average and percentiles', async () => {
+  const { parseSockperf } = await import('./sockperf.ts');
+  const out = [
+    'sockperf: [Total Run] RunTime=2.000 sec; Warm up time=400 msec; SentMessages=165639; ReceivedMessages=165638',
+    'sockperf: [Valid Duration] RunTime=1.550 sec; SentMessages=129620; ReceivedMessages=129620',
+    'sockperf: \x1b[2;35m====> avg-rtt=11.943 (std-dev=2.581)\x1b[0m',
+    'sockperf: ---> <MAX> observation =  602.469',
+    'sockperf: ---> percentile 99.000 =   13.740',
+    'sockperf: ---> percentile 50.000 =   11.797',
+  ].join('\n');
+  const r = parseSockperf(out);
+  assert.equal(r.received, 129620);
+  assert.equal(r.runTimeS, 1.55);
+  assert.equal(Math.round(r.ratePerS), 83626);
+  assert.equal(r.avgUs, 11.943);
+  assert.deepEqual(r.percentilesUs, { '99.000': 13.74, '50.000': 11.797, max: 602.469 });
+  assert.throws(() => parseSockperf('nothing'), /Valid Duration/);
+});

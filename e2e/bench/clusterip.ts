@@ -1,0 +1,175 @@
+// Part 2: ClusterIP from a pod. A client in a-pod1 (node-a's cgroup, so node-a's socket programs
+// see it) talks to a server in b-pod1 on node-b: request/response on one TCP connection (sockperf
+// ping-pong) and one new TCP connection per request (crr.c), through a ClusterIP Service with that
+// pod as its only endpoint, or straight to the pod IP (the limit). Each run is time-bounded.
+import { join } from 'node:path';
+import type { Cluster } from '../cluster/cluster.ts';
+import { Proc, runIn } from '../cluster/proc.ts';
+import { run } from '../cluster/run.ts';
+import { isNotRun, notRun, type BenchContext, type NotRun } from './context.ts';
+import { ensureNamespace } from './contenders.ts';
+import { BENCH_NAMESPACE, endpointSlice, service } from './objects.ts';
+import { agentMissing, startOurs, waitForOursSync } from './ours.ts';
+import { parseSockperf, type SockperfResult } from './sockperf.ts';
+import { cdf, summarize, type Summary } from './stats.ts';
+import { startUpstream, upstreamMissing, waitForFirstSync, type UpstreamMode } from './upstream.ts';
+
+const RR_PORT = 7000;
+const CRR_PORT = 7001;
+const RR_VIP = '198.19.1.10';
+const CRR_VIP = '198.19.1.11';
+
+export interface ClusterIpTarget {
+  rr: { ip: string; port: number };
+  crr: { ip: string; port: number };
+  how: string;
+  stop(): Promise<void>;
+}
+
+export interface ClusterIpContender {
+  name: string;
+  prepare(cluster: Cluster): Promise<ClusterIpTarget | NotRun>;
+}
+
+export interface CrrResult {
+  connections: number;
+  elapsedS: number;
+  errors: number;
+  ratePerS: number;
+  latencyUs: Summary;
+  /** Thinned empirical CDF of per-connection latency, [us, fraction]. */
+  cdfUs: Array<[number, number]>;
+}
+
+export type ClusterIpContenderResult =
+  | { name: string; status: 'ok'; how: string; rr: SockperfResult | NotRun; crr: CrrResult | NotRun }
+  | { name: string; status: 'not run'; reason: string };
+
+export interface ClusterIpResult {
+  status: 'ok';
+  client: string;
+  server: string;
+  contenders: ClusterIpContenderResult[];
+}
+
+async function ensureClusterIpServices(cluster: Cluster, backendIp: string): Promise<void> {
+  const done = await ensureNamespace(cluster);
+  if (done.has('clusterip')) return;
+  for (const [name, vip, port] of [['cip-rr', RR_VIP, RR_PORT], ['cip-crr', CRR_VIP, CRR_PORT]] as const) {
+    await cluster.admin.createService(BENCH_NAMESPACE, service({ name, type: 'ClusterIP', protocol: 'TCP', port: 80, targetPort: port, clusterIP: vip }));
+    await cluster.admin.createEndpointSlice(BENCH_NAMESPACE, endpointSlice(name, 'TCP', port, [{ ip: backendIp, node: 'node-b' }]));
+  }
+  done.add('clusterip');
+}
+
+const direct: ClusterIpContender = {
+  name: 'pod IP (direct)',
+  async prepare(cluster) {
+    const ip = cluster.nodes['node-b'].pods[0].ipv4;
+    return { rr: { ip, port: RR_PORT }, crr: { ip, port: CRR_PORT }, how: 'client connects to the backend pod address, no service translation', stop: async () => {} };
+  },
+};
+
+function upstream(mode: UpstreamMode): ClusterIpContender {
+  return {
+    name: `kube-proxy ${mode}`,
+    async prepare(cluster) {
+      const missing = await upstreamMissing(mode);
+      if (missing) return notRun(missing);
+      const up = await startUpstream(cluster.nodes['node-a'], mode);
+      try {
+        await waitForFirstSync(up, 60_000);
+      } catch (err) {
+        await up.stop();
+        throw err;
+      }
+      return {
+        rr: { ip: RR_VIP, port: 80 }, crr: { ip: CRR_VIP, port: 80 },
+        how: `upstream kube-proxy ${mode} in node-a's netns (DNAT in node-a's PREROUTING, conntrack)`,
+        stop: () => up.stop(),
+      };
+    },
+  };
+}
+
+const ours: ClusterIpContender = {
+  name: 'ours (socket LB)',
+  async prepare(cluster) {
+    const missing = agentMissing();
+    if (missing) return notRun(missing);
+    const o = startOurs(cluster.nodes['node-a'], ['--bpf-devices=eth0']);
+    try {
+      await waitForOursSync(o, 60_000);
+    } catch (err) {
+      await o.stop();
+      throw err;
+    }
+    return {
+      rr: { ip: RR_VIP, port: 80 }, crr: { ip: CRR_VIP, port: 80 },
+      how: 'our agent in node-a\'s netns; the pod is in node-a\'s cgroup, so connect() is translated by the socket programs',
+      stop: () => o.stop(),
+    };
+  },
+};
+
+export const CLUSTERIP_CONTENDERS: readonly ClusterIpContender[] = [direct, upstream('iptables'), upstream('nftables'), ours];
+
+export async function runClusterIp(ctx: BenchContext, o: { rrSeconds: number; crrSeconds: number }, contenders = CLUSTERIP_CONTENDERS): Promise<ClusterIpResult> {
+  const cluster = await ctx.cluster();
+  const client = cluster.nodes['node-a'].pods[0];
+  const server = cluster.nodes['node-b'].pods[0];
+  const crrBin = join(ctx.outDir, 'crr');
+  await run(['cc', '-O2', '-Wall', '-o', crrBin, join(import.meta.dirname, 'crr.c')]);
+  // Client side of CRR: reuse TIME_WAIT ports and a wide port range, in the client pod's namespace only.
+  await run(['ip', 'netns', 'exec', client.place.netns, 'sysctl', '-qw', 'net.ipv4.tcp_tw_reuse=1', 'net.ipv4.ip_local_port_range=1024 65000']);
+  const servers = [
+    new Proc(server.place, ['sockperf', 'server', '--tcp', '-i', '0.0.0.0', '-p', String(RR_PORT)], { name: 'sockperf server' }),
+    new Proc(server.place, [crrBin, 'server', String(CRR_PORT)], { name: 'crr server' }),
+  ];
+  for (const s of servers) cluster.teardown.add(s.name, () => s.stop());
+  await servers[1].waitFor(/ready/, 10_000);
+  await new Promise((r) => setTimeout(r, 500));
+  await ensureClusterIpServices(cluster, server.ipv4);
+
+  const out: ClusterIpContenderResult[] = [];
+  for (const c of contenders) {
+    ctx.log(`clusterip: preparing ${c.name}`);
+    let t: ClusterIpTarget | NotRun;
+    try {
+      t = await c.prepare(cluster);
+    } catch (err) {
+      t = notRun(`setup failed: ${(err as Error).message.split('\n')[0]}`);
+    }
+    if (isNotRun(t)) {
+      ctx.log(`clusterip: ${c.name} not run: ${t.reason}`);
+      out.push({ name: c.name, status: 'not run', reason: t.reason });
+      continue;
+    }
+    try {
+      let rr: SockperfResult | NotRun;
+      try {
+        const r = await runIn(client.place, ['sockperf', 'ping-pong', '--tcp', '--full-rtt', '-i', t.rr.ip, '-p', String(t.rr.port), '-t', String(o.rrSeconds)],
+          { timeoutMs: (o.rrSeconds + 30) * 1000 });
+        rr = parseSockperf(r.stdout + r.stderr);
+        ctx.log(`clusterip: ${c.name} RR: ${Math.round(rr.ratePerS)} round trips/s, avg ${rr.avgUs} us, p99 ${rr.percentilesUs['99.000']} us`);
+      } catch (err) {
+        rr = notRun(`sockperf failed: ${(err as Error).message.split('\n')[0]}`);
+      }
+      let crr: CrrResult | NotRun;
+      try {
+        const r = await runIn(client.place, [crrBin, 'client', t.crr.ip, String(t.crr.port), String(o.crrSeconds)], { timeoutMs: (o.crrSeconds + 30) * 1000 });
+        const j = JSON.parse(r.stdout) as { connections: number; elapsedS: number; errors: number; latNs: number[] };
+        const us = j.latNs.map((x) => x / 1000);
+        crr = { connections: j.connections, elapsedS: j.elapsedS, errors: j.errors, ratePerS: j.connections / j.elapsedS, latencyUs: summarize(us), cdfUs: cdf(us, 300) };
+        ctx.log(`clusterip: ${c.name} CRR: ${Math.round(crr.ratePerS)} connections/s, p50 ${crr.latencyUs.p50.toFixed(1)} us, p99 ${crr.latencyUs.p99.toFixed(1)} us, errors ${j.errors}`);
+        if (j.connections === 0) crr = notRun(`no connection succeeded (${j.errors} errors)`);
+      } catch (err) {
+        crr = notRun(`crr client failed: ${(err as Error).message.split('\n')[0]}`);
+      }
+      out.push({ name: c.name, status: 'ok', how: t.how, rr, crr });
+    } finally {
+      await t.stop().catch((e: Error) => ctx.log(`clusterip: stopping ${c.name}: ${e.message}`));
+    }
+  }
+  return { status: 'ok', client: `${client.name} ${client.ipv4} (node-a)`, server: `${server.name} ${server.ipv4} (node-b)`, contenders: out };
+}

@@ -1,0 +1,246 @@
+// Part 3: the control plane at scale. For each scale N (BENCH_SCALE), N selector-less Services with
+// 10 endpoints each are written to the real apiserver (bounded concurrency), then each proxy is
+// started alone on node-a and measured:
+//   - time to first full programming: process start -> kubeproxy_sync_proxy_rules_last_timestamp_seconds
+//     (the end of its first sync, which covers every Service);
+//   - endpoint-change latency over BENCH_CHANGES changes made one at a time: (a) "observed", from
+//     the EndpointSlice write to the end of the first sync that finishes after it, polled on the
+//     proxy's /metrics every 5 ms; (b) each proxy's own kubeproxy_network_programming_duration_seconds
+//     histogram (from endpoints.kubernetes.io/last-change-trigger-time), p50/p99 of the delta;
+//   - RSS (VmRSS) and CPU seconds (utime+stime) of the proxy process after the first sync and after
+//     the changes.
+import { join } from 'node:path';
+import type { Cluster, ClusterNode } from '../cluster/cluster.ts';
+import { startForward } from '../cluster/forward.ts';
+import { procUsage } from './cpu.ts';
+import { notRun, type BenchContext, type NotRun } from './context.ts';
+import { ensureNamespace } from './contenders.ts';
+import { BENCH_NAMESPACE, endpointSlice, service, syntheticEndpoint } from './objects.ts';
+import { agentMissing, startOurs } from './ours.ts';
+import { histogram, metricValue, parseMetrics, type Sample } from './prom.ts';
+import { histogramDelta, histogramQuantile, summarize, type Summary } from './stats.ts';
+import { startUpstream, upstreamMissing } from './upstream.ts';
+
+const ENDPOINTS_PER_SERVICE = 10;
+const NPD = 'kubeproxy_network_programming_duration_seconds';
+const LAST_SYNC = 'kubeproxy_sync_proxy_rules_last_timestamp_seconds';
+
+export interface ScaleMeasurement {
+  services: number;
+  firstSyncS: number;
+  /** ms from each EndpointSlice write to the end of the first sync after it. */
+  observedMs: Summary;
+  observedSamplesMs: number[];
+  /** p50/p99 (ms) of the proxy's own network-programming histogram over the changes. */
+  histogramMs: { p50: number; p99: number; count: number };
+  timeouts: number;
+  rssMiBAfterSync: number;
+  rssMiBAfterChanges: number;
+  cpuSecondsToFirstSync: number;
+  cpuSecondsDuringChanges: number;
+}
+
+export type ControlContenderResult =
+  | { name: string; status: 'ok'; scales: Array<ScaleMeasurement | (NotRun & { services: number })> }
+  | { name: string; status: 'not run'; reason: string };
+
+export interface ControlResult {
+  status: 'ok';
+  endpointsPerService: number;
+  creation: Array<{ services: number; seconds: number }>;
+  contenders: ControlContenderResult[];
+}
+
+interface ProxyHandle {
+  pid: number;
+  running(): boolean;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+interface ControlContender {
+  name: string;
+  missing(): Promise<string | undefined>;
+  start(node: ClusterNode): ProxyHandle;
+}
+
+const CONTENDERS: ControlContender[] = [
+  {
+    name: 'ours',
+    missing: async () => agentMissing(),
+    start(node) {
+      const o = startOurs(node, ['--bpf-devices=eth0'], { iptables: { minSyncPeriod: '0s', syncPeriod: '30s' } });
+      return { pid: o.proc.pid!, running: () => o.proc.running, output: () => o.proc.output, stop: () => o.stop() };
+    },
+  },
+  ...(['iptables', 'nftables'] as const).map((mode): ControlContender => ({
+    name: `kube-proxy ${mode}`,
+    missing: () => upstreamMissing(mode),
+    start(node) {
+      // startUpstream is async only for its config file; wrap the promise.
+      let up: Awaited<ReturnType<typeof startUpstream>> | undefined;
+      const p = startUpstream(node, mode).then((u) => { up = u; return u; });
+      return {
+        get pid() { return up?.proc.pid ?? 0; },
+        running: () => up?.proc.running ?? true,
+        output: () => up?.proc.output ?? '',
+        stop: async () => (await p).stop(),
+        ready: p,
+      } as ProxyHandle & { ready: Promise<unknown> };
+    },
+  })),
+];
+
+async function pool<T>(items: readonly T[], concurrency: number, fn: (x: T) => Promise<void>): Promise<void> {
+  let i = 0;
+  const worker = async (): Promise<void> => {
+    while (i < items.length) await fn(items[i++]);
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
+function svcName(i: number): string {
+  return `scale-${String(i).padStart(5, '0')}`;
+}
+
+function endpointsFor(i: number, generation: number): Array<{ ip: string; node: string }> {
+  return Array.from({ length: ENDPOINTS_PER_SERVICE }, (_, j) => ({
+    ip: syntheticEndpoint((i * ENDPOINTS_PER_SERVICE + j + generation * 7919) % 61440), node: 'node-b',
+  }));
+}
+
+/** Creates Services [from, to) with their EndpointSlices; returns seconds taken. */
+async function createServices(cluster: Cluster, from: number, to: number, deadlineMs: number): Promise<number> {
+  const t0 = Date.now();
+  const idx = Array.from({ length: to - from }, (_, k) => from + k);
+  await pool(idx, 32, async (i) => {
+    if (Date.now() > deadlineMs) throw new Error(`creating services: time box exceeded at ${i}`);
+    await cluster.admin.createService(BENCH_NAMESPACE, service({ name: svcName(i), type: 'ClusterIP', protocol: 'TCP', port: 80, targetPort: 8080 }));
+    await cluster.admin.createEndpointSlice(BENCH_NAMESPACE, endpointSlice(svcName(i), 'TCP', 8080, endpointsFor(i, 0)));
+  });
+  return (Date.now() - t0) / 1000;
+}
+
+export async function runControlPlane(ctx: BenchContext, o: { scales: number[]; changes: number; timeBoxS?: number }): Promise<ControlResult> {
+  const cluster = await ctx.cluster();
+  await ensureNamespace(cluster);
+  const node = cluster.nodes['node-a'];
+  const fwd = await startForward(node.place, '127.0.0.1', 10249, join(node.dir, 'metrics.sock'), cluster.teardown);
+  const scrape = async (): Promise<Sample[]> => {
+    const r = await fetch(`http://127.0.0.1:${fwd.localPort}/metrics`, { signal: AbortSignal.timeout(5_000) });
+    if (!r.ok) throw new Error(`metrics: HTTP ${r.status}`);
+    return parseMetrics(await r.text());
+  };
+  const deadline = Date.now() + (o.timeBoxS ?? 3600) * 1000;
+  const scales = [...o.scales].sort((a, b) => a - b);
+  const creation: ControlResult['creation'] = [];
+  const perContender = new Map<string, ControlContenderResult>();
+  const missing = new Map<string, string | undefined>();
+  for (const c of CONTENDERS) missing.set(c.name, await c.missing());
+
+  let created = 0;
+  const generation = new Map<number, number>();
+  for (const n of scales) {
+    ctx.log(`control: creating services ${created}..${n} (x${ENDPOINTS_PER_SERVICE} endpoints)`);
+    const s = await createServices(cluster, created, n, deadline);
+    created = n;
+    creation.push({ services: n, seconds: s });
+    ctx.log(`control: ${n} services present (this batch took ${s.toFixed(1)} s)`);
+    for (const c of CONTENDERS) {
+      const reason = missing.get(c.name);
+      if (reason) {
+        perContender.set(c.name, { name: c.name, status: 'not run', reason });
+        continue;
+      }
+      const prev = perContender.get(c.name);
+      const entry = prev && prev.status === 'ok' ? prev : { name: c.name, status: 'ok' as const, scales: [] as Array<ScaleMeasurement | (NotRun & { services: number })> };
+      perContender.set(c.name, entry);
+      if (Date.now() > deadline) {
+        entry.scales.push({ ...notRun('time box exceeded'), services: n });
+        continue;
+      }
+      try {
+        entry.scales.push(await measure(ctx, cluster, node, c, n, o.changes, scrape, generation));
+      } catch (err) {
+        ctx.log(`control: ${c.name} at ${n}: ${(err as Error).message.split('\n')[0]}`);
+        entry.scales.push({ ...notRun(`failed: ${(err as Error).message.split('\n')[0]}`), services: n });
+      }
+    }
+  }
+  return { status: 'ok', endpointsPerService: ENDPOINTS_PER_SERVICE, creation, contenders: [...perContender.values()] };
+}
+
+async function measure(ctx: BenchContext, cluster: Cluster, node: ClusterNode, c: ControlContender, n: number, changes: number,
+  scrape: () => Promise<Sample[]>, generation: Map<number, number>): Promise<ScaleMeasurement> {
+  const t0 = Date.now() / 1000;
+  const h = c.start(node);
+  const ready = (h as ProxyHandle & { ready?: Promise<unknown> }).ready;
+  if (ready) await ready;
+  try {
+    // First full programming: wait for the first sync, bounded (iptables at 10k can take minutes).
+    let firstTs = 0;
+    let cpuAtSync = 0;
+    const limit = Date.now() + Math.max(120_000, n * 60);
+    for (;;) {
+      if (!h.running()) throw new Error(`${c.name} exited: ${h.output().slice(-800)}`);
+      try {
+        firstTs = metricValue(await scrape(), LAST_SYNC) ?? 0;
+      } catch {
+        // not serving yet
+      }
+      if (firstTs > 0) break;
+      if (Date.now() > limit) throw new Error(`no first sync within ${(limit - t0 * 1000) / 1000} s`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const afterSync = procUsage(h.pid);
+    cpuAtSync = afterSync.cpuSeconds;
+    ctx.log(`control: ${c.name} at ${n}: first sync ${(firstTs - t0).toFixed(2)} s after start, RSS ${(afterSync.rssBytes / 2 ** 20).toFixed(0)} MiB`);
+    // A quiet second so the start-up syncs are over before the changes.
+    await new Promise((r) => setTimeout(r, 1000));
+    const before = histogram(await scrape(), NPD);
+    const observed: number[] = [];
+    let timeouts = 0;
+    for (let k = 0; k < changes; k++) {
+      const i = (k * 7919) % n;
+      const g = (generation.get(i) ?? 0) + 1;
+      generation.set(i, g);
+      const write = Date.now() / 1000;
+      const slice = endpointSlice(svcName(i), 'TCP', 8080, endpointsFor(i, g), new Date());
+      await cluster.admin.discovery.replaceNamespacedEndpointSlice({ name: slice.metadata!.name!, namespace: BENCH_NAMESPACE, body: slice });
+      const until = Date.now() + 30_000;
+      let seen = 0;
+      while (Date.now() < until) {
+        const ts = metricValue(await scrape(), LAST_SYNC) ?? 0;
+        if (ts > write) {
+          seen = ts;
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      if (seen) observed.push((seen - write) * 1000);
+      else timeouts++;
+    }
+    // Let the last sync's histogram observation land.
+    await new Promise((r) => setTimeout(r, 300));
+    const delta = histogramDelta(before, histogram(await scrape(), NPD));
+    const count = delta.length ? delta[delta.length - 1].count : 0;
+    const end = procUsage(h.pid);
+    const m: ScaleMeasurement = {
+      services: n,
+      firstSyncS: firstTs - t0,
+      observedMs: summarize(observed),
+      observedSamplesMs: observed,
+      histogramMs: { p50: histogramQuantile(delta, 0.5) * 1000, p99: histogramQuantile(delta, 0.99) * 1000, count },
+      timeouts,
+      rssMiBAfterSync: afterSync.rssBytes / 2 ** 20,
+      rssMiBAfterChanges: end.rssBytes / 2 ** 20,
+      cpuSecondsToFirstSync: cpuAtSync,
+      cpuSecondsDuringChanges: end.cpuSeconds - cpuAtSync,
+    };
+    ctx.log(`control: ${c.name} at ${n}: change->synced p50 ${m.observedMs.p50.toFixed(1)} ms, p99 ${m.observedMs.p99.toFixed(1)} ms ` +
+      `(histogram p50 ${m.histogramMs.p50.toFixed(1)} / p99 ${m.histogramMs.p99.toFixed(1)} ms, ${count} obs), timeouts ${timeouts}, RSS ${m.rssMiBAfterChanges.toFixed(0)} MiB`);
+    return m;
+  } finally {
+    await h.stop();
+  }
+}
