@@ -87,6 +87,17 @@ static __always_inline __u32 ctx_ifindex(kpb_ctx_t *ctx)
 #endif
 }
 
+/* A GSO/GRO aggregate (tc only): its length is not what goes on the wire, so MTU checks must
+ * be left to the kernel, which checks the segments. */
+static __always_inline bool ctx_is_gso(kpb_ctx_t *ctx)
+{
+#if defined(KPB_CTX_XDP)
+	return false;
+#else
+	return ctx->gso_size != 0;
+#endif
+}
+
 /* Fold a 32-bit one's complement sum to 16 bits (not complemented). */
 static __always_inline __u16 csum_fold32(__u64 s)
 {

@@ -40,8 +40,10 @@ static __noinline int kpb_dsr_encap(kpb_ctx_t *ctx, struct kpb_pkt *p, const __u
 	bool cfg = kpb_snat_addr_cfg(p->family, src);
 	int ret;
 
+	/* An aggregate is segmented after us; its segments were received within the MTU, and the
+	 * kernel checks the skb when tot_len is 0. */
 	kpb_fib_lookup(ctx, p->family, p->family == KPB_AF_INET ? KPB_IPPROTO_IPIP : KPB_IPPROTO_IPV6,
-		       p->l3_len + hdr, cfg ? src : p->dst, tunnel_dst, !cfg, &fib);
+		       ctx_is_gso(ctx) ? 0 : p->l3_len + hdr, cfg ? src : p->dst, tunnel_dst, !cfg, &fib);
 	if (fib.ret == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
 		/* The kernel reports the route's MTU in place of tot_len. */
 		__u32 mtu = fib.mtu > hdr ? fib.mtu - hdr : 0;

@@ -115,7 +115,8 @@ static __noinline int kpb_np_forward(kpb_ctx_t *ctx, struct kpb_pkt *p, const st
 {
 	struct kpb_fib fib;
 
-	kpb_fib_lookup(ctx, p->family, p->proto, p->l3_len, v->nat_src, v->nat_dst, false, &fib);
+	/* tot_len 0 makes tc's FIB lookup check the skb itself (GSO aware); XDP has no aggregates. */
+	kpb_fib_lookup(ctx, p->family, p->proto, ctx_is_gso(ctx) ? 0 : p->l3_len, v->nat_src, v->nat_dst, false, &fib);
 	if (!kpb_fib_usable(&fib)) {
 #if defined(KPB_CTX_XDP)
 		*reason = KPB_CNT_TO_TC;
@@ -210,7 +211,7 @@ static __noinline int kpb_np_new_snat(kpb_ctx_t *ctx, struct kpb_pkt *p, const s
 		return CTX_DROP;
 	}
 
-	kpb_fib_lookup(ctx, p->family, p->proto, p->l3_len, p->src, t->be.addr, !cfg, &fib);
+	kpb_fib_lookup(ctx, p->family, p->proto, ctx_is_gso(ctx) ? 0 : p->l3_len, p->src, t->be.addr, !cfg, &fib);
 	if (!kpb_fib_usable(&fib)) {
 #if defined(KPB_CTX_XDP)
 		*reason = KPB_CNT_TO_TC;

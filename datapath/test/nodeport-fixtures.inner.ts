@@ -592,3 +592,41 @@ test('hybrid mode (.rodata kpb_lb_mode = 2) uses DSR for TCP and SNAT for UDP', 
     hybrid.close();
   }
 });
+
+test('conntrack entries expire: a new flow selects again and an expired SNAT port is taken over', async () => {
+  // lb_kernel_hz = 5 makes a lifetime of N seconds last 5N jiffies: UDP's 60 s become 1.2 s at
+  // this kernel's HZ 250 (0.3 s at HZ 1000), long enough to act on a live flow, short to wait out.
+  const fast = await NpEnv.load({ lb_kernel_hz: 5, kpb_snat_port_min: 62000, kpb_snat_port_max: 62000 }, 'exp');
+  try {
+    const f = FAMS[0];
+    fast.addNodeAddr(f.node);
+    const svc: Service = { id: 1, addr: null, family: 4, port: 30060, proto: PROTO.UDP, flags: SVC.NODEPORT, revAddr: f.node,
+      backends: [{ id: 1, addr: f.remoteBe, port: 5353 }] };
+    fast.addService(svc);
+    const send = (sport: number) => {
+      const fr = udpFrame(f.client, f.node, sport, 30060);
+      const r = fast.xdpProg.testRun({ data: fr, ctx: xdpCtx(EXT0, fr.length) });
+      return { verdict: r.retval, p: parse(r.data) };
+    };
+    const a = send(5100);
+    assert.equal(a.verdict, XDP.TX);
+    assert.equal(a.p.udp?.sport, 62000, 'the only SNAT port');
+    // Second client port while the first flow lives: the single port is taken.
+    assert.equal(send(5101).verdict, XDP.DROP, 'SNAT range exhausted while the first flow lives');
+    await new Promise((r) => setTimeout(r, 1600));
+    const b = send(5101);
+    assert.equal(b.verdict, XDP.TX, 'the expired flow\'s SNAT port is taken over by a new flow');
+    assert.equal(b.p.udp?.sport, 62000);
+    assert.equal(b.p.ip?.dst, f.remoteBe);
+    // Re-point the service: a live flow keeps its backend, an expired one selects again.
+    fast.addService({ ...svc, backends: [{ id: 2, addr: f.remoteBe2, port: 5353 }] });
+    const live = send(5101);
+    assert.equal(live.p.ip?.dst, f.remoteBe, 'live flow keeps its backend');
+    await new Promise((r) => setTimeout(r, 1600));
+    const again = send(5100);
+    assert.equal(again.verdict, XDP.REDIRECT);
+    assert.equal(again.p.ip?.dst, f.remoteBe2, 'expired flow selected again');
+  } finally {
+    fast.close();
+  }
+});
