@@ -210,6 +210,7 @@ async function main(): Promise<number> {
   step('starting the cluster: network namespaces, PKI, etcd, kube-apiserver, Node objects ...');
   let t = performance.now();
   const cluster = await startCluster();
+  liveCluster = cluster;
   let tornDown = false;
   const teardown = async (): Promise<void> => {
     if (tornDown) return;
@@ -315,12 +316,19 @@ function reportFailure(err: unknown): void {
 // removes everything synchronously in this same emit; it exits by itself only when it is the sole
 // listener, so this one exits right after it has run.
 let interrupted = false;
+let liveCluster: Cluster | undefined;
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.on(sig, () => {
     if (interrupted) return;
     interrupted = true;
-    process.stdout.write(`\n${sig}: tearing everything down\n`);
-    setImmediate(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+    say(`\n${sig}: tearing everything down`);
+    setImmediate(() => {
+      // Before startCluster returns, the harness undoes its own partial start; nothing to check here.
+      const left = liveCluster === undefined ? undefined : leftovers(liveCluster);
+      if (left === undefined) say('torn down');
+      else say(left.length === 0 ? 'torn down, nothing left behind' : style.fail(`teardown left behind: ${left.join(', ')}`));
+      process.exit(sig === 'SIGINT' ? 130 : 143);
+    });
   });
 }
 
