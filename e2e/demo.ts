@@ -18,9 +18,9 @@ import { PLAN } from './cluster/plan.ts';
 import type { Proc } from './cluster/proc.ts';
 import { run } from './cluster/run.ts';
 import { BPFFS, findCgroup2Mount } from './cluster/sandbox.ts';
-import { echo, startEchoServer, waitForHttp } from './cluster/workload.ts';
+import { echo, httpGet, startEchoServer, waitForHttp } from './cluster/workload.ts';
 import {
-  attemptLine, clock, dsrFallback, hostPort, makeStyle, renderTable, seconds, SUMMARY_HEADERS, summaryRows, tally, wantColour,
+  attachSummary, attemptLine, clock, datapathReasons, dsrFallback, hostPort, makeStyle, renderTable, seconds, SUMMARY_HEADERS, summaryRows, tally, wantColour,
   type Attempt,
 } from './demo/format.ts';
 import { makeFabricNicLike } from './demo/fabric.ts';
@@ -41,6 +41,8 @@ const AGENT_LOG_TAIL_LINES = 20;
 const EXTRA_AGENT_ARGS = (process.env.KPB_DEMO_AGENT_ARGS ?? '').split(/\s+/).filter((a) => a !== '');
 /** kube-proxy's healthz port (KubeProxyConfiguration healthzBindAddress default). */
 const HEALTHZ_PORT = 10256;
+/** kube-proxy's metrics port (metricsBindAddress default 127.0.0.1:10249). */
+const METRICS_PORT = 10249;
 
 const style = makeStyle(wantColour(process.stdout.isTTY, process.env));
 const t0 = performance.now();
@@ -114,7 +116,10 @@ async function startAgents(cluster: Cluster, args: readonly string[]): Promise<P
     } finally {
       exited.catch(() => {}); // the race is over; a later exit is reported by the traffic instead
     }
-    step(`${node.name} agent ready ${style.dim(`(${since(t)}; pid ${proc.pid}, ${args.join(' ')})`)}`);
+    // The devices are attached at the first sync; a short wait, since it only adds detail.
+    await proc.waitFor(/"Attached the north-south datapath"/, 5_000).catch(() => undefined);
+    const attached = attachSummary(proc.output) ?? 'north-south path not attached yet';
+    step(`${node.name} agent ready ${style.dim(`(${since(t)}; pid ${proc.pid}; ${attached})`)}`);
     return proc;
   }));
 }
@@ -256,6 +261,14 @@ async function main(): Promise<number> {
     say();
     say(style.bold('Traffic, agents in SNAT mode'));
     await runCases(cases, backendNode, attempts);
+    say();
+
+    // Where the packets were handled, from each agent's own counters (before the restart below).
+    say(style.bold('Where the datapath handled them') + style.dim(' (kubeproxy_bpf_packet_reasons_total on :10249)'));
+    for (const node of Object.values(cluster.nodes)) {
+      const metrics = await httpGet(node.place, `http://127.0.0.1:${METRICS_PORT}/metrics`);
+      say(`  ${node.name}  ${metrics.status === 200 ? datapathReasons(metrics.body) : `metrics unavailable (HTTP ${metrics.status})`}`);
+    }
     say();
 
     // DSR is a per-agent setting (--bpf-lb-mode), so the agents restart with it; pinned maps keep

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  attemptLine, clock, dsrFallback, hostPort, makeStyle, renderTable, seconds, SUMMARY_HEADERS, summaryRows, tally, visibleLength, wantColour,
+  attachSummary, attemptLine, clock, datapathReasons, dsrFallback, hostPort, klogFields, samplesOf, makeStyle, renderTable, seconds, SUMMARY_HEADERS, summaryRows, tally, visibleLength, wantColour,
   type Attempt,
 } from './format.ts';
 
@@ -77,4 +77,29 @@ test('the agent\'s DSR fallback warning is found in its klog output', () => {
   assert.equal(dsrFallback(log), 'DSR needs the addresses of the other nodes; remote backends are reached with \\"SNAT\\"');
   assert.equal(dsrFallback(log.split('\n')[0]!), undefined);
   assert.equal(dsrFallback('I1125 19:08:05.7 1 x.ts:1] "DSR encapsulation ready"'), undefined);
+});
+
+test('the agent\'s attach line says which hooks carry the north-south path', () => {
+  const line = 'I1125 19:08:06.771509   32413 datapath.ts:191] "Attached the north-south datapath" device="eth0" tc="attached" xdp="native"';
+  assert.deepEqual(klogFields(line), { device: 'eth0', tc: 'attached', xdp: 'native' });
+  assert.equal(attachSummary(`x\n${line}\n`), 'eth0: tc + XDP native');
+  assert.equal(attachSummary(line.replace('native', 'off')), 'eth0: tc (XDP off)');
+  assert.equal(attachSummary('I1125 nothing'), undefined);
+  assert.deepEqual(klogFields('I1 1 f.ts:1] "a \\"q\\" b" k=v n="x y"'), { k: 'v', n: 'x y' });
+});
+
+test('datapath reasons come from the agent\'s metrics, grouped by hook, without noise', () => {
+  const metrics = [
+    '# HELP kubeproxy_bpf_packet_reasons_total Packets ...',
+    '# TYPE kubeproxy_bpf_packet_reasons_total counter',
+    'kubeproxy_bpf_packet_reasons_total{hook="xdp",reason="not_service"} 40',
+    'kubeproxy_bpf_packet_reasons_total{hook="xdp",reason="remote_fwd"} 9',
+    'kubeproxy_bpf_packet_reasons_total{hook="xdp",reason="local_dnat"} 3',
+    'kubeproxy_bpf_packet_reasons_total{hook="tc_ingress",reason="reply_fwd"} 9',
+    'kubeproxy_bpf_packet_reasons_total{hook="tc_egress",reason="ttl"} 0',
+    'kubeproxy_bpf_packets_total{hook="xdp",verdict="tx"} 13',
+  ].join('\n');
+  assert.deepEqual(samplesOf(metrics, 'kubeproxy_bpf_packets_total'), [{ labels: { hook: 'xdp', verdict: 'tx' }, value: 13 }]);
+  assert.equal(datapathReasons(metrics), 'xdp: remote_fwd 9, local_dnat 3; tc_ingress: reply_fwd 9');
+  assert.equal(datapathReasons(''), 'no service packets counted');
 });

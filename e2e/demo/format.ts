@@ -140,3 +140,67 @@ export function dsrFallback(log: string): string | undefined {
   const msg = /\] "((?:[^"\\]|\\.)*)"/.exec(line);
   return msg?.[1] ?? line;
 }
+
+/** key="value" and key=value pairs of one klog text line (after the quoted message). */
+export function klogFields(line: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const afterMsg = line.replace(/^.*?\] "(?:[^"\\]|\\.)*"/, '');
+  for (const m of afterMsg.matchAll(/(\w[\w.-]*)=(?:"((?:[^"\\]|\\.)*)"|(\S+))/g)) out[m[1]!] = m[2] ?? m[3] ?? '';
+  return out;
+}
+
+/**
+ * How the agent attached its north-south programs, from its "Attached the north-south datapath"
+ * lines: "eth0: tc + XDP native", or "eth0: tc (XDP off)".
+ */
+export function attachSummary(log: string): string | undefined {
+  const lines = log.split('\n').filter((l) => l.includes('"Attached the north-south datapath"'));
+  if (lines.length === 0) return undefined;
+  const byDevice = new Map<string, string>();
+  for (const l of lines) {
+    const f = klogFields(l);
+    const xdp = f.xdp === undefined || f.xdp === 'off' ? '(XDP off)' : `+ XDP ${f.xdp}`;
+    byDevice.set(f.device ?? '?', `${f.device ?? '?'}: tc ${xdp}`);
+  }
+  return [...byDevice.values()].join(', ');
+}
+
+/** One sample of a Prometheus text exposition. */
+export interface Sample {
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** The samples of `metric` in a Prometheus text exposition (no HELP/TYPE, no other metrics). */
+export function samplesOf(text: string, metric: string): Sample[] {
+  const out: Sample[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${metric}{`) && !line.startsWith(`${metric} `)) continue;
+    const m = /^[^{ ]+(?:\{(.*)\})? (\S+)/.exec(line);
+    if (m === null) continue;
+    const labels: Record<string, string> = {};
+    for (const l of (m[1] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
+    out.push({ labels, value: Number(m[2]) });
+  }
+  return out;
+}
+
+// Reasons every packet of an unrelated flow gets; they say nothing about the services.
+const BORING_REASONS = new Set(['not_ip', 'not_service', 'unsupp_l4']);
+
+/**
+ * "xdp: remote_fwd 9, local_dnat 3; tc_ingress: reply_fwd 9; sock: ..." from the agent's
+ * kubeproxy_bpf_packet_reasons_total: where in the datapath the demo's packets were handled.
+ */
+export function datapathReasons(metricsText: string): string {
+  const byHook = new Map<string, string[]>();
+  const samples = samplesOf(metricsText, 'kubeproxy_bpf_packet_reasons_total')
+    .filter((s) => s.value > 0 && !BORING_REASONS.has(s.labels.reason ?? ''));
+  for (const s of samples) {
+    const hook = s.labels.hook ?? '?';
+    const list = byHook.get(hook) ?? [];
+    list.push(`${s.labels.reason ?? '?'} ${s.value}`);
+    byHook.set(hook, list);
+  }
+  return [...byHook].map(([hook, list]) => `${hook}: ${list.join(', ')}`).join('; ') || 'no service packets counted';
+}
