@@ -77,15 +77,16 @@ function attachXdpOne(input: AttachDevicesInput, dev: HostDevice): Pick<DeviceAt
     try {
       const info = link.info();
       if (input.xdpMode !== 'off' && Number(info.ifindex) === dev.ifindex) {
+        // The pin keeps the link (and the attachment) alive after our handle closes.
         link.update(input.xdp);
         input.logger.v(2).info('Updated the XDP program in place', { device: dev.name });
         return { xdp: input.xdpMode === 'generic' ? 'generic' : 'native', xdpFallbackReason: '' };
       }
       // XDP turned off, or the device was recreated: the old attachment goes.
       link.detach();
+      unlinkSync(path);
     } finally {
       link.close();
-      unlinkSync(path);
     }
   }
   if (input.xdpMode === 'off') return { xdp: 'off', xdpFallbackReason: '' };
