@@ -10,6 +10,7 @@
 // agent flags (e.g. `KPB_DEMO_AGENT_ARGS=--bpf-xdp=off make demo` for the tc-only path).
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { VersionApi } from '@kubernetes/client-node';
 import { performance } from 'node:perf_hooks';
 import { startAgent } from './cluster/agent.ts';
 import { startCluster, type Cluster, type ClusterNode } from './cluster/cluster.ts';
@@ -228,7 +229,8 @@ async function main(): Promise<number> {
     step(`torn down, nothing left behind ${style.dim(`(${since(tt)}; checked namespaces, cgroups, pins, run folder)`)}`);
   };
   try {
-    step(`control plane up ${style.dim(`(${since(t)}; kube-apiserver ready ${seconds(cluster.controlPlane.startupMs)} after etcd start; ${cluster.dualStack ? 'dual-stack' : 'IPv4'})`)}`);
+    const version = await cluster.admin.kubeconfig.makeApiClient(VersionApi).getCode();
+    step(`control plane up: kube-apiserver ${version.gitVersion} + etcd ${style.dim(`(${since(t)}; kube-apiserver ready ${seconds(cluster.controlPlane.startupMs)} after etcd start; ${cluster.dualStack ? 'dual-stack' : 'IPv4'})`)}`);
     const pods = demoPods(cluster);
     const backendNode = new Map(pods.backends.map((p) => [p.name, p.node]));
 
@@ -300,8 +302,8 @@ async function main(): Promise<number> {
     say();
 
     say(style.bold('Summary'));
-    const rows = summaryRows(attempts);
-    if (dsrNote !== undefined) rows.push([`client ${PLAN.client.ipv4}`, 'NodePort (DSR)', `${hostPort(cluster.nodes['node-a'].ipv4, NODE_PORT_TCP)}/tcp`, '-', '-', 'not available yet (see above)']);
+    const rows = summaryRows(attempts).map((r) => r.map((cell, i) => (i === r.length - 1 ? colourResult(cell) : cell)));
+    if (dsrNote !== undefined) rows.push([`client ${PLAN.client.ipv4}`, 'NodePort (DSR)', `${hostPort(cluster.nodes['node-a'].ipv4, NODE_PORT_TCP)}/tcp`, '-', '-', style.warn('not available yet (see above)')]);
     say(renderTable(SUMMARY_HEADERS, rows).split('\n').map((l) => `  ${l}`).join('\n'));
     const { ok, failed } = tally(attempts);
     say();
@@ -318,6 +320,10 @@ async function main(): Promise<number> {
     await teardown().catch((tErr: Error) => say(style.fail(`teardown: ${tErr.message}`)));
     return 1;
   }
+}
+
+function colourResult(cell: string): string {
+  return cell.startsWith('ok') ? style.ok(cell) : style.fail(cell);
 }
 
 function reportFailure(err: unknown): void {
