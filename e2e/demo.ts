@@ -1,4 +1,4 @@
-// `make demo`: the whole product in about a minute. Brings up the namespace cluster of
+// `make demo`: the whole product in well under a minute. Brings up the namespace cluster of
 // architecture §5 around a real kube-apiserver, runs our agent on both nodes the way the DaemonSet
 // would, creates one Service of each type with a backend on each node, sends traffic from pods and
 // from an external client while printing who answered and which source address they saw, then
@@ -10,8 +10,8 @@
 // agent flags (e.g. `KPB_DEMO_AGENT_ARGS=--bpf-xdp=off make demo` for the tc-only path).
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { VersionApi } from '@kubernetes/client-node';
 import { performance } from 'node:perf_hooks';
+import { VersionApi } from '@kubernetes/client-node';
 import { startAgent } from './cluster/agent.ts';
 import { startCluster, type Cluster, type ClusterNode } from './cluster/cluster.ts';
 import { K8S_BIN } from './cluster/control-plane.ts';
@@ -33,7 +33,8 @@ import {
 const ROOT = join(import.meta.dirname, '..');
 /** Requests per case: with two backends, four random picks miss one of them 1 time in 8. */
 const REQUESTS_PER_CASE = 4;
-const REQUEST_TIMEOUT_MS = 2_000;
+/** Per request: room for one lost SYN (retransmitted after 1 s) on a busy machine. */
+const REQUEST_TIMEOUT_MS = 3_000;
 const AGENT_READY_TIMEOUT_MS = 45_000;
 /** How long the agents get to turn new Services into map entries before the demo gives up. */
 const PROGRAMMED_TIMEOUT_MS = 20_000;
@@ -124,6 +125,7 @@ async function startAgents(cluster: Cluster, args: readonly string[]): Promise<P
     return proc;
   }));
 }
+
 /** Strips the harness's "echo from <netns>: tcp <host> port <n>: " prefix, leaving the reason. */
 function reason(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
