@@ -8,11 +8,11 @@
  * and each difference otherwise. An object loads once; open it again for another load.
  * @module
  */
-import { mkdirSync } from 'node:fs';
 import { native, type Handle, type NativeMapSpec, type NativeProgramSpec, type NativeVariableSpec } from './binding.ts';
 import { StructCodec, type Layout } from './codec.ts';
 import { bpfError, checkString, checkUint, invalidParameterError, isBytes, rethrowAt } from './errors.ts';
 import { BpfMap } from './map.ts';
+import { ensurePinFolder } from './pin-folder.ts';
 import { BpfProgram } from './program.ts';
 
 export type MapSpec = NativeMapSpec;
@@ -103,7 +103,7 @@ export class BpfObject {
     if (pinPath !== undefined) checkString('pinPath', pinPath);
     checkUint('logLevel', logLevel, 2);
     this.#checkOpen('load');
-    if (pinPath) mkdirSync(pinPath, { recursive: true });
+    if (pinPath) ensurePinFolder(pinPath);
     const callSite = new Error();
     this.#state = 'loading';
     try {
