@@ -15,12 +15,18 @@ import { cdf, summarize, type Summary } from './stats.ts';
 import { startUpstream, upstreamMissing, waitForFirstSync, type UpstreamMode } from './upstream.ts';
 
 const RR_PORT = 7000;
-const CRR_PORT = 7001;
 const RR_VIP = '198.19.1.10';
-const CRR_VIP = '198.19.1.11';
+// CRR: every contender gets its own server ports and Service, one port for the pod-IP arm and one
+// for the Service arm. A server-side TIME_WAIT tuple left by an earlier run with another TCP
+// timestamp offset (Linux derives it from the destination address the client used) would make the
+// server drop the SYN as a PAWS failure and the client wait for a retransmit.
+const crrDirectPort = (k: number): number => 7100 + 2 * k;
+const crrServicePort = (k: number): number => 7101 + 2 * k;
+const crrVip = (k: number): string => `198.19.1.${20 + k}`;
 
 export interface ClusterIpTarget {
   rr: { ip: string; port: number };
+  /** The Service arm of CRR (the pod-IP arm is always the backend's address). */
   crr: { ip: string; port: number };
   how: string;
   stop(): Promise<void>;
@@ -28,10 +34,24 @@ export interface ClusterIpTarget {
 
 export interface ClusterIpContender {
   name: string;
-  prepare(cluster: Cluster): Promise<ClusterIpTarget | NotRun>;
+  /** `k`: this contender's index, which picks its CRR ports and Service. */
+  prepare(cluster: Cluster, k: number): Promise<ClusterIpTarget | NotRun>;
+}
+
+export interface CrrArm {
+  connections: number;
+  elapsedS: number;
+  errors: number;
+  ratePerS: number;
+  latencyUs: Summary;
 }
 
 export interface CrrResult {
+  /** The pod-IP arm measured in alternation with the Service arm, under the same node state. */
+  pairedDirect: CrrArm;
+  /** Service arm rate / paired pod-IP arm rate. */
+  ratioToPairedDirect: number;
+  rounds: number;
   connections: number;
   elapsedS: number;
   errors: number;
@@ -52,10 +72,12 @@ export interface ClusterIpResult {
   contenders: ClusterIpContenderResult[];
 }
 
-async function ensureClusterIpServices(cluster: Cluster, backendIp: string): Promise<void> {
+async function ensureClusterIpServices(cluster: Cluster, backendIp: string, count: number): Promise<void> {
   const done = await ensureNamespace(cluster);
   if (done.has('clusterip')) return;
-  for (const [name, vip, port] of [['cip-rr', RR_VIP, RR_PORT], ['cip-crr', CRR_VIP, CRR_PORT]] as const) {
+  const svcs: Array<[string, string, number]> = [['cip-rr', RR_VIP, RR_PORT]];
+  for (let k = 0; k < count; k++) svcs.push([`cip-crr-${k}`, crrVip(k), crrServicePort(k)]);
+  for (const [name, vip, port] of svcs) {
     await cluster.admin.createService(BENCH_NAMESPACE, service({ name, type: 'ClusterIP', protocol: 'TCP', port: 80, targetPort: port, clusterIP: vip }));
     await cluster.admin.createEndpointSlice(BENCH_NAMESPACE, endpointSlice(name, 'TCP', port, [{ ip: backendIp, node: 'node-b' }]));
   }
@@ -64,16 +86,16 @@ async function ensureClusterIpServices(cluster: Cluster, backendIp: string): Pro
 
 const direct: ClusterIpContender = {
   name: 'pod IP (direct)',
-  async prepare(cluster) {
+  async prepare(cluster, k) {
     const ip = cluster.nodes['node-b'].pods[0].ipv4;
-    return { rr: { ip, port: RR_PORT }, crr: { ip, port: CRR_PORT }, how: 'client connects to the backend pod address, no service translation', stop: async () => {} };
+    return { rr: { ip, port: RR_PORT }, crr: { ip, port: crrServicePort(k) }, how: 'no proxy on node-a; both arms connect to the backend pod address', stop: async () => {} };
   },
 };
 
 function upstream(mode: UpstreamMode): ClusterIpContender {
   return {
     name: `kube-proxy ${mode}`,
-    async prepare(cluster) {
+    async prepare(cluster, k) {
       const missing = await upstreamMissing(mode);
       if (missing) return notRun(missing);
       const up = await startUpstream(cluster.nodes['node-a'], mode);
@@ -84,7 +106,7 @@ function upstream(mode: UpstreamMode): ClusterIpContender {
         throw err;
       }
       return {
-        rr: { ip: RR_VIP, port: 80 }, crr: { ip: CRR_VIP, port: 80 },
+        rr: { ip: RR_VIP, port: 80 }, crr: { ip: crrVip(k), port: 80 },
         how: `upstream kube-proxy ${mode} in node-a's netns (DNAT in node-a's PREROUTING, conntrack)`,
         stop: () => up.stop(),
       };
@@ -94,7 +116,7 @@ function upstream(mode: UpstreamMode): ClusterIpContender {
 
 const ours: ClusterIpContender = {
   name: 'ours (socket LB)',
-  async prepare(cluster) {
+  async prepare(cluster, k) {
     const missing = agentMissing();
     if (missing) return notRun(missing);
     const o = startOurs(cluster.nodes['node-a'], ['--bpf-devices=eth0']);
@@ -105,7 +127,7 @@ const ours: ClusterIpContender = {
       throw err;
     }
     return {
-      rr: { ip: RR_VIP, port: 80 }, crr: { ip: CRR_VIP, port: 80 },
+      rr: { ip: RR_VIP, port: 80 }, crr: { ip: crrVip(k), port: 80 },
       how: 'our agent in node-a\'s netns; the pod is in node-a\'s cgroup, so connect() is translated by the socket programs',
       stop: () => o.stop(),
     };
@@ -114,7 +136,7 @@ const ours: ClusterIpContender = {
 
 export const CLUSTERIP_CONTENDERS: readonly ClusterIpContender[] = [direct, upstream('iptables'), upstream('nftables'), ours];
 
-export async function runClusterIp(ctx: BenchContext, o: { rrSeconds: number; crrSeconds: number }, contenders = CLUSTERIP_CONTENDERS): Promise<ClusterIpResult> {
+export async function runClusterIp(ctx: BenchContext, o: { rrSeconds: number; crrSeconds: number; rounds?: number }, contenders = CLUSTERIP_CONTENDERS): Promise<ClusterIpResult> {
   const cluster = await ctx.cluster();
   const client = cluster.nodes['node-a'].pods[0];
   const server = cluster.nodes['node-b'].pods[0];
@@ -122,21 +144,34 @@ export async function runClusterIp(ctx: BenchContext, o: { rrSeconds: number; cr
   await run(['cc', '-O2', '-Wall', '-o', crrBin, join(import.meta.dirname, 'crr.c')]);
   // Client side of CRR: reuse TIME_WAIT ports and a wide port range, in the client pod's namespace only.
   await run(['ip', 'netns', 'exec', client.place.netns, 'sysctl', '-qw', 'net.ipv4.tcp_tw_reuse=1', 'net.ipv4.ip_local_port_range=1024 65000']);
-  const servers = [
-    new Proc(server.place, ['sockperf', 'server', '--tcp', '-i', '0.0.0.0', '-p', String(RR_PORT)], { name: 'sockperf server' }),
-    new Proc(server.place, [crrBin, 'server', String(CRR_PORT)], { name: 'crr server' }),
-  ];
+  const servers = [new Proc(server.place, ['sockperf', 'server', '--tcp', '-i', '0.0.0.0', '-p', String(RR_PORT)], { name: 'sockperf server' })];
+  for (let k = 0; k < contenders.length; k++) {
+    for (const port of [crrDirectPort(k), crrServicePort(k)]) servers.push(new Proc(server.place, [crrBin, 'server', String(port)], { name: `crr server ${port}` }));
+  }
   for (const s of servers) cluster.teardown.add(s.name, () => s.stop());
-  await servers[1].waitFor(/ready/, 10_000);
+  for (const s of servers.slice(1)) await s.waitFor(/ready/, 10_000);
   await new Promise((r) => setTimeout(r, 500));
-  await ensureClusterIpServices(cluster, server.ipv4);
+  await ensureClusterIpServices(cluster, server.ipv4, contenders.length);
+  const rounds = o.rounds ?? 3;
+  const crrArm = async (ip: string, port: number, seconds: number): Promise<{ arm: CrrArm; us: number[] }> => {
+    const r = await runIn(client.place, [crrBin, 'client', ip, String(port), String(seconds)], { timeoutMs: (seconds + 30) * 1000 });
+    const j = JSON.parse(r.stdout) as { connections: number; elapsedS: number; errors: number; latNs: number[] };
+    const us = j.latNs.map((x) => x / 1000);
+    return { arm: { connections: j.connections, elapsedS: j.elapsedS, errors: j.errors, ratePerS: j.connections / j.elapsedS, latencyUs: summarize(us) }, us };
+  };
+  const merge = (arms: Array<{ arm: CrrArm; us: number[] }>): { arm: CrrArm; us: number[] } => {
+    const connections = arms.reduce((n, a) => n + a.arm.connections, 0);
+    const elapsedS = arms.reduce((n, a) => n + a.arm.elapsedS, 0);
+    const us = arms.flatMap((a) => a.us);
+    return { arm: { connections, elapsedS, errors: arms.reduce((n, a) => n + a.arm.errors, 0), ratePerS: connections / elapsedS, latencyUs: summarize(us) }, us };
+  };
 
   const out: ClusterIpContenderResult[] = [];
-  for (const c of contenders) {
+  for (const [k, c] of contenders.entries()) {
     ctx.log(`clusterip: preparing ${c.name}`);
     let t: ClusterIpTarget | NotRun;
     try {
-      t = await c.prepare(cluster);
+      t = await c.prepare(cluster, k);
     } catch (err) {
       t = notRun(`setup failed: ${(err as Error).message.split('\n')[0]}`);
     }
@@ -157,12 +192,19 @@ export async function runClusterIp(ctx: BenchContext, o: { rrSeconds: number; cr
       }
       let crr: CrrResult | NotRun;
       try {
-        const r = await runIn(client.place, [crrBin, 'client', t.crr.ip, String(t.crr.port), String(o.crrSeconds)], { timeoutMs: (o.crrSeconds + 30) * 1000 });
-        const j = JSON.parse(r.stdout) as { connections: number; elapsedS: number; errors: number; latNs: number[] };
-        const us = j.latNs.map((x) => x / 1000);
-        crr = { connections: j.connections, elapsedS: j.elapsedS, errors: j.errors, ratePerS: j.connections / j.elapsedS, latencyUs: summarize(us), cdfUs: cdf(us, 300) };
-        ctx.log(`clusterip: ${c.name} CRR: ${Math.round(crr.ratePerS)} connections/s, p50 ${crr.latencyUs.p50.toFixed(1)} us, p99 ${crr.latencyUs.p99.toFixed(1)} us, errors ${j.errors}`);
-        if (j.connections === 0) crr = notRun(`no connection succeeded (${j.errors} errors)`);
+        // Alternate the pod-IP arm and the Service arm so machine noise hits both alike.
+        const direct: Array<{ arm: CrrArm; us: number[] }> = [];
+        const svc: Array<{ arm: CrrArm; us: number[] }> = [];
+        for (let i = 0; i < rounds; i++) {
+          direct.push(await crrArm(server.ipv4, crrDirectPort(k), o.crrSeconds / rounds));
+          svc.push(await crrArm(t.crr.ip, t.crr.port, o.crrSeconds / rounds));
+        }
+        const d = merge(direct).arm;
+        const { arm, us } = merge(svc);
+        crr = { ...arm, pairedDirect: d, ratioToPairedDirect: arm.ratePerS / d.ratePerS, rounds, cdfUs: cdf(us, 300) };
+        ctx.log(`clusterip: ${c.name} CRR: ${Math.round(arm.ratePerS)} connections/s (paired pod IP ${Math.round(d.ratePerS)}/s, ratio ${crr.ratioToPairedDirect.toFixed(3)}), ` +
+          `p50 ${arm.latencyUs.p50.toFixed(1)} us, p99 ${arm.latencyUs.p99.toFixed(1)} us, errors ${arm.errors}`);
+        if (arm.connections === 0) crr = notRun(`no connection succeeded (${arm.errors} errors)`);
       } catch (err) {
         crr = notRun(`crr client failed: ${(err as Error).message.split('\n')[0]}`);
       }
