@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inflateSync, crc32 as zlibCrc32 } from 'node:zlib';
 import { cdf, histogramDelta, histogramQuantile, mean, quantile, stddev, summarize } from './stats.ts';
-import { histogram, metricValue, parseMetrics } from './prom.ts';
+import { histogram, metricMax, metricValue, parseMetrics } from './prom.ts';
 import { judge, markdownTable } from './report.ts';
 import { PNG_SIGNATURE, crc32, encodePng } from './png.ts';
 import { Canvas, linePlot, niceTicks, shortNumber } from './plot.ts';
@@ -66,6 +66,7 @@ test('parseMetrics reads samples, labels and histograms', () => {
   assert.equal(metricValue(s, 'kubeproxy_sync_proxy_rules_last_timestamp_seconds'), 1.7e9);
   assert.equal(metricValue(s, 'x', { a: 'q"uote' }), 4);
   assert.equal(metricValue(s, 'missing'), undefined);
+  assert.equal(metricMax(parseMetrics('t{f="4"} 5\nt{f="6"} 7\n'), 't'), 7);
   assert.deepEqual(histogram(s, 'kubeproxy_network_programming_duration_seconds'),
     [{ le: 0.25, count: 3 }, { le: 0.5, count: 7 }, { le: Infinity, count: 8 }]);
 });

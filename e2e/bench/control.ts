@@ -17,7 +17,7 @@ import { notRun, type BenchContext, type NotRun } from './context.ts';
 import { ensureNamespace } from './contenders.ts';
 import { BENCH_NAMESPACE, endpointSlice, service, syntheticEndpoint } from './objects.ts';
 import { agentMissing, startOurs } from './ours.ts';
-import { histogram, metricValue, parseMetrics, type Sample } from './prom.ts';
+import { histogram, metricMax, parseMetrics, type Sample } from './prom.ts';
 import { histogramDelta, histogramQuantile, summarize, type Summary } from './stats.ts';
 import { startUpstream, upstreamMissing } from './upstream.ts';
 
@@ -184,7 +184,7 @@ async function measure(ctx: BenchContext, cluster: Cluster, node: ClusterNode, c
     for (;;) {
       if (!h.running()) throw new Error(`${c.name} exited: ${h.output().slice(-800)}`);
       try {
-        firstTs = metricValue(await scrape(), LAST_SYNC) ?? 0;
+        firstTs = metricMax(await scrape(), LAST_SYNC) ?? 0;
       } catch {
         // not serving yet
       }
@@ -210,7 +210,7 @@ async function measure(ctx: BenchContext, cluster: Cluster, node: ClusterNode, c
       const until = Date.now() + 30_000;
       let seen = 0;
       while (Date.now() < until) {
-        const ts = metricValue(await scrape(), LAST_SYNC) ?? 0;
+        const ts = metricMax(await scrape(), LAST_SYNC) ?? 0;
         if (ts > write) {
           seen = ts;
           break;

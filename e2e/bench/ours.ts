@@ -46,7 +46,7 @@ export async function waitForOursSync(o: Ours, timeoutMs: number): Promise<numbe
   for (;;) {
     if (!o.proc.running) throw new Error(`agent exited: ${o.proc.output.slice(-1500)}`);
     try {
-      const ts = (await o.metrics()).find((s) => s.name === 'kubeproxy_sync_proxy_rules_last_timestamp_seconds')?.value ?? 0;
+      const ts = (await o.metrics()).reduce((m, s) => (s.name === 'kubeproxy_sync_proxy_rules_last_timestamp_seconds' ? Math.max(m, s.value) : m), 0);
       if (ts > 0) return ts;
     } catch {
       // not serving yet

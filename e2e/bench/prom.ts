@@ -54,3 +54,10 @@ export function histogram(samples: readonly Sample[], name: string): Bucket[] {
   }
   return [...byLe].map(([le, count]) => ({ le, count })).sort((a, b) => a.le - b.le);
 }
+
+/** Largest value among samples named `name` (for timestamps exported once per IP family). */
+export function metricMax(samples: readonly Sample[], name: string): number | undefined {
+  let max: number | undefined;
+  for (const s of samples) if (s.name === name && (max === undefined || s.value > max)) max = s.value;
+  return max;
+}

@@ -91,7 +91,7 @@ export async function waitForFirstSync(up: Upstream, timeoutMs: number): Promise
     if (!up.proc.running) throw new Error(`kube-proxy exited:\n${up.proc.output.slice(-3000)}`);
     try {
       const m = await up.metrics();
-      const ts = m.find((s) => s.name === 'kubeproxy_sync_proxy_rules_last_timestamp_seconds')?.value ?? 0;
+      const ts = m.reduce((m, s) => (s.name === 'kubeproxy_sync_proxy_rules_last_timestamp_seconds' ? Math.max(m, s.value) : m), 0);
       if (ts > 0) return ts;
     } catch {
       // not listening yet
