@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import type { V1Service } from '@kubernetes/client-node';
 import { startCluster, type Cluster } from '../cluster/cluster.ts';
 import { endpointSliceFor } from '../cluster/endpoint-slice.ts';
-import { echo, startEchoServer } from '../cluster/workload.ts';
+import { echo, httpGet, startEchoServer } from '../cluster/workload.ts';
 import { addr16, eventually, pinnedEntries, serviceEntriesFor, startAgents } from './support.ts';
 
 const NS = 'kpb-clusterip';
@@ -87,6 +87,33 @@ describe('ClusterIP services', () => {
     t.diagnostic(`endpoints added -> traffic: ${addMs} ms; removed -> refused: ${removeMs} ms`);
     // minSyncPeriod is 1 s and the informers push changes at once: a few seconds at most.
     assert.ok(addMs < 5_000 && removeMs < 5_000, `too slow: add ${addMs} ms, remove ${removeMs} ms`);
+  });
+
+  test('the metrics server reports syncs, network programming latency and the BPF counters; /proxyMode and /configz answer', async () => {
+    const node = cluster.nodes['node-a'];
+    const b1 = cluster.nodes['node-b'].pods[0]!;
+    await cluster.admin.createService(NS, dualStack('timed'));
+    const slice = endpointSliceFor('timed', 'IPv4', [{ target: b1 }], slicePorts);
+    slice.metadata!.annotations = { 'endpoints.kubernetes.io/last-change-trigger-time': new Date().toISOString() };
+    await cluster.admin.createEndpointSlice(NS, slice);
+    const { value: metrics } = await eventually('network programming latency observed', async () => {
+      const r = await httpGet(node.place, 'http://127.0.0.1:10249/metrics');
+      assert.equal(r.status, 200);
+      assert.match(r.body, /^kubeproxy_network_programming_duration_seconds_count\{ip_family="IPv4"\} [1-9]/m);
+      return r.body;
+    });
+    for (const re of [
+      /^kubeproxy_sync_proxy_rules_duration_seconds_count\{ip_family="IPv4"\} [1-9]/m,
+      /^kubeproxy_sync_full_proxy_rules_duration_seconds_count\{ip_family="IPv4"\} [1-9]/m,
+      /^kubeproxy_sync_proxy_rules_last_timestamp_seconds\{ip_family="IPv4"\} 1\d{9}/m,
+      /^kubeproxy_sync_proxy_rules_service_changes_total [1-9]/m,
+      /^kubeproxy_bpf_map_entries\{map="lb_services"\} [1-9]/m,
+      /^kubeproxy_bpf_packets_total\{hook="tc_ingress",verdict="pass"\} [1-9]/m,
+    ]) assert.match(metrics, re);
+    const mode = await httpGet(node.place, 'http://127.0.0.1:10249/proxyMode');
+    assert.deepEqual([mode.status, mode.body], [200, 'iptables']);
+    const configz = await httpGet(node.place, 'http://127.0.0.1:10249/configz');
+    assert.equal(JSON.parse(configz.body)['kubeproxy.config.k8s.io'].bindAddress, '0.0.0.0');
   });
 
   test('a deleted Service leaves no map entry on either node', async () => {

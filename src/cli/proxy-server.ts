@@ -110,7 +110,7 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     metrics: m,
     // Tools and e2e read the mode back; report the one configured (its settings are honoured).
     proxyMode: () => (config.mode === '' ? 'iptables' : config.mode),
-    configz: () => ({ 'kubeproxy.config.k8s.io': config }),
+    configz: () => config,
     hardFail: config.bindAddressHardFail,
     timers: systemTimers,
     onBindError: (server, err) => logger.error('Cannot start server; retrying', { err, server }),
