@@ -38,6 +38,7 @@ const REQUEST_TIMEOUT_MS = 3_000;
 const AGENT_READY_TIMEOUT_MS = 45_000;
 /** How long the agents get to turn new Services into map entries before the demo gives up. */
 const PROGRAMMED_TIMEOUT_MS = 20_000;
+const PROBE_TIMEOUT_MS = 500;
 const AGENT_LOG_TAIL_LINES = 20;
 /** Extra agent flags from the environment, e.g. KPB_DEMO_AGENT_ARGS='--bpf-xdp=off --v=4'. */
 const EXTRA_AGENT_ARGS = (process.env.KPB_DEMO_AGENT_ARGS ?? '').split(/\s+/).filter((a) => a !== '');
@@ -134,11 +135,11 @@ function reason(err: unknown): string {
 }
 
 /** One request of `c`, checked against the backend list and the expected source. */
-async function send(c: Case, backendNode: Map<string, string>): Promise<Attempt> {
+async function send(c: Case, backendNode: Map<string, string>, timeoutMs = REQUEST_TIMEOUT_MS): Promise<Attempt> {
   const t = performance.now();
   const base = { caseId: c.id, client: c.client, serviceType: c.serviceType, host: c.host, port: c.port, proto: c.proto };
   try {
-    const [reply] = await echo(c.from, c.proto, c.host, c.port, { timeoutMs: REQUEST_TIMEOUT_MS });
+    const [reply] = await echo(c.from, c.proto, c.host, c.port, { timeoutMs });
     const node = backendNode.get(reply!.name);
     const expected = node === undefined ? undefined : c.expectSeen?.(node);
     let error: string | undefined;
@@ -170,7 +171,8 @@ async function waitProgrammed(what: string, probe: Case, backendNode: Map<string
   const t = performance.now();
   let last: Attempt | undefined;
   for (let i = 0; performance.now() - t < PROGRAMMED_TIMEOUT_MS && i < 1_000; i++) {
-    last = await send({ ...probe, expectSeen: undefined }, backendNode);
+    // A short timeout: a request sent before the maps were written only waits to be dropped.
+    last = await send({ ...probe, expectSeen: undefined }, backendNode, PROBE_TIMEOUT_MS);
     if (last.backend !== undefined) return { ok: true, text: `${what} ${since(t)}` };
     await sleep(250);
   }
