@@ -49,8 +49,6 @@ export async function startUpstream(node: ClusterNode, mode: UpstreamMode, extra
     healthzBindAddress: '127.0.0.1:10256',
     // 0 = leave the machine-wide conntrack sizing and the timeouts alone.
     conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: '0s', tcpCloseWaitTimeout: '0s' },
-    iptables: { minSyncPeriod: '0s', syncPeriod: '30s' },
-    nftables: { minSyncPeriod: '0s', syncPeriod: '30s' },
     ...extra,
   };
   const file = join(node.dir, `upstream-kube-proxy-${n}.json`);
