@@ -1,0 +1,46 @@
+// One agent lifetime for datapath.test.ts, run inside the test's network namespace (nsenter):
+// open the datapath, attach the devices, program one service through syncMaps, print a JSON
+// report on stdout, close (pins and links stay). With "cleanup" it runs cleanupDatapath instead.
+//   usage: datapath-run.ts <json {pinPath, cgroupPath, xdp, devices, nodeIP}> [cleanup]
+import { defaultBpfOptions } from '../../config/bpf-options.ts';
+import { createLogger } from '../../log/logger.ts';
+import { translate } from '../../translate/translate.ts';
+import { syncMaps } from '../apply-sync.ts';
+import { bpfObjectPath } from '../asset-paths.ts';
+import { cleanupDatapath, Datapath } from '../datapath.ts';
+import { LbIds } from '../ids.ts';
+import { emptyLbState } from '../../translate/lb-types.ts';
+import type { ServicePortInfo } from '../../model/service-port.ts';
+import type { EndpointInfo } from '../../model/endpoints.ts';
+
+const opts = JSON.parse(process.argv[2]!) as { pinPath: string; cgroupPath: string; xdp: 'native' | 'off' | 'generic'; devices: string[]; nodeIP: string };
+if (process.argv[3] === 'cleanup') {
+  const r = cleanupDatapath(opts.pinPath);
+  console.log(JSON.stringify({ removed: r.removed, errors: r.errors.map((e) => e.message) }));
+  process.exit(r.errors.length ? 1 : 0);
+}
+const logger = createLogger({ verbosity: 2, withSource: false });
+const bpf = { ...defaultBpfOptions(), pinPath: opts.pinPath, cgroupPath: opts.cgroupPath, xdp: opts.xdp, devices: opts.devices };
+const dp = await Datapath.open({ bpf, logger, objects: { sock: bpfObjectPath('sock'), tc: bpfObjectPath('tc'), xdp: bpfObjectPath('xdp') } });
+const ids = new LbIds({ now: () => Date.now() });
+const seeded = dp.seedIds(ids);
+const attachments = dp.attachDevices([opts.nodeIP]);
+const sp: ServicePortInfo = {
+  key: 'kpb/web:tcp/TCP/IPv4', service: 'kpb/web', portName: 'tcp', family: 'IPv4', protocol: 'TCP', type: 'ClusterIP',
+  clusterIP: '198.19.0.10', port: 80, nodePort: 0, externalIPs: [], loadBalancerVIPs: [], loadBalancerSourceRanges: [],
+  affinityTimeoutSeconds: 0, externalPolicyLocal: false, internalPolicyLocal: false, healthCheckNodePort: 0, trafficDistribution: '',
+};
+const ep: EndpointInfo = { ip: '198.18.1.11', family: 'IPv4', port: 8080, ready: true, serving: true, terminating: false, nodeName: 'n', zone: '', isLocal: true, zoneHints: [], nodeHints: [] };
+const result = translate(
+  { services: new Map([[sp.key, sp]]), endpoints: new Map([[sp.key, [ep]]]) },
+  { name: 'n', labels: {}, nodeIPs: [opts.nodeIP], nodePortAddresses: [opts.nodeIP], localhostNodePorts: false },
+  { families: ['IPv4'] },
+  ids,
+);
+const sync = syncMaps({ wanted: result.wanted, applied: emptyLbState(), maps: dp.maps, ids, mode: 'full', readMap: dp.readMap });
+const counters = dp.readCounters();
+dp.close();
+console.log(JSON.stringify({
+  seeded, attachments, ops: sync.ops, strays: sync.strays, ok: sync.ok, failures: sync.failures,
+  services: counters.maps.find((m) => m.map === 'lb_services')?.entries, xdpFallback: counters.xdpFallback,
+}));
