@@ -36,6 +36,7 @@ import { ServiceHealthServers } from '../health/service-health-servers.ts';
 import { createApiListWatches } from '../kube/api-list-watch.ts';
 import { kubeProxyUserAgent, loadKubeConfig } from '../kube/kube-config.ts';
 import { startProxyInformers, type ProxyInformers } from '../kube/proxy-informers.ts';
+import { Reflector } from '../kube/reflector.ts';
 import { createDatapathMetrics } from '../metrics/datapath-metrics.ts';
 import { createProxyMetrics } from '../metrics/proxy-metrics.ts';
 import { restClientObserver } from '../metrics/rest-client-observer.ts';
@@ -149,7 +150,12 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
   logger.info('Adopted ids from the pinned maps', {
     services: ids.services.size, backends: ids.backends.size, rejected: rejected.services.length + rejected.backends.length,
   });
-  if (bpf.lbMode !== 'snat') logger.warning('DSR needs the addresses of the other nodes, which this agent does not watch yet; remote backends are reached with SNAT', { lbMode: bpf.lbMode });
+  // DSR encapsulates to the backend's node, so it needs every node's address (a watch of all Nodes,
+  // which system:node-proxier allows). Hybrid (DSR for TCP only) has no per-protocol translation yet.
+  const dsr = bpf.lbMode === 'dsr';
+  if (bpf.lbMode === 'hybrid') logger.warning('--bpf-lb-mode=hybrid is not supported yet; remote backends are reached with SNAT', { lbMode: bpf.lbMode });
+  /** Other nodes' addresses by name and family (DSR only). */
+  const nodeIPs = new Map<string, Partial<Record<IpFamily, string>>>();
 
   // 3. Model, trackers, runner.
   const problems = new ProblemLog((p) => {
@@ -205,7 +211,10 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     const result = translate(
       { services: serviceMap, endpoints: endpointsMap },
       { name: nodeName, labels: node?.metadata?.labels ?? {}, nodeIPs: nodeAddresses(node), nodePortAddresses: npa.addresses, localhostNodePorts: npa.localhostNodePorts },
-      { families: FAMILIES, maglev: bpf.algorithm === 'maglev', maglevTableSize: bpf.maglevTableSize },
+      {
+        families: FAMILIES, maglev: bpf.algorithm === 'maglev', maglevTableSize: bpf.maglevTableSize,
+        dsr, ...(dsr ? { nodeAddress: (name: string, family: IpFamily) => nodeIPs.get(name)?.[family] } : {}),
+      },
       ids,
     );
     problems.sync([...npa.problems, ...result.problems]);
@@ -322,6 +331,22 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     },
   });
   cleanups.push(() => informers.stop());
+  if (dsr) {
+    const allNodes = new Reflector<V1Node>({
+      resource: 'nodes (all, for DSR)', listWatch: transport.nodes, resyncPeriodMs: 0, clock: systemClock, timers: systemTimers,
+      onError: (err) => logger.v(2).info('Informer error; retrying', { err, resource: err.resource, phase: err.phase }),
+      handler: {
+        onUpdate: (prev, cur) => {
+          if (cur === null) nodeIPs.delete(prev?.metadata?.name ?? '');
+          else nodeIPs.set(cur.metadata?.name ?? '', primaryNodeIPs(cur));
+          queued();
+        },
+        onSynced: () => queued(),
+      },
+    });
+    allNodes.start();
+    cleanups.push(() => allNodes.stop());
+  }
   runner.start();
   cleanups.push(() => runner.stop());
 
