@@ -17,7 +17,7 @@ import { procUsage } from './cpu.ts';
 import { notRun, type BenchContext, type NotRun } from './context.ts';
 import { ensureNamespace } from './contenders.ts';
 import { BENCH_NAMESPACE, endpointSlice, service, syntheticEndpoint } from './objects.ts';
-import { agentMissing, startOurs } from './ours.ts';
+import { agentMissing, errorLines, startOurs } from './ours.ts';
 import { histogram, metricMax, parseMetrics, type Sample } from './prom.ts';
 import { histogramDelta, histogramQuantile, summarize, type Summary } from './stats.ts';
 import { startUpstream, upstreamMissing } from './upstream.ts';
@@ -184,7 +184,7 @@ async function measure(ctx: BenchContext, cluster: Cluster, node: ClusterNode, c
     let cpuAtSync = 0;
     const limit = Date.now() + Math.max(120_000, n * 60);
     for (;;) {
-      if (!h.running()) throw new Error(`${c.name} exited: ${h.output().slice(-800)}`);
+      if (!h.running()) throw new Error(`${c.name} exited: ${errorLines(h.output())}`);
       try {
         firstTs = metricMax(await scrape(), LAST_SYNC) ?? 0;
       } catch {

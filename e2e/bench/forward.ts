@@ -148,7 +148,7 @@ export async function runForward(ctx: BenchContext, contenders: readonly Forward
       for (const pps of o.rates) {
         const p = await measureRate(env, t, pps, o, `${c.name}-${pps}`);
         ctx.log(`forward: ${c.name} rate ${pps || 'max'}: offered ${Math.round(p.offeredPps)} pps, forwarded ${Math.round(p.forwardedPps)} pps, ` +
-          `loss ${(p.lossRatio * 100).toFixed(1)}%, kernel ${Math.round(p.kernelNsPerPacket)} ns/pkt (machine-wide), idle ${(p.cpu.idle * 100).toFixed(0)}% of 1 CPU`);
+          `loss ${(p.lossRatio * 100).toFixed(1)}%, kernel ${Math.round(p.kernelNsPerPacket)} ns/pkt (machine-wide), idle ${p.cpu.idle.toFixed(2)} CPUs`);
         points.push(p);
       }
       out.push({ name: c.name, status: 'ok', how: t.how, points });

@@ -10,6 +10,13 @@ import { AGENT_ENTRY, BPF_DIR } from './context.ts';
 import { scrapeMetrics } from './net.ts';
 import { parseMetrics, type Sample } from './prom.ts';
 
+/** The agent's error lines (klog E/F lines, thrown errors), else its last line. */
+export function errorLines(output: string): string {
+  const lines = output.trim().split('\n');
+  const errs = lines.filter((l) => /^[EF]\d{4} |Error|error:/.test(l));
+  return (errs.length ? errs.slice(-3) : lines.slice(-1)).join(' | ').slice(0, 1500);
+}
+
 export function agentMissing(): string | undefined {
   if (!existsSync(AGENT_ENTRY)) return `agent entry ${AGENT_ENTRY} does not exist yet`;
   for (const o of ['sock', 'tc', 'xdp']) {
@@ -44,7 +51,7 @@ export function startOurs(node: ClusterNode, flags: readonly string[], config: R
 export async function waitForOursSync(o: Ours, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (!o.proc.running) throw new Error(`agent exited: ${o.proc.output.slice(-1500)}`);
+    if (!o.proc.running) throw new Error(`agent exited: ${errorLines(o.proc.output)}`);
     try {
       const ts = (await o.metrics()).reduce((m, s) => (s.name === 'kubeproxy_sync_proxy_rules_last_timestamp_seconds' ? Math.max(m, s.value) : m), 0);
       if (ts > 0) return ts;

@@ -94,7 +94,7 @@ export function renderMarkdown(r: Results, v: { verdicts: Verdict[]; units: stri
       }
       for (const p of c.points) {
         rows.push([c.name, p.requestedPps ? fmt(p.requestedPps) : 'max', fmt(p.offeredPps), fmt(p.forwardedPps), `${(p.lossRatio * 100).toFixed(1)}%`,
-          fmt(p.kernelNsPerPacket), `idle ${(p.cpu.idle * 100).toFixed(0)}% of 1 CPU, softirq ${(p.cpu.softirq * 100).toFixed(0)}%`]);
+          fmt(p.kernelNsPerPacket), `idle ${p.cpu.idle.toFixed(2)}, system ${p.cpu.system.toFixed(2)}, softirq ${p.cpu.softirq.toFixed(2)} CPUs`]);
       }
     }
     out.push(markdownTable(['Contender', 'Requested pps', 'Offered pps', 'Forwarded pps', 'Loss', 'Kernel ns/pkt (machine-wide)', 'CPU (machine-wide)'], rows), '');
