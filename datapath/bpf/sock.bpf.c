@@ -25,8 +25,9 @@
  * post_bind hooks, not in recvmsg/getpeername) and return 0; without set_retval the kernel
  * reports EPERM (bpf_prog_run_array_cg turns a 0 verdict into -EPERM unless retval is already an
  * error). ECONNREFUSED: no endpoints, unknown port on a VIP (what kube-proxy's REJECT gives).
- * EHOSTUNREACH: the maps are inconsistent (fail closed). ENOMEM: the reverse mapping could not
- * be stored. EADDRINUSE: post_bind on a NodePort port. recvmsg/getpeername cannot refuse. */
+ * EHOSTUNREACH: a Local traffic policy with endpoints only on other nodes (kube-proxy drops, see
+ * select_fail), or the maps are inconsistent (fail closed). ENOMEM: the reverse mapping could
+ * not be stored. EADDRINUSE: post_bind on a NodePort port. recvmsg/getpeername cannot refuse. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
@@ -164,6 +165,15 @@ static __always_inline int select_fail(int verdict)
 	case LB_SEL_NO_BACKENDS:
 		SOCK_COUNT(refused_no_backends);
 		return -SOCK_ECONNREFUSED;
+	case LB_SEL_NO_LOCAL_BACKENDS:
+		/* kube-proxy drops here (spec §5.8, §5.11): the SYN vanishes and the client times out.
+		 * A socket hook has no silent drop: leaving the address untranslated would send it
+		 * off the node, and a black-hole rewrite needs an address that is certainly unrouted.
+		 * So fail at once, like Cilium's socket LB for an empty service, with EHOSTUNREACH,
+		 * the errno an unreachable (not a refusing) peer gives, never ECONNREFUSED, so the
+		 * client can tell "none here" from "none at all". Counted on its own. */
+		SOCK_COUNT(dropped_no_local_backends);
+		return -SOCK_EHOSTUNREACH;
 	case LB_SEL_BAD_SLOT:
 		SOCK_COUNT(fail_closed_bad_slot);
 		return -SOCK_EHOSTUNREACH;

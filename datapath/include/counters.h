@@ -45,6 +45,7 @@ enum kpb_counter {
 	KPB_CNT_TTL = 26,              /* TTL/hop limit would expire when forwarding: left to the stack */
 	KPB_CNT_ERROR = 27,            /* a helper failed half way: dropped */
 	KPB_CNT_VIP_UNKNOWN_PORT = 28, /* ExternalIP/LB VIP on a port no service uses: dropped */
+	KPB_CNT_NO_LOCAL_BACKEND = 29, /* eTP=Local, endpoints only on other nodes: dropped silently */
 	KPB_CNT_MAX = 32,
 };
 

@@ -56,12 +56,17 @@ struct {
 } lb_rev_nat SEC(".maps");
 
 /* key: service id (host order); value: an inner array of M backend ids (host order), M prime.
- * Writer: control plane (a new inner map per change, swapped in atomically). */
+ * Writer: control plane (a new inner map per change, swapped in atomically). BPF_F_INNER_MAP:
+ * without it the kernel accepts only inner arrays of exactly this template's size, so any
+ * --bpf-maglev-table-size but the default would make every table write fail with EINVAL; with
+ * it any size is accepted and lb_select.h bounds the index by lb_maglev_m (a lookup past an
+ * inner array's end fails closed). */
 struct lb_maglev_inner {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
 	__type(value, __u32);
 	__uint(max_entries, LB_MAGLEV_M_DEFAULT);
+	__uint(map_flags, BPF_F_INNER_MAP);
 };
 
 struct {

@@ -11,8 +11,8 @@
  *   lb_maglev_m   the size M (prime) of every lb_maglev inner array; must equal the size the
  *                 control plane creates them with.
  *
- * Verdicts are enum lb_select_verdict; every failure is a reason to refuse, never a fallback to
- * some other address (fail closed). */
+ * Verdicts are enum lb_select_verdict; every failure is a reason to refuse or drop, never a
+ * fallback to some other address (fail closed). */
 #ifndef LB_SELECT_H
 #define LB_SELECT_H
 
@@ -25,7 +25,9 @@ const volatile __u32 lb_maglev_m = LB_MAGLEV_M_DEFAULT;
 
 enum lb_select_verdict {
 	LB_SEL_OK = 0,
-	LB_SEL_NO_BACKENDS,     /* backend_count is 0: the service has no usable endpoint */
+	LB_SEL_NO_BACKENDS,     /* backend_count is 0: the service has no usable endpoint: refuse */
+	LB_SEL_NO_LOCAL_BACKENDS, /* backend_count is 0 under a Local policy: endpoints exist on other
+				   * nodes but none here: drop (kube-proxy drops, spec §5.11) */
 	LB_SEL_BAD_SLOT,        /* a slot in 1..backend_count is missing from lb_slots */
 	LB_SEL_UNKNOWN_BACKEND, /* a slot or maglev entry names an id absent from lb_backends */
 	LB_SEL_NO_MAGLEV,       /* LB_SVC_MAGLEV without an lb_maglev table, or index out of it */
@@ -134,8 +136,12 @@ static __always_inline int lb_select_backend(const struct lb_service_value *svc,
 	__u64 now = 0;
 	int ret;
 
+	/* The control plane sets ETP_LOCAL/ITP_LOCAL only on the entry its policy governs and clears
+	 * it when the service has no endpoint anywhere (src/translate/README.md, "Refuse vs drop"),
+	 * so the flag on an empty entry means "endpoints elsewhere, none here". */
 	if (count == 0)
-		return LB_SEL_NO_BACKENDS;
+		return (svc->flags & (LB_SVC_ETP_LOCAL | LB_SVC_ITP_LOCAL)) ? LB_SEL_NO_LOCAL_BACKENDS
+									 : LB_SEL_NO_BACKENDS;
 
 	if (aff && (svc->flags & LB_SVC_AFFINITY)) {
 		now = bpf_jiffies64();

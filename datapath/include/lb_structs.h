@@ -51,9 +51,12 @@ enum lb_backend_flags {
 /* NodePort entries use the wildcard address of their family, i.e. the zero address in the usual
  * encoding: ::ffff:0.0.0.0 (v4-mapped zero) for IPv4, :: (all zero) for IPv6, so a dual-stack
  * NodePort has one entry per family; see lb_node_addrs.
- * Scopes: a single-scope service may be written with either scope; the socket LB looks up
- * LB_SCOPE_INTERNAL first, then LB_SCOPE_EXTERNAL (an EXTERNAL entry flagged LB_SVC_TWO_SCOPES
- * whose INTERNAL twin is missing is treated as inconsistent and refused). */
+ * Scopes (src/translate/README.md): a ClusterIP is one INTERNAL entry; a NodePort, ExternalIP or
+ * LB VIP is one EXTERNAL entry, plus, with eTP=Local, an INTERNAL twin holding the cluster set
+ * (the EXTERNAL one then holds the local set and is flagged LB_SVC_TWO_SCOPES). The socket LB
+ * looks up LB_SCOPE_INTERNAL first, then LB_SCOPE_EXTERNAL (an EXTERNAL entry flagged
+ * LB_SVC_TWO_SCOPES whose INTERNAL twin is missing is inconsistent and refused); tc/XDP look up
+ * LB_SCOPE_EXTERNAL only (svc.h). */
 struct lb_service_key {
 	__u8 addr[16];   /* VIP, network order, IPv4 v4-mapped; the family's wildcard for NodePort */
 	__be16 port;     /* service port, network order */
@@ -63,7 +66,8 @@ struct lb_service_key {
 
 struct lb_service_value {
 	__u32 service_id;           /* key of lb_slots, lb_rev_nat, lb_maglev, lb_affinity */
-	__u16 backend_count;        /* slots 1..backend_count are valid; 0 means refuse */
+	__u16 backend_count;        /* slots 1..backend_count are valid; 0 means refuse, or drop
+				     * with the entry's LB_SVC_ETP_LOCAL/LB_SVC_ITP_LOCAL */
 	__u16 local_backend_count;  /* slots are written local backends first */
 	__u32 flags;                /* enum lb_service_flags */
 	__u32 affinity_timeout;     /* seconds, when LB_SVC_AFFINITY */

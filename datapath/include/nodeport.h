@@ -267,10 +267,10 @@ static __noinline int kpb_np_new_snat(kpb_ctx_t *ctx, struct kpb_pkt *p, const s
 }
 
 /* A service with nothing to send to: answer like a closed port (RST, ICMP port unreachable);
- * what cannot be answered is dropped and counted. An eTP=Local service without local endpoints
- * drops silently, as kube-proxy does ("has no local endpoints"), so a client's load balancer
- * health check tells the node apart instead of seeing a refusal. Out of line: the answer needs
- * stack room. */
+ * what cannot be answered is dropped and counted. An eTP=Local entry never answers: its empty
+ * case (endpoints only elsewhere) is dropped before this, and a failure on it is dropped too, so
+ * a client's load balancer steers by the health check instead of seeing a refusal. Out of line:
+ * the answer needs stack room. */
 static __noinline int kpb_np_refuse(kpb_ctx_t *ctx, struct kpb_pkt *p, __u32 svc_flags, __u32 *reason)
 {
 	int ret = -1;
@@ -303,6 +303,7 @@ static __noinline int kpb_np_select(kpb_ctx_t *ctx, struct kpb_pkt *p, const str
 {
 	struct lb_affinity_key aff = {};
 	struct lb_selected sel = {};
+	int ret;
 
 	if (!kpb_src_allowed(svc, p)) {
 		*reason = KPB_CNT_SRC_RANGE;
@@ -310,8 +311,14 @@ static __noinline int kpb_np_select(kpb_ctx_t *ctx, struct kpb_pkt *p, const str
 	}
 	__builtin_memcpy(aff.client, p->src, 16);
 	aff.kind = LB_AFFINITY_ADDR;
-	if (lb_select_backend(svc, &aff, bpf_get_prandom_u32(), kpb_flow_hash(svc, p), &sel) != LB_SEL_OK ||
-	    !sel.backend)
+	ret = lb_select_backend(svc, &aff, bpf_get_prandom_u32(), kpb_flow_hash(svc, p), &sel);
+	/* eTP=Local with endpoints only on other nodes: kube-proxy drops ("has no local endpoints"),
+	 * it does not reject (spec §5.7, §5.11). */
+	if (ret == LB_SEL_NO_LOCAL_BACKENDS) {
+		*reason = KPB_CNT_NO_LOCAL_BACKEND;
+		return CTX_DROP;
+	}
+	if (ret != LB_SEL_OK || !sel.backend)
 		return kpb_np_refuse(ctx, p, svc->flags, reason);
 	t->be = *sel.backend;
 	t->service_id = svc->service_id;

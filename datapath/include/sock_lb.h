@@ -29,6 +29,7 @@ struct lb_sock_stats {
 	__u64 affinity_expired;             /* affinity entry found past its timeout */
 	__u64 rev_translated;               /* recvmsg/getpeername rewritten back to the VIP */
 	__u64 passed_source_ranges;         /* LB_SVC_SOURCE_RANGES frontend left to the packet path */
+	__u64 dropped_no_local_backends;    /* iTP/eTP=Local, endpoints only elsewhere: EHOSTUNREACH */
 };
 
 /* One entry; per-CPU, so the programs increment without atomics: a CPU runs one cgroup program

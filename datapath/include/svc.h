@@ -4,25 +4,19 @@
  *
  * Only external-scope entries are used here: this traffic comes from outside the node, so
  * externalTrafficPolicy applies (the control plane writes only local backends into the external
- * entry of an eTP=Local service). */
+ * entry of an eTP=Local service, flagged ETP_LOCAL | TWO_SCOPES). */
 #ifndef KPB_SVC_H
 #define KPB_SVC_H
 
-/* The entry for key `k`: the external scope, else a single-scope service written with the
- * internal scope (lb_structs.h allows either when both scopes would be equal). */
+/* The entry for key `k`, external scope only. The control plane writes every frontend reachable
+ * from outside (NodePort, ExternalIP, LB VIP) as an EXTERNAL entry; an INTERNAL entry is a
+ * ClusterIP or the cluster-set twin of an eTP=Local frontend (src/translate/README.md, "Scopes"),
+ * which external traffic must never use: alone, the twin only means the frontend is being added
+ * (twin written first) or removed (twin deleted last), so it is not a service yet or any more. */
 static __always_inline struct lb_service_value *kpb_svc_get(struct lb_service_key *k)
 {
-	struct lb_service_value *v;
-
 	k->scope = LB_SCOPE_EXTERNAL;
-	v = bpf_map_lookup_elem(&lb_services, k);
-	if (v)
-		return v;
-	k->scope = LB_SCOPE_INTERNAL;
-	v = bpf_map_lookup_elem(&lb_services, k);
-	if (v && !(v->flags & LB_SVC_TWO_SCOPES))
-		return v;
-	return NULL;
+	return bpf_map_lookup_elem(&lb_services, k);
 }
 
 enum kpb_svc_ret {

@@ -6,6 +6,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { endianness } from 'node:os';
 import { createMap } from 'bpf-loader-napi';
 import type { BpfMap, Collection } from 'bpf-loader-napi';
+import { BPF_F_INNER_MAP } from '../../src/dataplane/bpf-map-writer.ts';
 
 // Values mirror enum lb_service_flags / lb_scope / lb_affinity_kind in lb_structs.h. They are
 // constants of the C header, not layout, so BTF cannot supply them: keep in sync by hand.
@@ -173,7 +174,7 @@ export class LbMaps {
   /** A Maglev table: a fresh inner array (size = table.length = the object's lb_maglev_m) filled
    * first, then swapped into lb_maglev in one update, as the control plane does. */
   putMaglev(serviceId: number, table: number[]): void {
-    const inner = createMap({ type: 'array', keySize: 4, valueSize: 4, maxEntries: table.length, name: 'kpb_maglev_in' });
+    const inner = createMap({ type: 'array', keySize: 4, valueSize: 4, maxEntries: table.length, flags: BPF_F_INNER_MAP, name: 'kpb_maglev_in' });
     try {
       inner.updateBatch(table.map((_, i) => i), table);
       this.map('lb_maglev').update(serviceId, inner.fd);

@@ -10,6 +10,8 @@ import { attachNorthSouth } from './np-attach.ts';
 import { NpEnv, SVC, CT, HOOK, CNT, XDP, TC, xdpCtx, skbCtx, type Service } from './np-env.ts';
 import { pkt, parse, parseIp, addr16, TCP_FLAGS, PROTO, type Parsed } from './packet.ts';
 import { MAC } from './np-topology.ts';
+import { slice, svc, writeTranslated } from './translated.ts';
+import { BPF_F_INNER_MAP } from '../../src/dataplane/bpf-map-writer.ts';
 
 if (!process.env.KPB_NETNS || !inNetns(process.env.KPB_NETNS)) {
   throw new Error('nodeport-fixtures.inner.ts runs only inside the namespace nodeport-fixtures.test.ts creates');
@@ -73,7 +75,7 @@ function pool(f: Fam, first: number): Service['backends'] {
 }
 
 /** lb_select.h's lb_hash_u64 over svc.h's flow identity, recomputed here to pin the contract. */
-function maglevIndex(src: string, sport: number, dport: number, affinity: boolean): number {
+function maglevIndex(src: string, sport: number, dport: number, affinity: boolean, m = MAGLEV_M): number {
   const a = Buffer.from(addr16(src));
   const x = (a.readUInt32LE(0) ^ a.readUInt32LE(4) ^ a.readUInt32LE(8) ^ a.readUInt32LE(12)) >>> 0;
   const le16 = (v: number) => ((v & 0xff) << 8) | (v >> 8); // a __be16 as a little-endian load sees it
@@ -82,7 +84,7 @@ function maglevIndex(src: string, sport: number, dport: number, affinity: boolea
   h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b) >>> 0;
   h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35) >>> 0;
   h ^= h >>> 16;
-  return (h >>> 0) % MAGLEV_M;
+  return (h >>> 0) % m;
 }
 
 before(async () => {
@@ -92,7 +94,7 @@ before(async () => {
     for (const s of services(f)) env.addService(s);
     env.addSrcRange(f.base + 5, f.range);
     // Maglev table of service base+30: a fresh inner array swapped in, as the control plane does.
-    const inner = createMap({ type: 'array', keySize: 4, valueSize: 4, maxEntries: MAGLEV_M, name: 'kpb_test_mglv' });
+    const inner = createMap({ type: 'array', keySize: 4, valueSize: 4, maxEntries: MAGLEV_M, flags: BPF_F_INNER_MAP, name: 'kpb_test_mglv' });
     const idx = Array.from({ length: MAGLEV_M }, (_, i) => i);
     inner.updateBatch(idx, idx.map((i) => f.base + 30 + MAGLEV_TABLE(i)));
     env.map('lb_maglev').update(f.base + 30, inner.fd);
@@ -389,8 +391,8 @@ for (const f of FAMS) {
   });
 
   test(`${fam}: eTP=Local without local endpoints drops silently (no RST), like kube-proxy`, () => {
-    expectRun('xdp', tcpFrame(f.client, f.node, 45000, 30093), XDP.DROP, CNT.NO_BACKEND);
-    expectRun('tc', tcpFrame(f.client, f.node, 45000, 30093), TC.SHOT, CNT.NO_BACKEND);
+    expectRun('xdp', tcpFrame(f.client, f.node, 45000, 30093), XDP.DROP, CNT.NO_LOCAL_BACKEND);
+    expectRun('tc', tcpFrame(f.client, f.node, 45000, 30093), TC.SHOT, CNT.NO_LOCAL_BACKEND);
   });
 
   const nodeB = f.v === 4 ? '192.0.2.12' : '2001:db8:1::12';
@@ -628,5 +630,79 @@ test('conntrack entries expire: a new flow selects again and an expired SNAT por
     assert.equal(again.p.ip?.dst, f.remoteBe2, 'expired flow selected again');
   } finally {
     fast.close();
+  }
+});
+
+test('maps written by translate(): eTP=Local drops (none here) or rejects (none anywhere), external scope only, source ranges, Maglev of a non-default size', async () => {
+  // The control plane's own encoding (translated.ts), not hand-written entries: a disagreement
+  // between src/translate and svc.h/nodeport.h/lb_select.h fails here. M = 251 also checks that
+  // lb_maglev accepts inner arrays of the size the agent was told (--bpf-maglev-table-size).
+  const M = 251;
+  const x = await NpEnv.load({ lb_maglev_m: M, kpb_snat_port_min: SNAT_MIN, kpb_snat_port_max: SNAT_MAX }, 'xlt');
+  try {
+    const services = [];
+    const slices = [];
+    for (const f of FAMS) {
+      const sfx = `-${f.v}`;
+      const withIp = (n: number) => (f.v === 4 ? { clusterIP: `198.19.0.${n}` } : { clusterIP: `2001:db8:20::${n}`, ipFamilies: ['IPv6'] });
+      const np = (port: number) => [{ name: 'http', port: 80, nodePort: port }];
+      const eps = (name: string, ips: string[]) =>
+        slice(name, `${name}-1`, ips.map((ip) => ({ ip, node: 'node-b' })), { addressType: f.v === 4 ? 'IPv4' : 'IPv6' });
+      services.push(
+        svc(`etp${sfx}`, { ...withIp(20), type: 'NodePort', externalTrafficPolicy: 'Local', ports: np(30180) }),
+        svc(`none${sfx}`, { ...withIp(21), type: 'NodePort', externalTrafficPolicy: 'Local', ports: np(30181) }),
+        svc(`mag${sfx}`, { ...withIp(22), type: 'NodePort', ports: np(30182) }),
+        svc(`lb${sfx}`, { ...withIp(23), type: 'LoadBalancer', loadBalancerSourceRanges: [f.range], ports: [{ name: 'http', port: 443, nodePort: 30183 }] },
+          { status: { loadBalancer: { ingress: [{ ip: f.lbIp }] } } }),
+      );
+      slices.push(eps(`etp${sfx}`, [f.remoteBe]), eps(`mag${sfx}`, pool(f, 0).map((b) => b.addr)), eps(`lb${sfx}`, [f.remoteBe]));
+    }
+    const t = writeTranslated((n) => x.map(n), { services, slices }, {
+      name: 'node-a', labels: {}, nodeIPs: FAMS.map((f) => f.node), nodePortAddresses: FAMS.map((f) => f.node), localhostNodePorts: false,
+    }, { maglev: true, maglevTableSize: M });
+    const runOn = (hook: Hook, frame: Buffer) => {
+      const r = hook === 'xdp' ? x.xdpProg.testRun({ data: frame, ctx: xdpCtx(EXT0, frame.length) }) : x.tcIngress.testRun({ data: frame, ctx: skbCtx(EXT0) });
+      return { verdict: r.retval, p: parse(r.data) };
+    };
+    const expect = (hook: Hook, frame: Buffer, verdict: number, reason: number, what: string) => {
+      const id = hookId(hook);
+      const before = x.counter(id, reason);
+      const r = runOn(hook, frame);
+      assert.equal(r.verdict, verdict, `${what}: verdict of ${hook} (counters ${JSON.stringify(x.counters(id))})\n${t.lines.join('\n')}`);
+      assert.equal(x.counter(id, reason), before + 1, `${what}: reason ${reason} of ${hook}`);
+      return r;
+    };
+    for (const f of FAMS) {
+      for (const hook of ['xdp', 'tc'] as const) {
+        const fwd = hook === 'xdp' ? XDP.TX : TC.REDIRECT;
+        const what = `IPv${f.v}`;
+        x.clearCt();
+        expect(hook, tcpFrame(f.client, f.node, 46000, 30180), DROP[hook], CNT.NO_LOCAL_BACKEND, `${what} eTP=Local, endpoints elsewhere`);
+        const rst = expect(hook, tcpFrame(f.client, f.node, 46001, 30181), fwd, CNT.RST_SENT, `${what} eTP=Local, no endpoints`);
+        assert.equal(rst.p.tcp?.flags, TCP_FLAGS.RST | TCP_FLAGS.ACK);
+        expect(hook, tcpFrame(f.client, f.lbIp, 46002, 443), fwd, CNT.REMOTE_FWD, `${what} LB VIP, source inside the range`);
+        expect(hook, tcpFrame(f.client2, f.lbIp, 46003, 443), DROP[hook], CNT.SRC_RANGE, `${what} LB VIP, source outside the range`);
+        const table = t.wanted.lb_maglev.get(String(t.entry(f.v === 4 ? addr16('0.0.0.0') : new Uint8Array(16), 30182, PROTO.TCP, 0)!.value.service_id))!.value;
+        assert.equal(table.length, M);
+        for (let sport = 46100; sport < 46116; sport++) {
+          const r = expect(hook, tcpFrame(f.client, f.node, sport, 30182), fwd, CNT.REMOTE_FWD, `${what} Maglev`);
+          const be = t.wanted.lb_backends.get(String(table[maglevIndex(f.client, sport, 30182, false, M)]))!.value;
+          assert.deepEqual(addr16(r.p.ip!.dst), be.addr, `${what} sport ${sport}`);
+        }
+      }
+    }
+    // The eTP=Local NodePort's internal twin alone (its external entry not written yet, or
+    // already deleted): external traffic must not use the cluster set. Not a service here.
+    for (const f of FAMS) {
+      const wild = f.v === 4 ? addr16('0.0.0.0') : new Uint8Array(16);
+      const ext = t.entry(wild, 30180, PROTO.TCP, 0)!;
+      assert.ok(t.entry(wild, 30180, PROTO.TCP, 1), 'the twin exists');
+      x.map('lb_services').delete(ext.key);
+      for (const hook of ['xdp', 'tc'] as const) {
+        expect(hook, tcpFrame(f.client, f.node, 46200, 30180), PASS[hook], CNT.NOT_SERVICE, `IPv${f.v} twin without its external entry`);
+      }
+    }
+  } finally {
+    x.close();
   }
 });

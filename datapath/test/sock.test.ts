@@ -78,11 +78,11 @@ describe('socket LB (cgroup sock_addr + post_bind)', { timeout: 120_000 }, () =>
     m.putService(svc({ ip: 4, port: 30082, serviceId: 15, backendIds: ids(0), scope: SCOPE_EXTERNAL, flags: SVC.NODEPORT }));
     m.putService(svc({ ip: 4, port: 30083, proto: UDP, serviceId: 17, backendIds: ids(20), scope: SCOPE_EXTERNAL, flags: SVC.NODEPORT }));
     m.putService(svc({ ip: 6, port: 30083, proto: UDP, serviceId: 18, backendIds: ids(30), scope: SCOPE_EXTERNAL, flags: SVC.NODEPORT }));
-    // ExternalIP with two scopes sharing service id 13 and its slots: slots hold local backends
-    // first (here backend 2), the external entry counts all four, the internal one (iTP=Local) the
-    // local one only.
-    m.putService(svc({ ip: '203.0.113.5', port: 80, serviceId: 13, backendIds: [2, 1, 3, 4], scope: SCOPE_EXTERNAL, flags: SVC.EXTERNAL_IP | SVC.TWO_SCOPES }));
-    m.putService(svc({ ip: '203.0.113.5', port: 80, serviceId: 13, backendIds: [2], scope: SCOPE_INTERNAL, flags: SVC.EXTERNAL_IP | SVC.ITP_LOCAL }));
+    // ExternalIP with eTP=Local, encoded as src/translate does: the external entry holds the
+    // local set (none here, so empty with ETP_LOCAL: drop) and is flagged TWO_SCOPES; the internal
+    // twin, with its own service id, holds the cluster set (backend 2), which the node and pods use.
+    m.putService(svc({ ip: '203.0.113.5', port: 80, serviceId: 13, backendIds: [], scope: SCOPE_EXTERNAL, flags: SVC.EXTERNAL_IP | SVC.ETP_LOCAL | SVC.TWO_SCOPES }));
+    m.putService(svc({ ip: '203.0.113.5', port: 80, serviceId: 19, backendIds: [2], scope: SCOPE_INTERNAL, flags: SVC.EXTERNAL_IP }));
     // LoadBalancer IP, one scope only.
     m.putService(svc({ ip: '203.0.113.6', port: 80, serviceId: 14, backendIds: [3], scope: SCOPE_EXTERNAL, flags: SVC.LOADBALANCER }));
     // LoadBalancer IP with loadBalancerSourceRanges: left to the packet path.

@@ -12,6 +12,9 @@ import { createMap, type BpfMap } from 'bpf-loader-napi';
 import { LB_MAP_NAMES, type LbMapName } from '../translate/lb-types.ts';
 import type { LbMaps } from './apply.ts';
 
+/** lb_maps.h struct lb_maglev_inner's map_flags (UAPI BPF_F_INNER_MAP). */
+export const BPF_F_INNER_MAP = 1 << 12;
+
 export class BpfLbMaps implements LbMaps {
   readonly #maps: Record<LbMapName, BpfMap>;
   readonly #maglevM: number;
@@ -64,7 +67,9 @@ export class BpfLbMaps implements LbMaps {
     if (table.length !== this.#maglevM) {
       throw new RangeError(`Maglev table of service id ${serviceId} has ${table.length} entries, the loaded inner map size is ${this.#maglevM}`);
     }
-    const inner = createMap({ type: 'array', keySize: 4, valueSize: 4, maxEntries: this.#maglevM, name: 'lb_maglev_in' });
+    // BPF_F_INNER_MAP (1 << 12), as lb_maps.h's template has it: the kernel then accepts an
+    // inner array of any size (--bpf-maglev-table-size), and requires equal flags.
+    const inner = createMap({ type: 'array', keySize: 4, valueSize: 4, maxEntries: this.#maglevM, flags: BPF_F_INNER_MAP, name: 'lb_maglev_in' });
     try {
       const idx = Array.from({ length: table.length }, (_, i) => i);
       inner.updateBatch(idx, Array.from(table));
