@@ -161,10 +161,10 @@ export function renderMarkdown(r: Results, v: { verdicts: Verdict[]; units: stri
 
 export function renderPlots(r: Results, dir: string, stamp: string): string[] {
   const written: string[] = [];
-  const save = (name: string, series: Series[], title: string, x: string, y: string): void => {
+  const save = (name: string, series: Series[], title: string, x: string, y: string, legend: 'top-left' | 'bottom-right' = 'top-left'): void => {
     if (!series.some((s) => s.points.length)) return;
     const file = `${stamp}-${name}.png`;
-    writeFileSync(join(dir, file), linePlot({ title, xLabel: x, yLabel: y, series }).png());
+    writeFileSync(join(dir, file), linePlot({ title, xLabel: x, yLabel: y, series, legend }).png());
     written.push(file);
   };
   if (Array.isArray(r.forward)) {
@@ -173,12 +173,15 @@ export function renderPlots(r: Results, dir: string, stamp: string): string[] {
     })), 'NodePort 64B UDP: forwarded vs offered', 'offered pps (client eth0 tx)', 'forwarded pps (pod rx)');
   }
   if (r.clusterip && !isNotRun(r.clusterip)) {
-    save('crr-cdf', r.clusterip.contenders.flatMap((c) => (c.status === 'ok' && !isNotRun(c.crr) ? [{ name: c.name, points: c.crr.cdfUs }] : [])),
-      'ClusterIP new-connection latency CDF', 'connect+request+close latency (us)', 'fraction');
+    // Clip at the worst p99 so the tail of one run does not flatten every curve.
+    const ok = r.clusterip.contenders.flatMap((c) => (c.status === 'ok' && !isNotRun(c.crr) ? [{ name: c.name, crr: c.crr }] : []));
+    const clip = Math.max(...ok.map((c) => c.crr.latencyUs.p99));
+    save('crr-cdf', ok.map((c) => ({ name: c.name, points: c.crr.cdfUs.filter(([x]) => x <= clip) })),
+      'ClusterIP new-connection latency CDF (to p99)', 'connect+request+close latency (us)', 'fraction', 'bottom-right');
   }
   if (r.progcost && !isNotRun(r.progcost)) {
     save('progcost-cdf', Object.entries(r.progcost.raw).map(([k, v]) => ({ name: k, points: cdf(v, 300).filter(([x]) => x <= 5000) })),
-      'BPF_PROG_TEST_RUN per-run cost CDF (runs <= 5 us)', 'ns per run', 'fraction');
+      'BPF_PROG_TEST_RUN per-run cost CDF (runs <= 5 us)', 'ns per run', 'fraction', 'bottom-right');
   }
   if (r.control && !isNotRun(r.control)) {
     const ctl = r.control;

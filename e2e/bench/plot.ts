@@ -125,6 +125,8 @@ export interface PlotOptions {
   height?: number;
   /** Force the y axis to start at 0 (default true). */
   yFromZero?: boolean;
+  /** Where the legend goes inside the plot area (default top-left). */
+  legend?: 'top-left' | 'bottom-right';
 }
 
 export const PALETTE: readonly Rgb[] = [
@@ -132,6 +134,7 @@ export const PALETTE: readonly Rgb[] = [
 ];
 
 export function linePlot(o: PlotOptions): Canvas {
+  // (legend placement and clipping are the caller's choice; see PlotOptions)
   const W = o.width ?? 720;
   const H = o.height ?? 440;
   const cv = new Canvas(W, H);
@@ -173,9 +176,12 @@ export function linePlot(o: PlotOptions): Canvas {
     for (let k = 1; k < p.length; k++) cv.line(sx(p[k - 1][0]), sy(p[k - 1][1]), sx(p[k][0]), sy(p[k][1]), c, 2);
     if (p.length <= 40) for (const [x, y] of p) cv.rect(sx(x) - 2, sy(y) - 2, 5, 5, c);
     // legend, top-left inside the plot area
-    const ly = top + 8 + i * 12;
-    cv.rect(left + 10, ly + 1, 12, 5, c);
-    cv.text(left + 28, ly, s.name, black);
+    const bottomRight = o.legend === 'bottom-right';
+    const widest = Math.max(...o.series.map((x) => textWidth(x.name)));
+    const lx = bottomRight ? left + pw - widest - 34 : left + 10;
+    const ly = bottomRight ? top + ph - 8 - (o.series.length - i) * 12 : top + 8 + i * 12;
+    cv.rect(lx, ly + 1, 12, 5, c);
+    cv.text(lx + 18, ly, s.name, black);
   });
   return cv;
 }
