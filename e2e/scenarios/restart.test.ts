@@ -95,7 +95,8 @@ describe('restarts, apiserver outage and --cleanup', () => {
     const again = new Proc(cluster.controlPlanePlace, argv, { name: 'kube-apiserver (restarted)', logFile: join(cluster.dir, 'kube-apiserver-2.log') });
     cluster.teardown.add('kube-apiserver (restarted)', () => again.stop(), () => again.kill());
     await eventually('apiserver ready again', () => cluster.admin.core.listNamespace(), 60_000, 500);
-    const svc = await cluster.admin.createService(NS, { metadata: { name: 'after' }, spec: { ports: [{ name: 'tcp', port: 80, targetPort: PORT }] } });
+    // Right after start the apiserver's ClusterIP allocator may still answer "range is full".
+    const { value: svc } = await eventually('Service created after the restart', () => cluster.admin.createService(NS, { metadata: { name: 'after' }, spec: { ports: [{ name: 'tcp', port: 80, targetPort: PORT }] } }), 30_000, 500);
     await cluster.admin.createEndpointSlice(NS, endpointSliceFor('after', 'IPv4', [{ target: cluster.nodes['node-b'].pods[0]! }], [{ name: 'tcp', port: PORT }]));
     // The informers reconnect with backoff; allow them a generous bound.
     for (const node of Object.values(cluster.nodes)) {

@@ -17,6 +17,7 @@
  * runProxy resolves on a signal and rejects when it cannot run (datapath load failure, a bind
  * failure with bindAddressHardFail, the --config file changing).
  */
+import { writeFileSync } from 'node:fs';
 import type { V1Node } from '@kubernetes/client-node';
 import { handleStaleKubeProxyRules } from '../cleanup/handle-stale-kube-proxy-rules.ts';
 import { commandExec } from '../cleanup/exec.ts';
@@ -128,6 +129,13 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
       }
     }
   };
+
+  // Like kube-proxy: keep the node's proxy alive under memory pressure; failure is not fatal.
+  try {
+    writeFileSync('/proc/self/oom_score_adj', String(config.oomScoreAdj));
+  } catch (err) {
+    logger.error('Cannot set oom_score_adj', { err, value: config.oomScoreAdj });
+  }
 
   if (options.initOnly) {
     logger.info('--init-only: nothing privileged left to set up for the BPF datapath; exiting');
