@@ -297,90 +297,81 @@ static __always_inline bool sock_xlate_rev(void *ctx, union lb_addr *addr, __be1
 	return true;
 }
 
-static __always_inline int sock4_fwd(struct bpf_sock_addr *ctx)
+/* Fill union lb_addr *a from a context's IPv6 words `ip6` or IPv4 address `ip4` (v4-mapped).
+ * A macro because it serves two context types (bpf_sock_addr's user_ip*, bpf_sock's src_ip*) and
+ * a context field must be read by a direct load at a constant offset: the verifier rejects loads
+ * through a pointer derived from ctx, so a pointer to the field cannot be passed. `v6` is a
+ * constant at every use, so each program reads only the fields its attach type may access.
+ * `ip6` stays unparenthesised: clang's CO-RE must see ctx->user_ip6[i] as one access, or it
+ * computes &ctx->user_ip6 first and the verifier refuses the load through it. */
+#define SOCK_ADDR_FROM_CTX(a, v6, ip6, ip4)          \
+	do {                                         \
+		if (v6) {                            \
+			(a)->w[0] = ip6[0];          \
+			(a)->w[1] = ip6[1];          \
+			(a)->w[2] = ip6[2];          \
+			(a)->w[3] = ip6[3];          \
+		} else {                             \
+			(a)->w[0] = 0;               \
+			(a)->w[1] = 0;               \
+			(a)->w[2] = bpf_htonl(0xffff); \
+			(a)->w[3] = (ip4);           \
+		}                                    \
+	} while (0)
+
+/* The destination (connect, sendmsg) or peer (recvmsg, getpeername) of a sock_addr context. */
+static __always_inline void sock_addr_load(const struct bpf_sock_addr *ctx, bool v6, union lb_addr *a)
+{
+	SOCK_ADDR_FROM_CTX(a, v6, ctx->user_ip6, ctx->user_ip4);
+}
+
+/* A v4 hook always stores a v4-mapped address here: a v4 frontend gets only v4 backends
+ * (sock_xlate_fwd), and a v4 socket's peer was translated from a v4 frontend. */
+static __always_inline void sock_addr_store(struct bpf_sock_addr *ctx, bool v6, const union lb_addr *a,
+					    __be16 port)
+{
+	if (v6) {
+		ctx->user_ip6[0] = a->w[0];
+		ctx->user_ip6[1] = a->w[1];
+		ctx->user_ip6[2] = a->w[2];
+		ctx->user_ip6[3] = a->w[3];
+	} else {
+		ctx->user_ip4 = a->w[3];
+	}
+	ctx->user_port = port;
+}
+
+/* connect and sendmsg, both families. */
+static __always_inline int sock_fwd(struct bpf_sock_addr *ctx, bool v6)
 {
 	struct sock_flow f = {};
 	int ret;
 
 	if (!sock_proto_supported(ctx->protocol))
 		return SYS_PROCEED;
-	f.addr.w[2] = bpf_htonl(0xffff);
-	f.addr.w[3] = ctx->user_ip4;
+	sock_addr_load(ctx, v6, &f.addr);
 	f.port = (__be16)ctx->user_port;
 	f.proto = ctx->protocol;
-	f.v4 = 1;
+	f.v4 = v6 ? addr_is_v4mapped(&f.addr) : 1;
 	ret = sock_xlate_fwd(ctx, &f);
 	if (ret < 0) {
 		bpf_set_retval(ret);
 		return SYS_REJECT;
 	}
-	if (ret == 0)
-		return SYS_PROCEED;
-	ctx->user_ip4 = f.addr.w[3];
-	ctx->user_port = f.port;
+	if (ret > 0)
+		sock_addr_store(ctx, v6, &f.addr, f.port);
 	return SYS_PROCEED;
 }
 
-static __always_inline int sock6_fwd(struct bpf_sock_addr *ctx)
+/* recvmsg and getpeername, both families. */
+static __always_inline int sock_rev(struct bpf_sock_addr *ctx, bool v6)
 {
-	struct sock_flow f = {};
-	int ret;
-
-	if (!sock_proto_supported(ctx->protocol))
-		return SYS_PROCEED;
-	f.addr.w[0] = ctx->user_ip6[0];
-	f.addr.w[1] = ctx->user_ip6[1];
-	f.addr.w[2] = ctx->user_ip6[2];
-	f.addr.w[3] = ctx->user_ip6[3];
-	f.port = (__be16)ctx->user_port;
-	f.proto = ctx->protocol;
-	f.v4 = addr_is_v4mapped(&f.addr);
-	ret = sock_xlate_fwd(ctx, &f);
-	if (ret < 0) {
-		bpf_set_retval(ret);
-		return SYS_REJECT;
-	}
-	if (ret == 0)
-		return SYS_PROCEED;
-	ctx->user_ip6[0] = f.addr.w[0];
-	ctx->user_ip6[1] = f.addr.w[1];
-	ctx->user_ip6[2] = f.addr.w[2];
-	ctx->user_ip6[3] = f.addr.w[3];
-	ctx->user_port = f.port;
-	return SYS_PROCEED;
-}
-
-static __always_inline int sock4_rev(struct bpf_sock_addr *ctx)
-{
-	union lb_addr a = {};
 	__be16 port = (__be16)ctx->user_port;
+	union lb_addr a;
 
-	a.w[2] = bpf_htonl(0xffff);
-	a.w[3] = ctx->user_ip4;
-	if (!sock_xlate_rev(ctx, &a, &port))
-		return SYS_PROCEED;
-	/* A v4 socket can only have v4 peers, and the entry was written from a v4 frontend. */
-	ctx->user_ip4 = a.w[3];
-	ctx->user_port = port;
-	return SYS_PROCEED;
-}
-
-static __always_inline int sock6_rev(struct bpf_sock_addr *ctx)
-{
-	union lb_addr a = {};
-	__be16 port = (__be16)ctx->user_port;
-
-	a.w[0] = ctx->user_ip6[0];
-	a.w[1] = ctx->user_ip6[1];
-	a.w[2] = ctx->user_ip6[2];
-	a.w[3] = ctx->user_ip6[3];
-	if (!sock_xlate_rev(ctx, &a, &port))
-		return SYS_PROCEED;
-	ctx->user_ip6[0] = a.w[0];
-	ctx->user_ip6[1] = a.w[1];
-	ctx->user_ip6[2] = a.w[2];
-	ctx->user_ip6[3] = a.w[3];
-	ctx->user_port = port;
+	sock_addr_load(ctx, v6, &a);
+	if (sock_xlate_rev(ctx, &a, &port))
+		sock_addr_store(ctx, v6, &a, port);
 	return SYS_PROCEED;
 }
 
@@ -406,25 +397,28 @@ static __always_inline struct lb_service_value *nodeport_on(bool v4, __u16 port,
  * node address, and on 127.0.0.1 when the NodePort also answers there. Pods (other netns) are
  * free to use the port. bpf_sock does not expose IPV6_V6ONLY, so a bind on :: is checked against
  * both families' NodePorts. */
-static __always_inline int sock_post_bind(struct bpf_sock *ctx, const union lb_addr *a, bool v4)
+static __always_inline int sock_post_bind(struct bpf_sock *ctx, bool v6)
 {
 	struct lb_service_value *svc;
 	__u32 proto = ctx->protocol;
 	__u16 port = ctx->src_port;
 	bool localhost = false;
+	bool v4 = !v6;
+	union lb_addr a;
 	bool any;
 
 	if (!sock_proto_supported(proto) || port == 0)
 		return SYS_PROCEED;
 	if (!in_host_netns(ctx))
 		return SYS_PROCEED;
-	any = addr_is_wildcard(a, v4);
-	if (!any && !is_node_addr(a)) {
-		if (!addr_is_localhost4(a))
+	SOCK_ADDR_FROM_CTX(&a, v6, ctx->src_ip6, ctx->src_ip4);
+	any = addr_is_wildcard(&a, v4);
+	if (!any && !is_node_addr(&a)) {
+		if (!addr_is_localhost4(&a))
 			return SYS_PROCEED;
 		localhost = true;
 	}
-	svc = nodeport_on(addr_is_v4mapped(a) || v4, port, proto);
+	svc = nodeport_on(addr_is_v4mapped(&a) || v4, port, proto);
 	if (!svc && any && !v4)
 		svc = nodeport_on(true, port, proto);
 	if (!svc)
@@ -439,13 +433,13 @@ static __always_inline int sock_post_bind(struct bpf_sock *ctx, const union lb_a
 SEC("cgroup/connect4")
 int kpb_sock_connect4(struct bpf_sock_addr *ctx)
 {
-	return sock4_fwd(ctx);
+	return sock_fwd(ctx, false);
 }
 
 SEC("cgroup/connect6")
 int kpb_sock_connect6(struct bpf_sock_addr *ctx)
 {
-	return sock6_fwd(ctx);
+	return sock_fwd(ctx, true);
 }
 
 /* Unconnected UDP only: the kernel runs these hooks just for sendmsg with a destination. A v6
@@ -453,13 +447,13 @@ int kpb_sock_connect6(struct bpf_sock_addr *ctx)
 SEC("cgroup/sendmsg4")
 int kpb_sock_sendmsg4(struct bpf_sock_addr *ctx)
 {
-	return sock4_fwd(ctx);
+	return sock_fwd(ctx, false);
 }
 
 SEC("cgroup/sendmsg6")
 int kpb_sock_sendmsg6(struct bpf_sock_addr *ctx)
 {
-	return sock6_fwd(ctx);
+	return sock_fwd(ctx, true);
 }
 
 /* A v6 socket receiving from IPv4 sees a v4-mapped source here, which is how the entries are
@@ -467,47 +461,37 @@ int kpb_sock_sendmsg6(struct bpf_sock_addr *ctx)
 SEC("cgroup/recvmsg4")
 int kpb_sock_recvmsg4(struct bpf_sock_addr *ctx)
 {
-	return sock4_rev(ctx);
+	return sock_rev(ctx, false);
 }
 
 SEC("cgroup/recvmsg6")
 int kpb_sock_recvmsg6(struct bpf_sock_addr *ctx)
 {
-	return sock6_rev(ctx);
+	return sock_rev(ctx, true);
 }
 
 SEC("cgroup/getpeername4")
 int kpb_sock_getpeername4(struct bpf_sock_addr *ctx)
 {
-	return sock4_rev(ctx);
+	return sock_rev(ctx, false);
 }
 
 SEC("cgroup/getpeername6")
 int kpb_sock_getpeername6(struct bpf_sock_addr *ctx)
 {
-	return sock6_rev(ctx);
+	return sock_rev(ctx, true);
 }
 
 SEC("cgroup/post_bind4")
 int kpb_sock_post_bind4(struct bpf_sock *ctx)
 {
-	union lb_addr a = {};
-
-	a.w[2] = bpf_htonl(0xffff);
-	a.w[3] = ctx->src_ip4;
-	return sock_post_bind(ctx, &a, true);
+	return sock_post_bind(ctx, false);
 }
 
 SEC("cgroup/post_bind6")
 int kpb_sock_post_bind6(struct bpf_sock *ctx)
 {
-	union lb_addr a = {};
-
-	a.w[0] = ctx->src_ip6[0];
-	a.w[1] = ctx->src_ip6[1];
-	a.w[2] = ctx->src_ip6[2];
-	a.w[3] = ctx->src_ip6[3];
-	return sock_post_bind(ctx, &a, false);
+	return sock_post_bind(ctx, true);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
