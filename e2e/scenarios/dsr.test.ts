@@ -1,13 +1,15 @@
 // Direct server return (--bpf-lb-mode=dsr): node-a encapsulates the client's packet to the
 // backend's node, which decapsulates it for the pod and sends the reply straight to the client
-// with the frontend as its source. The backend therefore sees the real client address.
+// with the frontend as its source. The backend therefore sees the real client address. The agents
+// also select backends with Maglev (--bpf-lb-algorithm=maglev), as DSR deployments usually do:
+// every node then picks the same backend for a flow.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startCluster, type Cluster } from '../cluster/cluster.ts';
 import { endpointSliceFor } from '../cluster/endpoint-slice.ts';
 import { PLAN } from '../cluster/plan.ts';
 import { echo, startEchoServer } from '../cluster/workload.ts';
-import { eventually, startAgents } from './support.ts';
+import { eventually, pinnedEntries, startAgents } from './support.ts';
 
 const NS = 'kpb-dsr';
 const PORT = 8080;
@@ -21,7 +23,7 @@ describe('DSR', () => {
     await startEchoServer(b1.place, b1.name, [PORT], cluster.teardown);
     await cluster.admin.createNamespace(NS);
     // Generic XDP: see node-port.test.ts.
-    await startAgents(cluster, ['--bpf-xdp=generic', '--bpf-lb-mode=dsr']);
+    await startAgents(cluster, ['--bpf-xdp=generic', '--bpf-lb-mode=dsr', '--bpf-lb-algorithm=maglev']);
   });
 
   after(async () => {
@@ -41,5 +43,7 @@ describe('DSR', () => {
         assert.equal(r.peer, client, `${dst}: with DSR the backend must see the client address`);
       }
     }
+    // One Maglev table per external entry (NodePort IPv4 and IPv6) on each node.
+    for (const node of Object.values(cluster.nodes)) assert.ok(pinnedEntries(node, 'lb_maglev').length >= 2, `${node.name} has no Maglev tables`);
   });
 });
