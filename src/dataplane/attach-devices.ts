@@ -90,6 +90,11 @@ function attachXdpOne(input: AttachDevicesInput, dev: HostDevice): Pick<DeviceAt
     }
   }
   if (input.xdpMode === 'off') return { xdp: 'off', xdpFallbackReason: '' };
+  if (input.xdpMode === 'native' && dev.kind === 'veth') {
+    // veth accepts native XDP, but XDP_TX/XDP_REDIRECT frames are lost unless the peer device
+    // runs an XDP program too: remote backends would be unreachable with no error anywhere.
+    input.logger.warning('Native XDP on a veth device forwards to remote backends only when its peer runs an XDP program; use --bpf-xdp=generic or off if they are unreachable', { device: dev.name });
+  }
   try {
     const link = attachXdp(input.xdp, dev.ifindex, { mode: input.xdpMode });
     link.pin(path);

@@ -91,20 +91,23 @@ export function ensureBpffs(pinPath: string): string | null {
   return action;
 }
 
-export type HostDevice = { name: string; ifindex: number; addresses: string[]; up: boolean };
+/** `kind`: the link type of virtual devices (`veth`, `bridge`...), '' for hardware. */
+export type HostDevice = { name: string; ifindex: number; addresses: string[]; up: boolean; kind?: string };
 
-/** Devices of the agent's network namespace with their global addresses (`ip -j addr`). */
+/** Devices of the agent's network namespace with their global addresses (`ip -j -d addr`). */
 export function hostDevices(): HostDevice[] {
-  const out = JSON.parse(run('ip', ['-j', 'addr', 'show'])) as {
+  const out = JSON.parse(run('ip', ['-j', '-d', 'addr', 'show'])) as {
     ifname: string;
     ifindex: number;
     flags?: string[];
+    linkinfo?: { info_kind?: string };
     addr_info?: { local?: string; scope?: string }[];
   }[];
   return out.map((d) => ({
     name: d.ifname,
     ifindex: d.ifindex,
     up: (d.flags ?? []).includes('UP'),
+    kind: d.linkinfo?.info_kind ?? '',
     addresses: (d.addr_info ?? []).filter((a) => a.local && a.scope !== 'link').map((a) => a.local!),
   }));
 }
