@@ -72,15 +72,6 @@ static __always_inline bool addr_is_localhost4(const union lb_addr *a)
 	return addr_is_v4mapped(a) && a->w[3] == bpf_htonl(0x7f000001);
 }
 
-/* The NodePort wildcard of a family: ::ffff:0.0.0.0 for IPv4, :: for IPv6. */
-static __always_inline void addr_set_wildcard(union lb_addr *a, bool v4)
-{
-	a->w[0] = 0;
-	a->w[1] = 0;
-	a->w[2] = v4 ? bpf_htonl(0xffff) : 0;
-	a->w[3] = 0;
-}
-
 static __always_inline bool addr_is_wildcard(const union lb_addr *a, bool v4)
 {
 	return a->w[0] == 0 && a->w[1] == 0 && a->w[2] == (v4 ? bpf_htonl(0xffff) : 0) &&
@@ -94,14 +85,6 @@ static __always_inline bool in_host_netns(void *ctx)
 	if (!host)
 		host = bpf_get_netns_cookie(NULL);
 	return bpf_get_netns_cookie(ctx) == host;
-}
-
-static __always_inline bool is_node_addr(const union lb_addr *a)
-{
-	struct lb_node_addr_key key = {};
-
-	__builtin_memcpy(key.addr, a->b, sizeof(key.addr));
-	return bpf_map_lookup_elem(&lb_node_addrs, &key) != NULL;
 }
 
 /* Step 1 of the lookup (see the top comment). *bad_scope is set for a TWO_SCOPES entry whose
@@ -131,15 +114,13 @@ static __always_inline struct lb_service_value *lookup_nodeport(void *ctx, const
 {
 	struct lb_service_value *svc;
 	bool localhost = false;
-	union lb_addr wild;
 
-	if (!is_node_addr(&f->addr)) {
+	if (!lb_is_node_addr(f->addr.b)) {
 		if (!addr_is_localhost4(&f->addr) || !in_host_netns(ctx))
 			return NULL;
 		localhost = true;
 	}
-	addr_set_wildcard(&wild, f->v4);
-	__builtin_memcpy(key->addr, wild.b, sizeof(key->addr));
+	lb_set_wildcard(key->addr, f->v4);
 	svc = lookup_frontend(key, bad_scope);
 	if (!svc || !(svc->flags & LB_SVC_NODEPORT))
 		return NULL;
@@ -381,10 +362,8 @@ static __always_inline struct lb_service_value *nodeport_on(bool v4, __u16 port,
 	struct lb_service_key key = { .port = bpf_htons(port), .proto = proto };
 	struct lb_service_value *svc;
 	bool bad_scope = false;
-	union lb_addr wild;
 
-	addr_set_wildcard(&wild, v4);
-	__builtin_memcpy(key.addr, wild.b, sizeof(key.addr));
+	lb_set_wildcard(key.addr, v4);
 	svc = lookup_frontend(&key, &bad_scope);
 	if (!svc || !(svc->flags & LB_SVC_NODEPORT))
 		return NULL;
@@ -413,7 +392,7 @@ static __always_inline int sock_post_bind(struct bpf_sock *ctx, bool v6)
 		return SYS_PROCEED;
 	SOCK_ADDR_FROM_CTX(&a, v6, ctx->src_ip6, ctx->src_ip4);
 	any = addr_is_wildcard(&a, v4);
-	if (!any && !is_node_addr(&a)) {
+	if (!any && !lb_is_node_addr(a.b)) {
 		if (!addr_is_localhost4(&a))
 			return SYS_PROCEED;
 		localhost = true;

@@ -61,6 +61,23 @@ static __always_inline int kpb_icmp_quote(kpb_ctx_t *ctx, const struct kpb_pkt *
 	return 0;
 }
 
+/* Replace one outer address of an ICMP error (`src`: the source, else the destination). The
+ * ICMPv4 checksum covers no pseudo header; the ICMPv6 one does, so a v6 change goes into it. */
+static __always_inline int kpb_icmp_outer_addr(kpb_ctx_t *ctx, struct kpb_pkt *p, __u8 *cur, const __u8 *to,
+					       bool src)
+{
+	__u32 diff;
+
+	if (kpb_addr_eq(cur, to))
+		return 0;
+	if (p->family == KPB_AF_INET)
+		return kpb_nat_addr(ctx, p, cur, to, src ? KPB_IP4_SRC_OFF : KPB_IP4_DST_OFF, false);
+	diff = bpf_csum_diff((__be32 *)cur, 16, (__be32 *)to, 16, 0);
+	if (kpb_nat_addr(ctx, p, cur, to, src ? KPB_IP6_SRC_OFF : KPB_IP6_DST_OFF, false) < 0)
+		return -1;
+	return ctx_l4_csum_diff(ctx, p->l4_off + 2, diff, false);
+}
+
 /* Rewrite the error per entry `v` (see the header comment). */
 static __always_inline int kpb_icmp_rewrite(kpb_ctx_t *ctx, struct kpb_pkt *p, const struct kpb_icmp_quote *q,
 					    const struct kpb_ct_value *v)
@@ -98,29 +115,11 @@ static __always_inline int kpb_icmp_rewrite(kpb_ctx_t *ctx, struct kpb_pkt *p, c
 	if (ctx_l4_csum_diff_payload(ctx, csum_off, diff) < 0)
 		return -1;
 
-	/* Outer header. ICMPv4 has no pseudo header; ICMPv6 does (ctx_l4_csum_diff's flag). */
-	if (!kpb_addr_eq(p->dst, v->nat_dst)) {
-		if (p->family == KPB_AF_INET) {
-			if (kpb_nat_addr(ctx, p, p->dst, v->nat_dst, KPB_IP4_DST_OFF, false) < 0)
-				return -1;
-		} else {
-			diff = bpf_csum_diff((__be32 *)p->dst, 16, (__be32 *)v->nat_dst, 16, 0);
-			if (kpb_nat_addr(ctx, p, p->dst, v->nat_dst, KPB_IP6_DST_OFF, false) < 0 ||
-			    ctx_l4_csum_diff(ctx, csum_off, diff, false) < 0)
-				return -1;
-		}
-	}
-	if (from_dst && !kpb_addr_eq(p->src, v->nat_src)) {
-		if (p->family == KPB_AF_INET) {
-			if (kpb_nat_addr(ctx, p, p->src, v->nat_src, KPB_IP4_SRC_OFF, false) < 0)
-				return -1;
-		} else {
-			diff = bpf_csum_diff((__be32 *)p->src, 16, (__be32 *)v->nat_src, 16, 0);
-			if (kpb_nat_addr(ctx, p, p->src, v->nat_src, KPB_IP6_SRC_OFF, false) < 0 ||
-			    ctx_l4_csum_diff(ctx, csum_off, diff, false) < 0)
-				return -1;
-		}
-	}
+	/* Outer header. */
+	if (kpb_icmp_outer_addr(ctx, p, p->dst, v->nat_dst, false) < 0)
+		return -1;
+	if (from_dst && kpb_icmp_outer_addr(ctx, p, p->src, v->nat_src, true) < 0)
+		return -1;
 	return 0;
 }
 

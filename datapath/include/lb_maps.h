@@ -105,6 +105,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lb_node_addrs SEC(".maps");
 
+/* Is `addr` (16 bytes, IPv4 v4-mapped) one where NodePorts answer? The one test the socket LB
+ * (NodePort lookup, bind protection) and tc/XDP (NodePort lookup, DSR decapsulation) share. */
+static __always_inline bool lb_is_node_addr(const __u8 *addr)
+{
+	struct lb_node_addr_key key;
+
+	__builtin_memcpy(key.addr, addr, sizeof(key.addr));
+	return bpf_map_lookup_elem(&lb_node_addrs, &key) != NULL;
+}
+
 /* key: struct lb_src_range_key (LPM); value: __u8 (1 = allowed). Writer: control plane. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);

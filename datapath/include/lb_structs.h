@@ -64,6 +64,14 @@ struct lb_service_key {
 	__u8 scope;      /* enum lb_scope */
 };
 
+/* The NodePort wildcard of a family (above), written into a 16-byte key address. */
+static __always_inline void lb_set_wildcard(__u8 *addr, bool v4)
+{
+	__builtin_memset(addr, 0, 16);
+	if (v4)
+		addr[10] = addr[11] = 0xff;
+}
+
 struct lb_service_value {
 	__u32 service_id;           /* key of lb_slots, lb_rev_nat, lb_maglev, lb_affinity */
 	__u16 backend_count;        /* slots 1..backend_count are valid; 0 means refuse, or drop

@@ -428,10 +428,7 @@ static __always_inline int kpb_np_ingress(kpb_ctx_t *ctx, __u32 *reason)
 #if defined(KPB_CTX_SKB)
 	if ((p.proto == KPB_IPPROTO_IPIP && p.family == KPB_AF_INET) ||
 	    (p.proto == KPB_IPPROTO_IPV6 && p.family == KPB_AF_INET6)) {
-		struct lb_node_addr_key nk;
-
-		__builtin_memcpy(nk.addr, p.dst, 16);
-		if (bpf_map_lookup_elem(&lb_node_addrs, &nk))
+		if (lb_is_node_addr(p.dst))
 			return kpb_dsr_decap(ctx, &p, reason);
 	}
 #endif

@@ -33,7 +33,6 @@ enum kpb_svc_ret {
 static __always_inline int kpb_svc_lookup(const struct kpb_pkt *p, struct lb_service_value **out)
 {
 	struct lb_service_key k = {};
-	struct lb_node_addr_key nk;
 	struct lb_service_value *v;
 
 	__builtin_memcpy(k.addr, p->dst, 16);
@@ -45,11 +44,8 @@ static __always_inline int kpb_svc_lookup(const struct kpb_pkt *p, struct lb_ser
 		return KPB_SVC_FOUND;
 	}
 
-	__builtin_memcpy(nk.addr, p->dst, 16);
-	if (bpf_map_lookup_elem(&lb_node_addrs, &nk)) {
-		__builtin_memset(k.addr, 0, 16);
-		if (p->family == KPB_AF_INET)
-			k.addr[10] = k.addr[11] = 0xff;
+	if (lb_is_node_addr(p->dst)) {
+		lb_set_wildcard(k.addr, p->family == KPB_AF_INET);
 		v = kpb_svc_get(&k);
 		if (v && (v->flags & LB_SVC_NODEPORT)) {
 			*out = v;
