@@ -3,16 +3,7 @@
  * devices: everything XDP left (local backends, neighbour resolution) or all of it when the device
  * has no native XDP. See nodeport.h. */
 #define KPB_CTX_SKB
-#include "ctx.h"
-#include "lb_maps.h"
-#include "lb_select.h"
-#include "counters.h"
-#include "parse.h"
-#include "conntrack.h"
-#include "nat.h"
-#include "svc.h"
-#include "reply.h"
-#include "nodeport.h"
+#include "north_south.h"
 
 SEC("tc")
 int kpb_tc_ingress(struct __sk_buff *ctx)

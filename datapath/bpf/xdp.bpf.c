@@ -3,16 +3,7 @@
  * finish alone (remote backends, replies from them) before an skb exists; passes the rest, untouched,
  * to the tc object on the same device. See nodeport.h. */
 #define KPB_CTX_XDP
-#include "ctx.h"
-#include "lb_maps.h"
-#include "lb_select.h"
-#include "counters.h"
-#include "parse.h"
-#include "conntrack.h"
-#include "nat.h"
-#include "svc.h"
-#include "reply.h"
-#include "nodeport.h"
+#include "north_south.h"
 
 SEC("xdp")
 int kpb_xdp_ingress(struct xdp_md *ctx)
