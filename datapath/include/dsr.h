@@ -130,21 +130,9 @@ static __always_inline int kpb_np_new_dsr(kpb_ctx_t *ctx, struct kpb_pkt *p, con
 static __always_inline struct lb_service_value *kpb_dsr_svc(const struct kpb_pkt *p)
 {
 	struct lb_service_key k = {};
-	struct lb_service_value *v;
+	struct lb_service_value *v = kpb_svc_exact(p, &k);
 
-	__builtin_memcpy(k.addr, p->dst, 16);
-	k.port = p->dport;
-	k.proto = p->proto;
-	v = kpb_svc_get(&k);
-	if (v && (v->flags & (LB_SVC_EXTERNAL_IP | LB_SVC_LOADBALANCER)))
-		return v;
-	__builtin_memset(k.addr, 0, 16);
-	if (p->family == KPB_AF_INET)
-		k.addr[10] = k.addr[11] = 0xff;
-	v = kpb_svc_get(&k);
-	if (v && (v->flags & LB_SVC_NODEPORT))
-		return v;
-	return NULL;
+	return v ? v : kpb_svc_nodeport(p, &k);
 }
 
 /* On the backend's node: an IPIP / IPv6-in-IPv6 packet to one of our addresses. Strip the outer

@@ -25,33 +25,44 @@ enum kpb_svc_ret {
 	KPB_SVC_UNKNOWN_PORT,    /* a known ExternalIP/LB VIP on a port no service uses: drop */
 };
 
-/* The service a new packet from outside addresses. An exact {address, port, proto} entry must
- * be an ExternalIP or LoadBalancer frontend (a ClusterIP is not reachable from outside through
- * us); otherwise the wildcard NodePort entry of the family (::ffff:0.0.0.0 or ::) applies, but
- * only when the destination is one of this node's addresses (nodePortAddresses,
- * lb_node_addrs). A VIP marker without a port match is refused rather than leaked. */
+/* {destination, port, protocol} of p as an ExternalIP or LoadBalancer frontend (a ClusterIP is
+ * not reachable from outside through us). Fills *k for the lookups that follow. */
+static __always_inline struct lb_service_value *kpb_svc_exact(const struct kpb_pkt *p, struct lb_service_key *k)
+{
+	struct lb_service_value *v;
+
+	__builtin_memcpy(k->addr, p->dst, 16);
+	k->port = p->dport;
+	k->proto = p->proto;
+	v = kpb_svc_get(k);
+	return v && (v->flags & (LB_SVC_EXTERNAL_IP | LB_SVC_LOADBALANCER)) ? v : NULL;
+}
+
+/* The NodePort entry of p's family (wildcard ::ffff:0.0.0.0 or ::) for k's port and protocol. */
+static __always_inline struct lb_service_value *kpb_svc_nodeport(const struct kpb_pkt *p, struct lb_service_key *k)
+{
+	struct lb_service_value *v;
+
+	lb_set_wildcard(k->addr, p->family == KPB_AF_INET);
+	v = kpb_svc_get(k);
+	return v && (v->flags & LB_SVC_NODEPORT) ? v : NULL;
+}
+
+/* The service a new packet from outside addresses: an exact ExternalIP/LB frontend, else the
+ * NodePort entry, but only when the destination is one of this node's addresses
+ * (nodePortAddresses, lb_node_addrs). A VIP marker without a port match is refused rather than
+ * leaked. */
 static __always_inline int kpb_svc_lookup(const struct kpb_pkt *p, struct lb_service_value **out)
 {
 	struct lb_service_key k = {};
 	struct lb_service_value *v;
 
-	__builtin_memcpy(k.addr, p->dst, 16);
-	k.port = p->dport;
-	k.proto = p->proto;
-	v = kpb_svc_get(&k);
-	if (v && (v->flags & (LB_SVC_EXTERNAL_IP | LB_SVC_LOADBALANCER))) {
-		*out = v;
+	*out = kpb_svc_exact(p, &k);
+	if (*out)
 		return KPB_SVC_FOUND;
-	}
-
 	if (lb_is_node_addr(p->dst)) {
-		lb_set_wildcard(k.addr, p->family == KPB_AF_INET);
-		v = kpb_svc_get(&k);
-		if (v && (v->flags & LB_SVC_NODEPORT)) {
-			*out = v;
-			return KPB_SVC_FOUND;
-		}
-		return KPB_SVC_NONE;
+		*out = kpb_svc_nodeport(p, &k);
+		return *out ? KPB_SVC_FOUND : KPB_SVC_NONE;
 	}
 
 	k.port = 0;
