@@ -179,6 +179,23 @@ async function waitProgrammed(what: string, probe: Case, backendNode: Map<string
   return { ok: false, text: `${what}: ${probe.client} -> ${hostPort(probe.host, probe.port)}/${probe.proto} unanswered after ${seconds(PROGRAMMED_TIMEOUT_MS)} (${last?.error ?? '?'})` };
 }
 
+/**
+ * Prints where each node's datapath handled the packets, from the agent's own counters (only
+ * what changed since `baseline`, if given), and returns the scrapes for a later baseline.
+ */
+async function showDatapathReasons(cluster: Cluster, baseline: Map<string, string> = new Map()): Promise<Map<string, string>> {
+  const what = baseline.size === 0 ? '' : ', since the previous table';
+  say(style.bold('Where the datapath handled them') + style.dim(` (kubeproxy_bpf_packet_reasons_total on :${METRICS_PORT}${what})`));
+  const scrapes = new Map<string, string>();
+  for (const node of Object.values(cluster.nodes)) {
+    const metrics = await httpGet(node.place, `http://127.0.0.1:${METRICS_PORT}/metrics`);
+    if (metrics.status === 200) scrapes.set(node.name, metrics.body);
+    say(`  ${node.name}  ${metrics.status === 200 ? datapathReasons(metrics.body, baseline.get(node.name)) : `metrics unavailable (HTTP ${metrics.status})`}`);
+  }
+  say();
+  return scrapes;
+}
+
 async function createServices(cluster: Cluster, pods: DemoPods): Promise<{ clusterIPs: string[] }> {
   const t = performance.now();
   await cluster.admin.createNamespace(DEMO_NAMESPACE);
@@ -269,13 +286,7 @@ async function main(): Promise<number> {
     await runCases(cases, backendNode, attempts);
     say();
 
-    // Where the packets were handled, from each agent's own counters (before the restart below).
-    say(style.bold('Where the datapath handled them') + style.dim(' (kubeproxy_bpf_packet_reasons_total on :10249)'));
-    for (const node of Object.values(cluster.nodes)) {
-      const metrics = await httpGet(node.place, `http://127.0.0.1:${METRICS_PORT}/metrics`);
-      say(`  ${node.name}  ${metrics.status === 200 ? datapathReasons(metrics.body) : `metrics unavailable (HTTP ${metrics.status})`}`);
-    }
-    say();
+    const snatCounters = await showDatapathReasons(cluster);
 
     // DSR is a per-agent setting (--bpf-lb-mode), so the agents restart with it; pinned maps keep
     // serving in between, and the new agents resync the same Services.
@@ -296,14 +307,16 @@ async function main(): Promise<number> {
       say();
       say(style.bold('Traffic, agents in DSR mode'));
       await runCases(dsr, backendNode, attempts);
+      say();
+      await showDatapathReasons(cluster, snatCounters);
     } catch (err) {
       dsrNote = (err as Error).message;
       const detail = err instanceof DemoError && err.detail !== undefined ? `\n${err.detail}` : '';
       say();
       say(style.bold('Traffic, agents in DSR mode'));
       say(`  ${style.warn('not available yet')}: ${dsrNote}${detail}`);
+      say();
     }
-    say();
 
     say(style.bold('Summary'));
     const rows = summaryRows(attempts).map((r) => r.map((cell, i) => (i === r.length - 1 ? colourResult(cell) : cell)));

@@ -102,4 +102,6 @@ test('datapath reasons come from the agent\'s metrics, grouped by hook, without 
   assert.deepEqual(samplesOf(metrics, 'kubeproxy_bpf_packets_total'), [{ labels: { hook: 'xdp', verdict: 'tx' }, value: 13 }]);
   assert.equal(datapathReasons(metrics), 'xdp: remote_fwd 9, local_dnat 3; tc_ingress: reply_fwd 9');
   assert.equal(datapathReasons(''), 'no service packets counted');
+  const later = metrics.replace('remote_fwd"} 9', 'remote_fwd"} 12').replace('ttl"} 0', 'ttl"} 1');
+  assert.equal(datapathReasons(later, metrics), 'xdp: remote_fwd 3; tc_egress: ttl 1');
 });

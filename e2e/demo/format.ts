@@ -191,15 +191,19 @@ const BORING_REASONS = new Set(['not_ip', 'not_service', 'unsupp_l4']);
 /**
  * "xdp: remote_fwd 9, local_dnat 3; tc_ingress: reply_fwd 9; sock: ..." from the agent's
  * kubeproxy_bpf_packet_reasons_total: where in the datapath the demo's packets were handled.
+ * With `baselineText` (an earlier scrape), only what was counted since then: the counters live in
+ * pinned maps and so keep counting across agent restarts.
  */
-export function datapathReasons(metricsText: string): string {
+export function datapathReasons(metricsText: string, baselineText = ''): string {
+  const key = (s: Sample): string => `${s.labels.hook ?? '?'}/${s.labels.reason ?? '?'}`;
+  const before = new Map(samplesOf(baselineText, 'kubeproxy_bpf_packet_reasons_total').map((s) => [key(s), s.value]));
   const byHook = new Map<string, string[]>();
-  const samples = samplesOf(metricsText, 'kubeproxy_bpf_packet_reasons_total')
-    .filter((s) => s.value > 0 && !BORING_REASONS.has(s.labels.reason ?? ''));
-  for (const s of samples) {
+  for (const s of samplesOf(metricsText, 'kubeproxy_bpf_packet_reasons_total')) {
+    const n = s.value - (before.get(key(s)) ?? 0);
+    if (n <= 0 || BORING_REASONS.has(s.labels.reason ?? '')) continue;
     const hook = s.labels.hook ?? '?';
     const list = byHook.get(hook) ?? [];
-    list.push(`${s.labels.reason ?? '?'} ${s.value}`);
+    list.push(`${s.labels.reason ?? '?'} ${n}`);
     byHook.set(hook, list);
   }
   return [...byHook].map(([hook, list]) => `${hook}: ${list.join(', ')}`).join('; ') || 'no service packets counted';
