@@ -67,13 +67,14 @@ describe('ClusterIP services', () => {
     }
   });
 
-  test('a Service without endpoints refuses TCP connections; endpoints added and removed are followed quickly', async (t) => {
+  test('a Service without endpoints refuses TCP and UDP; endpoints added and removed are followed quickly', async (t) => {
     const a1 = cluster.nodes['node-a'].pods[0]!;
     const b2 = cluster.nodes['node-b'].pods[1]!;
     const svc = await cluster.admin.createService(NS, dualStack('late'));
     const [vip4, vip6] = svc.spec!.clusterIPs!;
     for (const vip of [vip4!, vip6!]) {
       await eventually(`refused at ${vip}`, () => assert.rejects(echo(a1.place, 'tcp', vip, 80, { timeoutMs: 1_000 }), /ECONNREFUSED/));
+      await assert.rejects(echo(a1.place, 'udp', vip, 53, { timeoutMs: 1_000 }), /ECONNREFUSED/, `UDP to ${vip} without endpoints`);
     }
     const addedAt = Date.now();
     await cluster.admin.createEndpointSlice(NS, endpointSliceFor('late', 'IPv4', [{ target: b2 }], slicePorts));

@@ -62,6 +62,21 @@ describe('NodePort, ExternalIP and LoadBalancer services from outside the cluste
     }
   });
 
+  test('NodePort without endpoints is refused from outside (TCP reset, UDP port unreachable); 127.0.0.1:NodePort works on the node', async () => {
+    const node = cluster.nodes['node-a'];
+    const b1 = cluster.nodes['node-b'].pods[0]!;
+    const empty = await cluster.admin.createService(NS, service('np-empty', {}));
+    const served = await cluster.admin.createService(NS, service('np-lo', {}));
+    await cluster.admin.createEndpointSlice(NS, endpointSliceFor('np-lo', 'IPv4', [{ target: b1 }], slicePorts));
+    for (const dst of [node.ipv4, node.ipv6]) {
+      await eventually(`TCP refused at ${dst}`, () => assert.rejects(echo(cluster.client, 'tcp', dst, nodePortOf(empty, 'tcp'), { timeoutMs: 1_000 }), /ECONNREFUSED/));
+      await assert.rejects(echo(cluster.client, 'udp', dst, nodePortOf(empty, 'udp'), { timeoutMs: 1_000 }), /ECONNREFUSED/, `UDP to ${dst} without endpoints`);
+    }
+    // localhostNodePorts (default true): IPv4 NodePorts answer on 127.0.0.1 from the node itself.
+    const { value: [reply] } = await eventually('127.0.0.1 NodePort', () => echo(node.place, 'tcp', '127.0.0.1', nodePortOf(served, 'tcp'), { timeoutMs: 1_000 }));
+    assert.equal(reply!.name, b1.name);
+  });
+
   test('ExternalIP on node-a', async () => {
     const b1 = cluster.nodes['node-b'].pods[0]!;
     await cluster.admin.createService(NS, service('ext', { type: 'ClusterIP', ipFamilyPolicy: 'SingleStack', ipFamilies: ['IPv4'], externalIPs: [EXTERNAL_IP] }));

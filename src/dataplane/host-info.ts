@@ -39,27 +39,26 @@ export function kernelHz(): number | null {
 
 /**
  * The cookie the socket programs compare with for "the node's own namespace" (127.0.0.1
- * NodePorts, bind protection). 0 means the initial namespace, which is right for a hostNetwork
- * agent; an agent in another namespace (a node that is itself a container, the e2e nodes) reads
- * its own with SO_NETNS_COOKIE, which Node cannot call, so python3 does. Throws when needed but
- * unreadable.
+ * NodePorts, bind protection); 0 means the initial namespace. The agent's own namespace is the
+ * node's (hostNetwork, or the e2e nodes), so its cookie is right everywhere; Node cannot call
+ * getsockopt(SO_NETNS_COOKIE), so python3 does. Without python3, 0 is right when we are in the
+ * initial namespace (same /proc/1/ns/net); otherwise `warn` says what stays limited.
  */
-export function hostNetnsCookie(): bigint {
-  let own: string;
-  let init: string;
-  try {
-    own = readlinkSync('/proc/self/ns/net');
-    init = readlinkSync('/proc/1/ns/net');
-  } catch {
-    return 0n;
-  }
-  if (own === init) return 0n;
+export function hostNetnsCookie(warn: (msg: string, kv: Record<string, unknown>) => void): bigint {
   const py = 'import socket;s=socket.socket();print(int.from_bytes(s.getsockopt(socket.SOL_SOCKET,71,8),"little"))';
+  let pyErr: string;
   try {
     return BigInt(run('python3', ['-c', py]).trim());
   } catch (err) {
-    throw new Error(`cannot read the netns cookie of the agent's namespace ${own} (python3 with SO_NETNS_COOKIE): ${(err as Error).message}`);
+    pyErr = (err as Error).message;
   }
+  try {
+    if (readlinkSync('/proc/self/ns/net') === readlinkSync('/proc/1/ns/net')) return 0n;
+  } catch {
+    // /proc/1 unreadable (a restricted container): assume the initial namespace, and say so.
+  }
+  warn('Cannot read the netns cookie of the agent\'s namespace; 127.0.0.1 NodePorts and NodePort bind protection assume the initial namespace', { err: pyErr });
+  return 0n;
 }
 
 /** The mount points of bpffs, from /proc/self/mounts. */

@@ -56,7 +56,10 @@ if (proto === 'tcp') {
   });
   sock.on('error', (err: NodeJS.ErrnoException) => fail(err.code ?? err.message));
   // A connected socket, like most real UDP clients: the socket-level LB translates at connect().
-  sock.connect(port, host, () => {
+  // A refused connect() (socket LB: no endpoints) reaches this callback as its argument, not as 'error'.
+  sock.connect(port, host, (...args: unknown[]) => {
+    const err = args[0] as NodeJS.ErrnoException | undefined;
+    if (err) fail(err.code ?? err.message);
     for (let i = 0; i < count; i++) sock.send(`msg-${i}`);
   });
 }
