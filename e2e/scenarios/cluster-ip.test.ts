@@ -110,7 +110,11 @@ describe('ClusterIP services', () => {
       /^kubeproxy_sync_proxy_rules_service_changes_total [1-9]/m,
       /^kubeproxy_bpf_map_entries\{map="lb_services"\} [1-9]/m,
       /^kubeproxy_bpf_packets_total\{hook="tc_ingress",verdict="pass"\} [1-9]/m,
+      /^kubeproxy_sync_proxy_rules_no_local_endpoints_total\{ip_family="IPv4",traffic_policy="internal"\} 0/m,
     ]) assert.match(metrics, re);
+    // The agent records a Starting event on its Node, as kube-proxy does.
+    const events = await cluster.admin.core.listNamespacedEvent({ namespace: 'default', fieldSelector: `involvedObject.name=${node.name},reason=Starting` });
+    assert.ok(events.items.some((e) => e.source?.component === 'kube-proxy' && e.involvedObject.kind === 'Node'), 'no Starting event for the node');
     const mode = await httpGet(node.place, 'http://127.0.0.1:10249/proxyMode');
     assert.deepEqual([mode.status, mode.body], [200, 'iptables']);
     const configz = await httpGet(node.place, 'http://127.0.0.1:10249/configz');

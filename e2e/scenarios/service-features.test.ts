@@ -9,7 +9,7 @@ import { endpointSliceFor, type SliceEndpoint } from '../cluster/endpoint-slice.
 import { PLAN } from '../cluster/plan.ts';
 import type { Placement } from '../cluster/proc.ts';
 import { run } from '../cluster/run.ts';
-import { echo, startEchoServer } from '../cluster/workload.ts';
+import { echo, httpGet, startEchoServer } from '../cluster/workload.ts';
 import { addr16, eventually, pinnedEntries, startAgents } from './support.ts';
 
 const NS = 'kpb-features';
@@ -59,6 +59,8 @@ describe('Service features', () => {
     const remoteOnly = await create('itp-remote', { internalTrafficPolicy: 'Local' }, [{ target: b1 }]);
     await answers(b2.place, remoteOnly.spec!.clusterIP!, 1);
     await assert.rejects(echo(a1.place, 'tcp', remoteOnly.spec!.clusterIP!, 80, { timeoutMs: 1_000 }));
+    const metrics = await httpGet(cluster.nodes['node-a'].place, 'http://127.0.0.1:10249/metrics');
+    assert.match(metrics.body, /^kubeproxy_sync_proxy_rules_no_local_endpoints_total\{ip_family="IPv4",traffic_policy="internal"\} 1$/m);
   });
 
   test('sessionAffinity=ClientIP pins a client to one backend; without it both answer', async () => {

@@ -18,7 +18,7 @@
  * failure with bindAddressHardFail, the --config file changing).
  */
 import { writeFileSync } from 'node:fs';
-import type { V1Node } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig, type V1Node } from '@kubernetes/client-node';
 import { handleStaleKubeProxyRules } from '../cleanup/handle-stale-kube-proxy-rules.ts';
 import { commandExec } from '../cleanup/exec.ts';
 import { parseDuration } from '../config/duration.ts';
@@ -92,11 +92,41 @@ class ProblemLog {
   }
 }
 
+type EventTarget = { kind: 'Node' | 'Service'; name: string; namespace?: string; uid?: string };
+
+/**
+ * Records an Event like kube-proxy's recorder (reporting controller `kube-proxy`, spec §3.4).
+ * Best effort: a failure is logged at V(2) and never affects the proxy.
+ */
+function eventRecorder(kc: KubeConfig, nodeName: string, logger: ProxyOptions['logger']) {
+  const core = kc.makeApiClient(CoreV1Api);
+  return (target: EventTarget, type: 'Normal' | 'Warning', reason: string, message: string): void => {
+    const now = new Date();
+    // Events of cluster-scoped objects (the Node) live in "default", as client-go records them.
+    const namespace = target.namespace ?? 'default';
+    core.createNamespacedEvent({
+      namespace,
+      body: {
+        metadata: { generateName: `${target.name}.` },
+        involvedObject: { kind: target.kind, name: target.name, ...(target.namespace ? { namespace: target.namespace } : {}), ...(target.uid ? { uid: target.uid } : {}), apiVersion: 'v1' },
+        type, reason, message,
+        source: { component: 'kube-proxy', host: nodeName },
+        reportingComponent: 'kube-proxy', reportingInstance: nodeName,
+        firstTimestamp: now, lastTimestamp: now, count: 1,
+      },
+    }).catch((err: unknown) => logger.v(2).info('Cannot record an event', { err, reason, object: `${target.kind} ${namespace}/${target.name}` }));
+  };
+}
+
 export async function runProxy(options: ProxyOptions): Promise<void> {
   const { config, bpf, nodeName, logger } = options;
   const settings = syncSettings(config);
   if (!KNOWN_MODES.has(config.mode)) logger.warning('Unknown proxy mode; running the BPF datapath', { mode: config.mode });
   logger.info('Running the BPF datapath in place of the configured proxy mode', { mode: config.mode === '' ? 'iptables (default)' : config.mode });
+
+  const kc = loadKubeConfig({ kubeconfig: config.clientConnection.kubeconfig, master: options.master });
+  const recordEvent = eventRecorder(kc, nodeName, logger);
+  const nodeRef: EventTarget = { kind: 'Node', name: nodeName };
 
   // 1. Metrics, health and the two fixed servers.
   const m = createProxyMetrics({
@@ -115,7 +145,10 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     configz: () => config,
     hardFail: config.bindAddressHardFail,
     timers: systemTimers,
-    onBindError: (server, err) => logger.error('Cannot start server; retrying', { err, server }),
+    onBindError: (server, err) => {
+      logger.error('Cannot start server; retrying', { err, server });
+      recordEvent(nodeRef, 'Warning', server === 'healthz' ? 'FailedToStartProxierHealthcheck' : 'FailedToStartMetricServer', err.message);
+    },
     onError: (err) => logger.error('Server error', { err }),
   });
 
@@ -152,6 +185,7 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     throw err;
   }
   cleanups.push(() => dp.close());
+  recordEvent(nodeRef, 'Normal', 'Starting', 'Starting kube-proxy.');
   dpm.setCollector(() => dp.readCounters());
   const ids = new LbIds({ now: () => Date.now() });
   const rejected = dp.seedIds(ids);
@@ -184,6 +218,7 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     onBindError: (svc, port, err) => {
       logger.error('Cannot open the healthCheckNodePort server', { err, service: `${svc.namespace}/${svc.name}`, port });
       dpm.healthCheckBindErrorsTotal.inc();
+      recordEvent({ kind: 'Service', name: svc.name, namespace: svc.namespace }, 'Warning', 'FailedToStartServiceHealthcheck', `node ${nodeName} failed to start healthcheck on port ${port}: ${err.message}`);
     },
   });
   cleanups.push(() => healthServers.close());
@@ -233,6 +268,19 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     }
     if (r.strays > 0 || r.ops > 0) logger.v(2).info('Synced the service maps', { mode, ops: r.ops, strays: r.strays, failed: r.failures.length });
     ok &&= r.ok;
+
+    // Service ports whose Local policy finds no local endpoint (so this node drops their traffic).
+    const noLocal = new Map<string, number>(FAMILIES.flatMap((f) => [[`${f}/internal`, 0], [`${f}/external`, 0]]));
+    for (const [key, sp] of serviceMap) {
+      const sum = result.servicePorts.get(key);
+      if (!sum?.hasAnyEndpoints || sum.localReadyEndpoints > 0) continue;
+      if (sp.internalPolicyLocal) noLocal.set(`${sp.family}/internal`, noLocal.get(`${sp.family}/internal`)! + 1);
+      if (sp.externalPolicyLocal) noLocal.set(`${sp.family}/external`, noLocal.get(`${sp.family}/external`)! + 1);
+    }
+    for (const [k, n] of noLocal) {
+      const [ipFamily, trafficPolicy] = k.split('/');
+      m.syncProxyRulesNoLocalEndpointsTotal.set({ ip_family: ipFamily!, traffic_policy: trafficPolicy! }, n);
+    }
 
     // Health-check servers: one per eTP=Local LoadBalancer service, with its local ready endpoints.
     const hcPorts = new Map<string, number>();
@@ -293,7 +341,6 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     runner.run();
   };
 
-  const kc = loadKubeConfig({ kubeconfig: config.clientConnection.kubeconfig, master: options.master });
   const transport = createApiListWatches(kc, {
     userAgent: kubeProxyUserAgent(KUBERNETES_VERSION),
     qps: config.clientConnection.qps,
