@@ -211,7 +211,8 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
   const applied = emptyLbState();
   let node: V1Node | null = null;
   let nodeSynced = false;
-  let devicesAttached = false;
+  /** The device set (name#ifindex) the north-south programs were last attached to; null before the first. */
+  let attachedDevices: string | null = null;
   let staleRulesHandled = false;
   const healthServers = new ServiceHealthServers({
     proxyHealthy: () => health.health().healthy,
@@ -232,10 +233,16 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     m.endpointChangesPending.set(epTracker.pendingCount);
 
     let ok = true;
-    if (!devicesAttached && (node !== null || nodeSynced)) {
+    const devices = hostDevices();
+    // North-south programs go on the devices holding the node IPs, known once the Node is seen
+    // (or known absent); re-attached when that set changes (an address moved, a device came back).
+    if (node !== null || nodeSynced) {
       try {
-        dp.attachDevices(nodeAddresses(node));
-        devicesAttached = true;
+        const key = dp.devicesFor(nodeAddresses(node), devices).map((d) => `${d.name}#${d.ifindex}`).join(',');
+        if (key !== attachedDevices) {
+          dp.attachDevices(nodeAddresses(node), devices);
+          attachedDevices = key;
+        }
       } catch (err) {
         ok = false;
         logger.error('Cannot attach the north-south datapath; retrying at the next sync', { err });
@@ -243,7 +250,7 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
       }
     }
 
-    const local = hostDevices().flatMap((d) => d.addresses);
+    const local = devices.flatMap((d) => d.addresses);
     const npa = resolveNodePortAddresses({
       nodePortAddresses: config.nodePortAddresses ?? [],
       localAddresses: local,

@@ -121,14 +121,15 @@ export function attachDevices(input: AttachDevicesInput): DeviceAttachment[] {
 }
 
 /**
- * Removes our tc filters (by handle and priority) from every device of the namespace; returns
- * "<device> <direction>" per filter removed. Used by --cleanup.
+ * Removes our tc filters (found by priority) from `devices`, and with `pinPath` also their pinned
+ * XDP links; returns "tc filter <device> <direction>" / "xdp link <device>" per item removed. The
+ * tc part serves --cleanup, which finds the filters without any record of where they were put.
  */
-export function detachTcFilters(devices: HostDevice[]): string[] {
+export function detachDevices(devices: HostDevice[], pinPath: string | null): string[] {
   const removed: string[] = [];
   for (const dev of devices) {
     for (const direction of ['ingress', 'egress'] as const) {
-      let filters: { pref?: number; options?: { handle?: string } }[] = [];
+      let filters: { pref?: number }[] = [];
       try {
         filters = JSON.parse(run('tc', ['-j', 'filter', 'show', 'dev', dev.name, direction]) || '[]');
       } catch {
@@ -136,7 +137,18 @@ export function detachTcFilters(devices: HostDevice[]): string[] {
       }
       if (!filters.some((f) => f.pref === TC_PRIORITY)) continue;
       run('tc', ['filter', 'del', 'dev', dev.name, direction, 'pref', String(TC_PRIORITY)]);
-      removed.push(`${dev.name} ${direction}`);
+      removed.push(`tc filter ${dev.name} ${direction}`);
+    }
+    const xdpPin = pinPath === null ? null : `${pinPath}/links/xdp-${dev.name}`;
+    if (xdpPin !== null && existsSync(xdpPin)) {
+      const link = openPinnedLink(xdpPin);
+      try {
+        link.detach();
+      } finally {
+        link.close();
+      }
+      unlinkSync(xdpPin);
+      removed.push(`xdp link ${dev.name}`);
     }
   }
   return removed;

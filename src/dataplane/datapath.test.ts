@@ -31,9 +31,9 @@ type Report = {
   xdpFallback: { device: string; reason: string; fallback: boolean }[];
 };
 
-function lifetime(xdp: string, extra: string[] = []): Report {
-  const opts = JSON.stringify({ pinPath: PIN, cgroupPath: CGROUP, xdp, devices: ['ext0', 'dum0'], nodeIP: '192.0.2.11' });
-  const out = sh('nsenter', [`--net=/run/netns/${ID}`, process.execPath, RUN, opts, ...extra]);
+function lifetime(xdp: string, devices = ['ext0', 'dum0']): Report {
+  const opts = JSON.stringify({ pinPath: PIN, cgroupPath: CGROUP, xdp, devices, nodeIP: '192.0.2.11' });
+  const out = sh('nsenter', [`--net=/run/netns/${ID}`, process.execPath, RUN, opts]);
   return JSON.parse(out.trim().split('\n').pop()!) as Report;
 }
 
@@ -111,6 +111,12 @@ test('first start attaches everything and pins it; a restart adopts maps, ids an
   lifetime('off');
   assert.equal(netShow('ext0').xdp.length, 0);
   assert.equal(existsSync(`${PIN}/links/xdp-ext0`), false);
+
+  // A device dropped from --bpf-devices loses our filters; the others keep theirs.
+  lifetime('native', ['ext0']);
+  assert.deepEqual(netShow('dum0').tc, []);
+  assert.equal(netShow('ext0').tc.length, 2);
+  assert.equal(netShow('ext0').xdp.length, 1);
 
   sh('nsenter', [`--net=/run/netns/${ID}`, process.execPath, RUN, JSON.stringify({ pinPath: PIN }), 'cleanup']);
   assert.equal(existsSync(PIN), false);

@@ -19,7 +19,7 @@ import type { Logger } from '../log/logger.ts';
 import type { DatapathSnapshot } from '../metrics/datapath-metrics.ts';
 import { removeBpfPins } from '../cleanup/remove-bpf-pins.ts';
 import type { LbBackend, LbMapName, LbServiceKey, LbServiceValue } from '../translate/lb-types.ts';
-import { attachDevices, detachTcFilters, type DeviceAttachment } from './attach-devices.ts';
+import { attachDevices, detachDevices, type DeviceAttachment } from './attach-devices.ts';
 import { BpfLbMaps } from './bpf-map-writer.ts';
 import { devicesForAddresses, ensureBpffs, hostDevices, hostNetnsCookie, kernelHz, type HostDevice } from './host-info.ts';
 import type { LbIds } from './ids.ts';
@@ -162,23 +162,24 @@ export class Datapath {
     this.#logger.info('Socket load balancing', { mode: this.#bpf.socketLB, attached, updated });
   }
 
+  /** `--bpf-devices`, or else the devices holding `nodeIPs`; throws naming a missing --bpf-devices entry. */
+  devicesFor(nodeIPs: string[], all: HostDevice[] = hostDevices()): HostDevice[] {
+    if (this.#bpf.devices.length === 0) return devicesForAddresses(all, nodeIPs);
+    return this.#bpf.devices.map((name) => {
+      const d = all.find((x) => x.name === name);
+      if (!d) throw new Error(`device ${name} (--bpf-devices) does not exist in the agent's network namespace`);
+      return d;
+    });
+  }
+
   /**
-   * Attaches tc and XDP to `--bpf-devices`, or else to the devices holding `nodeIPs`. Returns what
-   * was attached; a device where native XDP failed is served by tc alone (see xdpFallback()).
+   * Attaches tc and XDP to devicesFor(nodeIPs) and removes ours from every other device (a node
+   * IP moved, --bpf-devices changed since the last run). Returns what was attached; a device
+   * where native XDP failed is served by tc alone (see readCounters().xdpFallback).
    */
-  attachDevices(nodeIPs: string[]): DeviceAttachment[] {
-    const all = hostDevices();
-    let devices: HostDevice[];
-    if (this.#bpf.devices.length > 0) {
-      devices = this.#bpf.devices.map((name) => {
-        const d = all.find((x) => x.name === name);
-        if (!d) throw new Error(`device ${name} (--bpf-devices) does not exist in the agent's network namespace`);
-        return d;
-      });
-    } else {
-      devices = devicesForAddresses(all, nodeIPs);
-      if (devices.length === 0) this.#logger.warning('No device holds a node IP; NodePort, ExternalIP and LoadBalancer traffic from outside is not served', { nodeIPs });
-    }
+  attachDevices(nodeIPs: string[], all: HostDevice[] = hostDevices()): DeviceAttachment[] {
+    const devices = this.devicesFor(nodeIPs, all);
+    if (devices.length === 0) this.#logger.warning('No device holds a node IP; NodePort, ExternalIP and LoadBalancer traffic from outside is not served', { nodeIPs });
     this.#attachments = attachDevices({
       devices,
       tcIngress: this.#colls.tc.program('kpb_tc_ingress'),
@@ -189,6 +190,8 @@ export class Datapath {
       logger: this.#logger,
     });
     for (const a of this.#attachments) this.#logger.info('Attached the north-south datapath', { device: a.device, tc: a.tc, xdp: a.xdp });
+    const wanted = new Set(devices.map((d) => d.name));
+    for (const item of detachDevices(all.filter((d) => !wanted.has(d.name)), this.pinPath)) this.#logger.info('Detached the north-south datapath', { item });
     return this.#attachments;
   }
 
@@ -257,7 +260,7 @@ export function cleanupDatapath(pinPath: string): CleanupResult {
     }
   }
   try {
-    for (const f of detachTcFilters(hostDevices())) removed.push(`tc filter ${f}`);
+    for (const f of detachDevices(hostDevices(), null)) removed.push(f);
   } catch (err) {
     errors.push(new Error(`cannot remove tc filters: ${errText(err)}`, { cause: err }));
   }
