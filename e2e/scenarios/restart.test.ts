@@ -12,13 +12,16 @@ import { endpointSliceFor } from '../cluster/endpoint-slice.ts';
 import { Proc, runIn, type Placement } from '../cluster/proc.ts';
 import { run } from '../cluster/run.ts';
 import { echo, startEchoServer, waitForHttp } from '../cluster/workload.ts';
-import { eventually, serviceEntriesFor, sleep, startReadyAgent } from './support.ts';
+import { openPinnedMap } from 'bpf-loader-napi';
+import { addr16, eventually, serviceEntriesFor, sleep, startReadyAgent } from './support.ts';
 
 const NS = 'kpb-restart';
 const PORT = 8080;
 const STREAM = join(import.meta.dirname, 'bin', 'stream-client.ts');
 // See node-port.test.ts: native XDP_TX is lost on this veth fabric.
 const AGENT_ARGS = ['--v=2', '--bpf-xdp=generic'];
+// A short syncPeriod, so the periodic sync that repairs the maps comes within the test's patience.
+const AGENT_OPTS = { config: { iptables: { syncPeriod: '5s', minSyncPeriod: '1s' } } };
 
 /** Runs a bpftool -j command and parses its output; the error shows what came back. */
 async function bpftoolJson<T>(argv: string[], place?: Placement): Promise<T> {
@@ -46,8 +49,8 @@ describe('restarts, apiserver outage and --cleanup', () => {
     nodePort = svc.spec!.ports![0]!.nodePort!;
     clusterIP = svc.spec!.clusterIP!;
     await cluster.admin.createEndpointSlice(NS, endpointSliceFor('echo', 'IPv4', [{ target: b1 }], [{ name: 'tcp', port: PORT }]));
-    agentA = await startReadyAgent(cluster.nodes['node-a'], AGENT_ARGS);
-    await startReadyAgent(cluster.nodes['node-b'], AGENT_ARGS);
+    agentA = await startReadyAgent(cluster.nodes['node-a'], AGENT_ARGS, AGENT_OPTS);
+    await startReadyAgent(cluster.nodes['node-b'], AGENT_ARGS, AGENT_OPTS);
   });
 
   after(async () => {
@@ -63,7 +66,7 @@ describe('restarts, apiserver outage and --cleanup', () => {
     agentA.kill();
     await agentA.exited;
     await sleep(1_000);
-    const restarted = await startReadyAgent(nodeA, AGENT_ARGS);
+    const restarted = await startReadyAgent(nodeA, AGENT_ARGS, AGENT_OPTS);
     const { code } = await stream.exited;
     const summary = JSON.parse(stream.output.trim().split('\n').pop()!) as { ok: boolean; why: string; sent: number; got: number; maxGapMs: number };
     t.diagnostic(`stream: ${JSON.stringify(summary)}`);
@@ -76,6 +79,23 @@ describe('restarts, apiserver outage and --cleanup', () => {
     const [reply] = await echo(cluster.client, 'tcp', nodeA.ipv4, nodePort, { timeoutMs: 2_000 });
     assert.equal(reply!.name, 'b-pod1');
     agentA = restarted;
+  });
+
+  test('a service entry deleted behind the agent\'s back is restored by the next periodic sync', async (t) => {
+    const nodeA = cluster.nodes['node-a'];
+    const a1 = nodeA.pods[0]!;
+    await eventually('ClusterIP served', () => echo(a1.place, 'tcp', clusterIP, 80, { timeoutMs: 1_000 }));
+    // lb_service_key {addr[16], port be16, proto, scope}: the ClusterIP's INTERNAL entry.
+    const key = Buffer.concat([addr16(clusterIP), Buffer.from([0, 80, 6, 1])]);
+    const map = openPinnedMap(`${nodeA.pinPath}/lb_services`);
+    try {
+      assert.equal(map.delete(key), true, 'the ClusterIP entry was not in lb_services');
+    } finally {
+      map.close();
+    }
+    const { ms } = await eventually('ClusterIP restored', () => echo(a1.place, 'tcp', clusterIP, 80, { timeoutMs: 1_000 }), 15_000, 200);
+    t.diagnostic(`restored after ${ms} ms`);
+    assert.match(agentA.output, /The service map changed behind our back/);
   });
 
   test('apiserver stopped for 30 s: traffic keeps flowing; afterwards the agents pick up new Services', async () => {

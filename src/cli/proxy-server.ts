@@ -268,7 +268,17 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
       ids,
     );
     problems.sync([...npa.problems, ...result.problems]);
-    const r = syncMaps({ wanted: result.wanted, applied, maps: dp.maps, ids, mode, readMap: dp.readMap });
+    // The canary (iptables mode's KUBE-PROXY-CANARY): entries deleted or added behind our back
+    // change lb_services' size, and only a full sync re-reads the maps, so such a sync goes full.
+    let mapsMode = mode;
+    if (mode === 'partial') {
+      const inKernel = dp.countEntries('lb_services');
+      if (inKernel !== applied.lb_services.size) {
+        logger.warning('The service map changed behind our back; repairing with a full sync', { entries: inKernel, expected: applied.lb_services.size });
+        mapsMode = 'full';
+      }
+    }
+    const r = syncMaps({ wanted: result.wanted, applied, maps: dp.maps, ids, mode: mapsMode, readMap: dp.readMap });
     for (const f of r.failures) {
       logger.error('Cannot program a map entry', { services: f.services.join(','), map: f.map, op: f.kind, key: f.key, reason: f.message });
       dpm.syncErrorsTotal.inc({ ip_family: '', op: `${f.kind} ${f.map}` });

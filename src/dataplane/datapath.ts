@@ -199,6 +199,13 @@ export class Datapath {
     return this.#attachments;
   }
 
+  /** Number of entries in a control-plane map (a key walk, no values decoded). */
+  countEntries(map: LbMapName): number {
+    let n = 0;
+    for (const _ of this.maps.map(map).keys({ raw: true })) n++;
+    return n;
+  }
+
   /** Decoded entries of a control-plane map (syncMaps' reader). */
   readMap = (map: LbMapName): Iterable<[unknown, unknown]> => this.maps.read(map);
 
