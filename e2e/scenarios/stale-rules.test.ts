@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startCluster, type Cluster, type ClusterNode } from '../cluster/cluster.ts';
 import { run } from '../cluster/run.ts';
-import { startReadyAgent } from './support.ts';
+import { appendFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { sleep, startReadyAgent } from './support.ts';
 
 /** Runs iptables (nft backend) inside the node's network namespace. */
 const iptables = (node: ClusterNode, ...args: string[]) => run(['nsenter', `--net=/run/netns/${node.netns}`, 'iptables-nft', ...args], { allowFailure: true });
@@ -37,11 +39,19 @@ describe('rules left by a previous kube-proxy', () => {
     assert.doesNotMatch(left.stdout, /KUBE-SERVICES/, `node-a still has kube-proxy's chain:\n${left.stdout}`);
   });
 
-  test('kept, with a warning naming them, when --bpf-remove-stale-kube-proxy-rules=false', async () => {
+  test('kept, with a warning naming them, when --bpf-remove-stale-kube-proxy-rules=false; a changed --config file makes the agent exit', async () => {
     const node = cluster.nodes['node-b'];
     const agent = await startReadyAgent(node, ['--v=2', '--bpf-remove-stale-kube-proxy-rules=false']);
     await agent.waitFor(/Rules left by kube-proxy may still capture service traffic.*KUBE-SERVICES/, 10_000);
     const left = await iptables(node, '-t', 'nat', '-S');
     assert.match(left.stdout, /-N KUBE-SERVICES/);
+
+    // kube-proxy exits when its configuration file changes, so its supervisor restarts it with the new one.
+    const configFile = readdirSync(node.dir).filter((f) => /^kube-proxy-config-\d+\.yaml$/.test(f)).map((f) => join(node.dir, f)).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0]!;
+    appendFileSync(configFile, '\n');
+    const exit = await Promise.race([agent.exited, sleep(10_000).then(() => null)]);
+    assert.notEqual(exit, null, 'the agent did not exit after its config file changed');
+    assert.equal(exit!.code, 1);
+    assert.match(agent.output, /configuration file .* changed/);
   });
 });
