@@ -124,6 +124,18 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
   if (!KNOWN_MODES.has(config.mode)) logger.warning('Unknown proxy mode; running the BPF datapath', { mode: config.mode });
   logger.info('Running the BPF datapath in place of the configured proxy mode', { mode: config.mode === '' ? 'iptables (default)' : config.mode });
 
+  // Like kube-proxy: keep the node's proxy alive under memory pressure; failure is not fatal.
+  try {
+    writeFileSync('/proc/self/oom_score_adj', String(config.oomScoreAdj));
+  } catch (err) {
+    logger.error('Cannot set oom_score_adj', { err, value: config.oomScoreAdj });
+  }
+
+  if (options.initOnly) {
+    logger.info('--init-only: nothing privileged left to set up for the BPF datapath; exiting');
+    return;
+  }
+
   const kc = loadKubeConfig({ kubeconfig: config.clientConnection.kubeconfig, master: options.master });
   const recordEvent = eventRecorder(kc, nodeName, logger);
   const nodeRef: EventTarget = { kind: 'Node', name: nodeName };
@@ -162,19 +174,6 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
       }
     }
   };
-
-  // Like kube-proxy: keep the node's proxy alive under memory pressure; failure is not fatal.
-  try {
-    writeFileSync('/proc/self/oom_score_adj', String(config.oomScoreAdj));
-  } catch (err) {
-    logger.error('Cannot set oom_score_adj', { err, value: config.oomScoreAdj });
-  }
-
-  if (options.initOnly) {
-    logger.info('--init-only: nothing privileged left to set up for the BPF datapath; exiting');
-    await stopAll();
-    return;
-  }
 
   // 2. The datapath.
   let dp: Datapath;
@@ -226,7 +225,6 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
 
   const sync = async (mode: SyncMode): Promise<{ ok: boolean }> => {
     const start = performance.now();
-    for (const f of FAMILIES) health.updated(f); // upstream: "the sync loop started"
     const { updatedServices } = svcTracker.apply(serviceMap);
     const ep = epTracker.apply(endpointsMap);
     m.serviceChangesPending.set(svcTracker.pendingServices().size);
@@ -419,6 +417,8 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     allNodes.start();
     cleanups.push(() => allNodes.stop());
   }
+  // Upstream marks every family updated when its sync loop starts, in case no sync ever succeeds.
+  for (const f of FAMILIES) health.updated(f);
   runner.start();
   cleanups.push(() => runner.stop());
 
