@@ -48,7 +48,7 @@ import type { Problem } from '../model/problem.ts';
 import { ServiceChangeTracker, type ServicePortMap } from '../model/service-change-tracker.ts';
 import { BoundedFrequencyRunner } from '../runner/bounded-frequency-runner.ts';
 import { SyncCoordinator, type SyncMode } from '../runner/sync-coordinator.ts';
-import { emptyLbState } from '../translate/lb-types.ts';
+import { emptyLbState, IPPROTO, LB_SVC_DSR } from '../translate/lb-types.ts';
 import { translate } from '../translate/translate.ts';
 import type { ProxyOptions } from './proxy-options.ts';
 
@@ -192,9 +192,9 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     services: ids.services.size, backends: ids.backends.size, rejected: rejected.services.length + rejected.backends.length,
   });
   // DSR encapsulates to the backend's node, so it needs every node's address (a watch of all Nodes,
-  // which system:node-proxier allows). Hybrid (DSR for TCP only) has no per-protocol translation yet.
-  const dsr = bpf.lbMode === 'dsr';
-  if (bpf.lbMode === 'hybrid') logger.warning('--bpf-lb-mode=hybrid is not supported yet; remote backends are reached with SNAT', { lbMode: bpf.lbMode });
+  // which system:node-proxier allows). Hybrid: DSR for TCP, SNAT for UDP (whose replies have no
+  // connection state for the backend's node to rely on).
+  const dsr = bpf.lbMode === 'dsr' || bpf.lbMode === 'hybrid';
   /** Other nodes' addresses by name and family (DSR only). */
   const nodeIPs = new Map<string, Partial<Record<IpFamily, string>>>();
 
@@ -265,6 +265,9 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
       },
       ids,
     );
+    if (bpf.lbMode === 'hybrid') {
+      for (const e of result.wanted.lb_services.values()) if (e.key.proto !== IPPROTO.TCP) e.value.flags &= ~LB_SVC_DSR;
+    }
     problems.sync([...npa.problems, ...result.problems]);
     // The canary (iptables mode's KUBE-PROXY-CANARY): entries deleted or added behind our back
     // change lb_services' size, and only a full sync re-reads the maps, so such a sync goes full.
