@@ -1,6 +1,6 @@
-// Direct server return (--bpf-lb-mode=dsr, and hybrid: DSR for TCP, SNAT for UDP): node-a encapsulates the client's packet to the
-// backend's node, which decapsulates it for the pod and sends the reply straight to the client
-// with the frontend as its source. The backend therefore sees the real client address. The agents
+// Direct server return (--bpf-lb-mode=dsr, and hybrid: DSR for TCP, SNAT for UDP): node-a
+// encapsulates the client's packet to the backend's node, which decapsulates it for the pod and
+// sends the reply straight to the client with the frontend as its source. The backend therefore sees the real client address. The agents
 // also select backends with Maglev (--bpf-lb-algorithm=maglev), as DSR deployments usually do:
 // every node then picks the same backend for a flow.
 import assert from 'node:assert/strict';

@@ -213,7 +213,12 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
   /** The device set (name#ifindex) the north-south programs were last attached to; null before the first. */
   let attachedDevices: string | null = null;
   let staleRulesHandled = false;
-  const healthServers = new ServiceHealthServers({
+  // healthCheckNodePort servers listen where NodePorts answer: every address when
+  // nodePortAddresses is unset, else the node IPs it selects (known at the first sync, and kept:
+  // a node's addresses rarely change, and kube-proxy also binds them once).
+  let healthServers: ServiceHealthServers | null = null;
+  const makeHealthServers = (addresses: string[]) => new ServiceHealthServers({
+    addresses,
     proxyHealthy: () => health.health().healthy,
     onBindError: (svc, port, err) => {
       logger.error('Cannot open the healthCheckNodePort server', { err, service: `${svc.namespace}/${svc.name}`, port });
@@ -221,7 +226,7 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
       recordEvent({ kind: 'Service', name: svc.name, namespace: svc.namespace }, 'Warning', 'FailedToStartServiceHealthcheck', `node ${nodeName} failed to start healthcheck on port ${port}: ${err.message}`);
     },
   });
-  cleanups.push(() => healthServers.close());
+  cleanups.push(() => healthServers?.close());
 
   const sync = async (mode: SyncMode): Promise<{ ok: boolean }> => {
     const start = performance.now();
@@ -309,6 +314,7 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
       const n = result.servicePorts.get(key)?.localReadyEndpoints ?? 0;
       hcCounts.set(sp.service, Math.max(hcCounts.get(sp.service) ?? 0, n));
     }
+    healthServers ??= makeHealthServers((config.nodePortAddresses ?? []).length > 0 ? npa.addresses : []);
     await healthServers.syncServices(hcPorts);
     healthServers.syncEndpoints(hcCounts);
 
