@@ -36,6 +36,8 @@ export interface ScaleMeasurement {
   /** p50/p99 (ms) of the proxy's own network-programming histogram over the changes. */
   histogramMs: { p50: number; p99: number; count: number };
   timeouts: number;
+  /** Changes made (fewer than asked when the per-measurement budget ran out). */
+  changesMade: number;
   rssMiBAfterSync: number;
   rssMiBAfterChanges: number;
   cpuSecondsToFirstSync: number;
@@ -123,7 +125,8 @@ async function createServices(cluster: Cluster, from: number, to: number, deadli
   return (Date.now() - t0) / 1000;
 }
 
-export async function runControlPlane(ctx: BenchContext, o: { scales: number[]; changes: number; timeBoxS?: number }): Promise<ControlResult> {
+export async function runControlPlane(ctx: BenchContext, o: { scales: number[]; changes: number; timeBoxS?: number; changesBudgetS?: number },
+  onProgress?: (partial: ControlResult) => void): Promise<ControlResult> {
   const cluster = await ctx.cluster();
   await ensureNamespace(cluster);
   const node = cluster.nodes['node-a'];
@@ -162,18 +165,19 @@ export async function runControlPlane(ctx: BenchContext, o: { scales: number[]; 
         continue;
       }
       try {
-        entry.scales.push(await measure(ctx, cluster, node, c, n, o.changes, scrape, generation));
+        entry.scales.push(await measure(ctx, cluster, node, c, n, o.changes, scrape, generation, (o.changesBudgetS ?? 240) * 1000));
       } catch (err) {
         ctx.log(`control: ${c.name} at ${n}: ${(err as Error).message.split('\n')[0]}`);
         entry.scales.push({ ...notRun(`failed: ${(err as Error).message.split('\n')[0]}`), services: n });
       }
+      onProgress?.({ status: 'ok', endpointsPerService: ENDPOINTS_PER_SERVICE, creation, contenders: [...perContender.values()] });
     }
   }
   return { status: 'ok', endpointsPerService: ENDPOINTS_PER_SERVICE, creation, contenders: [...perContender.values()] };
 }
 
 async function measure(ctx: BenchContext, cluster: Cluster, node: ClusterNode, c: ControlContender, n: number, changes: number,
-  scrape: () => Promise<Sample[]>, generation: Map<number, number>): Promise<ScaleMeasurement> {
+  scrape: () => Promise<Sample[]>, generation: Map<number, number>, changesBudgetMs: number): Promise<ScaleMeasurement> {
   const t0 = Date.now() / 1000;
   const h = c.start(node);
   const ready = (h as ProxyHandle & { ready?: Promise<unknown> }).ready;
@@ -202,7 +206,9 @@ async function measure(ctx: BenchContext, cluster: Cluster, node: ClusterNode, c
     const before = histogram(await scrape(), NPD);
     const observed: number[] = [];
     let timeouts = 0;
-    for (let k = 0; k < changes; k++) {
+    const changesUntil = Date.now() + changesBudgetMs;
+    let made = 0;
+    for (let k = 0; k < changes && Date.now() < changesUntil; k++, made++) {
       const i = (k * 7919) % n;
       const g = (generation.get(i) ?? 0) + 1;
       generation.set(i, g);
@@ -238,11 +244,13 @@ async function measure(ctx: BenchContext, cluster: Cluster, node: ClusterNode, c
       observedSamplesMs: observed,
       histogramMs: { p50: histogramQuantile(delta, 0.5) * 1000, p99: histogramQuantile(delta, 0.99) * 1000, count },
       timeouts,
+      changesMade: made,
       rssMiBAfterSync: afterSync.rssBytes / 2 ** 20,
       rssMiBAfterChanges: end.rssBytes / 2 ** 20,
       cpuSecondsToFirstSync: cpuAtSync,
       cpuSecondsDuringChanges: end.cpuSeconds - cpuAtSync,
     };
+    if (made < changes) ctx.log(`control: ${c.name} at ${n}: only ${made} of ${changes} changes within the ${changesBudgetMs / 1000} s budget`);
     ctx.log(`control: ${c.name} at ${n}: change->synced p50 ${m.observedMs.p50.toFixed(1)} ms, p99 ${m.observedMs.p99.toFixed(1)} ms ` +
       `(histogram p50 ${m.histogramMs.p50.toFixed(1)} / p99 ${m.histogramMs.p99.toFixed(1)} ms, ${count} obs), timeouts ${timeouts}, RSS ${m.rssMiBAfterChanges.toFixed(0)} MiB`);
     return m;

@@ -148,7 +148,7 @@ export function renderMarkdown(r: Results, v: { verdicts: Verdict[]; units: stri
         }
         rows.push([c.name, String(s.services), fmt(s.firstSyncS), fmt(s.observedMs.p50), fmt(s.observedMs.p99),
           `${fmt(s.histogramMs.p50)} / ${fmt(s.histogramMs.p99)}`, fmt(s.rssMiBAfterChanges), `${fmt(s.cpuSecondsToFirstSync)} / ${fmt(s.cpuSecondsDuringChanges)}`,
-          s.timeouts ? `${s.timeouts} changes not seen in 30 s` : '']);
+          [s.timeouts ? `${s.timeouts} changes not seen in 30 s` : '', s.changesMade !== undefined ? `${s.changesMade} changes` : ''].filter(Boolean).join('; ')]);
       }
     }
     out.push(markdownTable(['Proxy', 'Services', 'First sync s', 'Change->synced p50 ms', 'p99 ms', 'Histogram p50 / p99 ms', 'RSS MiB', 'CPU s (start / changes)', 'Notes'], rows), '');

@@ -109,7 +109,9 @@ try {
     results.clusterip = await part('clusterip', () => runClusterIp(ctx, { rrSeconds: opts.rrSeconds, crrSeconds: opts.crrSeconds }));
   }
   if (parts.has('control')) {
-    results.control = await part('control', () => runControlPlane(ctx, { scales: opts.scales, changes: opts.changes }));
+    // Partial results are saved after every measurement: the 10k runs are long.
+    results.control = await part('control', () => runControlPlane(ctx, { scales: opts.scales, changes: opts.changes },
+      (partial) => { results.control = partial; save(); }));
   }
 } finally {
   await ctx.close().catch((e: Error) => results.errors.push(`teardown: ${e.message}`));
