@@ -42,6 +42,7 @@ const cases: Case[] = [
     "KubeProxyConfiguration.showHiddenMetricsForVersion: Invalid value: \"1.30\": must be omitted or have the value '1.36': only the previous minor version is allowed"],
   ['json logging', (c) => (c.logging.format = 'json'), 'KubeProxyConfiguration.logging.format: Unsupported value: "json": supported values: "text"'],
   ['bad feature gate name', (c) => (c.featureGates = { 'not a gate': true }), 'KubeProxyConfiguration.featureGates: Invalid value: "not a gate": unrecognized feature gate'],
+  ['unknown feature gate', (c) => (c.featureGates = { NoSuchGate: true }), 'KubeProxyConfiguration.featureGates: Invalid value: "NoSuchGate": unrecognized feature gate'],
 ];
 
 test('validateKubeProxyConfiguration() accepts the defaults and common valid values', () => {
@@ -49,7 +50,7 @@ test('validateKubeProxyConfiguration() accepts the defaults and common valid val
   const c = defaultKubeProxyConfiguration();
   Object.assign(c, { clusterCIDR: '198.18.0.0/16,2001:db8:10::/56', nodePortAddresses: ['primary', '192.0.2.0/24'], healthzBindAddress: '', showHiddenMetricsForVersion: '1.36' });
   c.metricsBindAddress = '[::1]:10249';
-  c.featureGates = { ServiceTrafficDistribution: true };
+  c.featureGates = { NFTablesProxyMode: true, AllAlpha: false };
   assert.deepEqual(validateKubeProxyConfiguration(c), []);
 });
 

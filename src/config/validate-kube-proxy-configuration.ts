@@ -11,6 +11,7 @@ import { forbidden, invalid, required, unsupported } from './field-error.ts';
 import type { FieldError } from './field-error.ts';
 import type { KubeProxyConfiguration } from './types.ts';
 import { KUBERNETES_VERSION } from './version.ts';
+import { KNOWN_FEATURE_GATES } from './known-feature-gates.ts';
 
 const ROOT = 'KubeProxyConfiguration';
 export const LINUX_PROXY_MODES = ['iptables', 'ipvs', 'nftables'];
@@ -107,7 +108,7 @@ export function validateKubeProxyConfiguration(c: KubeProxyConfiguration): Field
   }
 
   for (const gate of Object.keys(c.featureGates)) {
-    if (!/^[A-Za-z][A-Za-z0-9]*$/.test(gate)) errs.push(invalid(p('featureGates'), gate, 'unrecognized feature gate'));
+    if (!KNOWN_FEATURE_GATES.has(gate)) errs.push(invalid(p('featureGates'), gate, 'unrecognized feature gate'));
   }
 
   if (c.showHiddenMetricsForVersion !== '') {
