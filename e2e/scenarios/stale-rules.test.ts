@@ -34,7 +34,7 @@ describe('rules left by a previous kube-proxy', () => {
     const node = cluster.nodes['node-a'];
     const agent = await startReadyAgent(node, ['--v=2']);
     await agent.waitFor(/"Removed rules left by kube-proxy" count=[1-9]/, 10_000);
-    assert.match(agent.output, /"Removed kube-proxy state" item=".*KUBE-SERVICES/);
+    await agent.waitFor(/"Removed kube-proxy state" item=".*KUBE-SERVICES/, 10_000);
     const left = await iptables(node, '-t', 'nat', '-S');
     assert.doesNotMatch(left.stdout, /KUBE-SERVICES/, `node-a still has kube-proxy's chain:\n${left.stdout}`);
   });
