@@ -15,6 +15,7 @@ const PORT = 8080;
 
 describe('ClusterIP services', () => {
   let cluster: Cluster;
+  let agents: Awaited<ReturnType<typeof startAgents>>;
 
   before(async () => {
     cluster = await startCluster();
@@ -23,7 +24,7 @@ describe('ClusterIP services', () => {
     for (const p of [a2!, b1!, b2!]) await startEchoServer(p.place, p.name, [PORT, 9999], cluster.teardown);
     void a1;
     await cluster.admin.createNamespace(NS);
-    await startAgents(cluster);
+    agents = await startAgents(cluster);
   });
 
   after(async () => {
@@ -119,6 +120,25 @@ describe('ClusterIP services', () => {
     assert.deepEqual([mode.status, mode.body], [200, 'iptables']);
     const configz = await httpGet(node.place, 'http://127.0.0.1:10249/configz');
     assert.equal(JSON.parse(configz.body)['kubeproxy.config.k8s.io'].bindAddress, '0.0.0.0');
+  });
+
+  test('a frontend claimed by two Services is programmed once; the other Service is reported once in the log and counted', async () => {
+    const node = cluster.nodes['node-a'];
+    const b1 = cluster.nodes['node-b'].pods[0]!;
+    for (const name of ['dup-a', 'dup-b']) {
+      await cluster.admin.createService(NS, { metadata: { name }, spec: { externalIPs: ['203.0.113.40'], ports: [{ name: 'tcp', port: 80, targetPort: PORT }] } });
+      await cluster.admin.createEndpointSlice(NS, endpointSliceFor(name, 'IPv4', [{ target: b1 }], [{ name: 'tcp', port: PORT }]));
+    }
+    const line = /"Ignoring part of an object" object="Service kpb-clusterip\/dup-[ab]" field="spec" reason="frontend .* is already used by Service kpb-clusterip\/dup-[ab]; ignored here"/g;
+    await agents['node-a'].waitFor(line, 10_000);
+    // More syncs: the problem persists but is not logged again.
+    const marker = await cluster.admin.createService(NS, dualStack('after-dup'));
+    await eventually('later Service programmed', () => assert.ok(serviceEntriesFor(node, marker.spec!.clusterIP!).length > 0));
+    assert.equal([...agents['node-a'].output.matchAll(line)].length, 1, 'the problem was logged more than once');
+    // lb_service_key: port (be16) at 16. One entry for the ExternalIP's port, whoever owns it.
+    assert.equal(serviceEntriesFor(node, '203.0.113.40').filter((k) => k.readUInt16BE(16) === 80).length, 1);
+    const metrics = await httpGet(node.place, 'http://127.0.0.1:10249/metrics');
+    assert.match(metrics.body, /^kubeproxy_bpf_bad_objects_total\{kind="Service",reason="spec"\} 1$/m);
   });
 
   test('a deleted Service leaves no map entry on either node', async () => {
