@@ -255,6 +255,7 @@ async function measure(ctx: BenchContext, cluster: Cluster, node: ClusterNode, c
       `(histogram p50 ${m.histogramMs.p50.toFixed(1)} / p99 ${m.histogramMs.p99.toFixed(1)} ms, ${count} obs), timeouts ${timeouts}, RSS ${m.rssMiBAfterChanges.toFixed(0)} MiB`);
     return m;
   } finally {
-    await h.stop();
+    // A failing stop/cleanup must not throw away the measurement taken above.
+    await h.stop().catch((e: Error) => ctx.log(`control: stopping ${c.name}: ${e.message.split('\n')[0]}`));
   }
 }

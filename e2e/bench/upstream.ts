@@ -72,7 +72,10 @@ export async function startUpstream(node: ClusterNode, mode: UpstreamMode, extra
  * iptables chain, and conntrack entries. Used between contenders so each starts clean.
  */
 export async function cleanNodeNetfilter(netns: string): Promise<void> {
-  const inNs = (argv: string[]) => run(['ip', 'netns', 'exec', netns, ...argv], { allowFailure: true, timeoutMs: 30_000 });
+  // Each step is bounded and may fail on its own (kube-proxy --cleanup of 10k services' iptables
+  // rules can take minutes); the flushes after it still run.
+  const inNs = (argv: string[]) => run(['ip', 'netns', 'exec', netns, ...argv], { allowFailure: true, timeoutMs: 180_000 })
+    .catch((e: Error) => ({ code: -1, stdout: '', stderr: e.message }));
   if (existsSync(KUBE_PROXY_BIN)) await inNs([KUBE_PROXY_BIN, '--cleanup']);
   for (const table of ['nat', 'filter', 'mangle']) {
     await inNs(['iptables', '-t', table, '-F']);
