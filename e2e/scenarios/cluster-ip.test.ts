@@ -139,6 +139,15 @@ describe('ClusterIP services', () => {
     assert.equal(serviceEntriesFor(node, '203.0.113.40').filter((k) => k.readUInt16BE(16) === 80).length, 1);
     const metrics = await httpGet(node.place, 'http://127.0.0.1:10249/metrics');
     assert.match(metrics.body, /^kubeproxy_bpf_bad_objects_total\{kind="Service",reason="spec"\} 1$/m);
+
+    // A slice listing one address twice: the duplicate is skipped and reported for that version.
+    await cluster.admin.createService(NS, dualStack('dupaddr'));
+    const slice = await cluster.admin.createEndpointSlice(NS, endpointSliceFor('dupaddr', 'IPv4', [{ target: b1 }, { target: b1 }], slicePorts));
+    const dupLine = /"Ignoring part of an object" object="EndpointSlice kpb-clusterip\/dupaddr-ipv4" field="endpoints\[1\]\.addresses\[0\]"/g;
+    await agents['node-a'].waitFor(dupLine, 10_000);
+    slice.metadata!.labels!['kpb-touch'] = '1';
+    await cluster.admin.discovery.replaceNamespacedEndpointSlice({ namespace: NS, name: 'dupaddr-ipv4', body: slice });
+    await eventually('the new version is reported too', () => assert.equal([...agents['node-a'].output.matchAll(dupLine)].length, 2));
   });
 
   test('a deleted Service leaves no map entry on either node', async () => {

@@ -76,8 +76,14 @@ class ProblemLog {
   constructor(report: (p: Problem) => void) {
     this.#report = report;
   }
-  /** Reports problems of one object version (tracker updates: called once per version). */
-  once(problems: Problem[]): void {
+  /** object -> resourceVersion whose problems were reported (informer resyncs repeat a version). */
+  #versions = new Map<string, string>();
+  /** Reports the problems of one object version, once per version. */
+  once(problems: Problem[], version: string | undefined): void {
+    if (problems.length === 0) return;
+    const object = problems[0]!.object;
+    if (version !== undefined && this.#versions.get(object) === version) return;
+    if (version !== undefined) this.#versions.set(object, version);
     for (const p of problems) this.#report(p);
   }
   /** Reports the problems of a sync that were not in the previous sync's list. */
@@ -381,14 +387,14 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     handler: {
       onService(prev, cur) {
         const r = svcTracker.update(prev, cur);
-        problems.once(r.problems);
+        problems.once(r.problems, cur?.metadata?.resourceVersion);
         m.serviceChangesTotal.inc();
         m.serviceChangesPending.set(svcTracker.pendingServices().size);
         if (r.pending) queued();
       },
       onEndpointSlice(prev, cur) {
         const r = epTracker.update(prev, cur);
-        problems.once(r.problems);
+        problems.once(r.problems, cur?.metadata?.resourceVersion);
         m.endpointChangesTotal.inc();
         m.endpointChangesPending.set(epTracker.pendingCount);
         if (r.pending) queued();
