@@ -197,6 +197,11 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
   logger.info('Adopted ids from the pinned maps', {
     services: ids.services.size, backends: ids.backends.size, rejected: rejected.services.length + rejected.backends.length,
   });
+  let maglev = bpf.algorithm === 'maglev';
+  if (maglev && dp.maglevInnerSize !== bpf.maglevTableSize) {
+    logger.error('Maglev needs --bpf-maglev-table-size equal to the datapath\'s inner table size; selecting backends at random', { maglevTableSize: bpf.maglevTableSize, datapath: dp.maglevInnerSize });
+    maglev = false;
+  }
   // DSR encapsulates to the backend's node, so it needs every node's address (a watch of all Nodes,
   // which system:node-proxier allows). Hybrid: DSR for TCP, SNAT for UDP (whose replies have no
   // connection state for the backend's node to rely on).
@@ -271,7 +276,7 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
       { services: serviceMap, endpoints: endpointsMap },
       { name: nodeName, labels: node?.metadata?.labels ?? {}, nodeIPs: nodeAddresses(node), nodePortAddresses: npa.addresses, localhostNodePorts: npa.localhostNodePorts },
       {
-        families: FAMILIES, maglev: bpf.algorithm === 'maglev', maglevTableSize: bpf.maglevTableSize,
+        families: FAMILIES, maglev, maglevTableSize: bpf.maglevTableSize,
         dsr, ...(dsr ? { nodeAddress: (name: string, family: IpFamily) => nodeIPs.get(name)?.[family] } : {}),
       },
       ids,
