@@ -120,10 +120,11 @@ describe('restarts, apiserver outage and --cleanup', () => {
     await cluster.admin.createEndpointSlice(NS, endpointSliceFor('after', 'IPv4', [{ target: cluster.nodes['node-b'].pods[0]! }], [{ name: 'tcp', port: PORT }]));
     // The informers reconnect with backoff; allow them a generous bound.
     for (const node of Object.values(cluster.nodes)) {
-      await eventually(`new Service programmed on ${node.name}`, () => assert.ok(serviceEntriesFor(node, svc.spec!.clusterIP!).length > 0), 60_000, 500);
+      await eventually(`new Service programmed on ${node.name}`, () => assert.ok(serviceEntriesFor(node, svc.spec!.clusterIP!).length > 0), 70_000, 500);
     }
-    // The Service may be programmed a sync before its slice: refused until then.
-    const { value: [reply] } = await eventually('new Service served', () => echo(a1.place, 'tcp', svc.spec!.clusterIP!, 80), 10_000);
+    // Each informer reconnects on its own backoff (up to 30 s plus jitter), so the slice may
+    // arrive well after its Service: refused until then.
+    const { value: [reply] } = await eventually('new Service served', () => echo(a1.place, 'tcp', svc.spec!.clusterIP!, 80, { timeoutMs: 1_000 }), 70_000, 500);
     assert.equal(reply!.name, 'b-pod1');
     await waitForHttp(nodeA.place, 'http://127.0.0.1:10256/healthz', 30_000);
   });
