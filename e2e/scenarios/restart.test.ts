@@ -45,10 +45,10 @@ describe('restarts, apiserver outage and --cleanup', () => {
     const b1 = cluster.nodes['node-b'].pods[0]!;
     await startEchoServer(b1.place, b1.name, [PORT], cluster.teardown);
     await cluster.admin.createNamespace(NS);
-    const svc = await cluster.admin.createService(NS, { metadata: { name: 'echo' }, spec: { type: 'NodePort', ports: [{ name: 'tcp', port: 80, targetPort: PORT }] } });
-    nodePort = svc.spec!.ports![0]!.nodePort!;
+    const svc = await cluster.admin.createService(NS, { metadata: { name: 'echo' }, spec: { type: 'NodePort', ports: [{ name: 'tcp', port: 80, targetPort: PORT }, { name: 'udp', port: 53, targetPort: PORT, protocol: 'UDP' }] } });
+    nodePort = svc.spec!.ports!.find((p) => p.name === 'tcp')!.nodePort!;
     clusterIP = svc.spec!.clusterIP!;
-    await cluster.admin.createEndpointSlice(NS, endpointSliceFor('echo', 'IPv4', [{ target: b1 }], [{ name: 'tcp', port: PORT }]));
+    await cluster.admin.createEndpointSlice(NS, endpointSliceFor('echo', 'IPv4', [{ target: b1 }], [{ name: 'tcp', port: PORT }, { name: 'udp', port: PORT, protocol: 'UDP' }]));
     agentA = await startReadyAgent(cluster.nodes['node-a'], AGENT_ARGS, AGENT_OPTS);
     await startReadyAgent(cluster.nodes['node-b'], AGENT_ARGS, AGENT_OPTS);
   });
@@ -57,21 +57,27 @@ describe('restarts, apiserver outage and --cleanup', () => {
     await cluster?.stop();
   });
 
-  test('SIGKILL during a long NodePort TCP transfer (SNAT to a remote backend): the connection survives, the restarted agent adopts the state and serves new connections', async (t) => {
+  test('SIGKILL during long conversations (TCP NodePort through SNAT to a remote backend, UDP ClusterIP from a pod): both survive, the restarted agent adopts the state and serves new connections', async (t) => {
     const nodeA = cluster.nodes['node-a'];
+    const a1 = nodeA.pods[0]!;
     await eventually('NodePort served', () => echo(cluster.client, 'tcp', nodeA.ipv4, nodePort, { timeoutMs: 1_000 }));
-    const stream = new Proc(cluster.client, [process.execPath, STREAM, nodeA.ipv4, String(nodePort), '8', '50'], { name: 'stream client' });
-    cluster.teardown.add('stream client', () => stream.stop(), () => stream.kill());
+    const streams = [
+      new Proc(cluster.client, [process.execPath, STREAM, 'tcp', nodeA.ipv4, String(nodePort), '8', '50'], { name: 'tcp stream client' }),
+      new Proc(a1.place, [process.execPath, STREAM, 'udp', clusterIP, '53', '8', '50'], { name: 'udp stream client' }),
+    ];
+    for (const s of streams) cluster.teardown.add(s.name, () => s.stop(), () => s.kill());
     await sleep(2_000);
     agentA.kill();
     await agentA.exited;
     await sleep(1_000);
     const restarted = await startReadyAgent(nodeA, AGENT_ARGS, AGENT_OPTS);
-    const { code } = await stream.exited;
-    const summary = JSON.parse(stream.output.trim().split('\n').pop()!) as { ok: boolean; why: string; sent: number; got: number; maxGapMs: number };
-    t.diagnostic(`stream: ${JSON.stringify(summary)}`);
-    assert.equal(code, 0, `the long connection broke: ${summary.why}`);
-    assert.ok(summary.got > 100);
+    for (const stream of streams) {
+      const { code } = await stream.exited;
+      const summary = JSON.parse(stream.output.trim().split('\n').pop()!) as { ok: boolean; why: string; sent: number; got: number; maxGapMs: number };
+      t.diagnostic(`${stream.name}: ${JSON.stringify(summary)}`);
+      assert.equal(code, 0, `${stream.name}: the conversation broke: ${summary.why}`);
+      assert.ok(summary.got > 100);
+    }
     // The restart replaced programs in place and found the maps already right.
     assert.match(restarted.output, /"Socket load balancing" mode="on" attached=0 updated=10/);
     assert.match(restarted.output, /"Attached the north-south datapath" device="eth0" tc="replaced" xdp="generic"/);
