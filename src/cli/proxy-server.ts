@@ -134,7 +134,7 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
   try {
     writeFileSync('/proc/self/oom_score_adj', String(config.oomScoreAdj));
   } catch (err) {
-    logger.error('Cannot set oom_score_adj', { err, value: config.oomScoreAdj });
+    logger.v(2).info('Failed to apply OOMScore', { err, value: config.oomScoreAdj });
   }
 
   if (options.initOnly) {
@@ -373,7 +373,9 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
       health.queuedUpdate(f);
       m.syncProxyRulesLastQueuedTimestamp.set({ ip_family: f }, Date.now() / 1000);
     }
-    runner.run();
+    // Before both caches synced a run would only be skipped, yet spend one of the runner's burst
+    // tokens, delaying the first real sync by minSyncPeriod.
+    if (coordinator.initialized) runner.run();
   };
 
   const transport = createApiListWatches(kc, {
