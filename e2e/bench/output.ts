@@ -99,7 +99,12 @@ export function renderMarkdown(r: Results, v: { verdicts: Verdict[]; units: stri
     }
     out.push(markdownTable(['Contender', 'Requested pps', 'Offered pps', 'Forwarded pps', 'Loss', 'Kernel ns/pkt (machine-wide)', 'CPU (machine-wide)'], rows), '');
     for (const c of r.forward) if (c.status === 'ok') out.push(`- ${c.name}: ${c.how}`);
-    out.push('');
+    out.push('', 'Read with care: trafgen is pinned to CPU 0 and a veth hands each frame on in the sender\'s context, so ' +
+      'the generator and the whole forwarding path (client, bridge, node-a, node-b, pod) mostly share one CPU and the ' +
+      '"max" rate is the generator+path limit, not node-a\'s. Every link is a veth: native XDP on a veth gets an skb-backed ' +
+      'frame and must hand XDP_TX frames to its peer\'s NAPI ring (an XDP_PASS program on node-a\'s fabric port, for every ' +
+      'contender alike), so XDP cannot show the NIC-level gain the target assumes; the per-program cost is in the next table. ' +
+      'Kernel ns/pkt is (system + softirq) of the whole machine over forwarded packets, tick-sampled (no IRQ time accounting).', '');
   } else {
     out.push(`Not run: ${why(r.forward, 'not requested')}`, '');
   }
