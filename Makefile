@@ -92,7 +92,7 @@ typecheck: deps
 test: build typecheck test-unit test-e2e
 test-unit: build
 	$(NODE) --test $(TEST_FLAGS) --test-concurrency=2 $(UNIT_TESTS)
-test-e2e: build k8s
+test-e2e: build binary k8s
 	$(NODE) --test $(TEST_FLAGS) --test-concurrency=1 $(E2E_TESTS)
 
 # Real kube-apiserver, etcd and upstream kube-proxy, built from the Go module proxy (architecture §6).
@@ -115,10 +115,10 @@ $(K8S_BIN)/etcd: e2e/etcd/go.mod e2e/etcd/go.sum
 	@echo ">> building etcd from the Go module proxy"
 	cd e2e/etcd && $(K8S_GOBUILD) -ldflags='-s -w' -o $@.tmp go.etcd.io/etcd/server/v3 && mv -f $@.tmp $@
 
-demo: build k8s
+demo: build binary k8s
 	$(NODE) e2e/demo.ts
 
-bench: build k8s $(K8S_BIN)/kube-proxy
+bench: build binary k8s $(K8S_BIN)/kube-proxy
 	$(NODE) e2e/bench/run.ts
 
 # One executable, build/kube-proxy (a Node single executable application): the bundled agent, its BPF

@@ -76,7 +76,7 @@ export function oursForward(xdp: 'native' | 'off'): ForwardContender {
       }
       return {
         dstIp: node.ipv4, dstPort: env.nodePort,
-        how: `our agent (src/cli/kube-proxy.ts --bpf-xdp=${xdp}) in node-a's netns, same Service + EndpointSlice`,
+        how: `our agent (build/kube-proxy --bpf-xdp=${xdp}) in node-a's netns, same Service + EndpointSlice`,
         stop: () => o.stop(),
       };
     },

@@ -59,5 +59,4 @@ export function envNumber(name: string, def: number): number {
   return process.env[name] && Number.isFinite(v) ? v : def;
 }
 
-export const AGENT_ENTRY = join(import.meta.dirname, '..', '..', 'src', 'cli', 'kube-proxy.ts');
 export const BPF_DIR = join(import.meta.dirname, '..', '..', 'build', 'bpf');

@@ -1,12 +1,12 @@
-// Our agent (src/cli/kube-proxy.ts) on a node of the bench cluster, started exactly as the e2e
+// Our agent (the single binary build/kube-proxy) on a node of the bench cluster, started exactly as the e2e
 // harness starts it (e2e/cluster/agent.ts: KubeProxyConfiguration file, the node's own pin folder
 // and cgroup), plus the flags a contender picks (--bpf-xdp=native|off, --bpf-socket-lb=...).
 import { existsSync } from 'node:fs';
 import type { ClusterNode } from '../cluster/cluster.ts';
-import { startAgent } from '../cluster/agent.ts';
+import { agentCommand, startAgent } from '../cluster/agent.ts';
 import type { Proc } from '../cluster/proc.ts';
 import { run } from '../cluster/run.ts';
-import { AGENT_ENTRY, BPF_DIR } from './context.ts';
+import { BPF_DIR } from './context.ts';
 import { scrapeMetrics } from './net.ts';
 import { parseMetrics, type Sample } from './prom.ts';
 
@@ -18,7 +18,11 @@ export function errorLines(output: string): string {
 }
 
 export function agentMissing(): string | undefined {
-  if (!existsSync(AGENT_ENTRY)) return `agent entry ${AGENT_ENTRY} does not exist yet`;
+  try {
+    agentCommand();
+  } catch (err) {
+    return (err as Error).message;
+  }
   for (const o of ['sock', 'tc', 'xdp']) {
     if (!existsSync(`${BPF_DIR}/${o}.bpf.o`)) return `build/bpf/${o}.bpf.o not built (make bpf)`;
   }
@@ -41,7 +45,7 @@ export function startOurs(node: ClusterNode, flags: readonly string[], config: R
     stop: async () => {
       await proc.stop();
       // Pins and links survive a stop by design; --cleanup removes them (in this node's pin folder).
-      await run(['ip', 'netns', 'exec', node.netns, process.execPath, AGENT_ENTRY, '--cleanup',
+      await run(['ip', 'netns', 'exec', node.netns, ...agentCommand(), '--cleanup',
         `--bpf-pin-path=${node.pinPath}`, `--bpf-cgroup-path=${node.cgroup}`], { allowFailure: true, timeoutMs: 60_000 });
     },
   };

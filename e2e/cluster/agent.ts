@@ -8,7 +8,24 @@ import type { ClusterNode } from './cluster.ts';
 import { PLAN } from './plan.ts';
 import { Proc } from './proc.ts';
 
-export const AGENT_ENTRY = join(import.meta.dirname, '..', '..', 'src', 'cli', 'kube-proxy.ts');
+const REPO = join(import.meta.dirname, '..', '..');
+/** The single executable `make binary` builds: what the image ships as /usr/local/bin/kube-proxy. */
+export const AGENT_BINARY = join(REPO, 'build', 'kube-proxy');
+/** The TypeScript entry, for a quick edit-and-run loop: KPB_AGENT=source. */
+export const AGENT_ENTRY = join(REPO, 'src', 'cli', 'kube-proxy.ts');
+
+/**
+ * The command that starts our agent. By default the single binary, so the e2e tests what users run;
+ * KPB_AGENT=source runs src/cli/kube-proxy.ts with this Node instead (no `make binary` per edit).
+ */
+export function agentCommand(): string[] {
+  if (process.env.KPB_AGENT === 'source') {
+    if (!existsSync(AGENT_ENTRY)) throw new Error(`agent entry point ${AGENT_ENTRY} is missing`);
+    return [process.execPath, AGENT_ENTRY];
+  }
+  if (!existsSync(AGENT_BINARY)) throw new Error(`agent binary ${AGENT_BINARY} is missing: run "make binary" (or set KPB_AGENT=source)`);
+  return [AGENT_BINARY];
+}
 
 export interface AgentOptions {
   /** Fields merged over the KubeProxyConfiguration written for this node. */
@@ -26,7 +43,7 @@ let agentSeq = 0;
  * stopped at cluster teardown if the test has not stopped it.
  */
 export function startAgent(node: ClusterNode, args: readonly string[] = [], opts: AgentOptions = {}): Proc {
-  if (!existsSync(AGENT_ENTRY)) throw new Error(`agent entry point ${AGENT_ENTRY} is missing: cannot start the agent on ${node.name}`);
+  const command = agentCommand();
   const seq = agentSeq++;
   const config = {
     apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
@@ -44,7 +61,7 @@ export function startAgent(node: ClusterNode, args: readonly string[] = [], opts
   // Like a hostNetwork pod: its own view of /sys for the node's devices, the host's bpffs and cgroups.
   const place = { ...node.place, sysfsScratch: join(node.dir, `agent-${seq}-mnt`) };
   const proc = new Proc(place, [
-    process.execPath, AGENT_ENTRY,
+    ...command,
     `--config=${configFile}`, `--hostname-override=${node.name}`,
     `--bpf-pin-path=${node.pinPath}`, `--bpf-cgroup-path=${node.cgroup}`,
     ...args,

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { AGENT_ENTRY } from '../cluster/agent.ts';
+import { agentCommand } from '../cluster/agent.ts';
 import { startCluster, type Cluster } from '../cluster/cluster.ts';
 import { endpointSliceFor } from '../cluster/endpoint-slice.ts';
 import { Proc, runIn, type Placement } from '../cluster/proc.ts';
@@ -148,7 +148,7 @@ describe('restarts, apiserver outage and --cleanup', () => {
     for (const p of [...net[0]!.xdp, ...net[0]!.tc]) progIds.add(p.id);
     assert.ok(cg.length === 10 && net[0]!.tc.length === 2 && net[0]!.xdp.length === 1, `unexpected attachments before cleanup: ${JSON.stringify({ cg, net })}`);
 
-    const res = await runIn(nodeA.place, [process.execPath, AGENT_ENTRY, '--cleanup', `--bpf-pin-path=${nodeA.pinPath}`, '--v=2'], { allowFailure: true, timeoutMs: 60_000 });
+    const res = await runIn(nodeA.place, [...agentCommand(), '--cleanup', `--bpf-pin-path=${nodeA.pinPath}`, '--v=2'], { allowFailure: true, timeoutMs: 60_000 });
     assert.equal(res.code, 0, `--cleanup failed: ${res.stderr}`);
     assert.equal(existsSync(nodeA.pinPath), false, 'pin folder left behind');
     assert.deepEqual(await bpftoolJson(['cgroup', 'show', nodeA.cgroup]), [], 'cgroup programs left attached');
