@@ -23,7 +23,7 @@ describe('DSR', () => {
     await startEchoServer(b1.place, b1.name, [PORT], cluster.teardown);
     await cluster.admin.createNamespace(NS);
     // Generic XDP: see node-port.test.ts.
-    await startAgents(cluster, ['--bpf-xdp=generic', '--bpf-lb-mode=dsr', '--bpf-lb-algorithm=maglev']);
+    await startAgents(cluster, ['--bpf-xdp=generic', '--bpf-lb-mode=dsr', '--bpf-lb-algorithm=maglev', '--bpf-maglev-table-size=1021']);
   });
 
   after(async () => {

@@ -197,11 +197,7 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
   logger.info('Adopted ids from the pinned maps', {
     services: ids.services.size, backends: ids.backends.size, rejected: rejected.services.length + rejected.backends.length,
   });
-  let maglev = bpf.algorithm === 'maglev';
-  if (maglev && dp.maglevInnerSize !== bpf.maglevTableSize) {
-    logger.error('Maglev needs --bpf-maglev-table-size equal to the datapath\'s inner table size; selecting backends at random', { maglevTableSize: bpf.maglevTableSize, datapath: dp.maglevInnerSize });
-    maglev = false;
-  }
+  const maglev = bpf.algorithm === 'maglev';
   // DSR encapsulates to the backend's node, so it needs every node's address (a watch of all Nodes,
   // which system:node-proxier allows). Hybrid: DSR for TCP, SNAT for UDP (whose replies have no
   // connection state for the backend's node to rely on).

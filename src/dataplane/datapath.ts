@@ -60,24 +60,18 @@ function setConstants(obj: BpfObject, all: Record<string, RodataValue>): void {
 export class Datapath {
   readonly pinPath: string;
   readonly maps: BpfLbMaps;
-  /**
-   * Entries of the lb_maglev inner array the object declares. The kernel accepts only inner
-   * arrays of this size, and the addon cannot resize an inner map, so Maglev works only with
-   * --bpf-maglev-table-size equal to it (the default).
-   */
-  readonly maglevInnerSize: number;
   readonly #logger: Logger;
   readonly #bpf: BpfOptions;
   readonly #colls: { sock: Collection; tc: Collection; xdp: Collection };
   #attachments: DeviceAttachment[] = [];
 
-  private constructor(opts: DatapathOpenOptions, colls: { sock: Collection; tc: Collection; xdp: Collection }, maglevInnerSize: number) {
+  private constructor(opts: DatapathOpenOptions, colls: { sock: Collection; tc: Collection; xdp: Collection }) {
     this.pinPath = opts.bpf.pinPath;
     this.#logger = opts.logger;
     this.#bpf = opts.bpf;
     this.#colls = colls;
-    this.maglevInnerSize = maglevInnerSize;
-    this.maps = new BpfLbMaps((name) => colls.tc.map(name), maglevInnerSize);
+    // The inner-map template carries BPF_F_INNER_MAP, so tables of any size can be swapped in.
+    this.maps = new BpfLbMaps((name) => colls.tc.map(name), opts.bpf.maglevTableSize);
   }
 
   /** Mounts bpffs if needed, loads the three objects (adopting pins) and attaches the socket programs. */
@@ -99,12 +93,10 @@ export class Datapath {
     if (bpf.socketLB !== 'off') constants.lb_host_netns_cookie = hostNetnsCookie((msg, kv) => logger.warning(msg, kv));
 
     const loaded: Collection[] = [];
-    let maglevInnerSize = 0;
     const load = async (name: keyof DatapathObjects): Promise<Collection> => {
       const path = opts.objects[name];
       if (!existsSync(path)) throw new Error(`BPF object ${name} is missing at ${path} (run make bpf)`);
       const obj = BpfObject.open(path, { name });
-      maglevInnerSize ||= obj.maps.find((m) => m.name === 'lb_maglev')?.innerMap?.maxEntries ?? 0;
       for (const spec of obj.maps) {
         const field = RESIZABLE[spec.name];
         if (field && spec.maxEntries !== bpf.mapSizes[field]) obj.resizeMap(spec.name, bpf.mapSizes[field]);
@@ -123,7 +115,7 @@ export class Datapath {
       const tc = await load('tc');
       const xdp = await load('xdp');
       const sock = await load('sock');
-      const dp = new Datapath(opts, { sock, tc, xdp }, maglevInnerSize);
+      const dp = new Datapath(opts, { sock, tc, xdp });
       dp.#attachSock(sock);
       logger.info('Loaded the BPF datapath', { pinPath: bpf.pinPath, kernelHz: hz, socketLB: bpf.socketLB, cgroup: bpf.cgroupPath });
       return dp;
