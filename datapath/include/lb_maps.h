@@ -78,7 +78,9 @@ struct {
 } lb_maglev SEC(".maps");
 
 /* key: struct lb_affinity_key; value: struct lb_affinity_value (last_used in bpf_jiffies64).
- * Writer: datapath; the control plane deletes entries of removed backends. */
+ * Writer: datapath. An entry is honoured only while its backend is still in the service's
+ * lb_slots 1..backend_count (lb_select.h checks on every hit), so the control plane need not
+ * delete entries of removed backends. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__type(key, struct lb_affinity_key);

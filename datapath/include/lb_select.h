@@ -91,11 +91,56 @@ static __always_inline int lb_maglev_backend(__u32 service_id, __u32 hash, __u32
 	return LB_SEL_OK;
 }
 
-/* A live affinity entry's backend, or 0. An entry whose backend left lb_backends is treated as
- * absent (the selection below replaces it) rather than as a failure: it is stale state, not a
- * corrupt service. */
+/* Affinity must not outlive endpoint membership: kube-proxy never sends affinity traffic to an
+ * endpoint that left the service, even while the endpoint lives on in another service (so its
+ * lb_backends entry survives). An entry's backend is honoured only if it is still in one of the
+ * service's slots 1..backend_count. The entry remembers the slot it was last seen in, so a hit
+ * costs one lb_slots lookup; only when that slot no longer holds the backend (slots are rewritten
+ * in sorted order, so an add or remove elsewhere shifts them, and Maglev choices store slot 0)
+ * are the slots scanned, once per client, with bpf_loop (verified once, whatever the count).
+ * Reading lb_slots here gives the same answer a fresh selection would: the check is as current
+ * as the slots themselves, with no control-plane sweep to race with the datapath's writes. */
+struct lb_slot_scan {
+	__u32 service_id;
+	__u32 backend_id;
+	__u32 found;            /* 1-based slot holding backend_id, 0 while not found */
+};
+
+static long lb_slot_scan_cb(__u64 index, void *ctx)
+{
+	struct lb_slot_scan *scan = ctx;
+	struct lb_slot_key key = { .service_id = scan->service_id, .slot = (__u32)index + 1 };
+	__u32 *id;
+
+	id = bpf_map_lookup_elem(&lb_slots, &key);
+	if (id && *id == scan->backend_id) {
+		scan->found = key.slot;
+		return 1; /* stop */
+	}
+	return 0;
+}
+
+/* The slot (1..count) holding backend_id, trying `hint` first, or 0 when none does. */
+static __always_inline __u32 lb_slot_of(__u32 service_id, __u32 count, __u32 backend_id, __u32 hint)
+{
+	struct lb_slot_scan scan = { .service_id = service_id, .backend_id = backend_id };
+
+	if (hint >= 1 && hint <= count) {
+		struct lb_slot_key key = { .service_id = service_id, .slot = hint };
+		__u32 *id = bpf_map_lookup_elem(&lb_slots, &key);
+
+		if (id && *id == backend_id)
+			return hint;
+	}
+	bpf_loop(count, lb_slot_scan_cb, &scan, 0);
+	return scan.found;
+}
+
+/* A live affinity entry's backend (and in *slot its remembered slot), or 0. An entry whose
+ * backend left the slots or lb_backends is treated as absent (the selection below replaces it)
+ * rather than as a failure: it is stale state, not a corrupt service. */
 static __always_inline __u32 lb_affinity_backend(const struct lb_affinity_key *key, __u32 timeout_s,
-						 __u64 now, struct lb_selected *out)
+						 __u64 now, __u32 *slot, struct lb_selected *out)
 {
 	struct lb_affinity_value *val;
 	__u64 timeout = (__u64)timeout_s * lb_kernel_hz;
@@ -107,13 +152,14 @@ static __always_inline __u32 lb_affinity_backend(const struct lb_affinity_key *k
 		out->affinity_expired = 1;
 		return 0;
 	}
+	*slot = val->slot;
 	return val->backend_id;
 }
 
 static __always_inline void lb_affinity_touch(const struct lb_affinity_key *key, __u32 backend_id,
-					      __u64 now)
+					      __u32 slot, __u64 now)
 {
-	struct lb_affinity_value val = { .last_used = now, .backend_id = backend_id };
+	struct lb_affinity_value val = { .last_used = now, .backend_id = backend_id, .slot = slot };
 
 	/* An LRU update only fails under memory pressure; affinity is then lost for one connection,
 	 * which is the same outcome as an eviction. */
@@ -133,6 +179,7 @@ static __always_inline int lb_select_backend(const struct lb_service_value *svc,
 	__u32 count = svc->backend_count;
 	__u32 service_id = svc->service_id;
 	__u32 backend_id = 0;
+	__u32 slot = 0;
 	__u64 now = 0;
 	int ret;
 
@@ -146,8 +193,10 @@ static __always_inline int lb_select_backend(const struct lb_service_value *svc,
 	if (aff && (svc->flags & LB_SVC_AFFINITY)) {
 		now = bpf_jiffies64();
 		aff->service_id = service_id;
-		backend_id = lb_affinity_backend(aff, svc->affinity_timeout, now, out);
-		if (backend_id) {
+		backend_id = lb_affinity_backend(aff, svc->affinity_timeout, now, &slot, out);
+		if (backend_id)
+			slot = lb_slot_of(service_id, count, backend_id, slot);
+		if (backend_id && slot) {
 			out->backend = bpf_map_lookup_elem(&lb_backends, &backend_id);
 			if (out->backend) {
 				out->affinity_hit = 1;
@@ -156,10 +205,14 @@ static __always_inline int lb_select_backend(const struct lb_service_value *svc,
 		}
 	}
 
-	if (svc->flags & LB_SVC_MAGLEV)
+	/* Maglev does not tell the slot: the entry stores 0 and its first hit finds the slot. */
+	slot = 0;
+	if (svc->flags & LB_SVC_MAGLEV) {
 		ret = lb_maglev_backend(service_id, flow_hash, &backend_id);
-	else
-		ret = lb_slot_backend(service_id, slot_seed % count + 1, &backend_id);
+	} else {
+		slot = slot_seed % count + 1;
+		ret = lb_slot_backend(service_id, slot, &backend_id);
+	}
 	if (ret != LB_SEL_OK)
 		return ret;
 
@@ -170,7 +223,7 @@ static __always_inline int lb_select_backend(const struct lb_service_value *svc,
 found:
 	out->backend_id = backend_id;
 	if (aff && (svc->flags & LB_SVC_AFFINITY))
-		lb_affinity_touch(aff, backend_id, now);
+		lb_affinity_touch(aff, backend_id, slot, now);
 	return LB_SEL_OK;
 }
 

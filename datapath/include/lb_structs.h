@@ -116,7 +116,9 @@ struct lb_affinity_key {
 struct lb_affinity_value {
 	__u64 last_used;            /* bpf_jiffies64() or bpf_ktime_get_ns() at last use, see lb_maps.h */
 	__u32 backend_id;
-	__u32 pad;
+	__u32 slot;                 /* lb_slots slot (1-based) backend_id was last seen in, 0 if not
+				     * known (Maglev choice); a hint for the membership check in
+				     * lb_select.h, never trusted without reading lb_slots */
 };
 
 /* Socket-level reverse NAT: recvmsg/getpeername map a backend back to the frontend. */

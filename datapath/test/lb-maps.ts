@@ -194,15 +194,16 @@ export class LbMaps {
     return sum;
   }
 
-  /** lb_affinity rows of one service: client netns cookie (kind NETNS) and backend id. */
-  affinity(serviceId: number): { netns: bigint; backendId: number }[] {
-    const rows: { netns: bigint; backendId: number }[] = [];
+  /** lb_affinity rows of one service: client netns cookie (kind NETNS), backend id and the slot
+   * the datapath last saw it in (0: not known yet). */
+  affinity(serviceId: number): { netns: bigint; backendId: number; slot: number }[] {
+    const rows: { netns: bigint; backendId: number; slot: number }[] = [];
     for (const [k, v] of this.map('lb_affinity').entries()) {
       const key = k as unknown as Row;
       if (Number(key.service_id) !== serviceId || Number(key.kind) !== AFFINITY_NETNS) continue;
       const client = Buffer.from(key.client as Uint8Array);
       const netns = endianness() === 'LE' ? client.readBigUInt64LE(0) : client.readBigUInt64BE(0);
-      rows.push({ netns, backendId: Number((v as unknown as Row).backend_id) });
+      rows.push({ netns, backendId: Number((v as unknown as Row).backend_id), slot: Number((v as unknown as Row).slot) });
     }
     return rows;
   }

@@ -375,6 +375,77 @@ for (const f of FAMS) {
     assert.equal(pool(f, f.base + 10).find((be) => be.id === aff.backend_id)?.addr, [...chosen][0], 'the remembered backend is the one used');
   });
 
+  // kube-proxy never sends affinity traffic to an endpoint that left the service, even while the
+  // endpoint lives on elsewhere (its lb_backends entry stays, as when another service uses it).
+  const affinityEntry = (serviceId: number) =>
+    env.map('lb_affinity').lookup({ client: addr16(f.client), service_id: serviceId, kind: 0 }) as { backend_id: number; slot: number } | undefined;
+
+  for (const hook of ['xdp', 'tc'] as const) {
+    const fwd = hook === 'xdp' ? XDP.TX : TC.REDIRECT;
+    test(`${fam} ${hook}: session affinity follows slot moves but re-selects once its backend leaves the slots`, () => {
+      const id = f.base + (hook === 'xdp' ? 70 : 80);
+      const port = hook === 'xdp' ? 30095 : 30096;
+      const all = pool(f, id);
+      const svc: Service = { id, addr: null, family: f.v, port, proto: PROTO.TCP, flags: SVC.NODEPORT | SVC.AFFINITY, revAddr: f.node,
+        affinityTimeout: 60, backends: all };
+      env.addService(svc);
+      let sport = 46000;
+      const connect = () => expectRun(hook, tcpFrame(f.client, f.node, sport++, port), fwd, CNT.REMOTE_FWD).p.ip?.dst;
+      const first = connect();
+      const sticky = all.find((b) => b.addr === first)!;
+      assert.ok(sticky, `chose a pool backend, got ${first}`);
+      assert.deepEqual([affinityEntry(id)?.backend_id, affinityEntry(id)?.slot], [sticky.id, all.indexOf(sticky) + 1]);
+      for (let i = 0; i < 3; i++) assert.equal(connect(), sticky.addr);
+
+      // Still a member, in another slot (an endpoint added elsewhere in the sort order): sticks.
+      const others = all.filter((b) => b !== sticky);
+      const moved = all.indexOf(sticky) === 3 ? [sticky, ...others] : [...others, sticky];
+      env.addService({ ...svc, backends: moved });
+      assert.equal(connect(), sticky.addr);
+      assert.equal(affinityEntry(id)?.slot, moved.indexOf(sticky) + 1, 'the entry learnt the new slot');
+
+      // Gone from the slots, still in lb_backends: the live entry must not win any more.
+      env.addService({ ...svc, backends: others });
+      assert.ok(env.map('lb_backends').lookup(sticky.id), 'backend entry still present');
+      const next = connect();
+      assert.notEqual(next, sticky.addr, 'affinity must not outlive endpoint membership');
+      const chosen = others.find((b) => b.addr === next)!;
+      assert.ok(chosen, `re-selected among the remaining backends, got ${next}`);
+      assert.equal(affinityEntry(id)?.backend_id, chosen.id, 'the entry re-pointed at the new choice');
+      for (let i = 0; i < 4; i++) assert.equal(connect(), chosen.addr, 'and sticks to it');
+    });
+  }
+
+  test(`${fam}: Maglev with affinity: the entry learns its slot on the first hit and re-selects when the backend leaves`, () => {
+    const id = f.base + 75;
+    const port = 30097;
+    const all = pool(f, id);
+    const svc: Service = { id, addr: null, family: f.v, port, proto: PROTO.TCP, flags: SVC.NODEPORT | SVC.AFFINITY | SVC.MAGLEV, revAddr: f.node,
+      affinityTimeout: 60, backends: all };
+    const table = (backendId: number) => {
+      const inner = createMap({ type: 'array', keySize: 4, valueSize: 4, maxEntries: MAGLEV_M, flags: BPF_F_INNER_MAP, name: 'kpb_test_mglv' });
+      const idx = Array.from({ length: MAGLEV_M }, (_, i) => i);
+      inner.updateBatch(idx, idx.map(() => backendId));
+      env.map('lb_maglev').update(id, inner.fd);
+      inner.close();
+    };
+    table(all[1].id);
+    env.addService(svc);
+    let sport = 46100;
+    const connect = () => expectRun('xdp', tcpFrame(f.client, f.node, sport++, port), XDP.TX, CNT.REMOTE_FWD).p.ip?.dst;
+    assert.equal(connect(), all[1].addr);
+    assert.equal(affinityEntry(id)?.slot, 0, 'a Maglev choice does not know its slot');
+    assert.equal(connect(), all[1].addr);
+    assert.deepEqual([affinityEntry(id)?.backend_id, affinityEntry(id)?.slot], [all[1].id, 2], 'the first hit found it');
+    // The control plane drops the backend: new table, then slots without it.
+    table(all[2].id);
+    env.addService({ ...svc, backends: [all[0], all[2], all[3]] });
+    assert.equal(connect(), all[2].addr, 'affinity must not outlive endpoint membership');
+    assert.equal(affinityEntry(id)?.backend_id, all[2].id);
+    assert.equal(connect(), all[2].addr);
+    assert.equal(affinityEntry(id)?.slot, 2);
+  });
+
   test(`${fam}: random selection spreads connections over the backends`, () => {
     for (let i = 0; i < 24; i++) expectRun('tc', tcpFrame(f.client, f.node, 43000 + i, 30091), TC.REDIRECT, CNT.REMOTE_FWD);
     const chosen = new Set(env.ctEntries().filter((e) => e.key.dport === 30091).map((e) => e.natDst));

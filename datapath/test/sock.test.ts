@@ -257,7 +257,7 @@ describe('socket LB (cgroup sock_addr + post_bind)', { timeout: 120_000 }, () =>
     assert.ok(chi2 < 16.27, `chi-square ${chi2.toFixed(2)} for ${JSON.stringify([...counts])}`);
   });
 
-  it('sessionAffinity ClientIP (netns cookie) sticks, and expires after its timeout', async () => {
+  it('sessionAffinity ClientIP (netns cookie) sticks while its backend is in the slots, re-selects when it leaves, expires after its timeout', async () => {
     const s = svc({ ip: '198.19.0.20', port: 80, serviceId: 20, backendIds: ids(0), flags: SVC.CLUSTER_IP | SVC.AFFINITY, affinityTimeout: 2 });
     env.maps.putService(s);
     const before = env.maps.stats();
@@ -269,15 +269,38 @@ describe('socket LB (cgroup sock_addr + post_bind)', { timeout: 120_000 }, () =>
     const sticky = new Set(answers([...one, ...rest]));
     assert.equal(sticky.size, 1, `one backend for one client: ${[...sticky]}`);
     const stickyId = V4.findIndex((ip) => `${ip} ${BE_PORT}` === [...sticky][0]) + 1;
-    const otherId = (stickyId % 4) + 1;
-    // Only another backend remains selectable; the live affinity entry still wins.
-    env.maps.setBackends(s, [otherId]);
-    const [still] = await env.run([{ op: 'tcp', host: '198.19.0.20', port: 80, n: 5 }]);
-    assert.deepEqual(new Set(answers(still)), sticky);
+    const others = ids(0).filter((id) => id !== stickyId);
+    assert.deepEqual(env.maps.affinity(20).map((r) => [r.backendId, r.slot]), [[stickyId, stickyId]], 'entry remembers backend and slot');
+    assert.ok(delta(before, 'affinity_hit') >= 19);
+
+    // Still a member, but in another slot (an endpoint added or removed elsewhere reorders the
+    // slots): the entry keeps winning, and learns the new slot.
+    const moved = stickyId === 4 ? [4, 1, 2, 3] : [...others, stickyId];
+    env.maps.setBackends(s, moved);
+    const [kept] = await env.run([{ op: 'tcp', host: '198.19.0.20', port: 80, n: 5 }]);
+    assert.deepEqual(new Set(answers(kept)), sticky);
+    assert.deepEqual(env.maps.affinity(20).map((r) => [r.backendId, r.slot]), [[stickyId, moved.indexOf(stickyId) + 1]]);
     assert.ok(delta(before, 'affinity_hit') >= 24);
+
+    // The backend leaves the service's slots while its lb_backends entry lives on (another
+    // service may use it): the live entry must not send traffic there (kube-proxy never does).
+    const otherId = others[0];
+    env.maps.setBackends(s, [otherId]);
+    const hits = delta(before, 'affinity_hit');
+    const [gone] = await env.run([{ op: 'tcp', host: '198.19.0.20', port: 80, n: 5 }]);
+    assert.deepEqual(new Set(answers(gone)), new Set([`${V4[otherId - 1]} ${BE_PORT}`]));
+    assert.deepEqual(env.maps.affinity(20).map((r) => [r.backendId, r.slot]), [[otherId, 1]], 'entry re-pointed at the new choice');
+    assert.equal(delta(before, 'affinity_hit') - hits, 4, 'the first connection re-selects, the other 4 stick to the new choice');
+
+    // Removed, then back: the entry already names the remaining backend and keeps it.
+    env.maps.setBackends(s, ids(0));
+    const [back] = await env.run([{ op: 'tcp', host: '198.19.0.20', port: 80, n: 5 }]);
+    assert.deepEqual(new Set(answers(back)), new Set([`${V4[otherId - 1]} ${BE_PORT}`]));
+
     await new Promise((r) => setTimeout(r, 2600)); // timeout 2 s after the last use, plus a margin
+    env.maps.setBackends(s, [stickyId]);
     const [after] = await env.run([{ op: 'tcp', host: '198.19.0.20', port: 80, n: 5 }]);
-    assert.deepEqual(new Set(answers(after)), new Set([`${V4[otherId - 1]} ${BE_PORT}`]));
+    assert.deepEqual(new Set(answers(after)), sticky);
     assert.ok(delta(before, 'affinity_expired') >= 1);
   });
 
