@@ -5,7 +5,7 @@
 // iproute2 and bpftool; a missing piece fails the test. Everything is removed even on failure.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
@@ -45,9 +45,32 @@ const netShow = (dev: string): NetShow => {
 };
 const cgroupProgs = () => JSON.parse(sh('bpftool', ['-j', 'cgroup', 'show', CGROUP]).trim() || '[]') as { id: number; name: string }[];
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
+// A run killed outright (SIGKILL, a test-runner timeout) cannot run after(); remove what such runs
+// left so the machine does not collect namespaces, pins and cgroups.
+function sweepDeadRuns(): void {
+  const dead = (name: string) => {
+    const m = /^kpb-dp-(\d+)$/.exec(name);
+    return m !== null && Number(m[1]) !== process.pid && !alive(Number(m[1]));
+  };
+  const netns = sh('ip', ['netns', 'list']).split('\n').map((l) => l.split(' ')[0] ?? '');
+  for (const name of netns.filter(dead)) sh('ip', ['netns', 'del', name]);
+  for (const name of readdirSync('/sys/fs/bpf').filter(dead)) rmSync(`/sys/fs/bpf/${name}`, { recursive: true, force: true });
+  for (const name of readdirSync(cg2!).filter(dead)) rmdirSync(`${cg2}/${name}`);
+}
+
 before(() => {
   if (process.getuid?.() !== 0) throw new Error('datapath tests need root');
   if (!cg2) throw new Error('cgroup v2 is not mounted: the socket programs cannot attach');
+  sweepDeadRuns();
   sh('ip', ['netns', 'add', ID]);
   sh('ip', ['-n', ID, 'link', 'add', 'ext0', 'type', 'veth', 'peer', 'name', 'ext0p']);
   sh('ip', ['-n', ID, 'link', 'add', 'dum0', 'type', 'bridge']);
