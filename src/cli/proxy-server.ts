@@ -49,7 +49,7 @@ import { ServiceChangeTracker, type ServicePortMap } from '../model/service-chan
 import { BoundedFrequencyRunner } from '../runner/bounded-frequency-runner.ts';
 import { SyncCoordinator, type SyncMode } from '../runner/sync-coordinator.ts';
 import { emptyLbState, IPPROTO, LB_SVC_DSR } from '../translate/lb-types.ts';
-import { translate } from '../translate/translate.ts';
+import { Translator } from '../translate/translate.ts';
 import type { ProxyOptions } from './proxy-options.ts';
 
 const FAMILIES: IpFamily[] = ['IPv4', 'IPv6'];
@@ -215,6 +215,8 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
   const serviceMap: ServicePortMap = new Map();
   const endpointsMap: EndpointsMap = new Map();
   const applied = emptyLbState();
+  // Caches each service port's entries: a partial sync recomputes only the ports that changed.
+  const translator = new Translator();
   let node: V1Node | null = null;
   let nodeSynced = false;
   /** The device set (name#ifindex) the north-south programs were last attached to; null before the first. */
@@ -268,7 +270,7 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
       localhostNodePorts: config.iptables.localhostNodePorts,
       families: FAMILIES,
     });
-    const result = translate(
+    const result = translator.translate(
       { services: serviceMap, endpoints: endpointsMap },
       { name: nodeName, labels: node?.metadata?.labels ?? {}, nodeIPs: nodeAddresses(node), nodePortAddresses: npa.addresses, localhostNodePorts: npa.localhostNodePorts },
       {
@@ -276,7 +278,10 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
         dsr, ...(dsr ? { nodeAddress: (name: string, family: IpFamily) => nodeIPs.get(name)?.[family] } : {}),
       },
       ids,
+      mode,
     );
+    // Clearing the bit in place also touches entries the translator caches; harmless, as the
+    // same clearing is applied to every translate's output before it is diffed.
     if (bpf.lbMode === 'hybrid') {
       for (const e of result.wanted.lb_services.values()) if (e.key.proto !== IPPROTO.TCP) e.value.flags &= ~LB_SVC_DSR;
     }
@@ -425,8 +430,14 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
       onError: (err) => logger.v(2).info('Informer error; retrying', { err, resource: err.resource, phase: err.phase }),
       handler: {
         onUpdate: (prev, cur) => {
-          if (cur === null) nodeIPs.delete(prev?.metadata?.name ?? '');
-          else nodeIPs.set(cur.metadata?.name ?? '', primaryNodeIPs(cur));
+          const name = (cur ?? prev)?.metadata?.name ?? '';
+          const before = JSON.stringify(nodeIPs.get(name));
+          if (cur === null) nodeIPs.delete(name);
+          else nodeIPs.set(name, primaryNodeIPs(cur));
+          // lb_backend.node_addr of every backend on that node: the translator's cache cannot
+          // see this input, so only a full sync picks it up (node status updates that keep the
+          // addresses cost nothing).
+          if (JSON.stringify(nodeIPs.get(name)) !== before) coordinator.requestFullSync('node addresses changed');
           queued();
         },
         onSynced: () => queued(),

@@ -44,9 +44,12 @@ import {
   LB_SVC_SOURCE_RANGES,
   LB_SVC_TWO_SCOPES,
   LB_SVC_VIP_MARKER,
+  type LbBackend,
   type LbEntry,
   type LbMapName,
   type LbServiceKey,
+  type LbServiceValue,
+  type LbSrcRangeKey,
   type LbState,
 } from './lb-types.ts';
 import { MAGLEV_M_DEFAULT, maglevTable } from './maglev.ts';
@@ -115,60 +118,169 @@ type Frontend = {
   hasAny: boolean;
 };
 
-function add<M extends LbMapName>(state: LbState, map: M, key: LbEntry<M>['key'], value: LbEntry<M>['value'], owner: string): LbEntry<M> {
-  const k = entryKey(key);
-  const m = state[map] as Map<string, LbEntry<M>>;
-  const have = m.get(k);
-  if (have) {
-    if (!have.owners.includes(owner)) have.owners.push(owner);
-    return have;
-  }
-  const e: LbEntry<M> = { key, value, owners: [owner] };
-  m.set(k, e);
-  return e;
-}
+/** One entry a service port contributes: map, canonical key, the entry (never mutated once built). */
+type Contribution = { map: LbMapName; k: string; entry: LbEntry };
+
+/** The entries of one frontend; written only when the port wins the frontend key. */
+type FrontendGroup = { k: string; key: LbServiceKey; problems: Problem[]; entries: Contribution[] };
+
+/** What one service port contributes, computed from that port and its endpoints alone. */
+type Fragment = {
+  sp: ServicePortInfo;
+  endpoints: EndpointInfo[] | undefined;
+  summary: ServicePortSummary;
+  groups: FrontendGroup[];
+  /** VIP markers; shared between ports with the same address, their flags OR-ed at merge. */
+  markers: Contribution[];
+};
 
 const byAddress = (a: EndpointInfo, b: EndpointInfo) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : a.port - b.port);
+/** lb_backend.node_addr without DSR: one shared zero address instead of one array per backend. */
+const ZERO_ADDR = new Uint8Array(16);
 
-/** Builds the wanted contents of every control-plane-written LB map. */
-export function translate(model: TranslateModel, node: TranslateNode, options: TranslateOptions, ids: TranslateIds): TranslateResult {
-  const families = options.families ?? ['IPv4', 'IPv6'];
-  const maxBackends = Math.min(options.maxBackendsPerService ?? 65535, 65535);
-  const m = options.maglevTableSize ?? MAGLEV_M_DEFAULT;
-  const wanted = emptyLbState();
-  const problems: Problem[] = [];
-  const servicePorts = new Map<string, ServicePortSummary>();
-  const claimed = new Map<string, string>(); // frontend key -> owner service
-  const nodeIPs = node.nodeIPs.map(parseIp).filter((ip) => ip !== null);
-  // Model addresses are canonical and valid; parse each once per sync (large clusters repeat
-  // the same endpoint in many entries).
-  const bytesCache = new Map<string, Uint8Array>();
-  const bytesOf = (text: string): Uint8Array => {
-    let b = bytesCache.get(text);
-    if (!b) bytesCache.set(text, (b = parseIp(text)!.bytes));
-    return b;
-  };
+export type TranslateMode = 'full' | 'partial';
 
-  for (const addr of node.nodePortAddresses) {
-    const ip = parseIp(addr);
-    if (ip && families.includes(ip.family)) add(wanted, 'lb_node_addrs', { addr: ip.bytes }, { flags: 0 }, '');
+type Context = {
+  node: TranslateNode;
+  options: TranslateOptions;
+  bytesOf: (text: string) => Uint8Array;
+  maxBackends: number;
+  m: number;
+  nodeIPs: NonNullable<ReturnType<typeof parseIp>>[];
+};
+
+/**
+ * Translation with a per-service-port cache. translate() in 'partial' mode recomputes only the
+ * ports whose ServicePortInfo or endpoint list changed (the change trackers replace both objects
+ * on every change, so identity is the change signal) and merges every port's cached contribution
+ * in key order, which reproduces exactly what a full translate builds: the same conflict
+ * winners, the same OR-ed flags and owners of shared backends and VIP markers. 'full' mode, a
+ * change of node or options, recompute everything. Inputs the cache cannot see (the DSR
+ * nodeAddress callback's answers) need a 'full' translate when they change.
+ */
+export class Translator {
+  #fragments = new Map<string, Fragment>();
+  #fingerprint = '';
+  /** Sorted ports, reused while the set of port keys is unchanged. */
+  #order: ServicePortInfo[] = [];
+  #orderKeys: string[] = [];
+  /** Parsed addresses shared by every entry (many entries repeat one endpoint); reset at each full translate. */
+  #bytes = new Map<string, Uint8Array>();
+
+  translate(model: TranslateModel, node: TranslateNode, options: TranslateOptions, ids: TranslateIds, mode: TranslateMode = 'full'): TranslateResult & { recomputed: number } {
+    const families = options.families ?? ['IPv4', 'IPv6'];
+    const fingerprint = JSON.stringify([node, { ...options, nodeAddress: options.nodeAddress !== undefined }]);
+    if (mode === 'full' || fingerprint !== this.#fingerprint) {
+      this.#fragments.clear();
+      this.#bytes.clear();
+      this.#fingerprint = fingerprint;
+    }
+    const ctx = this.#context(node, options);
+
+    // Sorted so that conflicts resolve the same way on every sync and every node.
+    if (model.services.size === this.#orderKeys.length && this.#orderKeys.every((k) => model.services.has(k))) {
+      this.#order = this.#orderKeys.map((k) => model.services.get(k)!);
+    } else {
+      this.#order = [...model.services.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      this.#orderKeys = this.#order.map((sp) => sp.key);
+      for (const key of this.#fragments.keys()) if (!model.services.has(key)) this.#fragments.delete(key);
+    }
+
+    const wanted = emptyLbState();
+    const problems: Problem[] = [];
+    const servicePorts = new Map<string, ServicePortSummary>();
+    const copied = new Set<LbEntry>();
+    const merge = (c: Contribution, orFlags: boolean) => {
+      const m = wanted[c.map] as Map<string, LbEntry>;
+      let have = m.get(c.k);
+      if (!have) {
+        m.set(c.k, c.entry);
+        return;
+      }
+      const flags = orFlags ? (c.entry.value as { flags: number }).flags : 0;
+      if (c.entry.owners.every((o) => have!.owners.includes(o)) && (!orFlags || ((have.value as { flags: number }).flags | flags) === (have.value as { flags: number }).flags)) return;
+      // Shared entry: copy before changing, the cached contributions stay as built.
+      if (!copied.has(have)) {
+        const value = typeof have.value === 'object' && !ArrayBuffer.isView(have.value) ? { ...(have.value as object) } : have.value;
+        have = { key: have.key, value, owners: [...have.owners] } as LbEntry;
+        copied.add(have);
+        m.set(c.k, have);
+      }
+      for (const o of c.entry.owners) if (!have.owners.includes(o)) have.owners.push(o);
+      if (orFlags) (have.value as { flags: number }).flags |= flags;
+    };
+
+    for (const addr of node.nodePortAddresses) {
+      const ip = parseIp(addr);
+      if (ip && families.includes(ip.family)) merge({ map: 'lb_node_addrs', k: entryKey({ addr: ip.bytes }), entry: { key: { addr: ip.bytes }, value: { flags: 0 }, owners: [] } }, false);
+    }
+
+    let recomputed = 0;
+    const claimed = new Map<string, string>(); // frontend key -> owner service
+    for (const sp of this.#order) {
+      if (!families.includes(sp.family)) continue;
+      const endpoints = model.endpoints.get(sp.key);
+      let f = this.#fragments.get(sp.key);
+      if (!f || f.sp !== sp || f.endpoints !== endpoints) {
+        f = this.#fragment(sp, endpoints, ctx, ids);
+        this.#fragments.set(sp.key, f);
+        recomputed++;
+      }
+      servicePorts.set(sp.key, f.summary);
+      let lost = false;
+      for (const g of f.groups) {
+        const holder = claimed.get(g.k);
+        if (holder !== undefined) {
+          lost = true;
+          if (holder !== sp.service) {
+            problems.push({ object: `Service ${sp.service}`, field: 'spec', message: `frontend ${describe(g.key)} is already used by Service ${holder}; ignored here` });
+          }
+          continue;
+        }
+        claimed.set(g.k, sp.service);
+        problems.push(...g.problems);
+        for (const c of g.entries) merge(c, c.map === 'lb_backends');
+      }
+      for (const c of f.markers) merge(c, true);
+      // A port that lost a frontend holds ids for entries nobody writes (released after the
+      // sync); recompute it next time rather than reuse them.
+      if (lost) this.#fragments.delete(sp.key);
+    }
+    return { wanted, problems, servicePorts, recomputed };
   }
 
-  // Sorted so that conflicts resolve the same way on every sync and every node.
-  const ports = [...model.services.values()].filter((sp) => families.includes(sp.family)).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  for (const sp of ports) {
+  #context(node: TranslateNode, options: TranslateOptions): Context {
+    const bytesOf = (text: string): Uint8Array => {
+      let b = this.#bytes.get(text);
+      if (!b) this.#bytes.set(text, (b = parseIp(text)!.bytes));
+      return b;
+    };
+    return {
+      node,
+      options,
+      bytesOf,
+      maxBackends: Math.min(options.maxBackendsPerService ?? 65535, 65535),
+      m: options.maglevTableSize ?? MAGLEV_M_DEFAULT,
+      nodeIPs: node.nodeIPs.map(parseIp).filter((ip) => ip !== null),
+    };
+  }
+
+  #fragment(sp: ServicePortInfo, endpointList: EndpointInfo[] | undefined, ctx: Context, ids: TranslateIds): Fragment {
+    const { node, options, bytesOf, maxBackends, m, nodeIPs } = ctx;
     const object = `Service ${sp.service}`;
-    const endpoints = model.endpoints.get(sp.key) ?? [];
+    // One owners array per port, shared by all its entries (nothing mutates owners in place).
+    const owners = [sp.service];
+    const endpoints = endpointList ?? [];
     const cat = categorizeEndpoints(endpoints, sp, {
       nodeName: node.name,
       topologyLabels: node.labels,
       preferSameTrafficDistribution: options.preferSameTrafficDistribution,
     });
-    servicePorts.set(sp.key, {
+    const summary: ServicePortSummary = {
       hasAnyEndpoints: cat.hasAnyEndpoints,
       localReadyEndpoints: endpoints.filter((e) => e.isLocal && e.ready).length,
       reachable: cat.allReachable.map((e) => `${e.ip}:${e.port}`),
-    });
+    };
     const proto = IPPROTO[sp.protocol];
     const affinity = sp.affinityTimeoutSeconds > 0 ? LB_SVC_AFFINITY : 0;
     const fronts: Frontend[] = [];
@@ -202,17 +314,19 @@ export function translate(model: TranslateModel, node: TranslateNode, options: T
       external(bytesOf(ip), sp.port, LB_SVC_LOADBALANCER, sp.loadBalancerSourceRanges.length > 0 ? LB_SVC_SOURCE_RANGES : 0, sp.loadBalancerSourceRanges);
     }
 
+    const groups: FrontendGroup[] = [];
+    const seen = new Set<string>();
     for (const f of fronts) {
       const key: LbServiceKey = { addr: f.addr, port: f.port, proto, scope: f.scope };
       const k = entryKey(key);
-      const holder = claimed.get(k);
-      if (holder !== undefined) {
-        if (holder !== sp.service) {
-          problems.push({ object, field: 'spec', message: `frontend ${describe(key)} is already used by Service ${holder}; ignored here` });
-        }
-        continue;
-      }
-      claimed.set(k, sp.service);
+      // A port's own duplicate frontends (an ExternalIP equal to a VIP): the first one wins.
+      if (seen.has(k)) continue;
+      seen.add(k);
+      const problems: Problem[] = [];
+      const entries: Contribution[] = [];
+      const add = <M extends LbMapName>(map: M, key: LbEntry<M>['key'], value: LbEntry<M>['value']) => {
+        entries.push({ map, k: entryKey(key), entry: { key, value, owners } as LbEntry });
+      };
       const serviceId = ids.serviceId(k);
       let list = [...f.backends.filter((e) => e.isLocal).sort(byAddress), ...f.backends.filter((e) => !e.isLocal).sort(byAddress)];
       if (list.length > maxBackends) {
@@ -220,45 +334,52 @@ export function translate(model: TranslateModel, node: TranslateNode, options: T
         list = list.slice(0, maxBackends);
       }
       const backendIds: { id: number; identity: string }[] = [];
+      const backendFlags = new Map<number, Contribution>();
       for (const ep of list) {
         const addr = bytesOf(ep.ip);
         const identity = backendIdentity(addr, ep.port, proto);
         const id = ids.backendId(identity);
         const nodeAddr = ep.nodeName && options.nodeAddress ? parseIp(options.nodeAddress(ep.nodeName, sp.family) ?? '') : null;
         const flags = (ep.isLocal ? LB_BE_LOCAL : 0) | (ep.terminating ? LB_BE_TERMINATING : 0);
-        const be = add(wanted, 'lb_backends', id, { addr, port: ep.port, proto, flags, node_addr: nodeAddr?.bytes ?? new Uint8Array(16) }, sp.service);
-        be.value.flags |= flags;
+        const have = backendFlags.get(id);
+        if (have) (have.entry.value as LbBackend).flags |= flags;
+        else {
+          add('lb_backends', id, { addr, port: ep.port, proto, flags, node_addr: nodeAddr?.bytes ?? ZERO_ADDR });
+          backendFlags.set(id, entries[entries.length - 1]!);
+        }
         backendIds.push({ id, identity });
       }
-      backendIds.forEach((b, i) => add(wanted, 'lb_slots', { service_id: serviceId, slot: i + 1 }, b.id, sp.service));
-      add(wanted, 'lb_rev_nat', serviceId, { addr: f.addr, port: f.port, pad: 0 }, sp.service);
+      backendIds.forEach((b, i) => add('lb_slots', { service_id: serviceId, slot: i + 1 }, b.id));
+      add('lb_rev_nat', serviceId, { addr: f.addr, port: f.port, pad: 0 });
       let flags = f.typeFlag | f.extraFlags | (f.hasAny ? f.localFlag : 0);
       if (options.maglev && f.scope === LB_SCOPE_EXTERNAL && backendIds.length > 0) {
-        add(wanted, 'lb_maglev', serviceId, maglevTable(backendIds, m), sp.service);
+        add('lb_maglev', serviceId, maglevTable(backendIds, m));
         flags |= LB_SVC_MAGLEV;
       }
+      const ranges = new Set<string>();
+      const range = (key: LbSrcRangeKey) => {
+        const rk = entryKey(key);
+        if (ranges.has(rk)) return;
+        ranges.add(rk);
+        entries.push({ map: 'lb_src_ranges', k: rk, entry: { key, value: 1, owners } as LbEntry });
+      };
       for (const text of f.sourceRanges) {
         const c = parseCidr(text)!;
-        add(wanted, 'lb_src_ranges', { prefixlen: 32 + c.prefixLen + (c.family === 'IPv4' ? 96 : 0), service_id: serviceId, addr: c.bytes }, 1, sp.service);
+        range({ prefixlen: 32 + c.prefixLen + (c.family === 'IPv4' ? 96 : 0), service_id: serviceId, addr: c.bytes });
       }
       // A load balancer may loop traffic back through the node with the VIP as source; allow
       // that when the node itself is inside one of the ranges (spec §5.5).
       if (f.sourceRanges.length > 0 && nodeIPs.some((ip) => f.sourceRanges.some((r) => cidrContains(parseCidr(r)!, ip)))) {
-        add(wanted, 'lb_src_ranges', { prefixlen: 32 + 128, service_id: serviceId, addr: f.addr }, 1, sp.service);
+        range({ prefixlen: 32 + 128, service_id: serviceId, addr: f.addr });
       }
-      add(
-        wanted,
-        'lb_services',
-        key,
-        {
-          service_id: serviceId,
-          backend_count: list.length,
-          local_backend_count: list.filter((e) => e.isLocal).length,
-          flags,
-          affinity_timeout: sp.affinityTimeoutSeconds,
-        },
-        sp.service,
-      );
+      add('lb_services', key, {
+        service_id: serviceId,
+        backend_count: list.length,
+        local_backend_count: list.filter((e) => e.isLocal).length,
+        flags,
+        affinity_timeout: sp.affinityTimeoutSeconds,
+      });
+      groups.push({ k, key, problems, entries });
     }
     // VIP markers for every service address of this port (not the NodePort wildcard), carrying
     // the address's kind: the tc path refuses unknown ports only on ExternalIPs and LB VIPs.
@@ -267,18 +388,24 @@ export function translate(model: TranslateModel, node: TranslateNode, options: T
       ...sp.externalIPs.map((ip): [string, number] => [ip, LB_SVC_EXTERNAL_IP]),
       ...sp.loadBalancerVIPs.map((ip): [string, number] => [ip, LB_SVC_LOADBALANCER]),
     ];
+    const markers = new Map<string, Contribution>();
     for (const [ip, kind] of addresses) {
       const key: LbServiceKey = { addr: bytesOf(ip), port: 0, proto: 0, scope: LB_SCOPE_EXTERNAL };
       const k = entryKey(key);
-      const have = wanted.lb_services.get(k);
-      if (have) {
-        have.value.flags |= kind;
-        if (!have.owners.includes(sp.service)) have.owners.push(sp.service);
-        continue;
+      const have = markers.get(k);
+      if (have) (have.entry.value as LbServiceValue).flags |= kind;
+      else {
+        const value: LbServiceValue = { service_id: ids.serviceId(k), backend_count: 0, local_backend_count: 0, flags: LB_SVC_VIP_MARKER | kind, affinity_timeout: 0 };
+        markers.set(k, { map: 'lb_services', k, entry: { key, value, owners } as LbEntry });
       }
-      add(wanted, 'lb_services', key, { service_id: ids.serviceId(k), backend_count: 0, local_backend_count: 0, flags: LB_SVC_VIP_MARKER | kind, affinity_timeout: 0 }, sp.service);
     }
+    return { sp, endpoints: endpointList, summary, groups, markers: [...markers.values()] };
   }
+}
+
+/** Builds the wanted contents of every control-plane-written LB map (everything recomputed). */
+export function translate(model: TranslateModel, node: TranslateNode, options: TranslateOptions, ids: TranslateIds): TranslateResult {
+  const { wanted, problems, servicePorts } = new Translator().translate(model, node, options, ids, 'full');
   return { wanted, problems, servicePorts };
 }
 
