@@ -8,8 +8,8 @@
  * - After a fully successful sync, ids of entries that are no longer wanted are released into
  *   quarantine. After a failure they are kept: the maps may still hold them.
  */
-import { backendIdentity, entryKey } from '../translate/keys.ts';
-import { LB_MAP_NAMES, type LbBackend, type LbEntry, type LbMapName, type LbState } from '../translate/lb-types.ts';
+import { entryKey } from '../translate/keys.ts';
+import { LB_MAP_NAMES, type LbEntry, type LbMapName, type LbState } from '../translate/lb-types.ts';
 import { apply, type ApplyResult, type LbMaps } from './apply.ts';
 import { diff } from './diff.ts';
 import type { LbIds } from './ids.ts';
@@ -53,8 +53,10 @@ export function syncMaps(input: SyncMapsInput): SyncMapsResult {
   const result = apply(ops, input.maps, input.applied);
   if (result.ok) {
     input.ids.services.releaseAllExcept(new Set(input.wanted.lb_services.keys()));
-    const backends = [...input.wanted.lb_backends.values()].map((e) => e.value as LbBackend);
-    input.ids.backends.releaseAllExcept(new Set(backends.map((b) => backendIdentity(b.addr, b.port, b.proto))));
+    // lb_backends is keyed by id and an id belongs to one identity, so "the id is wanted" is
+    // "the identity is wanted" without formatting every backend's identity on each sync.
+    const backends = input.wanted.lb_backends;
+    input.ids.backends.releaseIdsExcept((id) => backends.has(String(id)));
   }
   return { ...result, ops: ops.length, strays };
 }

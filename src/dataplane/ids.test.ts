@@ -83,3 +83,11 @@ test('IdAllocator rejects bad configuration', () => {
   assert.throws(() => new IdAllocator({ now: () => 0, maxId: 0 }), RangeError);
   assert.throws(() => new IdAllocator({ now: () => 0, graceMs: -1 }), RangeError);
 });
+
+test('releaseIdsExcept releases exactly the keys whose id is not kept', () => {
+  const a = new IdAllocator({ now: () => 0 });
+  const x = a.acquire('x');
+  a.acquire('y');
+  assert.deepEqual(a.releaseIdsExcept((id) => id === x), ['y']);
+  assert.deepEqual([...a.keys()], ['x']);
+});

@@ -106,6 +106,18 @@ export class IdAllocator {
     return released;
   }
 
+  /** Releases every key whose id `keepId` rejects (cheaper than building the key set when ids index the wanted state). */
+  releaseIdsExcept(keepId: (id: number) => boolean): string[] {
+    const released: string[] = [];
+    for (const [key, id] of [...this.#byKey]) {
+      if (!keepId(id)) {
+        this.release(key);
+        released.push(key);
+      }
+    }
+    return released;
+  }
+
   /** Keys currently holding an id. */
   keys(): IterableIterator<string> {
     return this.#byKey.keys();
