@@ -23,9 +23,10 @@ const base = heapMiB();
 const svcT = new ServiceChangeTracker();
 const epT = new EndpointsChangeTracker('node-a');
 const slices = new Map<number, ReturnType<typeof endpointSlice>>();
-const eps = (i: number, gen: number) => Array.from({ length: E }, (_, j) => ({ ip: syntheticEndpoint(((i * E + j + gen) % (N * E)) + 1), node: j % 2 ? 'node-a' : 'node-b' }));
+// Generation 0: service i's own E addresses; a change gives it E fresh ones (as a rollout would).
+const eps = (i: number, gen: number) => Array.from({ length: E }, (_, j) => ({ ip: syntheticEndpoint((gen === 0 ? i * E : N * E + gen * E) + j + 1), node: j % 2 ? 'node-a' : 'node-b' }));
 for (let i = 0; i < N; i++) {
-  svcT.update(null, service({ name: `s${i}`, type: i % 5 === 0 ? 'NodePort' : 'ClusterIP', protocol: 'TCP', port: 80, targetPort: 8080, clusterIP: ip(i + 1), ...(i % 5 === 0 ? { nodePort: 30000 + (i % 2000) } : {}) }));
+  svcT.update(null, service({ name: `s${i}`, type: i % 5 === 0 ? 'NodePort' : 'ClusterIP', protocol: 'TCP', port: 80, targetPort: 8080, clusterIP: ip(i + 1), ...(i % 5 === 0 ? { nodePort: 30000 + i / 5 } : {}) }));
   const s = endpointSlice(`s${i}`, 'TCP', 8080, eps(i, 0));
   slices.set(i, s);
   epT.update(null, s);
@@ -61,7 +62,7 @@ for (let c = 0; c < CHANGES; c++) {
   const t1 = performance.now();
   const res = translator.translate({ services, endpoints }, node, {}, ids, 'partial');
   translateTimes.push(performance.now() - t1);
-  const s = syncMaps({ wanted: res.wanted, applied, maps, ids, mode: 'partial' });
+  const s = syncMaps({ wanted: res.wanted, applied, maps, ids, mode: 'partial', touched: res.touched });
   if (!s.ok) throw new Error('apply failed');
   times.push(performance.now() - t0);
 }

@@ -296,7 +296,7 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
         mapsMode = 'full';
       }
     }
-    const r = syncMaps({ wanted: result.wanted, applied, maps: dp.maps, ids, mode: mapsMode, readMap: dp.readMap });
+    const r = syncMaps({ wanted: result.wanted, applied, maps: dp.maps, ids, mode: mapsMode, readMap: dp.readMap, touched: result.touched });
     for (const f of r.failures) {
       logger.error('Cannot program a map entry', { services: f.services.join(','), map: f.map, op: f.kind, key: f.key, reason: f.message });
       dpm.syncErrorsTotal.inc({ ip_family: '', op: `${f.kind} ${f.map}` });

@@ -47,11 +47,18 @@ export function sameValue(a: unknown, b: unknown): boolean {
 
 const isInternal = (e: LbEntry) => (e.key as LbServiceKey).scope === LB_SCOPE_INTERNAL;
 
-/** The ordered ops; an empty list means the maps already hold the wanted contents. */
-export function diff(wanted: LbState, applied: LbState): LbOp[] {
+/**
+ * The ordered ops; an empty list means the maps already hold the wanted contents. With `only`,
+ * just those keys per map are compared (the keys an incremental translate touched; the caller
+ * vouches that every other key already holds its wanted value).
+ */
+export function diff(wanted: LbState, applied: LbState, only?: ReadonlyMap<LbMapName, ReadonlySet<string>>): LbOp[] {
+  const keysOf = (map: LbMapName, side: LbState): Iterable<string> => only ? only.get(map) ?? [] : (side[map] as Map<string, LbEntry>).keys();
   const upserts = (map: LbMapName, order?: (e: LbEntry) => number): LbOp[] => {
     const out: { op: LbOp; rank: number }[] = [];
-    for (const [k, e] of wanted[map] as Map<string, LbEntry>) {
+    for (const k of keysOf(map, wanted)) {
+      const e = (wanted[map] as Map<string, LbEntry>).get(k);
+      if (!e) continue;
       const have = (applied[map] as Map<string, LbEntry>).get(k);
       if (have && sameValue(have.value, e.value)) continue;
       out.push({ op: { kind: 'update', map, keyString: k, key: e.key, value: e.value, owners: e.owners }, rank: order ? order(e) : 0 });
@@ -60,8 +67,9 @@ export function diff(wanted: LbState, applied: LbState): LbOp[] {
   };
   const deletes = (map: LbMapName, order?: (e: LbEntry) => number): LbOp[] => {
     const out: { op: LbOp; rank: number }[] = [];
-    for (const [k, e] of applied[map] as Map<string, LbEntry>) {
-      if ((wanted[map] as Map<string, LbEntry>).has(k)) continue;
+    for (const k of keysOf(map, applied)) {
+      const e = (applied[map] as Map<string, LbEntry>).get(k);
+      if (!e || (wanted[map] as Map<string, LbEntry>).has(k)) continue;
       out.push({ op: { kind: 'delete', map, keyString: k, key: e.key, owners: e.owners }, rank: order ? order(e) : 0 });
     }
     return out.sort((a, b) => a.rank - b.rank).map((x) => x.op);

@@ -140,6 +140,49 @@ const ZERO_ADDR = new Uint8Array(16);
 
 export type TranslateMode = 'full' | 'partial';
 
+type LastResult = {
+  wanted: LbState;
+  servicePorts: Map<string, ServicePortSummary>;
+  /** Problems per port key (ports without problems absent). */
+  portProblems: Map<string, Problem[]>;
+  /** "map|key" of entries more than one port contributes to: changing those needs the full merge. */
+  multiPort: Set<string>;
+};
+
+/** Per map, the keys an incremental translate may have changed (added, replaced or removed). */
+export type TouchedKeys = Map<LbMapName, Set<string>>;
+
+/**
+ * Adds contributions to `wanted` the way the first translate did: the first contribution's entry
+ * is used as is; a second one to the same key (a shared backend or VIP marker) copies it before
+ * adding its owners and OR-ing its flags, so cached contributions are never changed. Keys a
+ * second port contributes to are recorded in `multiPort`.
+ */
+function mergeInto(wanted: LbState, multiPort: Set<string>) {
+  const copied = new Set<LbEntry>();
+  return (c: Contribution, orFlags: boolean) => {
+    const m = wanted[c.map] as Map<string, LbEntry>;
+    let have = m.get(c.k);
+    if (!have) {
+      m.set(c.k, c.entry);
+      return;
+    }
+    // Owners arrays are one per port: the same array is the same port.
+    if (have.owners !== c.entry.owners) multiPort.add(`${c.map}|${c.k}`);
+    const flags = orFlags ? (c.entry.value as { flags: number }).flags : 0;
+    if (c.entry.owners.every((o) => have!.owners.includes(o)) && (!orFlags || ((have.value as { flags: number }).flags | flags) === (have.value as { flags: number }).flags)) return;
+    // Shared entry: copy before changing, the cached contributions stay as built.
+    if (!copied.has(have)) {
+      const value = typeof have.value === 'object' && !ArrayBuffer.isView(have.value) ? { ...(have.value as object) } : have.value;
+      have = { key: have.key, value, owners: [...have.owners] } as LbEntry;
+      copied.add(have);
+      m.set(c.k, have);
+    }
+    for (const o of c.entry.owners) if (!have.owners.includes(o)) have.owners.push(o);
+    if (orFlags) (have.value as { flags: number }).flags |= flags;
+  };
+}
+
 type Context = {
   node: TranslateNode;
   options: TranslateOptions;
@@ -166,14 +209,17 @@ export class Translator {
   #orderKeys: string[] = [];
   /** Parsed addresses shared by every entry (many entries repeat one endpoint); reset at each full translate. */
   #bytes = new Map<string, Uint8Array>();
+  /** The last result, patched in place by an incremental translate; null forces a merge of all ports. */
+  #last: LastResult | null = null;
 
-  translate(model: TranslateModel, node: TranslateNode, options: TranslateOptions, ids: TranslateIds, mode: TranslateMode = 'full'): TranslateResult & { recomputed: number } {
+  translate(model: TranslateModel, node: TranslateNode, options: TranslateOptions, ids: TranslateIds, mode: TranslateMode = 'full'): TranslateResult & { recomputed: number; touched?: TouchedKeys } {
     const families = options.families ?? ['IPv4', 'IPv6'];
     const fingerprint = JSON.stringify([node, { ...options, nodeAddress: options.nodeAddress !== undefined }]);
     if (mode === 'full' || fingerprint !== this.#fingerprint) {
       this.#fragments.clear();
       this.#bytes.clear();
       this.#fingerprint = fingerprint;
+      this.#last = null;
     }
     const ctx = this.#context(node, options);
 
@@ -184,38 +230,28 @@ export class Translator {
       this.#order = [...model.services.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
       this.#orderKeys = this.#order.map((sp) => sp.key);
       for (const key of this.#fragments.keys()) if (!model.services.has(key)) this.#fragments.delete(key);
+      this.#last = null;
+    }
+    let recomputedBefore = 0;
+    if (mode === 'partial' && this.#last) {
+      const done = this.#incremental(this.#last, model, families, ctx, ids);
+      if ('wanted' in done) return done;
+      recomputedBefore = done.recomputed;
     }
 
     const wanted = emptyLbState();
     const problems: Problem[] = [];
     const servicePorts = new Map<string, ServicePortSummary>();
-    const copied = new Set<LbEntry>();
-    const merge = (c: Contribution, orFlags: boolean) => {
-      const m = wanted[c.map] as Map<string, LbEntry>;
-      let have = m.get(c.k);
-      if (!have) {
-        m.set(c.k, c.entry);
-        return;
-      }
-      const flags = orFlags ? (c.entry.value as { flags: number }).flags : 0;
-      if (c.entry.owners.every((o) => have!.owners.includes(o)) && (!orFlags || ((have.value as { flags: number }).flags | flags) === (have.value as { flags: number }).flags)) return;
-      // Shared entry: copy before changing, the cached contributions stay as built.
-      if (!copied.has(have)) {
-        const value = typeof have.value === 'object' && !ArrayBuffer.isView(have.value) ? { ...(have.value as object) } : have.value;
-        have = { key: have.key, value, owners: [...have.owners] } as LbEntry;
-        copied.add(have);
-        m.set(c.k, have);
-      }
-      for (const o of c.entry.owners) if (!have.owners.includes(o)) have.owners.push(o);
-      if (orFlags) (have.value as { flags: number }).flags |= flags;
-    };
+    const multiPort = new Set<string>();
+    const merge = mergeInto(wanted, multiPort);
 
     for (const addr of node.nodePortAddresses) {
       const ip = parseIp(addr);
       if (ip && families.includes(ip.family)) merge({ map: 'lb_node_addrs', k: entryKey({ addr: ip.bytes }), entry: { key: { addr: ip.bytes }, value: { flags: 0 }, owners: [] } }, false);
     }
 
-    let recomputed = 0;
+    let recomputed = recomputedBefore;
+    const portProblems = new Map<string, Problem[]>();
     const claimed = new Map<string, string>(); // frontend key -> owner service
     for (const sp of this.#order) {
       if (!families.includes(sp.family)) continue;
@@ -227,6 +263,7 @@ export class Translator {
         recomputed++;
       }
       servicePorts.set(sp.key, f.summary);
+      const problemsBefore = problems.length;
       let lost = false;
       for (const g of f.groups) {
         const holder = claimed.get(g.k);
@@ -245,8 +282,81 @@ export class Translator {
       // A port that lost a frontend holds ids for entries nobody writes (released after the
       // sync); recompute it next time rather than reuse them.
       if (lost) this.#fragments.delete(sp.key);
+      if (problems.length > problemsBefore) portProblems.set(sp.key, problems.slice(problemsBefore));
     }
+    this.#last = { wanted, servicePorts, portProblems, multiPort };
     return { wanted, problems, servicePorts, recomputed };
+  }
+
+  /**
+   * Patches the last result for ports whose endpoints alone changed, when that is provably what
+   * the full merge would build: every port still cached (no frontend conflicts), no changed
+   * port's entries shared with another port. Otherwise patches nothing and returns how many
+   * ports it recomputed (cached for the full merge).
+   */
+  #incremental(last: LastResult, model: TranslateModel, families: IpFamily[], ctx: Context, ids: TranslateIds): (TranslateResult & { recomputed: number; touched: TouchedKeys }) | { recomputed: number } {
+    const changed: { sp: ServicePortInfo; old: Fragment; now: Fragment }[] = [];
+    for (const sp of this.#order) {
+      if (!families.includes(sp.family)) continue;
+      const f = this.#fragments.get(sp.key);
+      if (!f || f.sp !== sp) return { recomputed: changed.length };
+      const endpoints = model.endpoints.get(sp.key);
+      if (f.endpoints === endpoints) continue;
+      const now = this.#fragment(sp, endpoints, ctx, ids);
+      // The same ServicePortInfo gives the same frontends and VIP markers: keep the marker
+      // entries already in the wanted state.
+      now.markers = f.markers;
+      // Cached either way: the full merge below (if it comes to that) uses it as is.
+      this.#fragments.set(sp.key, now);
+      changed.push({ sp, old: f, now });
+    }
+    const id = (c: Contribution) => `${c.map}|${c.k}`;
+    const claimedNow = new Set<string>();
+    for (const { old, now } of changed) {
+      if (old.groups.length !== now.groups.length || old.groups.some((g, i) => g.k !== now.groups[i]!.k)) return { recomputed: changed.length };
+      const oldKeys = new Set(old.groups.flatMap((g) => g.entries.map(id)));
+      for (const k of oldKeys) if (last.multiPort.has(k)) return { recomputed: changed.length };
+      for (const g of now.groups) {
+        for (const c of g.entries) {
+          const k = id(c);
+          if (oldKeys.has(k)) continue;
+          // A key another port writes (or another changed port just took): shared, full merge.
+          if ((last.wanted[c.map] as Map<string, LbEntry>).has(c.k) || claimedNow.has(k)) return { recomputed: changed.length };
+        }
+      }
+      for (const g of now.groups) for (const c of g.entries) claimedNow.add(id(c));
+    }
+    const touched: TouchedKeys = new Map();
+    const touch = (c: Contribution) => {
+      let set = touched.get(c.map);
+      if (!set) touched.set(c.map, (set = new Set()));
+      set.add(c.k);
+    };
+    for (const { old } of changed) {
+      for (const g of old.groups) {
+        for (const c of g.entries) {
+          (last.wanted[c.map] as Map<string, LbEntry>).delete(c.k);
+          touch(c);
+        }
+      }
+    }
+    const merge = mergeInto(last.wanted, last.multiPort);
+    for (const { sp, now } of changed) {
+      const portProblems: Problem[] = [];
+      for (const g of now.groups) {
+        portProblems.push(...g.problems);
+        for (const c of g.entries) {
+          merge(c, c.map === 'lb_backends');
+          touch(c);
+        }
+      }
+      last.servicePorts.set(sp.key, now.summary);
+      if (portProblems.length > 0) last.portProblems.set(sp.key, portProblems);
+      else last.portProblems.delete(sp.key);
+    }
+    const problems: Problem[] = [];
+    if (last.portProblems.size > 0) for (const sp of this.#order) problems.push(...(last.portProblems.get(sp.key) ?? []));
+    return { wanted: last.wanted, problems, servicePorts: last.servicePorts, recomputed: changed.length, touched };
   }
 
   #context(node: TranslateNode, options: TranslateOptions): Context {

@@ -33,7 +33,15 @@ const aLocal = s('a', 10, { type: 'LoadBalancer', externalTrafficPolicy: 'Local'
 const d0 = s('d', 10);
 const dSlice = slice('d', 'd-1', [{ ip: '198.18.1.9', node: 'node-a' }]);
 
-const rows: { name: string; change: Change }[] = [
+// A port sharing nothing with other ports: its endpoint changes patch the last result in place.
+const e0 = s('e', 20);
+const eSlice0 = slice('e', 'e-1', [{ ip: '198.18.1.5', node: 'node-a' }]);
+const eSlice1 = slice('e', 'e-1', [{ ip: '198.18.1.5', node: 'node-a' }, { ip: '198.18.2.5', node: 'node-b' }]);
+const eSlice2 = slice('e', 'e-1', [{ ip: '198.18.2.5', node: 'node-b', ready: false, serving: true, terminating: true }]);
+
+const rows: { name: string; change: Change; incremental?: boolean }[] = [
+  { name: 'endpoint added (unshared: incremental)', change: { slices: [[eSlice0, eSlice1]] }, incremental: true },
+  { name: 'endpoint removed, other terminating (unshared: incremental)', change: { slices: [[eSlice1, eSlice2]] }, incremental: true },
   { name: 'endpoint added', change: { slices: [[aSlice0, aSlice1]] } },
   { name: 'endpoint removed', change: { slices: [[aSlice1, aSlice2]] } },
   { name: 'service added (shares a backend, NodePort)', change: { services: [[null, c0]], slices: [[null, cSlice]] } },
@@ -41,16 +49,18 @@ const rows: { name: string; change: Change }[] = [
   { name: 'type change ClusterIP -> LoadBalancer eTP=Local', change: { services: [[a0, aLocal]] } },
   { name: 'conflicting service added', change: { services: [[null, d0]], slices: [[null, dSlice]] } },
   { name: 'conflict winner deleted', change: { services: [[aLocal, null]], slices: [[aSlice2, null]] } },
-  { name: 'no change', change: {} },
+  { name: 'no change', change: {}, incremental: true },
 ];
 
-const dump = (st: LbState) => Object.fromEntries(LB_MAP_NAMES.map((m) => [m, [...st[m]].map(([k, e]) => [k, e.value, e.owners])]));
+// Sorted by key: an incremental translate re-inserts the keys it patches, which changes only the
+// maps' iteration order (diff orders its writes by map and scope, not by insertion).
+const dump = (st: LbState) => Object.fromEntries(LB_MAP_NAMES.map((m) => [m, [...st[m]].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, e]) => [k, e.value, e.owners])]));
 
 test('a partial translate equals a full translate after each kind of change', () => {
   const st = new ServiceChangeTracker();
   const et = new EndpointsChangeTracker('node-a');
-  for (const x of [a0, b0]) st.update(null, x);
-  for (const x of [aSlice0, bSlice]) et.update(null, x);
+  for (const x of [a0, b0, e0]) st.update(null, x);
+  for (const x of [aSlice0, bSlice, eSlice0]) et.update(null, x);
   const model: TranslateModel = { services: new Map(), endpoints: new Map() };
   st.apply(model.services);
   et.apply(model.endpoints);
@@ -72,10 +82,17 @@ test('a partial translate equals a full translate after each kind of change', ()
     assert.deepEqual(partial.problems, full.problems, row.name);
     assert.deepEqual(partial.servicePorts, full.servicePorts, row.name);
     // Only the changed ports are recomputed (the conflict loser every time, see Translator).
-    if (row.name === 'endpoint added' || row.name === 'endpoint removed') assert.equal(partial.recomputed, 1, row.name);
+    assert.equal(partial.touched !== undefined, row.incremental === true, row.name);
+    if (row.name.startsWith('endpoint')) assert.equal(partial.recomputed, 1, row.name);
     if (row.name === 'no change') assert.equal(partial.recomputed, 0, row.name);
-    const r = syncMaps({ wanted: partial.wanted, applied, maps, ids, mode: 'partial' });
+    const r = syncMaps({ wanted: partial.wanted, applied, maps, ids, mode: 'partial', touched: partial.touched });
     assert.ok(r.ok, row.name);
+    // Comparing only the touched keys still leaves the maps holding the full wanted state, and
+    // exactly its ids allocated. (Values only: diff writes no op for an owners-only change.)
+    const values = (st: LbState) => Object.values(dump(st)).map((entries) => entries.map(([k, v]) => [k, v]));
+    assert.deepEqual(values(applied), values(full.wanted), row.name);
+    assert.equal(ids.services.size, full.wanted.lb_services.size, row.name);
+    assert.equal(ids.backends.size, full.wanted.lb_backends.size, row.name);
   }
   // The rows really exercised the conflict: d took a's ClusterIP frontend over.
   const dump1 = dump(applied).lb_services.map(([, , owners]) => owners).flat();
