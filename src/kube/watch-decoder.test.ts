@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { WatchDecoder } from './watch-decoder.ts';
+import { reviveTimestamps, WatchDecoder } from './watch-decoder.ts';
 
 test('WatchDecoder splits events across chunk boundaries, including inside UTF-8 characters', () => {
   const d = new WatchDecoder<{ metadata: { name: string } }>('watch services');
@@ -35,4 +35,11 @@ test('WatchDecoder rejects lines that are not watch events, naming the watch', (
   assert.throws(() => new WatchDecoder('watch services').push('not json\n'), { name: 'SyntaxError', message: /^watch services: cannot decode event/ });
   assert.throws(() => new WatchDecoder('watch services').push('{"kind":"Status"}\n'), /expected \{type, object\}/);
   assert.throws(() => new WatchDecoder('watch services').push('{"type":"SOMETHING","object":{}}\n'), SyntaxError);
+});
+
+test('WatchDecoder and list decoding drop metadata.managedFields (nothing reads it; it doubles cache memory)', () => {
+  const obj = { metadata: { name: 's', managedFields: [{ manager: 'kubectl', fieldsV1: { 'f:spec': {} } }] }, spec: { ports: [{ port: 80 }] } };
+  const [ev] = new WatchDecoder<typeof obj>('watch services').push(`${JSON.stringify({ type: 'ADDED', object: obj })}\n`);
+  assert.deepEqual(ev!.object, { metadata: { name: 's' }, spec: { ports: [{ port: 80 }] } });
+  assert.deepEqual(JSON.parse(JSON.stringify({ items: [obj] }), reviveTimestamps), { items: [{ metadata: { name: 's' }, spec: { ports: [{ port: 80 }] } }] });
 });

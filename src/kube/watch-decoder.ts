@@ -58,10 +58,14 @@ export class WatchDecoder<T> {
 
 /**
  * The client library's types declare metadata timestamps as Date; turn the two that code reads
- * (creation and deletion) into Dates so objects from the wire match those types there.
+ * (creation and deletion) into Dates so objects from the wire match those types there, and drop
+ * metadata.managedFields.
  * Other timestamps (conditions, ...) stay RFC 3339 strings.
  */
 export function reviveTimestamps(this: unknown, key: string, value: unknown): unknown {
+  // Server-side-apply bookkeeping, often as large as the rest of the object, read by nobody here:
+  // dropped at decode time so informer caches of every Service and EndpointSlice do not hold it.
+  if (key === 'managedFields') return undefined;
   if ((key === 'deletionTimestamp' || key === 'creationTimestamp') && typeof value === 'string') {
     const d = new Date(value);
     return Number.isNaN(d.getTime()) ? value : d;
