@@ -5,6 +5,7 @@
 //
 // Environment knobs: BENCH_RATES (pps list, 0 = unlimited), BENCH_DURATION (s per rate),
 // BENCH_SCALE (service counts for the control-plane part, e.g. 1000,5000,10000),
+// BENCH_CONTROL_CONTENDERS (e.g. ours, or 'kube-proxy nftables'; default all),
 // BENCH_CHANGES (endpoint changes per scale), BENCH_RR_SECONDS, BENCH_CRR_SECONDS.
 // Every traffic run is bounded in time; everything created (namespaces kpb-bench-<pid>-*, cgroups,
 // pins, processes) is removed at the end and on SIGINT/SIGTERM.
