@@ -10,7 +10,7 @@ import { endpointSliceFor } from '../cluster/endpoint-slice.ts';
 import { PLAN } from '../cluster/plan.ts';
 import { run } from '../cluster/run.ts';
 import { echo, httpGet, startEchoServer } from '../cluster/workload.ts';
-import { eventually, startAgents } from './support.ts';
+import { eventually, serviceEntriesFor, startAgents } from './support.ts';
 
 const NS = 'kpb-nodeport';
 const PORT = 8080;
@@ -96,8 +96,10 @@ describe('NodePort, ExternalIP and LoadBalancer services from outside the cluste
     const svc = await cluster.admin.core.readNamespacedService({ namespace: NS, name: 'lb' });
     svc.status = { loadBalancer: { ingress: [{ ip: LB_IP, ipMode: 'VIP' }] } };
     await cluster.admin.core.replaceNamespacedServiceStatus({ namespace: NS, name: 'lb', body: svc });
-    // Denied: wait until the VIP is known at all (the ClusterIP works), then the LB IP must not answer.
+    // Denied: wait until node-a has programmed the LB IP itself (the status update may arrive a sync
+    // after the ClusterIP); before that the client's packet is no service's and is routed, not dropped.
     await eventually('LB ClusterIP programmed', () => echo(cluster.nodes['node-a'].place, 'tcp', svc.spec!.clusterIP!, 80, { timeoutMs: 1_000 }));
+    await eventually('LB IP programmed on node-a', () => assert.ok(serviceEntriesFor(cluster.nodes['node-a'], LB_IP).length > 0, `no lb_services entry for ${LB_IP} yet`));
     await assert.rejects(echo(cluster.client, 'tcp', LB_IP, 80, { timeoutMs: 1_500 }), /no reply|ETIMEDOUT|ECONNREFUSED|closed/);
     const cur = await cluster.admin.core.readNamespacedService({ namespace: NS, name: 'lb' });
     cur.spec!.loadBalancerSourceRanges = ['192.0.2.200/32', `${PLAN.client.ipv4}/32`];
