@@ -147,6 +147,19 @@ napi_value kpb_undefined(napi_env env)
 	return u;
 }
 
+/* Pin any handle's fd at the path in `path_arg`; `what` names it in the error ("map", "program", "link"). */
+napi_value kpb_pin_handle(napi_env env, struct kpb_handle *h, napi_value path_arg, const char *op, const char *what)
+{
+	char path[4096];
+	if (!kpb_get_string(env, path_arg, "path", path, sizeof(path)))
+		return NULL;
+	if (bpf_obj_pin(h->fd, path)) {
+		kpb_throw(env, errno, op, h->name, "Pin %s \"%s\" at \"%s\" failed", what, h->name, path);
+		return NULL;
+	}
+	return kpb_undefined(env);
+}
+
 bool kpb_is_nullish(napi_env env, napi_value v)
 {
 	napi_valuetype t;

@@ -223,8 +223,7 @@ static napi_value js_link_pin(napi_env env, napi_callback_info info)
 {
 	KPB_ARGS(2);
 	struct kpb_handle *l = link_arg(env, argv[0]);
-	char path[4096];
-	if (!l || !kpb_get_string(env, argv[1], "path", path, sizeof(path)))
+	if (!l)
 		return NULL;
 	if (l->link_kind == KPB_LINK_TC) {
 		kpb_throw(env, EOPNOTSUPP, "link_pin", l->name,
@@ -233,11 +232,7 @@ static napi_value js_link_pin(napi_env env, napi_callback_info info)
 			  l->name);
 		return NULL;
 	}
-	if (bpf_obj_pin(l->fd, path)) {
-		kpb_throw(env, errno, "link_pin", l->name, "Pin link of \"%s\" at \"%s\" failed", l->name, path);
-		return NULL;
-	}
-	return kpb_undefined(env);
+	return kpb_pin_handle(env, l, argv[1], "link_pin", "link of");
 }
 
 /* linkDetach(link): remove the attachment now, even if the link is pinned. */

@@ -150,14 +150,7 @@ static napi_value js_prog_pin(napi_env env, napi_callback_info info)
 {
 	KPB_ARGS(2);
 	struct kpb_handle *h = prog_arg(env, argv[0]);
-	char path[4096];
-	if (!h || !kpb_get_string(env, argv[1], "path", path, sizeof(path)))
-		return NULL;
-	if (bpf_obj_pin(h->fd, path)) {
-		kpb_throw(env, errno, "prog_pin", h->name, "Pin program \"%s\" at \"%s\" failed", h->name, path);
-		return NULL;
-	}
-	return kpb_undefined(env);
+	return h ? kpb_pin_handle(env, h, argv[1], "prog_pin", "program") : NULL;
 }
 
 void kpb_prog_init(napi_env env, napi_value exports)
