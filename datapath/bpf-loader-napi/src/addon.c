@@ -147,6 +147,27 @@ napi_value kpb_undefined(napi_env env)
 	return u;
 }
 
+/* Open the pin at the path in `path_arg` and check, by its fdinfo key ("map_type:", "prog_type:",
+ * "link_type:"), that it is what the caller expects; `what` names it in errors. Returns the fd, or
+ * -1 with an exception pending. `path` receives the path for the caller's own messages. */
+int kpb_open_pinned_fd(napi_env env, napi_value path_arg, const char *fdinfo_key, const char *op,
+		       const char *what, char *path, size_t size)
+{
+	if (!kpb_get_string(env, path_arg, "path", path, size))
+		return -1;
+	int fd = bpf_obj_get(path);
+	if (fd < 0) {
+		kpb_throw(env, errno, op, path, "Open pinned %s \"%s\" failed", what, path);
+		return -1;
+	}
+	if (!kpb_fd_has(fd, fdinfo_key)) {
+		close(fd);
+		kpb_throw(env, EINVAL, op, path, "Open pinned %s \"%s\" failed: it is not a BPF %s", what, path, what);
+		return -1;
+	}
+	return fd;
+}
+
 /* Pin any handle's fd at the path in `path_arg`; `what` names it in the error ("map", "program", "link"). */
 napi_value kpb_pin_handle(napi_env env, struct kpb_handle *h, napi_value path_arg, const char *op, const char *what)
 {

@@ -70,6 +70,8 @@ struct kpb_handle *kpb_handle_new(napi_env env, int kind, napi_value *out);
 struct kpb_handle *kpb_handle_arg(napi_env env, napi_value v, int kind, const char *argname);
 void kpb_handle_release(struct kpb_handle *h);
 napi_value kpb_undefined(napi_env env);
+int kpb_open_pinned_fd(napi_env env, napi_value path_arg, const char *fdinfo_key, const char *op,
+		       const char *what, char *path, size_t size);
 napi_value kpb_pin_handle(napi_env env, struct kpb_handle *h, napi_value path_arg, const char *op, const char *what);
 bool kpb_fd_has(int fd, const char *key);
 bool kpb_get_string(napi_env env, napi_value v, const char *argname, char *buf, size_t size);

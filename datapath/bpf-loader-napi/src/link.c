@@ -265,19 +265,8 @@ static napi_value js_link_open_pinned(napi_env env, napi_callback_info info)
 {
 	KPB_ARGS(1);
 	char path[4096];
-	if (!kpb_get_string(env, argv[0], "path", path, sizeof(path)))
-		return NULL;
-	int fd = bpf_obj_get(path);
-	if (fd < 0) {
-		kpb_throw(env, errno, "link_open_pinned", path, "Open pinned link \"%s\" failed", path);
-		return NULL;
-	}
-	if (!kpb_fd_has(fd, "link_type:")) {
-		close(fd);
-		kpb_throw(env, EINVAL, "link_open_pinned", path, "Open pinned link \"%s\" failed: it is not a link", path);
-		return NULL;
-	}
-	return new_fd_link(env, fd, path);
+	int fd = kpb_open_pinned_fd(env, argv[0], "link_type:", "link_open_pinned", "link", path, sizeof(path));
+	return fd < 0 ? NULL : new_fd_link(env, fd, path);
 }
 
 /* linkInfo(link) -> { id, type, progId } (bpf_link) or { type: 'tc', ifindex, ... }. */

@@ -115,23 +115,18 @@ static napi_value js_map_open_pinned(napi_env env, napi_callback_info info)
 	KPB_ARGS(1);
 	char path[4096];
 	napi_value out;
-	if (!kpb_get_string(env, argv[0], "path", path, sizeof(path)))
+	int fd = kpb_open_pinned_fd(env, argv[0], "map_type:", "map_open_pinned", "map", path, sizeof(path));
+	if (fd < 0)
 		return NULL;
-	int fd = bpf_obj_get(path);
-	if (fd < 0) {
-		kpb_throw(env, errno, "map_open_pinned", path, "Open pinned map \"%s\" failed", path);
-		return NULL;
-	}
 	struct kpb_handle *h = kpb_handle_new(env, KPB_MAP, &out);
 	if (!h) {
 		close(fd);
 		return NULL;
 	}
-	int err = kpb_fd_has(fd, "map_type:") ? kpb_map_handle_fill(h, fd) : (h->fd = fd, -EINVAL);
+	int err = kpb_map_handle_fill(h, fd);
 	if (err) {
 		kpb_handle_release(h);
-		kpb_throw(env, err == -EINVAL ? EINVAL : -err, "map_open_pinned", path,
-			  "Open pinned map \"%s\" failed: it is not a BPF map", path);
+		kpb_throw(env, -err, "map_open_pinned", path, "Read info of pinned map \"%s\" failed", path);
 		return NULL;
 	}
 	return out;

@@ -35,23 +35,18 @@ static napi_value js_prog_open_pinned(napi_env env, napi_callback_info info)
 	KPB_ARGS(1);
 	char path[4096];
 	napi_value out;
-	if (!kpb_get_string(env, argv[0], "path", path, sizeof(path)))
+	int fd = kpb_open_pinned_fd(env, argv[0], "prog_type:", "prog_open_pinned", "program", path, sizeof(path));
+	if (fd < 0)
 		return NULL;
-	int fd = bpf_obj_get(path);
-	if (fd < 0) {
-		kpb_throw(env, errno, "prog_open_pinned", path, "Open pinned program \"%s\" failed", path);
-		return NULL;
-	}
 	struct kpb_handle *h = kpb_handle_new(env, KPB_PROG, &out);
 	if (!h) {
 		close(fd);
 		return NULL;
 	}
-	int err = kpb_fd_has(fd, "prog_type:") ? kpb_prog_handle_fill(h, fd) : (h->fd = fd, -EINVAL);
+	int err = kpb_prog_handle_fill(h, fd);
 	if (err) {
 		kpb_handle_release(h);
-		kpb_throw(env, -err, "prog_open_pinned", path, "Open pinned program \"%s\" failed: not a program",
-			  path);
+		kpb_throw(env, -err, "prog_open_pinned", path, "Read info of pinned program \"%s\" failed", path);
 		return NULL;
 	}
 	return out;
