@@ -118,6 +118,9 @@ async function main(): Promise<void> {
     disableExperimentalSEAWarning: true,
     useCodeCache: true,
     execArgv: ['--enable-source-maps'],
+    // A privileged agent must not take Node options from its environment: with the default
+    // ("env") NODE_OPTIONS=--require=/x.js would run foreign code as root. Node >= 24.6 honours this.
+    execArgvExtension: 'none',
     assets,
   }, null, 2)}\n`);
   execFileSync(process.execPath, ['--experimental-sea-config', seaConfig], { stdio: 'inherit', cwd: workDir });

@@ -22,6 +22,8 @@ test('formatMessage() quotes the message and string values, leaves numbers bare'
     ['Starting', {}, '"Starting"'],
     ['Syncing', { count: 3, ok: true, node: 'node-a' }, '"Syncing" count=3 ok=true node="node-a"'],
     ['Failed', { err: new Error('boom') }, '"Failed" err="boom"'],
+    ['Wrapped', { err: new Error('The full sync failed', { cause: new Error('spawn ip ENOENT', { cause: 'exit 127' }) }) }, '"Wrapped" err="The full sync failed: spawn ip ENOENT: exit 127"'],
+    ['Quoted cause', { err: new Error('cannot load tc: Bad', { cause: new Error('Bad') }) }, '"Quoted cause" err="cannot load tc: Bad"'],
     ['Multi', { text: 'a\nb\n' }, '"Multi" text=<\n\ta\n\tb\n >'],
     ['Nil', { v: null, l: ['x', 1] }, '"Nil" v=<nil> l=["x",1]'],
   ];

@@ -157,8 +157,24 @@ export function formatMessage(msg: string, kv: KeyValues): string {
   return s;
 }
 
+/**
+ * An error's message followed by its causes (`a: b: c`), like a Go error wrapped with %w, so a
+ * wrapper such as "The full sync failed" still says why. A cause already quoted in the message
+ * is not repeated.
+ */
+export function errorChain(err: Error): string {
+  let text = err.message;
+  const seen = new Set<unknown>([err]);
+  for (let c = err.cause; c !== undefined && c !== null && !seen.has(c) && seen.size < 8; c = c instanceof Error ? c.cause : undefined) {
+    seen.add(c);
+    const m = c instanceof Error ? c.message : String(c);
+    if (m !== '' && !text.includes(m)) text += `: ${m}`;
+  }
+  return text;
+}
+
 function formatValue(v: unknown): string {
-  if (v instanceof Error) return formatValue(v.message);
+  if (v instanceof Error) return formatValue(errorChain(v));
   if (typeof v === 'string') {
     // klog prints multi-line strings as an indented block so each line stays readable.
     if (v.includes('\n')) return `<\n${v.replace(/\n$/, '').split('\n').map((l) => `\t${l}`).join('\n')}\n >`;

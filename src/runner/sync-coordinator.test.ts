@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SyncCoordinator, SyncError, type SyncMode } from './sync-coordinator.ts';
+import { errorChain } from '../log/logger.ts';
 
 test('SyncCoordinator follows the partial/full rules of spec §5.20', async () => {
   let now = 0;
@@ -69,4 +70,15 @@ test('SyncCoordinator decides the mode once, at the start of a sync', async () =
   assert.equal(await second, 'full');
   assert.equal(c.pendingFullReason, null);
   assert.deepEqual(modes, ['full', 'full']);
+});
+
+test('SyncCoordinator.syncOnce() keeps a thrown error as the cause, so the log says why the sync failed', async () => {
+  const why = new Error('cannot read the devices: netlink dump failed (EPERM)');
+  const c = new SyncCoordinator({ sync: () => { throw why; }, now: () => 0 });
+  c.setServicesSynced();
+  c.setEndpointSlicesSynced();
+  const err = await c.syncOnce().then(() => null, (e: unknown) => e);
+  assert.ok(err instanceof SyncError);
+  assert.equal(err.cause, why);
+  assert.match(errorChain(err), /^The full sync failed; the next sync is full: cannot read the devices: netlink dump failed \(EPERM\)$/);
 });

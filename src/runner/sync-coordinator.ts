@@ -91,7 +91,7 @@ export class SyncCoordinator {
       const out = await this.#sync(mode);
       if (out && out.ok === false) {
         this.requestFullSync('previous sync failed');
-        throw new SyncError(`The ${mode} sync failed; the next sync is full`);
+        throw new SyncError(`The ${mode} sync failed (its errors are logged above); the next sync is full`);
       }
       if (mode === 'full') this.#lastFull = this.#now();
       return mode;
