@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeClientConfig } from './kube-config.ts';
 import { isGone } from './list-watch.ts';
 import { ApiClient, buildRequestUrl, createApiListWatches, listQuery, responseError, watchQuery } from './api-list-watch.ts';
 
@@ -32,9 +32,8 @@ test('responseError reads the Status body, so 410 Expired is recognised', () => 
 });
 
 test('createApiListWatches needs a current cluster', () => {
-  assert.throws(() => createApiListWatches(new KubeConfig(), { userAgent: 'kube-proxy/v0' }), /no current cluster/);
-  const kc = new KubeConfig();
-  kc.loadFromClusterAndUser({ name: 'c', server: 'https://192.0.2.10:6443', skipTLSVerify: false }, { name: 'u' });
+  assert.throws(() => createApiListWatches(new KubeClientConfig(null, null), { userAgent: 'kube-proxy/v0' }), /no current cluster/);
+  const kc = new KubeClientConfig({ name: 'c', server: 'https://192.0.2.10:6443', skipTLSVerify: false }, { name: 'u' });
   const t = createApiListWatches(kc, { userAgent: 'kube-proxy/v0' });
   assert.ok(t.client instanceof ApiClient);
 });

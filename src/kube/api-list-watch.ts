@@ -7,8 +7,8 @@
  * request. Exercised against a real kube-apiserver by the e2e suite; the pure parts (URLs,
  * stream decoding, status errors) are unit-tested.
  */
-import type { KubeConfig, V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
-import type { RequestOptions } from 'node:https';
+import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
+import type { HttpsOptions as RequestOptions, KubeClientConfig as KubeConfig } from './kube-config.ts';
 import { Agent, request, type Dispatcher } from 'undici';
 import { systemClock, systemTimers, type Clock, type Timers } from '../health/clock.ts';
 import { ApiStatusError, type ApiStatus, type KubeObject, type ListOptions, type ListPage, type ListWatch, type WatchEvent, type WatchOptions } from './list-watch.ts';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kubeProxyUserAgent, loadKubeConfig } from './kube-config.ts';
@@ -73,4 +73,31 @@ test('loadKubeConfig explains why no configuration can be built', (t) => {
 
 test('kubeProxyUserAgent starts with kube-proxy/<version>', () => {
   assert.match(kubeProxyUserAgent('v1.37.0', 'abc123'), /^kube-proxy\/v1\.37\.0 \(linux\/(amd64|arm64|[a-z0-9]+)\) kube-proxy-bpf\/abc123$/);
+});
+
+test('KubeClientConfig.applyToHTTPSOptions() resolves relative files, reads token files per call and refuses plugins', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kpb-kubeconfig-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'ca.crt'), 'CA');
+  writeFileSync(join(dir, 'token'), 'tok1\n');
+  const file = join(dir, 'kubeconfig');
+  writeFileSync(file, `apiVersion: v1
+kind: Config
+clusters: [{ name: c, cluster: { server: "https://192.0.2.10:6443", certificate-authority: ca.crt, tls-server-name: api } }]
+users: [{ name: u, user: { tokenFile: token, client-certificate-data: ${Buffer.from('CERT').toString('base64')} } }, { name: x, user: { exec: { command: aws } } }]
+contexts: [{ name: a, context: { cluster: c, user: u } }, { name: b, context: { cluster: c, user: x } }]
+current-context: a
+`);
+  const opts: Record<string, unknown> = {};
+  await loadKubeConfig({ kubeconfig: file, env: {} }).applyToHTTPSOptions(opts);
+  assert.equal(String(opts.ca), 'CA');
+  assert.equal(String(opts.cert), 'CERT');
+  assert.equal(opts.servername, 'api');
+  assert.deepEqual(opts.headers, { Authorization: 'Bearer tok1' });
+  writeFileSync(join(dir, 'token'), 'tok2\n');
+  const again: Record<string, unknown> = {};
+  await loadKubeConfig({ kubeconfig: file, env: {} }).applyToHTTPSOptions(again);
+  assert.deepEqual(again.headers, { Authorization: 'Bearer tok2' });
+  writeFileSync(file, readFileSync(file, 'utf8').replace('current-context: a', 'current-context: b'));
+  await assert.rejects(loadKubeConfig({ kubeconfig: file, env: {} }).applyToHTTPSOptions({}), /exec credential plugins are not supported/);
 });
