@@ -63,3 +63,25 @@ test('createMetricsHandler answers 500 and reports when /configz cannot be encod
   assert.match(await r.body.text(), /^Cannot encode the configuration: /);
   assert.equal(errors.length, 1);
 });
+
+test('createMetricsHandler serves /healthz?verbose, /flagz and /statusz in upstream\'s text form', async (t) => {
+  const metrics = createProxyMetrics({ defaultMetrics: false });
+  const startTime = new Date(Date.UTC(2026, 11, 3, 11, 44, 55));
+  const base = await serve(t, createMetricsHandler({
+    registry: metrics.registry, proxyMode: () => 'iptables', configz: () => ({}),
+    flagz: () => [['bind-address', '0.0.0.0'], ['v', '2']], statusz: { startTime, version: 'v1.37.2', runtime: 'node v24' },
+  }));
+  let r = await request(`${base}/healthz?verbose`);
+  assert.equal(await r.body.text(), '[+]ping ok\nhealthz check passed\n');
+  r = await request(`${base}/flagz`);
+  assert.equal(r.headers['content-type'], 'text/plain; charset=utf-8');
+  assert.equal(await r.body.text(), '\nkube-proxy flagz\nWarning: This endpoint is not meant to be machine parseable, has no formatting compatibility guarantees and is for debugging purposes only.\nbind-address:0.0.0.0\nv:2\n');
+  r = await request(`${base}/statusz`);
+  const text = await r.body.text();
+  assert.match(text, /^\nkube-proxy statusz\nWarning: .*\n\nStarted: Thu Dec  3 11:44:55 UTC 2026\nUp: \d+ hr \d\d min \d\d sec\nGo version: node v24\nBinary version: 1\.37\.2\nEmulation version: 1\.37\nPaths: \/configz \/flagz \/healthz \/metrics \/proxyMode\n$/);
+  r = await request(`${base}/statusz`, { headers: { accept: 'application/json;v=v1alpha1;g=config.k8s.io;as=Statusz' } });
+  const o = (await r.body.json()) as Record<string, unknown>;
+  assert.deepEqual([o.kind, o.binaryVersion, o.emulationVersion, o.startTime], ['Statusz', '1.37.2', '1.37', '2026-12-03T11:44:55Z']);
+  const off = await serve(t, createMetricsHandler({ registry: metrics.registry, proxyMode: () => 'iptables', configz: () => ({}) }));
+  assert.equal((await request(`${off}/flagz`)).statusCode, 404, 'no flagz reader (gate off): 404');
+});

@@ -8,7 +8,7 @@ import type { Registry } from 'prom-client';
 import { parseBindAddress } from './bind-address.ts';
 import type { Timers } from './clock.ts';
 import { startHttpListener, type HttpListener } from './http-listener.ts';
-import { createMetricsHandler } from './metrics-handler.ts';
+import { createMetricsHandler, type MetricsHandlerOptions } from './metrics-handler.ts';
 import { createProxyHealthHandler, type ProxyHealthHandlerOptions } from './proxy-health-handler.ts';
 import type { ProxyHealth } from './proxy-health.ts';
 
@@ -23,6 +23,9 @@ export interface ProxyServersOptions {
   metrics?: ProxyHealthHandlerOptions['metrics'];
   proxyMode: () => string;
   configz: () => unknown;
+  /** /flagz and /statusz of the metrics server (see createMetricsHandler). */
+  flagz?: MetricsHandlerOptions['flagz'];
+  statusz?: MetricsHandlerOptions['statusz'];
   /** `bindAddressHardFail`: a bind failure rejects `listening` instead of retrying every 5s. */
   hardFail: boolean;
   timers: Timers;
@@ -54,7 +57,7 @@ export function startProxyServers(o: ProxyServersOptions): ProxyServers {
   });
   const metrics = metricsAddr === null ? null : startHttpListener({
     name: 'metrics server', address: metricsAddr, timers: o.timers, hardFail: o.hardFail,
-    handler: createMetricsHandler({ registry: o.registry, proxyMode: o.proxyMode, configz: o.configz, onError: o.onError }),
+    handler: createMetricsHandler({ registry: o.registry, proxyMode: o.proxyMode, configz: o.configz, onError: o.onError, ...(o.flagz ? { flagz: o.flagz } : {}), ...(o.statusz ? { statusz: o.statusz } : {}) }),
     onBindError: (e) => o.onBindError?.('metrics', e),
   });
   const listening = Promise.all([health?.listening, metrics?.listening]).then(() => undefined);

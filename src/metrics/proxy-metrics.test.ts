@@ -78,3 +78,9 @@ test('createProxyMetrics adds process metrics by default', async () => {
   assert.equal(t.get('process_cpu_seconds_total'), 'counter');
   assert.equal(t.get('process_start_time_seconds'), 'gauge');
 });
+
+test('kubernetes_build_info carries major/minor from the git version and platform in Go\'s spelling', async () => {
+  const m = createProxyMetrics({ defaultMetrics: false, buildInfo: { gitVersion: 'v1.37.2' } });
+  const text = await m.registry.metrics();
+  assert.match(text, /^kubernetes_build_info\{.*git_version="v1\.37\.2".*major="1",minor="37",platform="linux\/(amd64|arm64)"\} 1$/m);
+});

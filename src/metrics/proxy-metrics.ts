@@ -156,11 +156,16 @@ export function createProxyMetrics(options: ProxyMetricsOptions = {}): ProxyMetr
   metrics.buildInfo.set({
     build_date: b.buildDate ?? '', compiler: b.compiler ?? 'node', git_commit: b.gitCommit ?? '',
     git_tree_state: b.gitTreeState ?? '', git_version: b.gitVersion ?? '', go_version: b.goVersion ?? `node ${process.version}`,
-    major: b.major ?? '', minor: b.minor ?? '', platform: b.platform ?? `${process.platform}/${goArch(process.arch)}`,
+    major: b.major ?? versionPart(b.gitVersion, 0), minor: b.minor ?? versionPart(b.gitVersion, 1), platform: b.platform ?? `${process.platform}/${goArch(process.arch)}`,
   }, 1);
   for (const f of options.features ?? []) metrics.featureEnabled.set({ name: f.name, stage: f.stage }, f.enabled ? 1 : 0);
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   return metrics;
+}
+
+/** `1` and `37` of `v1.37.2`, as upstream's major/minor labels; '' when unknown. */
+function versionPart(gitVersion: string | undefined, i: number): string {
+  return /^v\d+\.\d+/.test(gitVersion ?? '') ? gitVersion!.slice(1).split('.')[i]! : '';
 }
 
 /** Node's architecture names in Go's spelling, so `platform` reads like upstream's `linux/amd64`. */
