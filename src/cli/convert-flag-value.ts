@@ -5,6 +5,7 @@
  */
 import { formatDurationNs, parseDurationNs } from '../config/duration.ts';
 import type { VModuleItem } from '../config/types.ts';
+import { parseIp } from '../model/ip.ts';
 import type { FlagSpec } from './flags.ts';
 
 export type FlagValue = string | boolean | number | string[] | Record<string, boolean> | VModuleItem[] | { min: number; max: number };
@@ -26,6 +27,9 @@ export function convertFlagValue(flag: FlagSpec, occurrences: string[]): FlagVal
   const last = occurrences[occurrences.length - 1];
   switch (flag.type) {
     case 'string':
+      return last;
+    case 'ip':
+      if (last.trim() !== last || parseIp(last) === null) throw fail(last, `${JSON.stringify(last)} is not a valid IP address`);
       return last;
     case 'bool': {
       const b = parseBool(last);

@@ -17,7 +17,9 @@ export type FlagType =
   | 'level'
   | 'vmodule'
   | 'quantity'
-  | 'portRange';
+  | 'portRange'
+  /** An IP address as ParseIPSloppy reads it; the text is kept as given. */
+  | 'ip';
 
 export type FlagGroup = 'kube-proxy' | 'logging' | 'bpf' | 'legacy';
 
@@ -48,7 +50,7 @@ const kubeProxy: FlagSpec[] = [
   { name: 'cleanup', type: 'bool', default: 'false', usage: 'If true cleanup iptables and nftables rules left by kube-proxy, and our pinned BPF objects, and exit.' },
   { name: 'init-only', type: 'bool', default: 'false', usage: 'If true, perform any initialization steps that must run with full root privileges, and then exit. After doing this, you can run kube-proxy again with only the CAP_NET_ADMIN capability.' },
   { name: 'feature-gates', type: 'mapStringBool', default: '', to: ['featureGates'], usage: `A set of key=value pairs that describe feature gates for alpha/experimental features.${ignoredWithConfig}` },
-  { name: 'version', type: 'string', default: 'false', noOptDefault: 'true', usage: '--version, --version=raw prints version information and quits.' },
+  { name: 'version', type: 'string', typeName: 'version', default: 'false', noOptDefault: 'true', usage: '--version, --version=raw prints version information and quits; --version=vX.Y.Z... sets the reported version' },
   { name: 'help', short: 'h', type: 'bool', default: 'false', usage: 'help for kube-proxy' },
   { name: 'kubeconfig', type: 'string', default: '', to: ['clientConnection.kubeconfig'], usage: `Path to kubeconfig file with authorization information (the master location can be overridden by the master flag).${ignoredWithConfig}` },
   { name: 'master', type: 'string', default: '', usage: 'The address of the Kubernetes API server (overrides any value in kubeconfig).' },
@@ -57,7 +59,7 @@ const kubeProxy: FlagSpec[] = [
   { name: 'kube-api-burst', type: 'int32', default: '10', to: ['clientConnection.burst'], usage: `Burst to use while talking with kubernetes apiserver.${ignoredWithConfig}` },
   { name: 'config-sync-period', type: 'duration', default: '15m0s', to: ['configSyncPeriod'], usage: `How often configuration from the apiserver is refreshed. Must be greater than 0.${ignoredWithConfig}` },
   { name: 'hostname-override', type: 'string', default: '', to: ['hostnameOverride'], usage: 'If non-empty, will be used as the name of the Node that kube-proxy is running on. If unset, the node name is assumed to be the same as the node\'s hostname.' },
-  { name: 'bind-address', type: 'string', typeName: 'ip', default: '0.0.0.0', to: ['bindAddress'], usage: `Overrides kube-proxy's idea of what its node's primary IP is. Note that the name is a historical artifact, and kube-proxy does not actually bind any sockets to this IP.${ignoredWithConfig}` },
+  { name: 'bind-address', type: 'ip', default: '0.0.0.0', to: ['bindAddress'], usage: `Overrides kube-proxy's idea of what its node's primary IP is. Note that the name is a historical artifact, and kube-proxy does not actually bind any sockets to this IP.${ignoredWithConfig}` },
   { name: 'healthz-bind-address', type: 'string', typeName: 'ipport', default: '0.0.0.0:10256', to: ['healthzBindAddress'], usage: `The IP address and port for the health check server to serve on, defaulting to "0.0.0.0:10256". This can be set to "" to disable the health check server.${ignoredWithConfig}` },
   { name: 'metrics-bind-address', type: 'string', typeName: 'ipport', default: '127.0.0.1:10249', to: ['metricsBindAddress'], usage: `The IP address and port for the metrics server to serve on, defaulting to "127.0.0.1:10249". (Set to "0.0.0.0:10249" / "[::]:10249" to bind on all interfaces.) Set empty to disable.${ignoredWithConfig}` },
   { name: 'bind-address-hard-fail', type: 'bool', default: 'false', to: ['bindAddressHardFail'], usage: `If true kube-proxy will treat failure to bind to a port as fatal and exit.${ignoredWithConfig}` },
@@ -78,7 +80,7 @@ const kubeProxy: FlagSpec[] = [
   { name: 'iptables-masquerade-bit', type: 'int32', default: '14', to: ['iptables.masqueradeBit', 'nftables.masqueradeBit'], usage: `The bit of the fwmark space to mark packets requiring SNAT. Must be within the range [0, 31].${ignoredWithConfig}` },
   { name: 'iptables-localhost-nodeports', type: 'bool', default: 'true', to: ['iptables.localhostNodePorts'], usage: `If false, kube-proxy will disable the legacy behavior of allowing NodePort services to be accessed via localhost. (Applies only to iptables mode and IPv4.)${ignoredWithConfig}` },
   { name: 'ipvs-sync-period', type: 'duration', default: '30s', to: ['ipvs.syncPeriod'], usage: `An interval (e.g. '5s', '1m', '2h22m') indicating how frequently various re-synchronizing and cleanup operations are performed. Must be greater than 0.${ignoredWithConfig}` },
-  { name: 'ipvs-min-sync-period', type: 'duration', default: '0s', to: ['ipvs.minSyncPeriod'], usage: `The minimum period between IPVS rule resyncs (e.g. '5s', '1m', '2h22m').${ignoredWithConfig}` },
+  { name: 'ipvs-min-sync-period', type: 'duration', default: '1s', to: ['ipvs.minSyncPeriod'], usage: `The minimum period between IPVS rule resyncs (e.g. '5s', '1m', '2h22m'). A value of 0 means every Service or EndpointSlice change will result in an immediate IPVS resync.${ignoredWithConfig}` },
   { name: 'ipvs-scheduler', type: 'string', default: '', to: ['ipvs.scheduler'], usage: `The ipvs scheduler type when proxy mode is ipvs.${ignoredWithConfig}` },
   { name: 'ipvs-exclude-cidrs', type: 'strings', default: '[]', to: ['ipvs.excludeCIDRs'], usage: `A comma-separated list of CIDRs which the ipvs proxier should not touch when cleaning up IPVS rules.${ignoredWithConfig}` },
   { name: 'ipvs-strict-arp', type: 'bool', default: 'false', to: ['ipvs.strictARP'], usage: `Enable strict ARP by setting arp_ignore to 1 and arp_announce to 2.${ignoredWithConfig}` },
@@ -97,10 +99,12 @@ const kubeProxy: FlagSpec[] = [
 const logging: FlagSpec[] = [
   { name: 'v', short: 'v', type: 'level', default: '0', to: ['logging.verbosity'], usage: 'number for the log level verbosity' },
   { name: 'vmodule', type: 'vmodule', default: '', to: ['logging.vmodule'], usage: 'comma-separated list of pattern=N settings for file-filtered logging (only works for text log format)' },
-  { name: 'logging-format', type: 'string', default: 'text', to: ['logging.format'], usage: 'Sets the log format. Permitted formats: "text".' },
+  { name: 'logging-format', type: 'string', default: 'text', to: ['logging.format'], usage: 'Sets the log format. Permitted formats: "json" (gated by LoggingBetaOptions), "text".' },
   { name: 'log-flush-frequency', type: 'duration', default: '5s', to: ['logging.flushFrequency'], usage: 'Maximum number of seconds between log flushes' },
-  { name: 'log-text-split-stream', type: 'bool', default: 'false', to: ['logging.options.text.splitStream'], usage: '[Alpha] In text format, write error messages to stderr and info messages to stdout. The default is to write a single stream to stdout.' },
-  { name: 'log-text-info-buffer-size', type: 'quantity', default: '0', to: ['logging.options.text.infoBufferSize'], usage: '[Alpha] In text format with split output streams, the info messages can be buffered for a while to increase performance. The default value of zero bytes disables buffering.' },
+  { name: 'log-json-split-stream', type: 'bool', default: 'false', to: ['logging.options.json.splitStream'], usage: '[Alpha] In JSON format, write error messages to stderr and info messages to stdout. The default is to write a single stream to stdout. Enable the LoggingAlphaOptions feature gate to use this.' },
+  { name: 'log-json-info-buffer-size', type: 'quantity', default: '0', to: ['logging.options.json.infoBufferSize'], usage: '[Alpha] In JSON format with split output streams, the info messages can be buffered for a while to increase performance. The default value of zero bytes disables buffering. Enable the LoggingAlphaOptions feature gate to use this.' },
+  { name: 'log-text-split-stream', type: 'bool', default: 'false', to: ['logging.options.text.splitStream'], usage: '[Alpha] In text format, write error messages to stderr and info messages to stdout. The default is to write a single stream to stdout. Enable the LoggingAlphaOptions feature gate to use this.' },
+  { name: 'log-text-info-buffer-size', type: 'quantity', default: '0', to: ['logging.options.text.infoBufferSize'], usage: '[Alpha] In text format with split output streams, the info messages can be buffered for a while to increase performance. The default value of zero bytes disables buffering. Enable the LoggingAlphaOptions feature gate to use this.' },
 ].map((f) => ({ ...f, group: 'logging' }) as FlagSpec);
 
 // klog's own flags, merged in from Go's flag set; accepted for compatibility, with no effect.

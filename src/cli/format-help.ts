@@ -7,7 +7,7 @@ import type { FlagSpec } from './flags.ts';
 
 const TYPE_NAME: Record<FlagSpec['type'], string> = {
   string: 'string', bool: '', int32: 'int32', float: 'float32', duration: 'duration', strings: 'strings',
-  mapStringBool: 'mapStringBool', level: 'Level', vmodule: 'pattern=N,...', quantity: 'quantity', portRange: 'MIN-MAX',
+  mapStringBool: 'mapStringBool', level: 'Level', vmodule: 'pattern=N,...', quantity: 'quantity', portRange: 'MIN-MAX', ip: 'ip',
 };
 
 const DESCRIPTION = `The Kubernetes network proxy runs on each node. This reflects services as defined in the Kubernetes API

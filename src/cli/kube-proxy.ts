@@ -4,7 +4,10 @@
  * The `kube-proxy` entry point. Parses the command line like kube-proxy, loads and validates the
  * configuration, handles --version/--help, --write-config-to and --cleanup, and otherwise hands the
  * resolved options to runProxy. Exit codes follow kube-proxy: 0 on success, 1 on any usage,
- * configuration or cleanup error.
+ * configuration or cleanup error. As upstream's component-base prints them, errors before logging
+ * starts are one "Error: ..." line, later ones klog lines ("command failed"); never a stack trace.
+ *
+ * `kube-proxy inspect ...` (our addition) reads a running agent's pinned maps; see inspect.ts.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -12,14 +15,35 @@ import { cleanupKubeProxyRules } from '../cleanup/cleanup-kube-proxy-rules.ts';
 import { commandExec } from '../cleanup/exec.ts';
 import { encodeKubeProxyConfiguration } from '../config/encode-kube-proxy-configuration.ts';
 import { KUBE_PROXY_BPF_VERSION, KUBERNETES_VERSION } from '../config/version.ts';
-import { createLogger } from '../log/logger.ts';
+import { createLogger, type Logger } from '../log/logger.ts';
+import type { KubeProxyConfiguration } from '../config/types.ts';
 import { findCgroup2Root } from './find-cgroup2-root.ts';
+import { flagValues } from './flag-values.ts';
 import { ConfigError, loadEffectiveConfig } from './load-effective-config.ts';
 import { parseCommandLine } from './parse-command-line.ts';
 import type { ProxyOptions } from './proxy-options.ts';
 import { resolveNodeName } from './resolve-node-name.ts';
 
+/** The logger the configuration asks for (format, verbosity, vmodule, split streams). */
+function loggerFor(config: KubeProxyConfiguration): Logger {
+  const json = config.logging.format === 'json';
+  const routing = json ? config.logging.options.json : config.logging.options.text;
+  return createLogger({
+    verbosity: config.logging.verbosity,
+    vmodule: config.logging.vmodule ?? [],
+    format: json ? 'json' : 'text',
+    ...(routing.splitStream ? { out: process.stdout } : {}),
+  });
+}
+
+/** Set once the configured logger exists, so a late failure is logged in its format. */
+let activeLogger: Logger | undefined;
+
 async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  if (argv[0] === 'inspect') {
+    const { runInspect } = await import('./inspect.ts');
+    return runInspect(argv.slice(1), { out: process.stdout, err: process.stderr });
+  }
   // Operators and tooling find the proxy with `pgrep kube-proxy` (spec §9 item 5).
   process.title = 'kube-proxy';
   const parsed = parseCommandLine(argv, env);
@@ -35,16 +59,18 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     effective = loadEffectiveConfig(cmd, (path) => readFileSync(path, 'utf8'));
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
-    process.stderr.write(`Error: ${e.message}\n`);
+    if (e.phase === 'complete' || e.config === undefined) {
+      process.stderr.write(`Error: ${e.message}\n`);
+    } else {
+      // Upstream has started logging by then; an invalid format falls back to text.
+      const fallback = { ...e.config, logging: { ...e.config.logging, format: e.phase === 'logging' ? 'text' : e.config.logging.format } };
+      loggerFor(fallback).error('command failed', { err: e.message });
+    }
     return 1;
   }
   const { config } = effective;
-  const text = config.logging.options.text;
-  const logger = createLogger({
-    verbosity: config.logging.verbosity,
-    vmodule: config.logging.vmodule ?? [],
-    ...(text.splitStream ? { out: process.stdout } : {}),
-  });
+  const logger = loggerFor(config);
+  activeLogger = logger;
   if (effective.strictDecodingError) logger.info('Using lenient decoding as strict decoding failed', { err: effective.strictDecodingError });
   for (const w of effective.warnings) logger.warning(w);
 
@@ -74,7 +100,8 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     return failed ? 1 : 0;
   }
 
-  logger.info('Version info', { version: KUBERNETES_VERSION, implementation: `kube-proxy-bpf v${KUBE_PROXY_BPF_VERSION}` });
+  const version = cmd.versionOverride ?? KUBERNETES_VERSION;
+  logger.info('Version info', { version, implementation: `kube-proxy-bpf v${KUBE_PROXY_BPF_VERSION}` });
   // A stock kubeadm config names iptables (or ipvs/nftables); we accept it and run BPF regardless.
   logger.info('Using the BPF datapath; the configured proxy mode only selects the sync settings', { mode: config.mode });
 
@@ -90,11 +117,27 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     bpf.cgroupPath = findCgroup2Root(readFileSync('/proc/self/mountinfo', 'utf8'));
     if (bpf.cgroupPath === '' && bpf.socketLB !== 'off') logger.warning('No cgroup v2 mount found; socket load balancing needs one or --bpf-cgroup-path');
   }
-  const options: ProxyOptions = { config, bpf, nodeName, master: cmd.master, configFile: cmd.configFile, initOnly: cmd.initOnly, logger };
-  // Loaded only on the run path, so --help, --version and --write-config-to never load the datapath.
-  const { runProxy } = await import('./proxy-server.ts');
-  await runProxy(options);
+  const options: ProxyOptions = {
+    config, bpf, nodeName, master: cmd.master, configFile: cmd.configFile, initOnly: cmd.initOnly, logger,
+    version, flags: flagValues(cmd.explicit),
+  };
+  try {
+    // Loaded only on the run path, so --help, --version and --write-config-to never load the datapath.
+    const { runProxy } = await import('./proxy-server.ts');
+    await runProxy(options);
+  } catch (err) {
+    logger.error('Error running ProxyServer', { err: errorText(err) });
+    logger.error('command failed', { err: errorText(err) });
+    return 1;
+  }
   return 0;
+}
+
+/** An error's message with its causes (`a: b: c`), never a stack. */
+function errorText(e: unknown): string {
+  if (!(e instanceof Error)) return String(e);
+  const cause = e.cause instanceof Error && !e.message.includes(e.cause.message) ? `: ${errorText(e.cause)}` : '';
+  return e.message + cause;
 }
 
 main(process.argv.slice(2), process.env).then(
@@ -102,7 +145,7 @@ main(process.argv.slice(2), process.env).then(
     process.exitCode = code;
   },
   (e: unknown) => {
-    process.stderr.write(`Error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    (activeLogger ?? createLogger()).error('command failed', { err: errorText(e) });
     process.exitCode = 1;
   },
 );

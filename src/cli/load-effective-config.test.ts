@@ -22,8 +22,10 @@ test('loadEffectiveConfig() without --config uses the flags over the defaults pl
   assert.deepEqual(config.nodePortAddresses, ['primary'], 'nftables defaults nodePortAddresses to primary');
   assert.equal(config.detectLocalMode, 'ClusterCIDR');
   assert.equal(config.nftables.minSyncPeriod, '1s', 'v1alpha1 defaulting treats 0s as unset, as upstream');
-  assert.equal(config.healthzBindAddress, '[::]:10256', 'an IPv6 bind address moves the server defaults to IPv6');
-  assert.equal(config.metricsBindAddress, '[::1]:10249');
+  // As upstream: the flags start from a configuration defaulted for 0.0.0.0, so --bind-address=::
+  // alone leaves the servers on IPv4 (only a config file's bindAddress moves them).
+  assert.equal(config.healthzBindAddress, '0.0.0.0:10256');
+  assert.equal(config.metricsBindAddress, '127.0.0.1:10249');
 });
 
 test('loadEffectiveConfig() applies the deprecated port flags and empty addresses only without --config', () => {

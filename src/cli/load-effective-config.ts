@@ -13,13 +13,26 @@ import { applyDefaults } from '../config/defaults.ts';
 import { formatFieldErrors } from '../config/field-error.ts';
 import { applyPlatformDefaults } from '../config/platform-defaults.ts';
 import type { KubeProxyConfiguration, PartialKubeProxyConfiguration, VModuleItem } from '../config/types.ts';
-import { validateKubeProxyConfiguration } from '../config/validate-kube-proxy-configuration.ts';
+import { validateKubeProxyConfiguration, validateLoggingConfiguration } from '../config/validate-kube-proxy-configuration.ts';
+import { featureGateLookup } from '../config/feature-gates.ts';
 import { FLAGS } from './flags.ts';
 import type { CommandLine } from './parse-command-line.ts';
 
 /** A configuration kube-proxy must not start with; `message` is what it prints. */
 export class ConfigError extends Error {
   override name = 'ConfigError';
+  /**
+   * Where upstream fails: `complete` (reading the file, printed as a plain "Error: ..." line
+   * before logging starts), `logging` and `validate` (after logging started: a klog line).
+   */
+  readonly phase: 'complete' | 'logging' | 'validate';
+  /** The configuration that failed validation, so the error can be logged in its format. */
+  readonly config: KubeProxyConfiguration | undefined;
+  constructor(message: string, phase: ConfigError['phase'], config?: KubeProxyConfiguration, options?: ErrorOptions) {
+    super(message, options);
+    this.phase = phase;
+    this.config = config;
+  }
 }
 
 export type EffectiveConfig = {
@@ -47,7 +60,7 @@ export function loadEffectiveConfig(cmd: CommandLine, readFile: (path: string) =
     try {
       text = readFile(cmd.configFile);
     } catch (e) {
-      throw new ConfigError(`failed complete: Cannot read config file ${JSON.stringify(cmd.configFile)}: ${(e as Error).message}`, { cause: e });
+      throw new ConfigError(`failed complete: Cannot read config file ${JSON.stringify(cmd.configFile)}: ${(e as Error).message}`, 'complete', undefined, { cause: e });
     }
     try {
       const decoded = decodeKubeProxyConfiguration(text);
@@ -55,7 +68,7 @@ export function loadEffectiveConfig(cmd: CommandLine, readFile: (path: string) =
       strictDecodingError = decoded.strictError;
     } catch (e) {
       if (!(e instanceof ConfigDecodeError)) throw e;
-      throw new ConfigError(`failed complete: Cannot load config file ${JSON.stringify(cmd.configFile)}: ${e.message}`, { cause: e });
+      throw new ConfigError(`failed complete: Cannot load config file ${JSON.stringify(cmd.configFile)}: ${e.message}`, 'complete', undefined, { cause: e });
     }
     const ignored = FLAGS.filter((f) => f.group === 'kube-proxy' && f.to && cmd.explicit.has(f.name) && !HONOURED_WITH_CONFIG.has(f.name));
     for (const f of ignored) warnings.push(`Flag --${f.name} is ignored because --config is set; set it in the config file instead`);
@@ -66,26 +79,35 @@ export function loadEffectiveConfig(cmd: CommandLine, readFile: (path: string) =
     config = configFromFlags(cmd);
   }
   config = applyPlatformDefaults(config);
+  const loggingErrs = validateLoggingConfiguration(config, featureGateLookup(config.featureGates));
+  if (loggingErrs.length > 0) throw new ConfigError(`initialize logging: ${formatFieldErrors(loggingErrs)}`, 'logging', config);
   const errs = [...validateKubeProxyConfiguration(config), ...validateBpfOptions(cmd.bpf)];
-  if (errs.length > 0) throw new ConfigError(`failed validate: ${formatFieldErrors(errs)}`);
+  if (errs.length > 0) throw new ConfigError(`failed validate: ${formatFieldErrors(errs)}`, 'validate', config);
   return strictDecodingError === undefined ? { config, warnings } : { config, strictDecodingError, warnings };
 }
 
 function configFromFlags(cmd: CommandLine): KubeProxyConfiguration {
   const partial: PartialKubeProxyConfiguration = structuredClone(cmd.flagConfig);
-  const v6 = isIP(partial.bindAddress ?? '') === 6;
+  // The flags start from a configuration defaulted with bindAddress 0.0.0.0, so --bind-address=::
+  // does not move the servers to IPv6 here (only a config file's bindAddress does).
   const deprecatedPorts = [
-    ['healthzBindAddress', 'healthz-port', v6 ? '[::]' : '0.0.0.0'],
-    ['metricsBindAddress', 'metrics-port', v6 ? '[::1]' : '127.0.0.1'],
+    ['healthzBindAddress', 'healthz-port', '0.0.0.0'],
+    ['metricsBindAddress', 'metrics-port', '127.0.0.1'],
   ] as const;
+  // The IPVS flags feed the ipvs section only in ipvs mode, where --ipvs-min-sync-period defaults to 1s.
+  if (partial.mode === 'ipvs' && !cmd.explicit.has('ipvs-min-sync-period')) partial.ipvs = { ...partial.ipvs, minSyncPeriod: '1s' };
   for (const [field, portFlag, defaultHost] of deprecatedPorts) {
     if (!cmd.explicit.has(portFlag)) continue;
     const addr = partial[field] ?? defaultHost;
-    if (hasPort(addr)) continue; // the address already names its port
     const port = cmd.explicit.get(portFlag) as number;
-    partial[field] = port === 0 ? '' : `${isIP(addr) === 6 ? `[${addr}]` : addr}:${port}`;
+    if (port === 0) {
+      partial[field] = '';
+      continue;
+    }
+    if (hasPort(addr)) continue; // the address already names its port (upstream's AppendPortIfNeeded)
+    partial[field] = `${isIP(addr) === 6 ? `[${addr}]` : addr}:${port}`;
   }
-  const config = applyDefaults(partial);
+  const config = applyDefaults({ healthzBindAddress: '0.0.0.0:10256', metricsBindAddress: '127.0.0.1:10249', ...partial });
   // An explicitly empty address disables that server; the file path's defaulting would refill it.
   for (const [field, flag] of [['healthzBindAddress', 'healthz-bind-address'], ['metricsBindAddress', 'metrics-bind-address']] as const) {
     if (partial[field] === '' && (cmd.explicit.has(flag) || cmd.explicit.has(flag.replace('bind-address', 'port')))) config[field] = '';

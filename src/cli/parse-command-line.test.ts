@@ -100,9 +100,11 @@ test('parseCommandLine() rejects bad command lines with exit code 1 and a usage 
     [['--iptables-sync-period=30'], 'Error: invalid argument "30" for "--iptables-sync-period" flag: time: invalid duration "30"'],
     [['--feature-gates=A'], 'Error: invalid argument "A" for "--feature-gates" flag: missing bool value for A'],
     [['-v=-1'], 'Error: invalid argument "-1" for "-v, --v" flag: strconv.ParseInt: parsing "-1": invalid syntax'],
-    [['--hostname-override=   '], 'Error: invalid argument for "--hostname-override" flag: the name is empty after trimming whitespace'],
     [['--kubeconfig'], 'Error: flag needs an argument: --kubeconfig'],
-    [['--version=full'], 'Error: invalid argument "full" for "--version" flag: valid values are "true", "false" and "raw"'],
+    [['--version=full'], 'Error: invalid argument "full" for "--version" flag: strconv.ParseBool: parsing "full": invalid syntax'],
+    [['--version=v1.36.0'], 'Error: invalid argument "v1.36.0" for "--version" flag: version "v1.36.0" must match major/minor/patch of default version "v1.37.2"'],
+    [['--version=vbogus'], 'Error: invalid argument "vbogus" for "--version" flag: could not parse "vbogus" as version'],
+    [['--bind-address=fe80::1%eth0'], 'Error: invalid argument "fe80::1%eth0" for "--bind-address" flag: "fe80::1%eth0" is not a valid IP address'],
   ];
   for (const [argv, want] of table) assert.deepEqual(exit(argv), { code: 1, first: want }, argv.join(' '));
 });
@@ -120,4 +122,14 @@ test('every kube-proxy flag of spec §1 is present', () => {
     'conntrack-udp-timeout', 'conntrack-udp-timeout-stream', 'v', 'vmodule', 'logging-format', 'log-flush-frequency',
     'log-text-split-stream', 'log-text-info-buffer-size'];
   assert.deepEqual(spec.filter((n) => !names.has(n)), []);
+});
+
+test('parseCommandLine() follows upstream\'s details: `_` as `-`, an empty --hostname-override ignored, --version=vX.Y.Z, sloppy --bind-address', () => {
+  assert.equal(run(['--hostname_override=Node-B']).hostnameOverride, 'node-b', 'pflag normalizes _ to -');
+  assert.equal(run(['--add-dir-header']).explicit.has('add_dir_header'), true, 'klog flags also answer to their dashed names');
+  const empty = run(['--hostname-override=']);
+  assert.equal(empty.hostnameOverride, undefined);
+  assert.equal(empty.flagConfig.hostnameOverride, undefined, 'an empty override leaves the config alone');
+  assert.equal(run(['--version=v1.37.2-rc.1+abc']).versionOverride, 'v1.37.2-rc.1+abc', 'sets the reported version and runs');
+  assert.equal(run(['--bind-address=010.001.002.003']).flagConfig.bindAddress, '010.001.002.003', 'ParseIPSloppy reads leading zeros as decimal');
 });

@@ -27,8 +27,10 @@ export type CommandLine = {
   initOnly: boolean;
   /** --master; applied to the client connection even with --config. */
   master: string;
-  /** --hostname-override, trimmed and lowercased, when given. */
+  /** --hostname-override, trimmed and lowercased, when given and not empty. */
   hostnameOverride?: string;
+  /** --version=vX.Y.Z: the version to report instead of ours (same major.minor.patch). */
+  versionOverride?: string;
   /** The KubeProxyConfiguration fields set by explicit flags (used when there is no --config). */
   flagConfig: PartialKubeProxyConfiguration;
   /** Explicit logging flags, which override the file's `logging` even with --config. */
@@ -40,7 +42,9 @@ export type CommandLine = {
 
 export type ParseResult = { kind: 'run'; options: CommandLine } | { kind: 'exit'; code: number; output: string };
 
-const BY_NAME = new Map<string, FlagSpec>(FLAGS.map((f) => [f.name, f]));
+/** pflag's WordSepNormalizeFunc, which kube-proxy's flag set uses: `_` and `-` are the same. */
+export const normalizeFlagName = (name: string): string => name.replace(/_/g, '-');
+const BY_NAME = new Map<string, FlagSpec>(FLAGS.map((f) => [normalizeFlagName(f.name), f]));
 const BY_SHORT = new Map<string, FlagSpec>(FLAGS.filter((f) => f.short).map((f) => [f.short as string, f]));
 
 /**
@@ -75,7 +79,7 @@ export function parseCommandLine(argv: string[], _env: Record<string, string | u
   const explicit = new Map<string, FlagValue>();
   const warnings: string[] = [];
   for (const name of scanned.seen) {
-    const flag = BY_NAME.get(name) as FlagSpec;
+    const flag = BY_NAME.get(normalizeFlagName(name)) as FlagSpec;
     const raw = parsed[name];
     const occurrences = (Array.isArray(raw) ? raw : [raw]).map((v) => String(v));
     try {
@@ -88,24 +92,36 @@ export function parseCommandLine(argv: string[], _env: Record<string, string | u
   }
 
   if (explicit.get('help') === true) return { kind: 'exit', code: 0, output: formatHelp(FLAGS) };
-  const version = explicit.get('version');
+  const version = explicit.get('version') as string | undefined;
+  let versionOverride: string | undefined;
   if (version !== undefined && version !== 'false') {
     if (version === 'raw') return { kind: 'exit', code: 0, output: rawVersion() };
     if (version === '' || version === 'true') return { kind: 'exit', code: 0, output: `Kubernetes ${KUBERNETES_VERSION} (kube-proxy-bpf v${KUBE_PROXY_BPF_VERSION})\n` };
-    return usageError(`invalid argument ${JSON.stringify(version)} for "--version" flag: valid values are "true", "false" and "raw"`);
+    if (version.startsWith('v')) {
+      const why = dynamicVersionError(version);
+      if (why !== undefined) return usageError(`invalid argument ${JSON.stringify(version)} for "--version" flag: ${why}`);
+      versionOverride = version;
+    } else if (parseBool(version) === undefined) {
+      return usageError(`invalid argument ${JSON.stringify(version)} for "--version" flag: strconv.ParseBool: parsing ${JSON.stringify(version)}: invalid syntax`);
+    }
   }
 
+  // Upstream applies the override only when it is non-empty after trimming.
   let hostnameOverride: string | undefined;
   if (explicit.has('hostname-override')) {
     hostnameOverride = (explicit.get('hostname-override') as string).trim().toLowerCase();
-    if (hostnameOverride === '') return usageError('invalid argument for "--hostname-override" flag: the name is empty after trimming whitespace');
-    explicit.set('hostname-override', hostnameOverride);
+    if (hostnameOverride === '') {
+      explicit.delete('hostname-override');
+      hostnameOverride = undefined;
+    } else {
+      explicit.set('hostname-override', hostnameOverride);
+    }
   }
 
   const flagConfig: Record<string, unknown> = {};
   const loggingOverrides: Record<string, unknown> = {};
   for (const [name, value] of explicit) {
-    const flag = BY_NAME.get(name) as FlagSpec;
+    const flag = BY_NAME.get(normalizeFlagName(name)) as FlagSpec;
     for (const path of flag.to ?? []) {
       setPath(flagConfig, path, value);
       if (flag.group === 'logging') setPath(loggingOverrides, path.replace(/^logging\./, ''), value);
@@ -135,6 +151,7 @@ export function parseCommandLine(argv: string[], _env: Record<string, string | u
       initOnly: bool('init-only'),
       master: str('master'),
       ...(hostnameOverride !== undefined ? { hostnameOverride } : {}),
+      ...(versionOverride !== undefined ? { versionOverride } : {}),
       flagConfig: flagConfig as PartialKubeProxyConfiguration,
       loggingOverrides: loggingOverrides as CommandLine['loggingOverrides'],
       bpf,
@@ -166,9 +183,9 @@ function scan(argv: string[]): Scan {
       const eq = tok.indexOf('=');
       const name = eq < 0 ? tok.slice(2) : tok.slice(2, eq);
       inline = eq < 0 ? undefined : tok.slice(eq + 1);
-      flag = BY_NAME.get(name);
+      flag = BY_NAME.get(normalizeFlagName(name));
       if (!flag) {
-        const why = REMOVED_FLAGS[name];
+        const why = REMOVED_FLAGS[normalizeFlagName(name)];
         return { error: `unknown flag: --${name}${why ? ` (removed from kube-proxy: ${why})` : ''}` };
       }
     } else {
@@ -208,6 +225,19 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown):
     node = node[p] as Record<string, unknown>;
   }
   node[parts[parts.length - 1]] = value;
+}
+
+/**
+ * Why `v` cannot be the reported version, or undefined: like component-base's
+ * SetDynamicVersion, it must be a semantic version with our major.minor.patch.
+ */
+function dynamicVersionError(v: string): string | undefined {
+  if (v === KUBERNETES_VERSION) return undefined;
+  const m = /^v(\d+)\.(\d+)\.(\d+)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/.exec(v);
+  if (!m) return `could not parse ${JSON.stringify(v)} as version`;
+  const [maj, min, patch] = KUBERNETES_VERSION.slice(1).split('.');
+  if (m[1] !== maj || m[2] !== min || m[3] !== patch) return `version ${JSON.stringify(v)} must match major/minor/patch of default version ${JSON.stringify(KUBERNETES_VERSION)}`;
+  return undefined;
 }
 
 function rawVersion(): string {

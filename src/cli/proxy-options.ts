@@ -21,4 +21,8 @@ export type ProxyOptions = {
   /** --init-only: do the privileged set-up (sysctls, conntrack) and return. */
   initOnly: boolean;
   logger: Logger;
+  /** The version reported (--version=vX.Y.Z overrides ours). @default KUBERNETES_VERSION */
+  version?: string;
+  /** Every flag and its value, for /flagz. */
+  flags?: [string, string][];
 };

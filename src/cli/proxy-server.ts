@@ -18,11 +18,12 @@
  * failure with bindAddressHardFail, the --config file changing).
  */
 import { writeFileSync } from 'node:fs';
-import { CoreV1Api, type KubeConfig, type V1Node } from '@kubernetes/client-node';
+import type { V1Node } from '@kubernetes/client-node';
 import { handleStaleKubeProxyRules } from '../cleanup/handle-stale-kube-proxy-rules.ts';
 import { commandExec } from '../cleanup/exec.ts';
 import { parseDuration } from '../config/duration.ts';
 import { syncSettings } from '../config/sync-settings.ts';
+import { effectiveFeatureGates } from '../config/feature-gates.ts';
 import { KUBE_PROXY_BPF_VERSION, KUBERNETES_VERSION } from '../config/version.ts';
 import { watchConfigFile } from '../config/watch-config-file.ts';
 import { syncMaps } from '../dataplane/apply-sync.ts';
@@ -36,6 +37,7 @@ import { ProxyHealth } from '../health/proxy-health.ts';
 import { ServiceHealthServers } from '../health/service-health-servers.ts';
 import { createApiListWatches } from '../kube/api-list-watch.ts';
 import { kubeProxyUserAgent, loadKubeConfig } from '../kube/kube-config.ts';
+import { eventRecorder, type EventTarget } from '../kube/record-event.ts';
 import { startProxyInformers, type ProxyInformers } from '../kube/proxy-informers.ts';
 import { Reflector } from '../kube/reflector.ts';
 import { createDatapathMetrics } from '../metrics/datapath-metrics.ts';
@@ -98,32 +100,6 @@ class ProblemLog {
   }
 }
 
-type EventTarget = { kind: 'Node' | 'Service'; name: string; namespace?: string; uid?: string };
-
-/**
- * Records an Event like kube-proxy's recorder (reporting controller `kube-proxy`, spec §3.4).
- * Best effort: a failure is logged at V(2) and never affects the proxy.
- */
-function eventRecorder(kc: KubeConfig, nodeName: string, logger: ProxyOptions['logger']) {
-  const core = kc.makeApiClient(CoreV1Api);
-  return (target: EventTarget, type: 'Normal' | 'Warning', reason: string, message: string): void => {
-    const now = new Date();
-    // Events of cluster-scoped objects (the Node) live in "default", as client-go records them.
-    const namespace = target.namespace ?? 'default';
-    core.createNamespacedEvent({
-      namespace,
-      body: {
-        metadata: { generateName: `${target.name}.` },
-        involvedObject: { kind: target.kind, name: target.name, ...(target.namespace ? { namespace: target.namespace } : {}), ...(target.uid ? { uid: target.uid } : {}), apiVersion: 'v1' },
-        type, reason, message,
-        source: { component: 'kube-proxy', host: nodeName },
-        reportingComponent: 'kube-proxy', reportingInstance: nodeName,
-        firstTimestamp: now, lastTimestamp: now, count: 1,
-      },
-    }).catch((err: unknown) => logger.v(2).info('Cannot record an event', { err, reason, object: `${target.kind} ${namespace}/${target.name}` }));
-  };
-}
-
 export async function runProxy(options: ProxyOptions): Promise<void> {
   const { config, bpf, nodeName, logger } = options;
   const settings = syncSettings(config);
@@ -143,13 +119,20 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
   }
 
   const kc = loadKubeConfig({ kubeconfig: config.clientConnection.kubeconfig, master: options.master });
-  const recordEvent = eventRecorder(kc, nodeName, logger);
+  const recordEvent = eventRecorder({
+    kc, nodeName, userAgent: kubeProxyUserAgent(options.version ?? KUBERNETES_VERSION),
+    onError: (err, reason, object) => logger.v(2).info('Cannot record an event', { err, reason, object }),
+  });
   const nodeRef: EventTarget = { kind: 'Node', name: nodeName };
 
   // 1. Metrics, health and the two fixed servers.
+  const version = options.version ?? KUBERNETES_VERSION;
+  const gates = effectiveFeatureGates(config.featureGates);
   const m = createProxyMetrics({
-    buildInfo: { gitVersion: KUBERNETES_VERSION, goVersion: `node ${process.version}`, compiler: `kube-proxy-bpf v${KUBE_PROXY_BPF_VERSION}`, platform: `${process.platform}/${process.arch}` },
+    buildInfo: { gitVersion: version, gitTreeState: 'clean', goVersion: `node ${process.version}`, compiler: `kube-proxy-bpf v${KUBE_PROXY_BPF_VERSION}` },
+    features: gates,
   });
+  const gateOn = (name: string) => gates.some((g) => g.name === name && g.enabled);
   const dpm = createDatapathMetrics({ registry: m.registry, clock: systemClock, onError: (err) => logger.v(2).info('Cannot read the BPF counters', { err }) });
   const health = new ProxyHealth({ clock: systemClock, healthTimeoutMs: 2 * settings.syncPeriodMs, families: FAMILIES });
   const servers = startProxyServers({
@@ -161,6 +144,8 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     // Tools and e2e read the mode back; report the one configured (its settings are honoured).
     proxyMode: () => (config.mode === '' ? 'iptables' : config.mode),
     configz: () => config,
+    ...(gateOn('ComponentFlagz') && options.flags ? { flagz: () => options.flags! } : {}),
+    ...(gateOn('ComponentStatusz') ? { statusz: { startTime: new Date(), version, runtime: `node ${process.version}` } } : {}),
     hardFail: config.bindAddressHardFail,
     timers: systemTimers,
     onBindError: (server, err) => {

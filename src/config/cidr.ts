@@ -1,8 +1,9 @@
 /**
  * @module
- * CIDR parsing as Go's net.ParseCIDR accepts it (the address may have host bits set).
+ * CIDR parsing as Kubernetes' ParseCIDRSloppy accepts it: the address may have host bits set, and
+ * IPv4 octets may have leading zeros (read as decimal); zones are refused.
  */
-import { isIP } from 'node:net';
+import { parseIp } from '../model/ip.ts';
 
 export type Cidr = { address: string; prefix: number; family: 4 | 6 };
 
@@ -12,8 +13,9 @@ export function parseCidr(text: string): Cidr | null {
   if (slash < 0) return null;
   const address = text.slice(0, slash);
   const prefixText = text.slice(slash + 1);
-  const family = isIP(address);
-  if (family === 0 || !/^\d{1,3}$/.test(prefixText)) return null;
+  const ip = address.trim() === address ? parseIp(address) : null;
+  if (ip === null || !/^\d{1,3}$/.test(prefixText)) return null;
+  const family = ip.family === 'IPv4' && !address.includes(':') ? 4 : 6;
   const prefix = Number(prefixText);
   if (prefix > (family === 4 ? 32 : 128)) return null;
   return { address, prefix, family: family as 4 | 6 };

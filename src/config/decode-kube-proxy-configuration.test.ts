@@ -77,3 +77,8 @@ test('decodeKubeProxyConfiguration() fails on what kube-proxy treats as fatal', 
     assert.throws(() => decodeKubeProxyConfiguration(text), (e: unknown) => e instanceof ConfigDecodeError && want.test(e.message), text);
   }
 });
+
+test('decodeKubeProxyConfiguration() reads the first document, as upstream (a trailing `---` is fine)', () => {
+  assert.equal(decodeKubeProxyConfiguration(`${head}mode: ipvs\n---\n`).config.mode, 'ipvs');
+  assert.equal(decodeKubeProxyConfiguration(`---\n${head}mode: nftables\n---\nkind: Other\n`).config.mode, 'nftables');
+});

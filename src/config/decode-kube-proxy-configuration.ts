@@ -6,7 +6,7 @@
  * caller can log "Using lenient decoding as strict decoding failed". Anything else (syntax, types,
  * a missing or wrong apiVersion/kind) is fatal. Defaults are applied to the result.
  */
-import { isAlias, isMap, isScalar, isSeq, parseDocument } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, parseAllDocuments } from 'yaml';
 import type { Node as YamlNode, Document } from 'yaml';
 import { applyDefaults } from './defaults.ts';
 import { formatDurationNs, parseDurationNs } from './duration.ts';
@@ -33,7 +33,11 @@ type Ctx = { doc: Document; strict: string[] };
  * @throws ConfigDecodeError for anything kube-proxy treats as fatal
  */
 export function decodeKubeProxyConfiguration(text: string): DecodeResult {
-  const doc = parseDocument(text, { uniqueKeys: false, schema: 'core', prettyErrors: false });
+  // Like sigs.k8s.io/yaml, only the first document counts: a trailing `---` (or more documents
+  // after it) is not an error.
+  const docs = parseAllDocuments(text, { uniqueKeys: false, schema: 'core', prettyErrors: false });
+  const doc = Array.isArray(docs) ? docs[0] : undefined;
+  if (doc === undefined) throw new ConfigDecodeError("Cannot decode KubeProxyConfiguration: Object 'Kind' is missing (the file is empty)");
   if (doc.errors.length > 0) {
     throw new ConfigDecodeError(`Cannot parse KubeProxyConfiguration: ${doc.errors[0].message.split('\n')[0]}`);
   }

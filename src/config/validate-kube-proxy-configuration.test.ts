@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { defaultKubeProxyConfiguration } from './defaults.ts';
 import { formatFieldErrors } from './field-error.ts';
 import type { KubeProxyConfiguration } from './types.ts';
-import { validateKubeProxyConfiguration } from './validate-kube-proxy-configuration.ts';
+import { validateKubeProxyConfiguration, validateLoggingConfiguration } from './validate-kube-proxy-configuration.ts';
+import { featureGateLookup } from './feature-gates.ts';
 
 type Case = [name: string, mutate: (c: KubeProxyConfiguration) => void, want: string];
 
@@ -35,12 +36,13 @@ const cases: Case[] = [
     'KubeProxyConfiguration.detectLocalMode: Unsupported value: "Pods": supported values: "ClusterCIDR", "NodeCIDR", "BridgeInterface", "InterfaceNamePrefix"'],
   ['BridgeInterface without a bridge', (c) => (c.detectLocalMode = 'BridgeInterface'),
     'KubeProxyConfiguration.detectLocal.bridgeInterface: Required value: must not be empty when detectLocalMode is BridgeInterface'],
-  ['ipvs scheduler', (c) => ((c.mode = 'ipvs'), (c.ipvs.scheduler = 'fifo')),
-    'KubeProxyConfiguration.ipvs.scheduler: Unsupported value: "fifo": supported values: "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "sh", "dh", "sed", "nq", "mh"'],
+  // Upstream leaves the scheduler name to the kernel.
+  ['ipvs scheduler', (c) => ((c.mode = 'ipvs'), (c.ipvs.scheduler = 'fifo')), '[]'],
+  ['sloppy IPv4', (c) => (c.bindAddress = '010.001.002.003'), '[]'],
+  ['IPv6 zone', (c) => (c.bindAddress = 'fe80::1%eth0'), 'KubeProxyConfiguration.bindAddress: Invalid value: "fe80::1%eth0": not a valid textual representation of an IP address'],
   ['excludeCIDRs', (c) => (c.ipvs.excludeCIDRs = ['x']), 'KubeProxyConfiguration.ipvs.excludeCIDRs[0]: Invalid value: "x": must be a valid CIDR'],
   ['hidden metrics version', (c) => (c.showHiddenMetricsForVersion = '1.30'),
     "KubeProxyConfiguration.showHiddenMetricsForVersion: Invalid value: \"1.30\": must be omitted or have the value '1.36': only the previous minor version is allowed"],
-  ['json logging', (c) => (c.logging.format = 'json'), 'KubeProxyConfiguration.logging.format: Unsupported value: "json": supported values: "text"'],
   ['bad feature gate name', (c) => (c.featureGates = { 'not a gate': true }), 'KubeProxyConfiguration.featureGates: Invalid value: "not a gate": unrecognized feature gate'],
   ['unknown feature gate', (c) => (c.featureGates = { NoSuchGate: true }), 'KubeProxyConfiguration.featureGates: Invalid value: "NoSuchGate": unrecognized feature gate'],
 ];
@@ -67,4 +69,21 @@ test('formatFieldErrors() brackets several errors like an aggregate', () => {
   c.oomScoreAdj = 2000;
   c.iptables.masqueradeBit = 32;
   assert.match(formatFieldErrors(validateKubeProxyConfiguration(c)), /^\[.*masqueradeBit.*, .*oomScoreAdj.*\]$/);
+});
+
+test('validateLoggingConfiguration() allows json (LoggingBetaOptions) and gates the split-stream options on LoggingAlphaOptions', () => {
+  const table: [string, (c: ReturnType<typeof defaultKubeProxyConfiguration>) => void, Record<string, boolean>, string][] = [
+    ['json', (c) => (c.logging.format = 'json'), {}, ''],
+    ['xml', (c) => (c.logging.format = 'xml'), {}, 'logging.format: Invalid value: "xml": Unsupported log format'],
+    ['json without beta', (c) => (c.logging.format = 'json'), { LoggingBetaOptions: false }, 'logging.format: Invalid value: "json": Unsupported log format'],
+    ['split stream', (c) => (c.logging.options.json.splitStream = true), {}, 'logging.options.json.splitStream: Forbidden: Feature LoggingAlphaOptions is disabled'],
+    ['buffer', (c) => (c.logging.options.text.infoBufferSize = '1Ki'), {}, 'logging.options.text.infoBufferSize: Forbidden: Feature LoggingAlphaOptions is disabled'],
+    ['split stream with alpha', (c) => ((c.logging.options.text.splitStream = true), (c.logging.options.text.infoBufferSize = '1Ki')), { LoggingAlphaOptions: true }, ''],
+  ];
+  for (const [name, mutate, gates, want] of table) {
+    const c = defaultKubeProxyConfiguration();
+    mutate(c);
+    const errs = validateLoggingConfiguration(c, featureGateLookup(gates));
+    assert.equal(errs.length === 0 ? '' : formatFieldErrors(errs), want, name);
+  }
 });

@@ -4,7 +4,7 @@
  * any returned error. Paths use the JSON keys a user edits (`KubeProxyConfiguration.iptables.
  * masqueradeBit`) rather than upstream's Go type names, so the message points into the file.
  */
-import { isIP } from 'node:net';
+import { parseIp } from '../model/ip.ts';
 import { parseCidr } from './cidr.ts';
 import { parseDurationNs } from './duration.ts';
 import { forbidden, invalid, required, unsupported } from './field-error.ts';
@@ -16,7 +16,6 @@ import { KNOWN_FEATURE_GATES } from './known-feature-gates.ts';
 const ROOT = 'KubeProxyConfiguration';
 export const LINUX_PROXY_MODES = ['iptables', 'ipvs', 'nftables'];
 export const LOCAL_MODES = ['ClusterCIDR', 'NodeCIDR', 'BridgeInterface', 'InterfaceNamePrefix'];
-export const IPVS_SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'sh', 'dh', 'sed', 'nq', 'mh'];
 export const NODE_PORT_ADDRESS_KEYWORDS = ['primary', 'localhost', 'all'];
 
 /** Every problem in `c`, empty when it is valid. */
@@ -48,9 +47,7 @@ export function validateKubeProxyConfiguration(c: KubeProxyConfiguration): Field
   }
 
   if (c.mode === 'ipvs') {
-    if (c.ipvs.scheduler !== '' && !IPVS_SCHEDULERS.includes(c.ipvs.scheduler)) {
-      errs.push(unsupported(p('ipvs', 'scheduler'), c.ipvs.scheduler, IPVS_SCHEDULERS));
-    }
+    // Upstream leaves ipvs.scheduler to the kernel (any name is accepted at validation).
     for (const k of ['tcpTimeout', 'tcpFinTimeout', 'udpTimeout'] as const) {
       if (ns(p('ipvs', k), c.ipvs[k]) < 0) errs.push(invalid(p('ipvs', k), c.ipvs[k], 'must be greater than or equal to 0'));
     }
@@ -71,7 +68,7 @@ export function validateKubeProxyConfiguration(c: KubeProxyConfiguration): Field
   if (c.clientConnection.burst < 0) errs.push(invalid(p('clientConnection', 'burst'), c.clientConnection.burst, 'must be greater than or equal to 0'));
   if (c.clientConnection.qps < 0) errs.push(invalid(p('clientConnection', 'qps'), c.clientConnection.qps, 'must be greater than or equal to 0'));
 
-  if (isIP(c.bindAddress) === 0) errs.push(invalid(p('bindAddress'), c.bindAddress, 'not a valid textual representation of an IP address'));
+  if (!isSloppyIP(c.bindAddress)) errs.push(invalid(p('bindAddress'), c.bindAddress, 'not a valid textual representation of an IP address'));
   errs.push(...validateHostPort(c.healthzBindAddress, p('healthzBindAddress')));
   errs.push(...validateHostPort(c.metricsBindAddress, p('metricsBindAddress')));
 
@@ -121,7 +118,6 @@ export function validateKubeProxyConfiguration(c: KubeProxyConfiguration): Field
     }
   }
 
-  if (c.logging.format !== 'text') errs.push(unsupported(p('logging', 'format'), c.logging.format, ['text']));
   if (ns(p('logging', 'flushFrequency'), c.logging.flushFrequency) <= 0) {
     errs.push(invalid(p('logging', 'flushFrequency'), c.logging.flushFrequency, 'must be greater than 0'));
   }
@@ -130,9 +126,32 @@ export function validateKubeProxyConfiguration(c: KubeProxyConfiguration): Field
     if (m.filePattern === '') errs.push(required(`${path}.filePattern`, ''));
     else if (/[=,]/.test(m.filePattern)) errs.push(invalid(`${path}.filePattern`, m.filePattern, 'must not contain "=" or ","'));
   });
-  if (c.logging.options.json.splitStream) errs.push(forbidden(p('logging', 'options', 'json'), 'the json format is not enabled for kube-proxy'));
 
   return errs;
+}
+
+/**
+ * component-base's checks of the logging options, which upstream reports as "initialize logging"
+ * before any other validation: the format must be registered (`text`, or `json` while
+ * LoggingBetaOptions is on), and the split-stream options need LoggingAlphaOptions.
+ */
+export function validateLoggingConfiguration(c: KubeProxyConfiguration, enabled: (gate: string) => boolean): FieldError[] {
+  const errs: FieldError[] = [];
+  const formats = enabled('LoggingBetaOptions') ? ['json', 'text'] : ['text'];
+  if (!formats.includes(c.logging.format)) errs.push(invalid('logging.format', c.logging.format, 'Unsupported log format'));
+  if (!enabled('LoggingAlphaOptions')) {
+    for (const fmt of ['text', 'json'] as const) {
+      const o = c.logging.options[fmt];
+      if (o.splitStream) errs.push(forbidden(`logging.options.${fmt}.splitStream`, 'Feature LoggingAlphaOptions is disabled'));
+      if (!/^[+-]?0*(\.0*)?[a-zA-Z]*$/.test(o.infoBufferSize)) errs.push(forbidden(`logging.options.${fmt}.infoBufferSize`, 'Feature LoggingAlphaOptions is disabled'));
+    }
+  }
+  return errs;
+}
+
+/** An address as Kubernetes' ParseIPSloppy reads it (leading zeros allowed, zones refused). */
+function isSloppyIP(text: string): boolean {
+  return text.trim() === text && text !== '' && parseIp(text) !== null;
 }
 
 function validateHostPort(input: string, path: string): FieldError[] {
@@ -141,7 +160,7 @@ function validateHostPort(input: string, path: string): FieldError[] {
   if (!m) return [invalid(path, input, 'must be IP:port')];
   const errs: FieldError[] = [];
   const host = m[1] ?? m[2];
-  if (isIP(host) === 0) errs.push(invalid(path, host, 'must be a valid IP'));
+  if (!isSloppyIP(host)) errs.push(invalid(path, host, 'must be a valid IP'));
   const port = Number(m[3]);
   if (!/^\d+$/.test(m[3]) || port < 1 || port > 65535) errs.push(invalid(path, m[3], 'must be a valid port'));
   return errs;

@@ -77,3 +77,18 @@ test('logger.fatal() logs F and exits with 255', () => {
   assert.equal(code, 255);
   assert.match(lines[0], /^F1125 .*\] "dead"\n$/);
 });
+
+test('logger with format json writes component-base\'s JSON lines: ts in ms, caller, msg, v for info, err first for errors', () => {
+  const { log, lines } = capture({ format: 'json' });
+  log.info('hello', { a: 'b', n: 1 });
+  log.v(0).info('zero');
+  log.error('failed', { err: new Error('x'), svc: 'ns/name' });
+  const [info, zero, err] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.equal(info!.ts, fixed.getTime());
+  assert.match(String(info!.caller), /^logger\.test\.ts:\d+$/);
+  assert.deepEqual(Object.keys(info!), ['ts', 'caller', 'msg', 'v', 'a', 'n']);
+  assert.deepEqual([info!.msg, info!.v, info!.a, info!.n], ['hello', 0, 'b', 1]);
+  assert.equal(zero!.v, 0);
+  assert.deepEqual(Object.keys(err!), ['ts', 'caller', 'msg', 'err', 'svc']);
+  assert.equal(err!.err, 'x');
+});

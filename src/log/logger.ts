@@ -8,6 +8,10 @@
  * Header: severity letter (I/W/E/F), MMDD, hh:mm:ss.uuuuuu (local time, as klog), the pid padded to
  * 7 columns, the caller's file:line, then `]`. The message is quoted and followed by key="value"
  * pairs, as klog's structured calls (InfoS/ErrorS) print them.
+ *
+ * With `format: 'json'` (`--logging-format=json`) each line is one JSON object in
+ * component-base's JSON format instead: `{"ts":<epoch ms>,"caller":"file:line","msg":"...","v":0,...}`;
+ * error lines carry `err` and no `v`.
  */
 
 /** Where lines go; `write` receives one complete line including its newline. */
@@ -30,6 +34,8 @@ export type LoggerOptions = {
   pid?: number;
   /** Called after a fatal line. @default process.exit */
   exit?: (code: number) => never;
+  /** `text` (klog's header and key="value" pairs) or `json` (component-base's JSON lines). @default 'text' */
+  format?: 'text' | 'json';
 };
 
 export type KeyValues = Record<string, unknown>;
@@ -54,7 +60,8 @@ export type Logger = {
   getVerbosity(): number;
 };
 
-type State = Required<Omit<LoggerOptions, 'out' | 'vmodule'>> & {
+type State = Required<Omit<LoggerOptions, 'out' | 'vmodule' | 'format'>> & {
+  json: boolean;
   out: LogSink | undefined;
   vmodule: { re: RegExp; verbosity: number }[];
 };
@@ -75,13 +82,16 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     now: options.now ?? preciseNow,
     pid: options.pid ?? process.pid,
     exit: options.exit ?? ((code: number) => process.exit(code)),
+    json: options.format === 'json',
   };
   return makeLogger(state, {});
 }
 
 function makeLogger(state: State, bound: KeyValues): Logger {
-  const emit = (sev: 'I' | 'W' | 'E' | 'F', msg: string, kv: KeyValues | undefined, source: string) => {
-    const line = formatHeader(sev, state.now(), state.pid, source) + formatMessage(msg, { ...bound, ...kv }) + '\n';
+  const emit = (sev: 'I' | 'W' | 'E' | 'F', msg: string, kv: KeyValues | undefined, source: string, level = 0) => {
+    const line = state.json
+      ? formatJsonLine(sev, state.now(), source, msg, { ...bound, ...kv }, level) + '\n'
+      : formatHeader(sev, state.now(), state.pid, source) + formatMessage(msg, { ...bound, ...kv }) + '\n';
     const sink = sev === 'I' && state.out ? state.out : state.err;
     sink.write(line);
   };
@@ -94,7 +104,7 @@ function makeLogger(state: State, bound: KeyValues): Logger {
       return {
         enabled,
         info(msg, kv) {
-          if (enabled) emit('I', msg, kv, state.withSource ? file || callerLocation() : '');
+          if (enabled) emit('I', msg, kv, state.withSource ? file || callerLocation() : '', level);
         },
       };
     },
@@ -188,6 +198,34 @@ function formatValue(v: unknown): string {
   } catch {
     return String(v);
   }
+}
+
+/**
+ * One line of component-base's JSON format (zap's encoder as kube-proxy configures it): `ts` in
+ * epoch milliseconds, `caller`, `msg`, then `v` for info lines or `err` first for errors, then the
+ * key/value pairs. Errors are encoded as their message, as zapr does.
+ */
+export function formatJsonLine(sev: string, d: Date, source: string, msg: string, kv: KeyValues, level = 0): string {
+  const ts = d.getTime() + (((d as PreciseDate).micros ?? d.getMilliseconds() * 1000) % 1000) / 1000;
+  const o: Record<string, unknown> = { ts, caller: source || '???:1', msg };
+  if (sev === 'I' || sev === 'W') o.v = level;
+  for (const [k, v] of Object.entries(kv)) {
+    if (k in o) continue;
+    o[k] = jsonValue(v);
+  }
+  try {
+    return JSON.stringify(o);
+  } catch {
+    return JSON.stringify({ ts, caller: o.caller, msg, v: level, error: 'cannot encode the key/value pairs' });
+  }
+}
+
+function jsonValue(v: unknown): unknown {
+  if (v instanceof Error) return v.message;
+  if (typeof v === 'bigint') return v.toString();
+  if (v === undefined) return null;
+  if (Array.isArray(v)) return v.map(jsonValue);
+  return v;
 }
 
 /** file:line of the first stack frame outside this module. */
