@@ -15,7 +15,7 @@ import { cleanupKubeProxyRules } from '../cleanup/cleanup-kube-proxy-rules.ts';
 import { commandExec } from '../cleanup/exec.ts';
 import { encodeKubeProxyConfiguration } from '../config/encode-kube-proxy-configuration.ts';
 import { KUBE_PROXY_BPF_VERSION, KUBERNETES_VERSION } from '../config/version.ts';
-import { createLogger, type Logger } from '../log/logger.ts';
+import { createLogger, errorChain, type Logger } from '../log/logger.ts';
 import type { KubeProxyConfiguration } from '../config/types.ts';
 import { findCgroup2Root } from './find-cgroup2-root.ts';
 import { flagValues } from './flag-values.ts';
@@ -134,11 +134,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
 }
 
 /** An error's message with its causes (`a: b: c`), never a stack. */
-function errorText(e: unknown): string {
-  if (!(e instanceof Error)) return String(e);
-  const cause = e.cause instanceof Error && !e.message.includes(e.cause.message) ? `: ${errorText(e.cause)}` : '';
-  return e.message + cause;
-}
+const errorText = (e: unknown): string => (e instanceof Error ? errorChain(e) : String(e));
 
 main(process.argv.slice(2), process.env).then(
   (code) => {

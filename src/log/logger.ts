@@ -221,7 +221,7 @@ export function formatJsonLine(sev: string, d: Date, source: string, msg: string
 }
 
 function jsonValue(v: unknown): unknown {
-  if (v instanceof Error) return v.message;
+  if (v instanceof Error) return errorChain(v);
   if (typeof v === 'bigint') return v.toString();
   if (v === undefined) return null;
   if (Array.isArray(v)) return v.map(jsonValue);
