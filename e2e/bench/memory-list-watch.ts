@@ -1,9 +1,11 @@
 // An in-memory list/watch for the control-plane micro-benchmark: the objects live as JSON text, a
 // list answers with pages of 500 items as the apiserver would (one JSON document per page, decoded
-// with the agent's own reviver), and a watch receives events as JSON lines through the agent's
-// WatchDecoder. Only the transport is fake; the Reflector and everything after it are the real ones.
+// and projected by the agent's own decodeListPage), and a watch receives events as JSON lines
+// through the agent's WatchDecoder. Only the transport is fake; the Reflector and everything after
+// it are the real ones.
+import { decodeListPage } from '../../src/kube/api-list-watch.ts';
 import type { KubeObject, ListOptions, ListPage, ListWatch, WatchEvent, WatchOptions } from '../../src/kube/list-watch.ts';
-import { reviveTimestamps, WatchDecoder } from '../../src/kube/watch-decoder.ts';
+import { WatchDecoder } from '../../src/kube/watch-decoder.ts';
 
 export class MemoryListWatch<T extends KubeObject> implements ListWatch<T> {
   /** Objects by namespace/name, as JSON text (what a list page would carry). */
@@ -11,27 +13,24 @@ export class MemoryListWatch<T extends KubeObject> implements ListWatch<T> {
   #rv = 1;
   #watchers = new Set<(line: string) => void>();
   #onWatch: (() => void)[] = [];
-  readonly #decode: (text: string) => ListPage<T>;
+  readonly #project: (raw: unknown) => T;
 
-  /** @param decode turns one page of JSON text into items (the agent's list decoding). */
-  constructor(decode?: (text: string) => ListPage<T>) {
-    this.#decode = decode ?? ((text) => {
-      const list = JSON.parse(text, reviveTimestamps) as { items: T[]; metadata: { resourceVersion: string; continue?: string } };
-      return { items: list.items, resourceVersion: list.metadata.resourceVersion, continue: list.metadata.continue || undefined };
-    });
+  /** @param project the agent's projection of this resource (projections.ts). */
+  constructor(project: (raw: unknown) => T) {
+    this.#project = project;
   }
 
   /** Stores (or replaces) an object without telling watchers (before the list). */
-  put(obj: T & { metadata: { name: string; namespace?: string } }): void {
-    obj.metadata.resourceVersion = String(++this.#rv);
-    this.#objects.set(`${obj.metadata.namespace ?? ''}/${obj.metadata.name}`, JSON.stringify(obj));
+  put(obj: { metadata?: { name?: string; namespace?: string; resourceVersion?: string } }): void {
+    obj.metadata!.resourceVersion = String(++this.#rv);
+    this.#objects.set(`${obj.metadata!.namespace ?? ''}/${obj.metadata!.name}`, JSON.stringify(obj));
   }
 
   /** Stores an object and sends ADDED or MODIFIED to every watch; returns when they handled it. */
-  emit(obj: T & { metadata: { name: string; namespace?: string } }, type?: 'ADDED' | 'MODIFIED' | 'DELETED'): void {
-    const key = `${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
+  emit(obj: { metadata?: { name?: string; namespace?: string; resourceVersion?: string } }, type?: 'ADDED' | 'MODIFIED' | 'DELETED'): void {
+    const key = `${obj.metadata!.namespace ?? ''}/${obj.metadata!.name}`;
     const kind = type ?? (this.#objects.has(key) ? 'MODIFIED' : 'ADDED');
-    obj.metadata.resourceVersion = String(++this.#rv);
+    obj.metadata!.resourceVersion = String(++this.#rv);
     const text = JSON.stringify(obj);
     if (kind === 'DELETED') this.#objects.delete(key);
     else this.#objects.set(key, text);
@@ -52,11 +51,11 @@ export class MemoryListWatch<T extends KubeObject> implements ListWatch<T> {
     const end = Math.min(all.length, start + limit);
     const more = end < all.length ? String(end) : '';
     const text = `{"kind":"List","apiVersion":"v1","metadata":{"resourceVersion":"${this.#rv}","continue":"${more}"},"items":[${all.slice(start, end).join(',')}]}`;
-    return this.#decode(text);
+    return decodeListPage(text, this.#project);
   }
 
   watch(_options: WatchOptions, onEvent: (event: WatchEvent<T>) => void, signal: AbortSignal): Promise<void> {
-    const decoder = new WatchDecoder<T>('watch memory');
+    const decoder = new WatchDecoder<T>('watch memory', this.#project);
     return new Promise((resolve) => {
       const w = (line: string) => {
         for (const ev of decoder.push(line)) onEvent(ev);

@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { BpfObject, createMap, type BpfMap } from 'bpf-loader-napi';
 import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 import { systemClock, systemTimers } from '../../src/health/clock.ts';
+import { projectEndpointSlice, projectService, type EndpointSliceProjection, type ServiceProjection } from '../../src/kube/projections.ts';
 import { Reflector } from '../../src/kube/reflector.ts';
 import { MemoryListWatch } from './memory-list-watch.ts';
 import { BENCH_NAMESPACE, endpointSlice, service } from './objects.ts';
@@ -90,11 +91,11 @@ function serviceOf(i: number): V1Service {
 }
 
 // The objects, stored before the list (as the apiserver holds them when the agent starts).
-const services = new MemoryListWatch<V1Service>();
-const slices = new MemoryListWatch<V1EndpointSlice>();
+const services = new MemoryListWatch(projectService);
+const slices = new MemoryListWatch(projectEndpointSlice);
 for (let i = 0; i < N; i++) {
-  services.put(serviceOf(i) as V1Service & { metadata: { name: string } });
-  for (let k = 0; k < slicesPerService; k++) slices.put(sliceOf(i, k, 0) as V1EndpointSlice & { metadata: { name: string } });
+  services.put(serviceOf(i));
+  for (let k = 0; k < slicesPerService; k++) slices.put(sliceOf(i, k, 0));
 }
 
 // BPF maps from the object's specs, sized for this run (today's agent has no sizing of its own).
@@ -137,8 +138,8 @@ function sync(mode: 'full' | 'partial'): void {
   if (!s.ok) throw new Error(`sync failed: ${s.failures[0]?.message}`);
 }
 const handler = {
-  service: (p: V1Service | null, c: V1Service | null) => svcT.update(p, c),
-  slice: (p: V1EndpointSlice | null, c: V1EndpointSlice | null) => epT.update(p, c),
+  service: (p: ServiceProjection | null, c: ServiceProjection | null) => svcT.update(p, c),
+  slice: (p: EndpointSliceProjection | null, c: EndpointSliceProjection | null) => epT.update(p, c),
 };
 // --- end of pipeline ---
 
@@ -147,8 +148,8 @@ let onSynced: () => void = () => {};
 const allSynced = new Promise<void>((r) => { onSynced = r; });
 const common = { clock: systemClock, timers: systemTimers, onError: (e: Error) => { throw e; } };
 const t0 = performance.now();
-const sr = new Reflector<V1Service>({ ...common, resource: 'services', listWatch: services, handler: { onUpdate: handler.service, onSynced: () => { if (++synced === 2) onSynced(); } } });
-const er = new Reflector<V1EndpointSlice>({ ...common, resource: 'endpointslices', listWatch: slices, handler: { onUpdate: handler.slice, onSynced: () => { if (++synced === 2) onSynced(); } } });
+const sr = new Reflector<ServiceProjection>({ ...common, resource: 'services', listWatch: services, handler: { onUpdate: handler.service, onSynced: () => { if (++synced === 2) onSynced(); } } });
+const er = new Reflector<EndpointSliceProjection>({ ...common, resource: 'endpointslices', listWatch: slices, handler: { onUpdate: handler.slice, onSynced: () => { if (++synced === 2) onSynced(); } } });
 sr.start();
 er.start();
 await allSynced;
@@ -170,7 +171,7 @@ for (let c = 0; c < CHANGES; c++) {
   gen.set(i * slicesPerService + k, g);
   const next = sliceOf(i, k, g);
   const t = performance.now();
-  slices.emit(next as V1EndpointSlice & { metadata: { name: string } });
+  slices.emit(next);
   sync('partial');
   times.push(performance.now() - t);
 }

@@ -18,7 +18,6 @@
  * failure with bindAddressHardFail, the --config file changing).
  */
 import { writeFileSync } from 'node:fs';
-import type { V1Node } from '@kubernetes/client-node';
 import { handleStaleKubeProxyRules } from '../cleanup/handle-stale-kube-proxy-rules.ts';
 import { commandExec } from '../cleanup/exec.ts';
 import { parseDuration } from '../config/duration.ts';
@@ -37,6 +36,7 @@ import { ProxyHealth } from '../health/proxy-health.ts';
 import { ServiceHealthServers } from '../health/service-health-servers.ts';
 import { createApiListWatches } from '../kube/api-list-watch.ts';
 import { kubeProxyUserAgent, loadKubeConfig } from '../kube/kube-config.ts';
+import type { NodeProjection } from '../kube/projections.ts';
 import { eventRecorder, type EventTarget } from '../kube/record-event.ts';
 import { startProxyInformers, type ProxyInformers } from '../kube/proxy-informers.ts';
 import { Reflector } from '../kube/reflector.ts';
@@ -59,7 +59,7 @@ const FAMILIES: IpFamily[] = ['IPv4', 'IPv6'];
 const KNOWN_MODES = new Set(['', 'iptables', 'nftables', 'ipvs']);
 
 /** The own Node's addresses (InternalIP first, then ExternalIP), for device detection. */
-function nodeAddresses(node: V1Node | null): string[] {
+function nodeAddresses(node: NodeProjection | null): string[] {
   const addrs = node?.status?.addresses ?? [];
   return [...addrs.filter((a) => a.type === 'InternalIP'), ...addrs.filter((a) => a.type === 'ExternalIP')].map((a) => a.address);
 }
@@ -202,7 +202,7 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
   const applied = emptyLbState();
   // Caches each service port's entries: a partial sync recomputes only the ports that changed.
   const translator = new Translator();
-  let node: V1Node | null = null;
+  let node: NodeProjection | null = null;
   let nodeSynced = false;
   /** The device set (name#ifindex) the north-south programs were last attached to; null before the first. */
   let attachedDevices: string | null = null;
@@ -414,7 +414,7 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
   });
   cleanups.push(() => informers.stop());
   if (dsr) {
-    const allNodes = new Reflector<V1Node>({
+    const allNodes = new Reflector<NodeProjection>({
       resource: 'nodes (all, for DSR)', listWatch: transport.nodes, resyncPeriodMs: 0, clock: systemClock, timers: systemTimers,
       onError: (err) => logger.v(2).info('Informer error; retrying', { err, resource: err.resource, phase: err.phase }),
       handler: {

@@ -4,7 +4,7 @@
  * queued and when one last succeeded; a family is unhealthy once a queued change has waited
  * longer than the health timeout (2 × syncPeriod). Node eligibility comes from the own Node.
  */
-import type { V1Node } from '@kubernetes/client-node';
+import type { NodeProjection } from '../kube/projections.ts';
 import type { Clock } from './clock.ts';
 
 export type IpFamily = 'IPv4' | 'IPv6';
@@ -82,7 +82,7 @@ export class ProxyHealth {
   }
 
   /** Feed the own Node (null when deleted or not yet seen). */
-  syncNode(node: V1Node | null): void {
+  syncNode(node: NodeProjection | null): void {
     if (node === null) {
       this.#nodeEligible = false;
       return;

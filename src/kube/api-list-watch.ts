@@ -7,11 +7,11 @@
  * request. Exercised against a real kube-apiserver by the e2e suite; the pure parts (URLs,
  * stream decoding, status errors) are unit-tested.
  */
-import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
 import type { HttpsOptions as RequestOptions, KubeClientConfig as KubeConfig } from './kube-config.ts';
 import { Agent, request, type Dispatcher } from 'undici';
 import { systemClock, systemTimers, type Clock, type Timers } from '../health/clock.ts';
 import { ApiStatusError, type ApiStatus, type KubeObject, type ListOptions, type ListPage, type ListWatch, type WatchEvent, type WatchOptions } from './list-watch.ts';
+import { projectEndpointSlice, projectNode, projectService, type EndpointSliceProjection, type NodeProjection, type ServiceProjection } from './projections.ts';
 import { RateLimiter } from './rate-limiter.ts';
 import { WatchDecoder, reviveTimestamps } from './watch-decoder.ts';
 
@@ -148,30 +148,49 @@ export class ApiClient {
   }
 }
 
-/** List and watch one collection (all namespaces) through an ApiClient. */
+/**
+ * Decodes one list page: JSON with the watch reviver, each item turned into its projection at
+ * once so the page's full objects are garbage before the next page arrives.
+ */
+export function decodeListPage<T>(text: string, project: (raw: unknown) => T): ListPage<T> {
+  const list = JSON.parse(text, reviveTimestamps) as { items?: unknown[] | null; metadata?: { resourceVersion?: string; continue?: string } };
+  const items = list.items ?? [];
+  const out = new Array<T>(items.length);
+  for (let i = 0; i < items.length; i++) {
+    out[i] = project(items[i]);
+    items[i] = undefined;
+  }
+  return { items: out, resourceVersion: list.metadata?.resourceVersion ?? '', continue: list.metadata?.continue || undefined };
+}
+
+/** List and watch one collection (all namespaces) through an ApiClient, yielding projections. */
 export class ApiListWatch<T extends KubeObject> implements ListWatch<T> {
   #client: ApiClient;
   #path: string;
+  #project: (raw: unknown) => T;
 
-  /** @param path the collection, e.g. `/api/v1/services` */
-  constructor(client: ApiClient, path: string) {
+  /**
+   * @param path the collection, e.g. `/api/v1/services`
+   * @param project turns a decoded object into what the cache keeps (see projections.ts)
+   */
+  constructor(client: ApiClient, path: string, project: (raw: unknown) => T) {
     this.#client = client;
     this.#path = path;
+    this.#project = project;
   }
 
   async list(options: ListOptions, signal: AbortSignal): Promise<ListPage<T>> {
     const res = await this.#client.get(this.#path, listQuery(options), signal, 300_000);
     const text = await res.body.text();
     if (res.statusCode !== 200) throw responseError(`list ${this.#path}`, res.statusCode, text);
-    const list = JSON.parse(text, reviveTimestamps) as { items?: T[] | null; metadata?: { resourceVersion?: string; continue?: string } };
-    return { items: list.items ?? [], resourceVersion: list.metadata?.resourceVersion ?? '', continue: list.metadata?.continue || undefined };
+    return decodeListPage(text, this.#project);
   }
 
   async watch(options: WatchOptions, onEvent: (event: WatchEvent<T>) => void, signal: AbortSignal): Promise<void> {
     // Idle longer than the server's own timeout plus a margin means the connection is dead.
     const res = await this.#client.get(this.#path, watchQuery(options), signal, (options.timeoutSeconds + 60) * 1000);
     if (res.statusCode !== 200) throw responseError(`watch ${this.#path}`, res.statusCode, await res.body.text());
-    const decoder = new WatchDecoder<T>(`watch ${this.#path}`);
+    const decoder = new WatchDecoder<T>(`watch ${this.#path}`, this.#project);
     try {
       for await (const chunk of res.body) {
         for (const ev of decoder.push(chunk as Buffer)) onEvent(ev);
@@ -190,9 +209,9 @@ export class ApiListWatch<T extends KubeObject> implements ListWatch<T> {
 /** The three collections kube-proxy watches, over one shared client. */
 export interface ApiListWatches {
   client: ApiClient;
-  services: ListWatch<V1Service>;
-  endpointSlices: ListWatch<V1EndpointSlice>;
-  nodes: ListWatch<V1Node>;
+  services: ListWatch<ServiceProjection>;
+  endpointSlices: ListWatch<EndpointSliceProjection>;
+  nodes: ListWatch<NodeProjection>;
 }
 
 /**
@@ -206,8 +225,8 @@ export function createApiListWatches(kc: KubeConfig, options: ApiTransportOption
   const client = new ApiClient(kc, options);
   return {
     client,
-    services: new ApiListWatch<V1Service>(client, '/api/v1/services'),
-    endpointSlices: new ApiListWatch<V1EndpointSlice>(client, '/apis/discovery.k8s.io/v1/endpointslices'),
-    nodes: new ApiListWatch<V1Node>(client, '/api/v1/nodes'),
+    services: new ApiListWatch(client, '/api/v1/services', projectService),
+    endpointSlices: new ApiListWatch(client, '/apis/discovery.k8s.io/v1/endpointslices', projectEndpointSlice),
+    nodes: new ApiListWatch(client, '/api/v1/nodes', projectNode),
   };
 }

@@ -52,7 +52,7 @@ export type WatchEvent<T> =
   | { type: 'BOOKMARK'; object: KubeObject }
   | { type: 'ERROR'; object: ApiStatus };
 
-/** List and watch one resource. */
+/** List and watch one resource; items and event objects are what the cache keeps (the projections of projections.ts for the proxy's informers). */
 export interface ListWatch<T extends KubeObject> {
   /** Fetch one page. Rejects with ApiStatusError when the server answers with a Status. */
   list(options: ListOptions, signal: AbortSignal): Promise<ListPage<T>>;

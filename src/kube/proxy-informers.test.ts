@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
 import type { KubeObject, ListOptions, ListPage, ListWatch, WatchEvent, WatchOptions } from './list-watch.ts';
-import { PROXY_LABEL_SELECTOR, startProxyInformers, type ProxyEventHandler } from './proxy-informers.ts';
+import { PROXY_LABEL_SELECTOR, SERVICE_LABEL_SELECTOR, startProxyInformers, type ProxyEventHandler } from './proxy-informers.ts';
 
 /** Answers lists with fixed items and records every request; watches stay open until aborted. */
 class Recording<T extends KubeObject> implements ListWatch<T> {
@@ -41,11 +41,15 @@ test('startProxyInformers filters server-side and routes events to the handler',
   await settle();
 
   assert.equal(PROXY_LABEL_SELECTOR, '!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless');
-  assert.equal(transport.services.lists[0].labelSelector, PROXY_LABEL_SELECTOR);
+  // Upstream v1.37 applies the headless requirement to EndpointSlices only: a Service that has a
+  // ClusterIP and carries the headless label is still served.
+  assert.equal(SERVICE_LABEL_SELECTOR, '!service.kubernetes.io/service-proxy-name');
+  assert.equal(transport.services.lists[0].labelSelector, SERVICE_LABEL_SELECTOR);
   assert.equal(transport.endpointSlices.lists[0].labelSelector, PROXY_LABEL_SELECTOR);
   assert.equal(transport.nodes.lists[0].fieldSelector, 'metadata.name=node-a');
   assert.equal(transport.nodes.lists[0].labelSelector, undefined);
-  assert.equal(transport.services.watches[0].options.labelSelector, PROXY_LABEL_SELECTOR);
+  assert.equal(transport.services.watches[0].options.labelSelector, SERVICE_LABEL_SELECTOR);
+  assert.equal(transport.endpointSlices.watches[0].options.labelSelector, PROXY_LABEL_SELECTOR);
   assert.equal(transport.nodes.watches[0].options.fieldSelector, 'metadata.name=node-a');
   assert.deepEqual(calls.sort(), ['node - node-a', 'service - web', 'slice - web-abc', 'synced endpointslices', 'synced node', 'synced services']);
   assert.equal(inf.synced(), true);

@@ -1,12 +1,13 @@
 /**
  * @module
  * The three watches kube-proxy runs (spec §0, §5.1, §5.16, §5.17): Services and EndpointSlices
- * with a server-side label selector that drops objects another proxy owns and headless slices,
- * and the own Node by field selector. Events reach one handler interface.
+ * with a server-side label selector that drops objects another proxy owns (and, for slices,
+ * those of headless Services), and the own Node by field selector. Events reach one handler
+ * interface, as compact projections (projections.ts).
  */
-import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
 import type { Clock, Timers } from '../health/clock.ts';
 import type { ListWatch } from './list-watch.ts';
+import type { EndpointSliceProjection, NodeProjection, ServiceProjection } from './projections.ts';
 import { Reflector, type ReflectorError } from './reflector.ts';
 
 /** A Service or slice with this label belongs to another proxy implementation. */
@@ -14,18 +15,21 @@ export const SERVICE_PROXY_NAME_LABEL = 'service.kubernetes.io/service-proxy-nam
 /** Set by the EndpointSlice controller on the slices of headless Services. */
 export const HEADLESS_LABEL = 'service.kubernetes.io/headless';
 /**
- * Upstream builds one selector from both requirements and applies it to every informer of its
- * shared factory, Services and EndpointSlices alike; we send the same one so the server filters.
+ * Services: only those another proxy owns are dropped. A Service that carries the headless label
+ * but has a ClusterIP is served, as upstream v1.37 does (it applies the headless requirement to
+ * EndpointSlices only); a truly headless Service (clusterIP None) is skipped by the model.
  */
+export const SERVICE_LABEL_SELECTOR = `!${SERVICE_PROXY_NAME_LABEL}`;
+/** EndpointSlices: also those the controller labelled as belonging to a headless Service. */
 export const PROXY_LABEL_SELECTOR = `!${SERVICE_PROXY_NAME_LABEL},!${HEADLESS_LABEL}`;
 
 export type InformerKind = 'services' | 'endpointslices' | 'node';
 
 /** What the proxier implements (add = (null, obj), delete = (obj, null)). */
 export interface ProxyEventHandler {
-  onService(prev: V1Service | null, cur: V1Service | null): void;
-  onEndpointSlice(prev: V1EndpointSlice | null, cur: V1EndpointSlice | null): void;
-  onNode(prev: V1Node | null, cur: V1Node | null): void;
+  onService(prev: ServiceProjection | null, cur: ServiceProjection | null): void;
+  onEndpointSlice(prev: EndpointSliceProjection | null, cur: EndpointSliceProjection | null): void;
+  onNode(prev: NodeProjection | null, cur: NodeProjection | null): void;
   /** The first list of `kind` was delivered. Programming must wait for services and endpointslices. */
   onSynced(kind: InformerKind): void;
 }
@@ -34,9 +38,9 @@ export interface ProxyInformersOptions {
   /** This node's name (the hostname-override value); selects the Node. */
   nodeName: string;
   transport: {
-    services: ListWatch<V1Service>;
-    endpointSlices: ListWatch<V1EndpointSlice>;
-    nodes: ListWatch<V1Node>;
+    services: ListWatch<ServiceProjection>;
+    endpointSlices: ListWatch<EndpointSliceProjection>;
+    nodes: ListWatch<NodeProjection>;
   };
   handler: ProxyEventHandler;
   /** configSyncPeriod (default 15m); 0 turns resync off. */
@@ -50,9 +54,9 @@ export interface ProxyInformersOptions {
 
 /** The running informers. */
 export interface ProxyInformers {
-  services: Reflector<V1Service>;
-  endpointSlices: Reflector<V1EndpointSlice>;
-  node: Reflector<V1Node>;
+  services: Reflector<ServiceProjection>;
+  endpointSlices: Reflector<EndpointSliceProjection>;
+  node: Reflector<NodeProjection>;
   /** True once both Services and EndpointSlices have synced: the first sync may run. */
   synced(): boolean;
   stop(): Promise<void>;
@@ -69,15 +73,15 @@ export function startProxyInformers(options: ProxyInformersOptions): ProxyInform
   if (nodeName === '') throw new RangeError('Cannot watch the own Node: the node name is empty');
   const { handler } = options;
   const common = { resyncPeriodMs: options.resyncPeriodMs, clock: options.clock, timers: options.timers, random: options.random, onError: options.onError };
-  const services = new Reflector<V1Service>({
-    ...common, resource: 'services', listWatch: options.transport.services, labelSelector: PROXY_LABEL_SELECTOR,
+  const services = new Reflector<ServiceProjection>({
+    ...common, resource: 'services', listWatch: options.transport.services, labelSelector: SERVICE_LABEL_SELECTOR,
     handler: { onUpdate: (p, c) => handler.onService(p, c), onSynced: () => handler.onSynced('services') },
   });
-  const endpointSlices = new Reflector<V1EndpointSlice>({
+  const endpointSlices = new Reflector<EndpointSliceProjection>({
     ...common, resource: 'endpointslices', listWatch: options.transport.endpointSlices, labelSelector: PROXY_LABEL_SELECTOR,
     handler: { onUpdate: (p, c) => handler.onEndpointSlice(p, c), onSynced: () => handler.onSynced('endpointslices') },
   });
-  const node = new Reflector<V1Node>({
+  const node = new Reflector<NodeProjection>({
     ...common, resource: 'nodes', listWatch: options.transport.nodes, fieldSelector: `metadata.name=${nodeName}`,
     handler: { onUpdate: (p, c) => handler.onNode(p, c), onSynced: () => handler.onSynced('node') },
   });

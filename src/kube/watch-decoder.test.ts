@@ -43,3 +43,9 @@ test('WatchDecoder and list decoding drop metadata.managedFields (nothing reads 
   assert.deepEqual(ev!.object, { metadata: { name: 's' }, spec: { ports: [{ port: 80 }] } });
   assert.deepEqual(JSON.parse(JSON.stringify({ items: [obj] }), reviveTimestamps), { items: [{ metadata: { name: 's' }, spec: { ports: [{ port: 80 }] } }] });
 });
+
+test('WatchDecoder projects the objects of ADDED, MODIFIED and DELETED events, not bookmarks', () => {
+  const d = new WatchDecoder<{ n: string }>('watch services', (raw) => ({ n: (raw as { metadata: { name: string } }).metadata.name }));
+  const evs = d.push('{"type":"ADDED","object":{"metadata":{"name":"a"}}}\n{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"9"}}}\n');
+  assert.deepEqual(evs, [{ type: 'ADDED', object: { n: 'a' } }, { type: 'BOOKMARK', object: { metadata: { resourceVersion: '9' } } }]);
+});

@@ -12,10 +12,15 @@ export class WatchDecoder<T> {
   #buffer = '';
   #utf8 = new TextDecoder('utf-8');
   #what: string;
+  #project: ((raw: unknown) => T) | undefined;
 
-  /** @param what names the watch in error messages, e.g. `watch services`. */
-  constructor(what: string) {
+  /**
+   * @param what names the watch in error messages, e.g. `watch services`.
+   * @param project turns the object of ADDED/MODIFIED/DELETED events into what the cache keeps
+   */
+  constructor(what: string, project?: (raw: unknown) => T) {
     this.#what = what;
+    this.#project = project;
   }
 
   /**
@@ -52,6 +57,7 @@ export class WatchDecoder<T> {
     if (typeof e !== 'object' || e === null || typeof e.type !== 'string' || !EVENT_TYPES.has(e.type) || typeof e.object !== 'object' || e.object === null) {
       throw new SyntaxError(`${this.#what}: cannot decode event: expected {type, object}, got ${line.slice(0, 120)}`);
     }
+    if (this.#project && (e.type === 'ADDED' || e.type === 'MODIFIED' || e.type === 'DELETED')) e.object = this.#project(e.object);
     return ev as WatchEvent<T>;
   }
 }

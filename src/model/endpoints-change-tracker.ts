@@ -6,7 +6,7 @@
  * again. Slices for services that do not exist are kept: they are harmless until the Service
  * appears, and then the endpoints are already known.
  */
-import type { V1EndpointSlice } from '@kubernetes/client-node';
+import type { EndpointSliceProjection } from '../kube/projections.ts';
 import {
   endpointsFromSlice,
   LAST_CHANGE_TRIGGER_TIME_ANNOTATION,
@@ -58,7 +58,7 @@ export class EndpointsChangeTracker {
    * Records a slice change. Returns whether any service now has a pending change, and the
    * problems found in `cur` (report once per object version).
    */
-  update(prev: V1EndpointSlice | null, cur: V1EndpointSlice | null): { pending: boolean; problems: Problem[] } {
+  update(prev: EndpointSliceProjection | null, cur: EndpointSliceProjection | null): { pending: boolean; problems: Problem[] } {
     const sliceName = (cur ?? prev)?.metadata?.name ?? '';
     const prevService = prev ? sliceServiceName(prev) : null;
     const curService = cur ? sliceServiceName(cur) : null;

@@ -4,7 +4,7 @@
  * kubernetes.io/service-name label; each slice port becomes a service-port key (port name,
  * protocol, address family) and every endpoint's first address is one EndpointInfo.
  */
-import type { V1EndpointSlice } from '@kubernetes/client-node';
+import type { EndpointSliceProjection } from '../kube/projections.ts';
 import { parseIp, type IpFamily } from './ip.ts';
 import { objectRef, type Problem } from './problem.ts';
 import { servicePortKey } from './service-port.ts';
@@ -36,7 +36,7 @@ export type EndpointInfo = {
 export type SliceEndpoints = Map<string, EndpointInfo[]>;
 
 /** "namespace/serviceName" a slice belongs to, or null when it is not used by kube-proxy. */
-export function sliceServiceName(slice: V1EndpointSlice): string | null {
+export function sliceServiceName(slice: EndpointSliceProjection): string | null {
   const labels = slice.metadata?.labels ?? {};
   const svc = labels[SERVICE_NAME_LABEL];
   if (!svc) return null;
@@ -47,7 +47,7 @@ export function sliceServiceName(slice: V1EndpointSlice): string | null {
 }
 
 /** Converts one slice; problems name the slice and the field. */
-export function endpointsFromSlice(slice: V1EndpointSlice, nodeName: string): { endpoints: SliceEndpoints; problems: Problem[] } {
+export function endpointsFromSlice(slice: EndpointSliceProjection, nodeName: string): { endpoints: SliceEndpoints; problems: Problem[] } {
   const endpoints: SliceEndpoints = new Map();
   const problems: Problem[] = [];
   const service = sliceServiceName(slice);

@@ -6,7 +6,7 @@
  * returned: 127.0.0.1 is governed separately by the localhost-NodePort rule, and ::1 is never a
  * NodePort address.
  */
-import type { V1Node } from '@kubernetes/client-node';
+import type { NodeProjection } from '../kube/projections.ts';
 import { cidrContains, isLoopback, parseCidr, parseIp, type IpFamily, type ParsedCidr } from './ip.ts';
 import type { Problem } from './problem.ts';
 
@@ -35,7 +35,7 @@ export type NodePortAddressInput = {
  * The node's primary address per family: the first InternalIP of that family, else the first
  * ExternalIP (spec §5.17).
  */
-export function primaryNodeIPs(node: V1Node | null): Partial<Record<IpFamily, string>> {
+export function primaryNodeIPs(node: NodeProjection | null): Partial<Record<IpFamily, string>> {
   const out: Partial<Record<IpFamily, string>> = {};
   const addrs = node?.status?.addresses ?? [];
   for (const type of ['InternalIP', 'ExternalIP']) {

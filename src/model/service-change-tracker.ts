@@ -5,7 +5,7 @@
  * a (state at last apply, newest state) pair and dropped once the two are equal again, so a
  * flap between syncs costs nothing.
  */
-import type { V1Service } from '@kubernetes/client-node';
+import type { ServiceProjection } from '../kube/projections.ts';
 import type { Problem } from './problem.ts';
 import { namespacedName, servicePortsFromService, type ServicePortInfo } from './service-port.ts';
 
@@ -23,7 +23,7 @@ export class ServiceChangeTracker {
    * Records a change. Returns whether the service now has a pending change, and the problems
    * found in `cur` (report them once: this is called once per object version).
    */
-  update(prev: V1Service | null, cur: V1Service | null): { pending: boolean; problems: Problem[] } {
+  update(prev: ServiceProjection | null, cur: ServiceProjection | null): { pending: boolean; problems: Problem[] } {
     const obj = cur ?? prev;
     if (!obj) return { pending: false, problems: [] };
     const name = namespacedName(obj.metadata);

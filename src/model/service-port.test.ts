@@ -103,6 +103,11 @@ test('ignoredServiceReason names the rule', () => {
   assert.equal(ignoredServiceReason(svc('a')), null);
   assert.equal(ignoredServiceReason(svc('a', { clusterIP: 'None' })), 'headless');
   assert.equal(ignoredServiceReason(svc('a', { type: 'ExternalName' })), 'ExternalName');
+  // Upstream v1.37 serves a Service with a ClusterIP even when it carries the headless label
+  // (the label filter applies to EndpointSlices only).
+  const labelled = svc('a', {}, { metadata: { namespace: 'default', name: 'a', labels: { 'service.kubernetes.io/headless': '' } } });
+  assert.equal(ignoredServiceReason(labelled), null);
+  assert.equal(servicePortsFromService(labelled).ports.length, 1);
 });
 
 test('usesClusterEndpoints / usesLocalEndpoints follow the policies', () => {

@@ -4,7 +4,7 @@
  * datapath needs (spec §5.1-5.8). A bad field is reported as a Problem and skipped; the rest of the
  * Service is still programmed.
  */
-import type { V1Service } from '@kubernetes/client-node';
+import type { ServiceProjection } from '../kube/projections.ts';
 import { parseCidr, parseIp, type IpFamily } from './ip.ts';
 import { objectRef, type Problem } from './problem.ts';
 
@@ -59,7 +59,7 @@ export function servicePortKey(service: string, portName: string, protocol: stri
  * Why kube-proxy would leave this Service alone, or null when it is handled: owned by another
  * proxy (label present, any value), headless, or ExternalName.
  */
-export function ignoredServiceReason(svc: V1Service): string | null {
+export function ignoredServiceReason(svc: ServiceProjection): string | null {
   const labels = svc.metadata?.labels ?? {};
   if (Object.hasOwn(labels, SERVICE_PROXY_NAME_LABEL)) return 'service-proxy-name label';
   if (svc.spec?.type === 'ExternalName') return 'ExternalName';
@@ -69,7 +69,7 @@ export function ignoredServiceReason(svc: V1Service): string | null {
 }
 
 /** eTP/iTP only matter where external traffic can arrive at all (upstream's ExternallyAccessible). */
-function externallyAccessibleType(svc: V1Service): boolean {
+function externallyAccessibleType(svc: ServiceProjection): boolean {
   const t = svc.spec?.type ?? 'ClusterIP';
   return t === 'LoadBalancer' || t === 'NodePort' || (t === 'ClusterIP' && (svc.spec?.externalIPs?.length ?? 0) > 0);
 }
@@ -83,7 +83,7 @@ function normalizeProtocol(p: string | undefined): Protocol | null {
  * Converts a Service into its ServicePortInfos (empty for an ignored Service) plus the problems
  * found in it.
  */
-export function servicePortsFromService(svc: V1Service): { ports: ServicePortInfo[]; problems: Problem[] } {
+export function servicePortsFromService(svc: ServiceProjection): { ports: ServicePortInfo[]; problems: Problem[] } {
   const problems: Problem[] = [];
   if (ignoredServiceReason(svc) !== null) return { ports: [], problems };
   const object = objectRef('Service', svc.metadata);
