@@ -3,16 +3,17 @@
  * Attaches the north-south programs to the external devices: tc (clsact) ingress and egress,
  * then XDP in front of it. Restart-safe without a gap:
  * - tc filters are netlink objects, not bpf_links, so they cannot be pinned; ours sit at a fixed
- *   handle and priority, and a restart replaces them in place (`tc filter replace ... bpf
- *   object-pinned`, with the new program pinned under <pin>/progs/) instead of deleting first;
+ *   handle and priority, and a restart replaces the program in place (netlink "change" of the
+ *   same filter through libbpf) instead of deleting first;
  * - XDP is a bpf_link pinned under <pin>/links/xdp-<device>; a restart updates the link's
  *   program. Native mode first; when the driver refuses, tc alone serves the device and that is
  *   logged and reported (metric), never silent. Generic mode only when asked (tests on veth).
+ * Everything goes through bpf-loader-napi (netlink and bpf syscalls); no `tc` or `ip` is run.
  */
 import { existsSync, unlinkSync } from 'node:fs';
-import { attachTc, attachXdp, openPinnedLink, type BpfProgram, type Link } from 'bpf-loader-napi';
+import { attachTc, attachXdp, openPinnedLink, tcDetach, tcQuery, type BpfProgram } from 'bpf-loader-napi';
 import type { Logger } from '../log/logger.ts';
-import { run, type HostDevice } from './host-info.ts';
+import type { HostDevice } from './host-info.ts';
 
 /** Our tc filters' handle and priority ("KP"), the same on every device and in both directions. */
 export const TC_HANDLE = 0x4b50;
@@ -44,30 +45,22 @@ function errText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Pins `prog` at `path`, replacing a pin of a previous run. */
-function pinProgram(prog: BpfProgram, path: string): void {
-  if (existsSync(path)) unlinkSync(path);
-  prog.pin(path);
+/** Our filter on `dev` in `direction`. */
+export function ourTcFilter(ifindex: number, direction: 'ingress' | 'egress') {
+  return { ifindex, direction, handle: TC_HANDLE, priority: TC_PRIORITY };
 }
 
-function attachTcOne(prog: BpfProgram, dev: HostDevice, direction: 'ingress' | 'egress', pinPath: string): 'attached' | 'replaced' {
-  let link: Link;
+function attachTcOne(prog: BpfProgram, dev: HostDevice, direction: 'ingress' | 'egress'): 'attached' | 'replaced' {
+  const filter = ourTcFilter(dev.ifindex, direction);
   try {
-    link = attachTc(prog, dev.ifindex, { direction, handle: TC_HANDLE, priority: TC_PRIORITY });
+    const had = tcQuery(filter) !== 0;
+    // A previous run's filter gets the new program in place, so packets never miss a program.
+    // Closing leaves the filter on the device (it is not a bpf_link).
+    attachTc(prog, dev.ifindex, { direction, handle: TC_HANDLE, priority: TC_PRIORITY, replace: true }).close();
+    return had ? 'replaced' : 'attached';
   } catch (err) {
-    if ((err as { code?: string }).code !== 'EEXIST') throw new Error(`cannot attach tc ${direction} on ${dev.name}: ${errText(err)}`, { cause: err });
-    // A previous run's filter: replace it in place, so packets never miss a program.
-    const pinned = `${pinPath}/progs/tc-${direction}`;
-    pinProgram(prog, pinned);
-    run('tc', [
-      'filter', 'replace', 'dev', dev.name, direction, 'protocol', 'all', 'pref', String(TC_PRIORITY), 'handle', `0x${TC_HANDLE.toString(16)}`,
-      'bpf', 'direct-action', 'object-pinned', pinned,
-    ]);
-    return 'replaced';
+    throw new Error(`cannot attach tc ${direction} on ${dev.name}: ${errText(err)}`, { cause: err });
   }
-  // Closing leaves a tc filter on the device (it is not a bpf_link).
-  link.close();
-  return 'attached';
 }
 
 function attachXdpOne(input: AttachDevicesInput, dev: HostDevice): Pick<DeviceAttachment, 'xdp' | 'xdpFallbackReason'> {
@@ -112,8 +105,8 @@ function attachXdpOne(input: AttachDevicesInput, dev: HostDevice): Pick<DeviceAt
 export function attachDevices(input: AttachDevicesInput): DeviceAttachment[] {
   const out: DeviceAttachment[] = [];
   for (const dev of input.devices) {
-    const ing = attachTcOne(input.tcIngress, dev, 'ingress', input.pinPath);
-    attachTcOne(input.tcEgress, dev, 'egress', input.pinPath);
+    const ing = attachTcOne(input.tcIngress, dev, 'ingress');
+    attachTcOne(input.tcEgress, dev, 'egress');
     const x = attachXdpOne(input, dev);
     out.push({ device: dev.name, ifindex: dev.ifindex, tc: ing, ...x });
   }
@@ -121,7 +114,7 @@ export function attachDevices(input: AttachDevicesInput): DeviceAttachment[] {
 }
 
 /**
- * Removes our tc filters (found by priority) from `devices`, and with `pinPath` also their pinned
+ * Removes our tc filters (by our handle and priority) from `devices`, and with `pinPath` also their pinned
  * XDP links; returns "tc filter <device> <direction>" / "xdp link <device>" per item removed. The
  * tc part serves --cleanup, which finds the filters without any record of where they were put.
  */
@@ -129,15 +122,7 @@ export function detachDevices(devices: HostDevice[], pinPath: string | null): st
   const removed: string[] = [];
   for (const dev of devices) {
     for (const direction of ['ingress', 'egress'] as const) {
-      let filters: { pref?: number }[] = [];
-      try {
-        filters = JSON.parse(run('tc', ['-j', 'filter', 'show', 'dev', dev.name, direction]) || '[]');
-      } catch {
-        continue; // no clsact qdisc on this device
-      }
-      if (!filters.some((f) => f.pref === TC_PRIORITY)) continue;
-      run('tc', ['filter', 'del', 'dev', dev.name, direction, 'pref', String(TC_PRIORITY)]);
-      removed.push(`tc filter ${dev.name} ${direction}`);
+      if (tcDetach(ourTcFilter(dev.ifindex, direction))) removed.push(`tc filter ${dev.name} ${direction}`);
     }
     const xdpPin = pinPath === null ? null : `${pinPath}/links/xdp-${dev.name}`;
     if (xdpPin !== null && existsSync(xdpPin)) {

@@ -90,7 +90,7 @@ export class Datapath {
       kpb_snat_port_min: bpf.nodePortSnatPortRange.min,
       kpb_snat_port_max: bpf.nodePortSnatPortRange.max,
     };
-    if (bpf.socketLB !== 'off') constants.lb_host_netns_cookie = hostNetnsCookie((msg, kv) => logger.warning(msg, kv));
+    if (bpf.socketLB !== 'off') constants.lb_host_netns_cookie = hostNetnsCookie();
 
     const loaded: Collection[] = [];
     const load = async (name: keyof DatapathObjects): Promise<Collection> => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { devicesForAddresses, ensureBpffs, kernelHz, type HostDevice } from './host-info.ts';
+import { devicesForAddresses, ensureBpffs, hostDevices, hostNetnsCookie, kernelHz, type HostDevice } from './host-info.ts';
 
 test('devicesForAddresses picks the devices holding a node IP, loopback excluded, in ifindex order', () => {
   const devices: HostDevice[] = [
@@ -20,4 +20,24 @@ test('kernelHz reads CONFIG_HZ of the running kernel', () => {
 
 test('ensureBpffs refuses a pin path outside any bpffs that it would not mount', () => {
   assert.throws(() => ensureBpffs('/tmp/kpb-not-bpffs'), /is not on a bpffs mount/);
+});
+
+test('hostDevices lists this namespace\'s devices from rtnetlink, without link-local addresses', () => {
+  // Read-only: the test's own namespace (the root one when run from make test) is only listed.
+  const devices = hostDevices();
+  const lo = devices.find((d) => d.name === 'lo');
+  assert.ok(lo, 'no loopback device listed');
+  assert.equal(lo.ifindex, 1);
+  assert.ok(lo.addresses.includes('127.0.0.1'));
+  for (const d of devices) {
+    assert.ok(d.ifindex > 0 && d.name !== '', JSON.stringify(d));
+    assert.ok(!d.addresses.some((a) => a.toLowerCase().startsWith('fe80:')), `${d.name} lists a link-local address`);
+  }
+});
+
+test('hostNetnsCookie is the namespace cookie (stable, non-zero)', () => {
+  const c = hostNetnsCookie();
+  assert.equal(typeof c, 'bigint');
+  assert.ok(c > 0n);
+  assert.equal(hostNetnsCookie(), c);
 });

@@ -2,22 +2,14 @@
  * @module
  * Facts about the host the datapath needs before loading: the kernel's CONFIG_HZ (affinity and
  * conntrack timeouts are in jiffies), the cookie of the network namespace that counts as "the
- * node", bpffs being mounted at the pin folder, and the node's devices and addresses (`ip -j`).
+ * node", bpffs being mounted at the pin folder, and the node's devices and addresses. All of it
+ * comes from files, rtnetlink and syscalls through bpf-loader-napi: the agent spawns no `ip`,
+ * `tc`, `mount` or python (the image has none of them), and a dump costs well under a millisecond.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { gunzipSync } from 'node:zlib';
-
-/** Runs a command and returns its stdout; the error names the command and its stderr. */
-export function run(cmd: string, args: string[]): string {
-  try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new Error(`${cmd} ${args.join(' ')} failed: ${(e.stderr || e.message).trim()}`);
-  }
-}
+import { ADDRESS_SCOPE, mountBpffs, netAddresses, netLinks, netnsCookie } from 'bpf-loader-napi';
 
 /** CONFIG_HZ from /proc/config.gz or /boot/config-$(uname -r); null when neither says. */
 export function kernelHz(): number | null {
@@ -39,26 +31,11 @@ export function kernelHz(): number | null {
 
 /**
  * The cookie the socket programs compare with for "the node's own namespace" (127.0.0.1
- * NodePorts, bind protection); 0 means the initial namespace. The agent's own namespace is the
- * node's (hostNetwork, or the e2e nodes), so its cookie is right everywhere; Node cannot call
- * getsockopt(SO_NETNS_COOKIE), so python3 does. Without python3, 0 is right when we are in the
- * initial namespace (same /proc/1/ns/net); otherwise `warn` says what stays limited.
+ * NodePorts, bind protection). The agent's own namespace is the node's (hostNetwork, or the e2e
+ * nodes), so its cookie is right everywhere; read with getsockopt(SO_NETNS_COOKIE) in the addon.
  */
-export function hostNetnsCookie(warn: (msg: string, kv: Record<string, unknown>) => void): bigint {
-  const py = 'import socket;s=socket.socket();print(int.from_bytes(s.getsockopt(socket.SOL_SOCKET,71,8),"little"))';
-  let pyErr: string;
-  try {
-    return BigInt(run('python3', ['-c', py]).trim());
-  } catch (err) {
-    pyErr = (err as Error).message;
-  }
-  try {
-    if (readlinkSync('/proc/self/ns/net') === readlinkSync('/proc/1/ns/net')) return 0n;
-  } catch {
-    // /proc/1 unreadable (a restricted container): assume the initial namespace, and say so.
-  }
-  warn('Cannot read the netns cookie of the agent\'s namespace; 127.0.0.1 NodePorts and NodePort bind protection assume the initial namespace', { err: pyErr });
-  return 0n;
+export function hostNetnsCookie(): bigint {
+  return netnsCookie();
 }
 
 /** The mount points of bpffs, from /proc/self/mounts. */
@@ -81,34 +58,29 @@ export function ensureBpffs(pinPath: string): string | null {
   if (!bpffsMounts().some(under)) {
     if (!under('/sys/fs/bpf')) throw new Error(`pin path ${pinPath} is not on a bpffs mount and is not under /sys/fs/bpf`);
     mkdirSync('/sys/fs/bpf', { recursive: true });
-    run('mount', ['-t', 'bpf', 'bpf', '/sys/fs/bpf']);
-    action = 'mounted bpffs on /sys/fs/bpf';
+    // mode=0700: the root of a bpffs mounted without it is 1777, where anyone may create pins and
+    // folders (issue 11: a user pre-created our links folder and removed the pins in it).
+    mountBpffs('/sys/fs/bpf', { mode: 0o700 });
+    action = 'mounted bpffs on /sys/fs/bpf (mode=0700)';
   }
   mkdirSync(pinPath, { recursive: true });
   mkdirSync(`${pinPath}/links`, { recursive: true });
-  mkdirSync(`${pinPath}/progs`, { recursive: true });
   return action;
 }
 
 /** `kind`: the link type of virtual devices (`veth`, `bridge`...), '' for hardware. */
 export type HostDevice = { name: string; ifindex: number; addresses: string[]; up: boolean; kind?: string };
 
-/** Devices of the agent's network namespace with their global addresses (`ip -j -d addr`). */
+/** Devices of the agent's network namespace with their addresses other than link-local (rtnetlink dumps). */
 export function hostDevices(): HostDevice[] {
-  const out = JSON.parse(run('ip', ['-j', '-d', 'addr', 'show'])) as {
-    ifname: string;
-    ifindex: number;
-    flags?: string[];
-    linkinfo?: { info_kind?: string };
-    addr_info?: { local?: string; scope?: string }[];
-  }[];
-  return out.map((d) => ({
-    name: d.ifname,
-    ifindex: d.ifindex,
-    up: (d.flags ?? []).includes('UP'),
-    kind: d.linkinfo?.info_kind ?? '',
-    addresses: (d.addr_info ?? []).filter((a) => a.local && a.scope !== 'link').map((a) => a.local!),
-  }));
+  const byIndex = new Map<number, string[]>();
+  for (const a of netAddresses()) {
+    if (a.scope === ADDRESS_SCOPE.link) continue;
+    let list = byIndex.get(a.ifindex);
+    if (!list) byIndex.set(a.ifindex, (list = []));
+    list.push(a.address);
+  }
+  return netLinks().map((l) => ({ name: l.name, ifindex: l.ifindex, up: l.up, kind: l.kind, addresses: byIndex.get(l.ifindex) ?? [] }));
 }
 
 /** The devices holding any of `ips` (the node's addresses), in ifindex order, loopback excluded. */

@@ -54,6 +54,36 @@ export interface NativeMapInfo {
   valueBufferSize: number;
 }
 
+export interface NativeNetLink {
+  ifindex: number;
+  name: string;
+  flags: number;
+  up: boolean;
+  lowerUp: boolean;
+  kind: string;
+  mtu: number;
+  master: number;
+  mac: string;
+  type: number;
+}
+
+export interface NativeNetAddress {
+  ifindex: number;
+  family: 'IPv4' | 'IPv6';
+  address: string;
+  prefixLen: number;
+  scope: number;
+  flags: number;
+}
+
+export interface NativeNetEvent {
+  links: boolean;
+  addresses: boolean;
+  routes: boolean;
+  neighbours: boolean;
+  lost: boolean;
+}
+
 export interface Native {
   init(errorClass: typeof BpfError): void;
   close(h: Handle): void;
@@ -80,13 +110,21 @@ export interface Native {
   progTestRun(h: Handle, data: Uint8Array, ctx: Uint8Array | null, repeat: number, dataSizeOut: number | null): { retval: number; data: Buffer; ctx?: Buffer; durationNs: number };
   progPin(h: Handle, path: string): void;
   attachXdp(prog: Handle, ifindex: number, mode: string): Handle;
-  attachTc(prog: Handle, ifindex: number, direction: string, handle: number, priority: number): Handle;
+  attachTc(prog: Handle, ifindex: number, direction: string, handle: number, priority: number, replace: boolean): Handle;
   attachCgroup(prog: Handle, cgroupPath: string, attachType: string): Handle;
   linkUpdate(link: Handle, prog: Handle): void;
   linkPin(link: Handle, path: string): void;
   linkDetach(link: Handle): void;
   linkOpenPinned(path: string): Handle;
-  linkInfo(link: Handle): Record<string, string | number>;
+  linkInfo(link: Handle): Record<string, string | number | bigint | boolean>;
+  tcQuery(ifindex: number, direction: string, handle: number, priority: number): number;
+  tcDetach(ifindex: number, direction: string, handle: number, priority: number): boolean;
+  xdpQuery(ifindex: number): { mode: string; progId: number; nativeProgId: number; genericProgId: number };
+  netLinks(): NativeNetLink[];
+  netAddresses(): NativeNetAddress[];
+  netWatch(callback: (ev: NativeNetEvent) => void, groups: string[]): Handle;
+  netnsCookie(): bigint;
+  mountBpffs(path: string, mode: number): void;
   probeProgramType(name: string): boolean;
   probeMapType(name: string): boolean;
   probeHelper(programType: string, helper: string): boolean;

@@ -7,7 +7,12 @@ export { BpfError, type BpfErrorProps } from './errors.ts';
 export { BpfObject, Collection, type LoadOptions, type MapSpec, type ProgramSpec, type VariableSpec, type RodataValue } from './object.ts';
 export { BpfMap, createMap, openPinnedMap, type CreateMapOptions, type MapInfo, type MapLayouts, type UpdateFlag } from './map.ts';
 export { BpfProgram, openPinnedProgram, type TestRunOptions, type TestRunResult } from './program.ts';
-export { Link, attachXdp, attachTc, attachCgroup, openPinnedLink, CGROUP_ATTACH_TYPES, type CgroupAttachType } from './link.ts';
+export {
+  Link, attachXdp, attachTc, attachCgroup, openPinnedLink, tcQuery, tcDetach, xdpQuery, CGROUP_ATTACH_TYPES,
+  type CgroupAttachType, type TcDirection, type TcFilterId, type XdpState,
+} from './link.ts';
+export { netLinks, netAddresses, watchNetlink, NetlinkWatch, ADDRESS_SCOPE, type NetLink, type NetAddress, type NetEvent, type NetGroup } from './netlink.ts';
+export { netnsCookie, mountBpffs } from './host.ts';
 export { StructCodec, scalarLayout, type Layout, type FieldLayout, type Kind } from './codec.ts';
 export { probe } from './probe.ts';
 export { addonPath } from './binding.ts';

@@ -63,7 +63,12 @@ export class Link {
     native.linkDetach(this.#h);
   }
 
-  info(): Record<string, string | number> {
+  /**
+   * The kernel's view: `{ id, type, progId }`, plus `ifindex` (XDP) or `cgroupId` and `attachType`
+   * (cgroup), and `attached`, false once someone detached the link (it then points nowhere).
+   * A tc attachment gives `{ type: 'tc', progId, ifindex, direction, handle, priority }`.
+   */
+  info(): Record<string, string | number | bigint | boolean> {
     return native.linkInfo(this.#h);
   }
 
@@ -91,20 +96,59 @@ export function attachXdp(program: BpfProgram, ifindex: number, options: { mode?
   return new Link(native.attachXdp(program.handle, ifindex, mode), 'bpf_link');
 }
 
-/** Attach a tc (sched_cls) program on the clsact qdisc (created when missing). */
+export type TcDirection = 'ingress' | 'egress';
+
+/**
+ * Attach a tc (sched_cls) program on the clsact qdisc (created when missing). With `replace` (which
+ * needs `handle` and `priority`) a filter already there gets the program in place, without a gap;
+ * without it such a filter is an EEXIST error.
+ */
 export function attachTc(
   program: BpfProgram,
   ifindex: number,
-  options: { direction: 'ingress' | 'egress'; handle?: number; priority?: number },
+  options: { direction: TcDirection; handle?: number; priority?: number; replace?: boolean },
 ): Link {
   checkProgram(program, ['sched_cls', 'sched_act'], 'attach_tc');
   checkUint('ifindex', ifindex, 0x7fffffff, 1);
   if (typeof options !== 'object' || options === null) throw invalidParameterError('options', 'an object with direction', options);
-  const { direction, handle = 0, priority = 0 } = options;
+  const { direction, handle = 0, priority = 0, replace = false } = options;
   if (direction !== 'ingress' && direction !== 'egress') throw invalidParameterError('direction', "'ingress' or 'egress'", direction);
   checkUint('handle', handle);
   checkUint('priority', priority, 0xffff);
-  return new Link(native.attachTc(program.handle, ifindex, direction, handle, priority), 'tc');
+  if (typeof replace !== 'boolean') throw invalidParameterError('replace', 'a boolean', replace);
+  if (replace && (handle === 0 || priority === 0)) throw new RangeError('attachTc with replace needs a non-zero handle and priority (they name the filter to replace)');
+  return new Link(native.attachTc(program.handle, ifindex, direction, handle, priority, replace), 'tc');
+}
+
+/** The filter a (handle, priority) pair names on a device's clsact hook. */
+export type TcFilterId = { ifindex: number; direction: TcDirection; handle: number; priority: number };
+
+function checkFilter(f: TcFilterId): void {
+  if (typeof f !== 'object' || f === null) throw invalidParameterError('filter', 'an object with ifindex, direction, handle and priority', f);
+  checkUint('ifindex', f.ifindex, 0x7fffffff, 1);
+  if (f.direction !== 'ingress' && f.direction !== 'egress') throw invalidParameterError('direction', "'ingress' or 'egress'", f.direction);
+  checkUint('handle', f.handle, 0xffffffff, 1);
+  checkUint('priority', f.priority, 0xffff, 1);
+}
+
+/** Id of the program in the tc filter `f`, or 0 when there is no such filter (or no clsact qdisc). */
+export function tcQuery(f: TcFilterId): number {
+  checkFilter(f);
+  return native.tcQuery(f.ifindex, f.direction, f.handle, f.priority);
+}
+
+/** Removes the tc filter `f` (ours or anyone's); false when there was none. */
+export function tcDetach(f: TcFilterId): boolean {
+  checkFilter(f);
+  return native.tcDetach(f.ifindex, f.direction, f.handle, f.priority);
+}
+
+export type XdpState = { mode: 'none' | 'native' | 'generic' | 'offload' | 'multi'; progId: number; nativeProgId: number; genericProgId: number };
+
+/** What XDP program an interface runs, however it was attached (link, netlink, another tool). */
+export function xdpQuery(ifindex: number): XdpState {
+  checkUint('ifindex', ifindex, 0x7fffffff, 1);
+  return native.xdpQuery(ifindex) as XdpState;
 }
 
 /** Attach a cgroup program through a bpf_link; the type defaults to the program's expected one. */

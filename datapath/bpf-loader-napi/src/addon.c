@@ -23,6 +23,7 @@ static const napi_type_tag kind_tags[] = {
 	[KPB_MAP] = { 0x6b70622d6d617002ULL, 0x1f8e2b7ac6d94e22ULL },
 	[KPB_PROG] = { 0x6b70622d70726f03ULL, 0x5a7c93e1b2f04d33ULL },
 	[KPB_LINK] = { 0x6b70622d6c6e6b04ULL, 0xc4e6a1d83b9f7244ULL },
+	[KPB_WATCH] = { 0x6b70622d77746305ULL, 0x2b91e4c7a05d6f55ULL },
 };
 
 static const char *kind_names[] = {
@@ -30,11 +31,16 @@ static const char *kind_names[] = {
 	[KPB_MAP] = "BPF map handle",
 	[KPB_PROG] = "BPF program handle",
 	[KPB_LINK] = "BPF link handle",
+	[KPB_WATCH] = "netlink watcher handle",
 };
 
 /* Close what the handle owns; idempotent. Does not free or unlink the handle. */
 void kpb_handle_release(struct kpb_handle *h)
 {
+	if (h->kind == KPB_WATCH) {
+		kpb_watch_release(h);
+		return;
+	}
 	if (h->kind == KPB_OBJECT) {
 		if (h->busy)
 			return; /* the load worker still uses it; its completion releases it */
@@ -325,7 +331,7 @@ static napi_value js_close(napi_env env, napi_callback_info info)
 	napi_valuetype t;
 	void *data = NULL;
 	KPB_TRY(napi_typeof(env, argv[0], &t));
-	for (int k = KPB_OBJECT; t == napi_external && k <= KPB_LINK; k++) {
+	for (int k = KPB_OBJECT; t == napi_external && k <= KPB_WATCH; k++) {
 		bool ok = false;
 		if (napi_check_object_type_tag(env, argv[0], &kind_tags[k], &ok) == napi_ok && ok) {
 			KPB_TRY(napi_get_value_external(env, argv[0], &data));
@@ -389,5 +395,7 @@ NAPI_MODULE_INIT()
 	kpb_prog_init(env, exports);
 	kpb_link_init(env, exports);
 	kpb_probe_init(env, exports);
+	kpb_netlink_init(env, exports);
+	kpb_host_init(env, exports);
 	return exports;
 }

@@ -2,7 +2,7 @@
  * argument guards that throw TypeError naming the argument, and BpfError construction.
  * Each concern lives in its own file: addon.c (exports, registry, cleanup), error.c (errors and
  * libbpf log capture), object.c + btf_layout.c (open, describe, load), map.c, prog.c, link.c,
- * probe.c. Nothing here knows about Kubernetes. */
+ * probe.c, netlink.c (links, addresses, change watcher), host.c (netns cookie, bpffs mount). Nothing here knows about Kubernetes. */
 #ifndef KPB_H
 #define KPB_H
 
@@ -17,6 +17,7 @@ enum kpb_kind {
 	KPB_MAP = 2,
 	KPB_PROG = 3,
 	KPB_LINK = 4,
+	KPB_WATCH = 5,
 };
 
 enum kpb_link_kind {
@@ -41,6 +42,8 @@ struct kpb_handle {
 	int tc_ifindex;
 	int tc_attach_point;
 	uint32_t tc_handle, tc_priority;
+	/* KPB_WATCH: owned by netlink.c; fd is its socket, not closed by the generic release */
+	struct kpb_watch *watch;
 	/* KPB_OBJECT */
 	struct bpf_object *obj;
 	void *obj_buf;   /* libbpf keeps pointing into the ELF image it opened from memory */
@@ -109,6 +112,11 @@ void kpb_map_init(napi_env env, napi_value exports);
 void kpb_prog_init(napi_env env, napi_value exports);
 void kpb_link_init(napi_env env, napi_value exports);
 void kpb_probe_init(napi_env env, napi_value exports);
+void kpb_netlink_init(napi_env env, napi_value exports);
+void kpb_host_init(napi_env env, napi_value exports);
+
+/* netlink.c: stop a watcher handle's thread and release what it owns. */
+void kpb_watch_release(struct kpb_handle *h);
 
 /* map.c: fill a map handle from a kernel fd (takes ownership of fd). */
 int kpb_map_handle_fill(struct kpb_handle *h, int fd);

@@ -77,33 +77,55 @@ static napi_value js_attach_xdp(napi_env env, napi_callback_info info)
 	return new_fd_link(env, fd, p->name);
 }
 
-/* attachTc(program, ifindex, direction, handle, priority). */
-static napi_value js_attach_tc(napi_env env, napi_callback_info info)
+static bool direction_arg(napi_env env, napi_value v, enum bpf_tc_attach_point *ap)
 {
-	KPB_ARGS(5);
-	struct kpb_handle *p = kpb_handle_arg(env, argv[0], KPB_PROG, "program");
 	char dir[16];
-	int ifindex, err;
-	uint32_t handle = 0, priority = 0;
-	napi_value out;
-	if (!p || !ifindex_arg(env, argv[1], "attach_tc", p->name, &ifindex) ||
-	    !kpb_get_string(env, argv[2], "direction", dir, sizeof(dir)) ||
-	    (!kpb_is_nullish(env, argv[3]) && !kpb_get_u32(env, argv[3], "handle", &handle)) ||
-	    (!kpb_is_nullish(env, argv[4]) && !kpb_get_u32(env, argv[4], "priority", &priority)))
-		return NULL;
-	enum bpf_tc_attach_point ap;
+	if (!kpb_get_string(env, v, "direction", dir, sizeof(dir)))
+		return false;
 	if (!strcmp(dir, "ingress"))
-		ap = BPF_TC_INGRESS;
+		*ap = BPF_TC_INGRESS;
 	else if (!strcmp(dir, "egress"))
-		ap = BPF_TC_EGRESS;
+		*ap = BPF_TC_EGRESS;
 	else {
 		kpb_throw_type(env, "Expected 'ingress' or 'egress' for \"direction\"");
-		return NULL;
+		return false;
 	}
-	if (priority > 0xffff) {
+	return true;
+}
+
+static bool priority_arg(napi_env env, napi_value v, uint32_t *priority)
+{
+	if (kpb_is_nullish(env, v))
+		return true;
+	if (!kpb_get_u32(env, v, "priority", priority))
+		return false;
+	if (*priority > 0xffff) {
 		napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "The value of \"priority\" is out of range: 0..65535");
+		return false;
+	}
+	return true;
+}
+
+/* attachTc(program, ifindex, direction, handle, priority, replace). With `replace` an existing
+ * filter at the same handle and priority gets the new program in place (no gap in between). */
+static napi_value js_attach_tc(napi_env env, napi_callback_info info)
+{
+	KPB_ARGS(6);
+	struct kpb_handle *p = kpb_handle_arg(env, argv[0], KPB_PROG, "program");
+	int ifindex, err;
+	uint32_t handle = 0, priority = 0;
+	bool replace = false;
+	napi_value out;
+	enum bpf_tc_attach_point ap;
+	if (!p || !ifindex_arg(env, argv[1], "attach_tc", p->name, &ifindex) || !direction_arg(env, argv[2], &ap) ||
+	    (!kpb_is_nullish(env, argv[3]) && !kpb_get_u32(env, argv[3], "handle", &handle)) ||
+	    !priority_arg(env, argv[4], &priority))
+		return NULL;
+	if (!kpb_is_nullish(env, argv[5]) && napi_get_value_bool(env, argv[5], &replace) != napi_ok) {
+		kpb_throw_type(env, "Expected boolean for \"replace\"");
 		return NULL;
 	}
+	const char *dir = ap == BPF_TC_INGRESS ? "ingress" : "egress";
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = ap);
 	err = bpf_tc_hook_create(&hook);
 	if (err && err != -EEXIST) {
@@ -111,7 +133,12 @@ static napi_value js_attach_tc(napi_env env, napi_callback_info info)
 			  ifindex, p->name);
 		return NULL;
 	}
-	LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = p->fd, .handle = handle, .priority = priority);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = p->fd, .handle = handle, .priority = priority,
+		    .flags = replace ? BPF_TC_F_REPLACE : 0);
+	if (replace && (!handle || !priority)) {
+		kpb_throw_type(env, "Expected \"handle\" and \"priority\" with \"replace\" (they name the filter to replace)");
+		return NULL;
+	}
 	err = bpf_tc_attach(&hook, &opts);
 	if (err) {
 		kpb_throw(env, -err, "attach_tc", p->name, "Attach tc program \"%s\" to ifindex %d %s failed", p->name,
@@ -138,6 +165,103 @@ static napi_value js_attach_tc(napi_env env, napi_callback_info info)
 	h->tc_handle = opts.handle;
 	h->tc_priority = opts.priority;
 	snprintf(h->name, sizeof(h->name), "%s", p->name);
+	return out;
+}
+
+/* Filter arguments shared by tcQuery and tcDetach: (ifindex, direction, handle, priority). The
+ * interface must exist; handle and priority are both needed to name one filter. */
+static bool tc_filter_args(napi_env env, napi_value *argv, const char *op, struct bpf_tc_hook *hook,
+			   struct bpf_tc_opts *opts)
+{
+	uint32_t i, handle, priority = 0;
+	enum bpf_tc_attach_point ap;
+	char name[IF_NAMESIZE];
+	if (!kpb_get_u32(env, argv[0], "ifindex", &i) || !direction_arg(env, argv[1], &ap) ||
+	    !kpb_get_u32(env, argv[2], "handle", &handle) || !kpb_get_u32(env, argv[3], "priority", &priority) ||
+	    !priority_arg(env, argv[3], &priority))
+		return false;
+	if (i == 0 || i > INT32_MAX || !if_indextoname(i, name)) {
+		kpb_throw(env, ENODEV, op, "", "Find tc filter on ifindex %u failed: no such interface", i);
+		return false;
+	}
+	if (!handle || !priority) {
+		napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "\"handle\" and \"priority\" must be non-zero");
+		return false;
+	}
+	hook->ifindex = (int)i;
+	hook->attach_point = ap;
+	opts->handle = handle;
+	opts->priority = priority;
+	return true;
+}
+
+/* tcQuery(ifindex, direction, handle, priority) -> id of the filter's program, 0 when there is no
+ * such filter (or no clsact qdisc, which the kernel reports as EINVAL). */
+static napi_value js_tc_query(napi_env env, napi_callback_info info)
+{
+	KPB_ARGS(4);
+	LIBBPF_OPTS(bpf_tc_hook, hook);
+	LIBBPF_OPTS(bpf_tc_opts, opts);
+	napi_value out;
+	if (!tc_filter_args(env, argv, "tc_query", &hook, &opts))
+		return NULL;
+	int err = bpf_tc_query(&hook, &opts);
+	if (err == -ENOENT || err == -EINVAL) {
+		opts.prog_id = 0;
+	} else if (err) {
+		kpb_throw(env, -err, "tc_query", "", "Query tc filter %u:%u on ifindex %d failed", opts.priority,
+			  opts.handle, hook.ifindex);
+		return NULL;
+	}
+	KPB_TRY(napi_create_uint32(env, opts.prog_id, &out));
+	return out;
+}
+
+/* tcDetach(ifindex, direction, handle, priority) -> whether a filter was removed. */
+static napi_value js_tc_detach(napi_env env, napi_callback_info info)
+{
+	KPB_ARGS(4);
+	LIBBPF_OPTS(bpf_tc_hook, hook);
+	LIBBPF_OPTS(bpf_tc_opts, opts);
+	napi_value out;
+	if (!tc_filter_args(env, argv, "tc_detach", &hook, &opts))
+		return NULL;
+	int err = bpf_tc_detach(&hook, &opts);
+	if (err && err != -ENOENT && err != -EINVAL) {
+		kpb_throw(env, -err, "tc_detach", "", "Remove tc filter %u:%u from ifindex %d failed", opts.priority,
+			  opts.handle, hook.ifindex);
+		return NULL;
+	}
+	KPB_TRY(napi_get_boolean(env, err == 0, &out));
+	return out;
+}
+
+/* xdpQuery(ifindex) -> { mode: 'none'|'native'|'generic'|'offload'|'multi', progId, nativeProgId,
+ * genericProgId }: what XDP program the interface runs, however it was attached. */
+static napi_value js_xdp_query(napi_env env, napi_callback_info info)
+{
+	KPB_ARGS(1);
+	uint32_t i;
+	char name[IF_NAMESIZE];
+	napi_value out;
+	static const char *modes[] = { "none", "native", "generic", "offload", "multi" };
+	if (!kpb_get_u32(env, argv[0], "ifindex", &i))
+		return NULL;
+	if (i == 0 || i > INT32_MAX || !if_indextoname(i, name)) {
+		kpb_throw(env, ENODEV, "xdp_query", "", "Query XDP on ifindex %u failed: no such interface", i);
+		return NULL;
+	}
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	int err = bpf_xdp_query((int)i, 0, &q);
+	if (err) {
+		kpb_throw(env, -err, "xdp_query", name, "Query XDP on \"%s\" failed", name);
+		return NULL;
+	}
+	KPB_TRY(napi_create_object(env, &out));
+	kpb_set_str(env, out, "mode", q.attach_mode < 5 ? modes[q.attach_mode] : "unknown");
+	kpb_set_u32(env, out, "progId", q.prog_id);
+	kpb_set_u32(env, out, "nativeProgId", q.drv_prog_id);
+	kpb_set_u32(env, out, "genericProgId", q.skb_prog_id);
 	return out;
 }
 
@@ -302,8 +426,18 @@ static napi_value js_link_info(napi_env env, napi_callback_info info)
 	kpb_set_u32(env, out, "id", li.id);
 	kpb_set_str(env, out, "type", ts ? ts : "unknown");
 	kpb_set_u32(env, out, "progId", li.prog_id);
-	if (li.type == BPF_LINK_TYPE_XDP)
+	/* A link detached by someone else stays open but points nowhere: ifindex or cgroup id 0. */
+	if (li.type == BPF_LINK_TYPE_XDP) {
 		kpb_set_u32(env, out, "ifindex", li.xdp.ifindex);
+		kpb_set_bool(env, out, "attached", li.xdp.ifindex != 0);
+	} else if (li.type == BPF_LINK_TYPE_CGROUP) {
+		const char *at = libbpf_bpf_attach_type_str(li.cgroup.attach_type);
+		napi_value id;
+		KPB_TRY(napi_create_bigint_uint64(env, li.cgroup.cgroup_id, &id));
+		KPB_TRY(napi_set_named_property(env, out, "cgroupId", id));
+		kpb_set_str(env, out, "attachType", at ? at : "unknown");
+		kpb_set_bool(env, out, "attached", li.cgroup.cgroup_id != 0);
+	}
 	return out;
 }
 
@@ -317,4 +451,7 @@ void kpb_link_init(napi_env env, napi_value exports)
 	kpb_export(env, exports, "linkDetach", js_link_detach);
 	kpb_export(env, exports, "linkOpenPinned", js_link_open_pinned);
 	kpb_export(env, exports, "linkInfo", js_link_info);
+	kpb_export(env, exports, "tcQuery", js_tc_query);
+	kpb_export(env, exports, "tcDetach", js_tc_detach);
+	kpb_export(env, exports, "xdpQuery", js_xdp_query);
 }

@@ -5,6 +5,7 @@
 // Addresses: 198.18.0.1/30 <-> 198.18.0.2/30 (veth), 127.0.0.1 (connect4 inside the cgroup).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
@@ -73,6 +74,26 @@ test('attachXdp and attachTc act on veth traffic; update, pin, detach', async (t
   assert.equal(o.trafficAfterTcUpdate, true);
   assert.match(o.tcPin, /^EOPNOTSUPP: .*tc/);
   assert.doesNotMatch(o.tcAfterDetach, /tc_ok2|tc_mark/);
+  assert.deepEqual(o.xdpQueryNone, { mode: 'none', progId: 0, nativeProgId: 0, genericProgId: 0 });
+  assert.equal(o.xdpQueryGeneric.mode, 'generic');
+  assert.equal(o.xdpQueryGeneric.progId, o.xdpQueryGenericWant);
+  assert.equal(o.xdpQueryGeneric.genericProgId, o.xdpQueryGenericWant);
+  assert.equal(o.xdpLinkInfoDetached.attached, false, 'a detached XDP link reports attached: false');
+  assert.equal(o.xdpLinkInfoDetached.ifindex, 0);
+  assert.equal(o.tcQueryNoQdisc, 0, 'no clsact egress filter yet: 0, not an error');
+  assert.equal(o.tcQueryFirst, true, 'tcQuery names the attached program');
+  assert.equal(o.tcAttachExisting, 'EEXIST', 'without replace an existing filter is an error');
+  assert.equal(o.tcQueryReplaced, true, 'replace swaps the program in place');
+  assert.equal(o.tcFiltersAfterReplace, 1, 'replace leaves one filter, not two');
+  assert.equal(o.tcDetachFirst, true);
+  assert.equal(o.tcDetachAgain, false, 'detaching a missing filter is false, not an error');
+  assert.equal(o.tcQueryGone, 0);
+  assert.equal(o.tcReplaceCreates, true, 'replace creates the filter when there is none');
+  assert.deepEqual(o.bad, {
+    ifindex0: 'RangeError:', noSuchIfindex: 'BpfError:ENODEV', priorityTooBig: 'RangeError:',
+    handle0: 'RangeError:', direction: 'TypeError:', replaceWithoutHandle: 'RangeError:',
+    xdpNoSuchIfindex: 'BpfError:ENODEV',
+  });
   assert.match(o.egressShown, /tc_ok2/);
   assert.doesNotMatch(o.egressAfterDetach, /tc_ok2/);
 });
@@ -130,7 +151,13 @@ test('attachCgroup connect4 rewrites the port of a real connect() in the cgroup'
   link.pin(`${pins.path}/connect4`);
   link.close();
   const pinned = openPinnedLink(`${pins.path}/connect4`);
+  const info = pinned.info();
+  assert.equal(info.attachType, 'cgroup_inet4_connect');
+  assert.equal(info.attached, true);
+  assert.equal(typeof info.cgroupId, 'bigint');
+  assert.equal(info.cgroupId, BigInt(statSync(cg.path, { bigint: true }).ino), 'the cgroup id is the cgroup folder\'s inode');
   pinned.detach();
+  assert.deepEqual([pinned.info().attached, pinned.info().cgroupId], [false, 0n], 'a detached link points nowhere');
   pinned.close();
   const r2 = await runChild([nodeBin, '-e', connectChild, `${cg.path}/cgroup.procs`, String(unused)], 20_000);
   assert.equal(r2.code, 3, 'without the program the connect goes to the unused port and is refused');

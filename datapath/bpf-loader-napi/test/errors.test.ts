@@ -96,6 +96,20 @@ test('native functions guard their own arguments when the facade is bypassed', (
   assert.throws(() => n.objectLoad({}), TypeError);
   assert.throws(() => n.attachXdp(undefined, 1, 'native'), TypeError);
   assert.throws(() => n.init(5), TypeError);
+  assert.throws(() => n.tcQuery('1', 'ingress', 1, 1), TypeError);
+  assert.throws(() => n.tcQuery(1, 'sideways', 1, 1), TypeError);
+  assert.throws(() => n.tcDetach(1, 'ingress', 1, 0x10000), RangeError);
+  assert.throws(() => n.tcDetach(1, 'ingress', 0, 1), RangeError);
+  assert.throws(() => n.xdpQuery(-1), TypeError);
+  assert.throws(() => n.xdpQuery(0), isBpfError('ENODEV', /no such interface/));
+  assert.throws(() => n.netWatch('x', ['links']), TypeError);
+  assert.throws(() => n.netWatch(() => {}, 'links'), TypeError);
+  assert.throws(() => n.netWatch(() => {}, []), TypeError);
+  assert.throws(() => n.netWatch(() => {}, ['links', 'bogus']), /bogus/);
+  assert.throws(() => n.netWatch(() => {}, [1]), TypeError);
+  assert.throws(() => n.mountBpffs('/nonexistent', 0o10000), RangeError);
+  assert.throws(() => n.mountBpffs(7, 0o700), TypeError);
+  assert.throws(() => n.close({}), TypeError);
   // A map handle where a program is expected is refused by its type tag.
   const mapHandle = n.mapOpenPinned;
   assert.equal(typeof mapHandle, 'function');

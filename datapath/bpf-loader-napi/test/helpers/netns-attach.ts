@@ -10,7 +10,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { rmSync } from 'node:fs';
-import { BpfError, BpfObject, attachTc, attachXdp, openPinnedLink, type Link } from '../../lib/index.ts';
+import { BpfError, BpfObject, attachTc, attachXdp, openPinnedLink, tcDetach, tcQuery, xdpQuery, type Link } from '../../lib/index.ts';
 
 const [peerNs, pinPath] = process.argv.slice(2);
 const out: Record<string, unknown> = {};
@@ -67,9 +67,14 @@ try {
   rmSync(`${pinPath}/xdp_link`);
 
   // XDP, generic mode: closing the only fd of an unpinned link detaches it.
+  out.xdpQueryNone = xdpQuery(ifindex);
   const gen = attachXdp(coll.program('xdp_pass2'), ifindex, { mode: 'generic' });
   links.push(gen);
   out.genericShown = sh('ip', 'link', 'show', 'dev', 'kpbvb');
+  out.xdpQueryGeneric = xdpQuery(ifindex);
+  out.xdpQueryGenericWant = coll.program('xdp_pass2').info().id;
+  gen.detach();
+  out.xdpLinkInfoDetached = gen.info();
   gen.close();
   out.genericAfterClose = sh('ip', 'link', 'show', 'dev', 'kpbvb').includes('xdp');
 
@@ -92,6 +97,47 @@ try {
   tc.detach();
   out.tcAfterDetach = sh('tc', 'filter', 'show', 'dev', 'kpbvb', 'ingress');
   tc.close();
+
+  // Query, replace in place and detach a filter by (handle, priority), with no link handle.
+  const f = { ifindex, direction: 'ingress' as const, handle: 0x4b50, priority: 0x4b50 };
+  out.tcQueryNoQdisc = tcQuery({ ...f, direction: 'egress' });
+  const first = attachTc(coll.program('tc_ok2'), ifindex, { direction: 'ingress', handle: f.handle, priority: f.priority });
+  first.close(); // a tc filter stays after close()
+  out.tcQueryFirst = tcQuery(f) === coll.program('tc_ok2').info().id;
+  try {
+    attachTc(coll.program('tc_mark'), ifindex, { direction: 'ingress', handle: f.handle, priority: f.priority }).close();
+    out.tcAttachExisting = 'attached';
+  } catch (e) {
+    out.tcAttachExisting = e instanceof BpfError ? e.code : String(e);
+  }
+  const replaced = attachTc(coll.program('tc_mark'), ifindex, { direction: 'ingress', handle: f.handle, priority: f.priority, replace: true });
+  replaced.close();
+  out.tcQueryReplaced = tcQuery(f) === coll.program('tc_mark').info().id;
+  out.tcFiltersAfterReplace = sh('tc', 'filter', 'show', 'dev', 'kpbvb', 'ingress').split('\n').filter((l) => l.includes('handle 0x4b50')).length;
+  out.tcDetachFirst = tcDetach(f);
+  out.tcDetachAgain = tcDetach(f);
+  out.tcQueryGone = tcQuery(f);
+  const created = attachTc(coll.program('tc_ok2'), ifindex, { direction: 'ingress', handle: f.handle, priority: f.priority, replace: true });
+  created.close();
+  out.tcReplaceCreates = tcQuery(f) === coll.program('tc_ok2').info().id;
+  tcDetach(f);
+  const bad: Record<string, string> = {};
+  const tryBad = (name: string, fn: () => unknown) => {
+    try {
+      fn();
+      bad[name] = 'no error';
+    } catch (e) {
+      bad[name] = `${(e as Error).name}:${(e as { code?: string }).code ?? ''}`;
+    }
+  };
+  tryBad('ifindex0', () => tcQuery({ ...f, ifindex: 0 }));
+  tryBad('noSuchIfindex', () => tcQuery({ ...f, ifindex: 0x7ffffff0 }));
+  tryBad('priorityTooBig', () => tcDetach({ ...f, priority: 0x10000 }));
+  tryBad('handle0', () => tcQuery({ ...f, handle: 0 }));
+  tryBad('direction', () => tcQuery({ ...f, direction: 'sideways' as 'ingress' }));
+  tryBad('replaceWithoutHandle', () => attachTc(coll.program('tc_ok2'), ifindex, { direction: 'ingress', replace: true }));
+  tryBad('xdpNoSuchIfindex', () => xdpQuery(0x7ffffff0));
+  out.bad = bad;
 
   const egress = attachTc(coll.program('tc_ok2'), ifindex, { direction: 'egress' });
   links.push(egress);

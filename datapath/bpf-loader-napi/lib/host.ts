@@ -1,0 +1,23 @@
+/**
+ * Host facts that would otherwise need a helper program: the network namespace cookie (Node has
+ * no getsockopt) and a bpffs mount (mount(2) without util-linux).
+ * @module
+ */
+import { native } from './binding.ts';
+import { checkString, checkUint } from './errors.ts';
+
+/** The cookie of the caller's network namespace: what bpf_get_netns_cookie() gives for its sockets. */
+export function netnsCookie(): bigint {
+  return native.netnsCookie();
+}
+
+/**
+ * Mounts a bpffs at `path` (which must exist), nosuid, nodev and noexec, its root with permission
+ * bits `mode`. @default mode 0o700: only root may create or open pins.
+ */
+export function mountBpffs(path: string, options: { mode?: number } = {}): void {
+  checkString('path', path);
+  const mode = options.mode ?? 0o700;
+  checkUint('mode', mode, 0o7777);
+  native.mountBpffs(path, mode);
+}

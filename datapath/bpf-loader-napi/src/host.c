@@ -1,0 +1,65 @@
+/* host.c: facts about the calling process's host that would otherwise need a helper program:
+ * the network namespace cookie (getsockopt SO_NETNS_COOKIE, which Node cannot call) and mounting
+ * bpffs (mount(2), without util-linux's mount). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include "kpb.h"
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+/* netnsCookie() -> bigint: the cookie of the calling thread's network namespace (the value
+ * bpf_get_netns_cookie() returns for sockets in it). */
+static napi_value js_netns_cookie(napi_env env, napi_callback_info info)
+{
+	uint64_t cookie = 0;
+	socklen_t len = sizeof(cookie);
+	napi_value out;
+	(void)info;
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		kpb_throw(env, errno, "netns_cookie", "", "Open a socket to read the network namespace cookie failed");
+		return NULL;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len)) {
+		int e = errno;
+		close(fd);
+		kpb_throw(env, e, "netns_cookie", "", "Read the network namespace cookie (SO_NETNS_COOKIE) failed");
+		return NULL;
+	}
+	close(fd);
+	KPB_TRY(napi_create_bigint_uint64(env, cookie, &out));
+	return out;
+}
+
+/* mountBpffs(path, mode): mounts a bpffs at `path` (nosuid, nodev, noexec) whose root has
+ * permission bits `mode`; `path` must exist. */
+static napi_value js_mount_bpffs(napi_env env, napi_callback_info info)
+{
+	KPB_ARGS(2);
+	char path[4096], opts[32];
+	uint32_t mode;
+	if (!kpb_get_string(env, argv[0], "path", path, sizeof(path)) || !kpb_get_u32(env, argv[1], "mode", &mode))
+		return NULL;
+	if (mode > 07777) {
+		napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "The value of \"mode\" is out of range: 0..0o7777");
+		return NULL;
+	}
+	snprintf(opts, sizeof(opts), "mode=%04o", mode);
+	if (mount("bpf", path, "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME, opts)) {
+		kpb_throw(env, errno, "mount_bpffs", path, "Mount bpffs at \"%s\" with %s failed", path, opts);
+		return NULL;
+	}
+	return kpb_undefined(env);
+}
+
+void kpb_host_init(napi_env env, napi_value exports)
+{
+	kpb_export(env, exports, "netnsCookie", js_netns_cookie);
+	kpb_export(env, exports, "mountBpffs", js_mount_bpffs);
+}
