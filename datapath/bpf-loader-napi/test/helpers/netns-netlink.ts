@@ -118,15 +118,16 @@ async function worker(): Promise<void> {
     parentPort.postMessage('watching');
   `;
   const w = new Worker(code, { eval: true, type: 'module' } as ConstructorParameters<typeof Worker>[1]);
+  // The worker may end on its own right after its message (its watcher does not keep it alive),
+  // so the exit is awaited from the start.
+  const exited = new Promise((resolve) => w.once('exit', resolve));
   const msg = await new Promise((resolve, reject) => {
     w.once('message', resolve);
     w.once('error', reject);
   });
   out.workerSaid = msg;
-  out.workerExit = await new Promise((resolve) => {
-    w.once('exit', resolve);
-    void w.terminate();
-  });
+  void w.terminate();
+  out.workerExit = await exited;
   // The worker's watcher is gone with its environment; the namespace still changes freely.
   sh('link', 'add', 'kpbw2', 'type', 'veth', 'peer', 'name', 'kpbw2p');
   await new Promise((r) => setTimeout(r, 200));
