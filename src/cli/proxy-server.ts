@@ -22,6 +22,8 @@ import { handleStaleKubeProxyRules } from '../cleanup/handle-stale-kube-proxy-ru
 import { commandExec } from '../cleanup/exec.ts';
 import { parseDuration } from '../config/duration.ts';
 import { syncSettings } from '../config/sync-settings.ts';
+import { bpfConntrackTimeouts, setConntrackSysctls } from '../sysctl/conntrack-sysctls.ts';
+import { procSysctlIo } from '../sysctl/proc-sysctl-io.ts';
 import { effectiveFeatureGates } from '../config/feature-gates.ts';
 import { KUBE_PROXY_BPF_VERSION, KUBERNETES_VERSION } from '../config/version.ts';
 import { watchConfigFile } from '../config/watch-config-file.ts';
@@ -113,8 +115,11 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     logger.v(2).info('Failed to apply OOMScore', { err, value: config.oomScoreAdj });
   }
 
+  // Like kube-proxy's platform setup: the node's netfilter conntrack settings (failure is fatal).
+  setConntrackSysctls(config.conntrack, procSysctlIo, (entry, value) => logger.info('Set sysctl', { entry, value }));
+
   if (options.initOnly) {
-    logger.info('--init-only: nothing privileged left to set up for the BPF datapath; exiting');
+    logger.info('--init-only: the conntrack settings are applied; exiting');
     return;
   }
 
@@ -169,7 +174,11 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
   // 2. The datapath.
   let dp: Datapath;
   try {
-    dp = await Datapath.open({ bpf, logger, objects: { sock: bpfObjectPath('sock'), tc: bpfObjectPath('tc'), xdp: bpfObjectPath('xdp') } });
+    dp = await Datapath.open({
+      bpf, logger, objects: { sock: bpfObjectPath('sock'), tc: bpfObjectPath('tc'), xdp: bpfObjectPath('xdp') },
+      // One setting governs both: the BPF conntrack lifetimes follow --conntrack-*.
+      rodata: bpfConntrackTimeouts(config.conntrack),
+    });
   } catch (err) {
     await stopAll();
     throw err;

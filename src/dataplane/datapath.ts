@@ -32,6 +32,11 @@ export type DatapathOpenOptions = {
   logger: Logger;
   /** Paths of the three built objects. */
   objects: DatapathObjects;
+  /**
+   * More load-time constants by name (e.g. the conntrack lifetimes from --conntrack-*, see
+   * sysctl/conntrack-sysctls.ts); each object receives those it declares.
+   */
+  rodata?: Record<string, RodataValue>;
 };
 
 /** Map name -> BpfMapSizes field, for --bpf-map-* (lb_maps.h, conntrack.h, sock_lb.h). */
@@ -89,6 +94,7 @@ export class Datapath {
       lb_maglev_m: bpf.maglevTableSize,
       kpb_snat_port_min: bpf.nodePortSnatPortRange.min,
       kpb_snat_port_max: bpf.nodePortSnatPortRange.max,
+      ...opts.rodata,
     };
     if (bpf.socketLB !== 'off') constants.lb_host_netns_cookie = hostNetnsCookie();
 
