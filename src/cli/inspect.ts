@@ -22,6 +22,7 @@ import { addrText, backendRow, conntrackMatches, conntrackRow, hostPort, service
 import { parseIp } from '../model/ip.ts';
 
 const DEFAULT_PIN_PATH = '/sys/fs/bpf/kube-proxy-bpf';
+const CONNTRACK_MAPS = ['kpb_ct', 'kpb_ct4', 'kpb_ct6', 'kpb_snat4', 'kpb_snat6'];
 const WHAT = ['services', 'backends', 'conntrack', 'counters', 'config'] as const;
 type What = (typeof WHAT)[number];
 
@@ -174,7 +175,9 @@ function render(args: Args, maps: PinnedMaps): string {
     case 'conntrack': {
       const hz = kernelHz() ?? 250;
       const now = currentJiffies();
-      const rows = entries(maps.get('kpb_ct')).map(([k, v]) => conntrackRow(k, v, now, hz)).filter((r) => conntrackMatches(r, args.address, args.port));
+      // One LRU map in earlier datapaths; per family, with SNAT reservations apart, in later ones.
+      const rows = CONNTRACK_MAPS.flatMap((name) => entries(maps.get(name)))
+        .map(([k, v]) => conntrackRow(k, v, now, hz)).filter((r) => conntrackMatches(r, args.address, args.port));
       if (args.json) return json(rows);
       return formatTable(['PROTO', 'SOURCE', 'DESTINATION', 'NAT SOURCE', 'NAT DESTINATION', 'FLAGS', 'STATE', 'SVC', 'BACKEND', 'EXPIRES'], rows.map((r) => [
         r.protocol, r.source, r.destination, r.natSource, r.natDestination, r.flags.join(',') || '-', r.tcpState || '-',

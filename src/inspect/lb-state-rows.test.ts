@@ -44,3 +44,12 @@ test('conntrackRow() prints both tuples and the time left; conntrackMatches() fi
   assert.equal(conntrackMatches(r, '198.18.2.12', undefined), false);
   assert.equal(conntrackMatches(r, undefined, 53), false);
 });
+
+test('conntrackRow() reads per-family keys (__be32 addresses) and a 32-bit expires across a jiffies wrap', () => {
+  const r = conntrackRow(
+    { src: 0xc0000264, dst: 0xc000020b, sport: 40000, dport: 30080, proto: 17 },
+    { nat_src: v4('192.0.2.11'), nat_dst: v4('198.18.2.11'), nat_sport: 61000, nat_dport: 8080, flags: 2, expires: 0x10, service_id: 3, backend_id: 4, tcp_state: 0 },
+    0x1_ffff_fff0n, 16,
+  );
+  assert.deepEqual([r.source, r.destination, r.tcpState, r.expiresInSeconds], ['192.0.2.100:40000', '192.0.2.11:30080', '', 2]);
+});

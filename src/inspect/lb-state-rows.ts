@@ -38,8 +38,14 @@ export function serviceFlagNames(flags: number): string[] {
   return out;
 }
 
-/** `a.b.c.d` or the IPv6 text; the all-zero/v4-mapped-zero wildcard prints as `*`. */
-export function addrText(b: Bytes): string {
+/**
+ * `a.b.c.d` or the IPv6 text of an address field in any of the datapath's forms: 16 bytes
+ * (IPv4 v4-mapped), 4 bytes, or a `__be32` the codec gave as a number. The all-zero and
+ * v4-mapped-zero wildcards print as `*(v6)`/`*(v4)`.
+ */
+export function addrText(b: Bytes | number): string {
+  if (typeof b === 'number') return [b >>> 24, (b >>> 16) & 0xff, (b >>> 8) & 0xff, b & 0xff].join('.');
+  if (b.length === 4) return Array.from(b).join('.');
   const bytes = Array.from(b);
   if (bytes.every((x, i) => x === 0 || (i >= 10 && i < 12 && x === 0xff))) return bytes[10] === 0xff ? '*(v4)' : '*(v6)';
   return formatIp(bytes);
@@ -103,23 +109,26 @@ export type ConntrackRow = {
 };
 
 /**
- * One row per kpb_ct entry. `nowJiffies`/`hz` turn the absolute `expires` into seconds from now
- * (null when the clock is unknown).
+ * One row per conntrack entry (kpb_ct, or kpb_ct4/6 and kpb_snat4/6). `nowJiffies`/`hz` turn
+ * `expires` into seconds from now (null when the clock is unknown); a 32-bit `expires` holds the
+ * low bits of jiffies and is compared wrap-safe, as the datapath does.
  */
 export function conntrackRow(k: Decoded, v: Decoded, nowJiffies: bigint | null, hz: number): ConntrackRow {
   const proto = Number(k.proto);
   const flags = Number(v.flags);
   const expires = BigInt(v.expires as bigint | number);
+  const left = nowJiffies === null ? null
+    : typeof v.expires === 'number' ? Number(BigInt.asIntN(32, expires - BigInt.asUintN(32, nowJiffies))) : Number(expires - nowJiffies);
   return {
     protocol: protoName(proto),
-    source: hostPort(addrText(k.src as Bytes), Number(k.sport)),
-    destination: hostPort(addrText(k.dst as Bytes), Number(k.dport)),
+    source: hostPort(addrText(k.src as Bytes | number), Number(k.sport)),
+    destination: hostPort(addrText(k.dst as Bytes | number), Number(k.dport)),
     natSource: hostPort(addrText(v.nat_src as Bytes), Number(v.nat_sport)),
     natDestination: hostPort(addrText(v.nat_dst as Bytes), Number(v.nat_dport)),
     flags: KPB_CT_FLAGS.filter(([bit]) => flags & bit).map(([, n]) => n),
     tcpState: proto === 6 ? (TCP_STATES[Number(v.tcp_state)] ?? String(v.tcp_state)) : '',
     serviceId: Number(v.service_id), backendId: Number(v.backend_id),
-    expiresInSeconds: nowJiffies === null ? null : Number(expires - nowJiffies) / hz,
+    expiresInSeconds: left === null ? null : left / hz,
   };
 }
 
