@@ -50,7 +50,7 @@ test('createDatapathMetrics keeps the previous values when the collector fails',
   dp.setCollector(() => { throw new Error('read kpb_np_counters: EPERM'); });
   const text = await registry.metrics();
   assert.match(text, /^kubeproxy_bpf_packets_total\{hook="xdp",verdict="pass"\} 5$/m);
-  assert.match(text, /^kubeproxy_bpf_counter_read_errors_total 1$/m);
+  assert.match(text, /^kubeproxy_bpf_stats_read_errors_total 1$/m);
   assert.equal(errors.length, 1);
 });
 

@@ -76,7 +76,7 @@ export function createDatapathMetrics(options: DatapathMetricsOptions): Datapath
   };
 
   const readErrors = new Counter({
-    name: 'kubeproxy_bpf_counter_read_errors_total', help: 'Scrapes where reading the BPF counters failed; the previous values were kept', registers,
+    name: 'kubeproxy_bpf_stats_read_errors_total', help: 'Scrapes where reading the BPF counters failed; the previous values were kept', registers,
     // Registered first, so reading here makes the count include a failure of this very scrape.
     async collect() {
       await snapshot();

@@ -159,7 +159,12 @@ export function createProxyMetrics(options: ProxyMetricsOptions = {}): ProxyMetr
     major: b.major ?? versionPart(b.gitVersion, 0), minor: b.minor ?? versionPart(b.gitVersion, 1), platform: b.platform ?? `${process.platform}/${goArch(process.arch)}`,
   }, 1);
   for (const f of options.features ?? []) metrics.featureEnabled.set({ name: f.name, stage: f.stage }, f.enabled ? 1 : 0);
-  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  if (options.defaultMetrics ?? true) {
+    collectDefaultMetrics({ register: registry });
+    // prom-client names these gauges *_total, which `promtool check metrics` flags; they add
+    // nothing the process_* and nodejs_eventloop_* series do not say.
+    for (const n of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(n);
+  }
   return metrics;
 }
 
