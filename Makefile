@@ -19,7 +19,7 @@ NODE := $(NODE_BIN_DIR)node
 
 APT_PACKAGES := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 iptables nftables \
 	conntrack curl iperf3 sockperf netsniff-ng openssl ca-certificates ethtool \
-	python3 util-linux binutils
+	python3 util-linux binutils podman runc mmdebstrap prometheus
 CLANG ?= clang
 BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf -D__TARGET_ARCH_x86 -I$(ROOT)/datapath/include -I$(BUILD)/include
 BPF_SOURCES := $(wildcard datapath/bpf/*.bpf.c) $(wildcard datapath/bpf-loader-napi/test/*.bpf.c)
@@ -37,7 +37,7 @@ TEST_FLAGS := --test-reporter=spec --test-timeout=600000
 setup: apt node deps bpffs
 
 apt: $(TOOLCHAIN)/apt.stamp
-$(TOOLCHAIN)/apt.stamp:
+$(TOOLCHAIN)/apt.stamp: Makefile
 	@mkdir -p $(TOOLCHAIN)
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -92,7 +92,7 @@ typecheck: deps
 test: build typecheck test-unit test-e2e
 test-unit: build
 	$(NODE) --test $(TEST_FLAGS) --test-concurrency=2 $(UNIT_TESTS)
-test-e2e: build binary k8s
+test-e2e: build binary k8s image
 	$(NODE) --test $(TEST_FLAGS) --test-concurrency=1 $(E2E_TESTS)
 
 # Real kube-apiserver, etcd and upstream kube-proxy, built from the Go module proxy (architecture §6).
@@ -126,8 +126,9 @@ bench: build binary k8s $(K8S_BIN)/kube-proxy
 binary: build
 	$(NODE) scripts/build-binary.ts
 
+# The image: docker where an engine runs, else podman from Debian's archive only (scripts/build-image.sh).
 image: binary
-	docker build -f manifests/Dockerfile -t kube-proxy-bpf:dev .
+	scripts/build-image.sh
 
 clean:
 	rm -rf $(BUILD) datapath/bpf-loader-napi/build
