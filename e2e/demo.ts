@@ -12,11 +12,11 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { VersionApi } from '@kubernetes/client-node';
-import { startAgent } from './cluster/agent.ts';
+import { agentCommand, startAgent } from './cluster/agent.ts';
 import { startCluster, type Cluster, type ClusterNode } from './cluster/cluster.ts';
 import { K8S_BIN } from './cluster/control-plane.ts';
 import { PLAN } from './cluster/plan.ts';
-import type { Proc } from './cluster/proc.ts';
+import { runIn, type Proc } from './cluster/proc.ts';
 import { run } from './cluster/run.ts';
 import { BPFFS, findCgroup2Mount } from './cluster/sandbox.ts';
 import { echo, httpGet, startEchoServer, waitForHttp } from './cluster/workload.ts';
@@ -196,6 +196,23 @@ async function showDatapathReasons(cluster: Cluster, baseline: Map<string, strin
   return scrapes;
 }
 
+/**
+ * Shows what node-a's datapath holds, as an operator would see it: `kube-proxy inspect services`
+ * and `kube-proxy inspect conntrack` (the binary the image ships, reading the agent's pins).
+ */
+async function showInspect(cluster: Cluster): Promise<void> {
+  const node = cluster.nodes['node-a'];
+  for (const [what, limit] of [['services', 40], ['conntrack', 12]] as const) {
+    const cmd = ['kube-proxy', 'inspect', what];
+    say(style.bold(`What node-a's datapath holds`) + style.dim(` (${cmd.join(' ')})`));
+    const r = await runIn(node.place, [...agentCommand(), 'inspect', what, `--bpf-pin-path=${node.pinPath}`], { allowFailure: true, timeoutMs: 30_000 });
+    const lines = (r.code === 0 ? r.stdout : `${style.warn('inspect failed')}: ${r.stderr}`).trimEnd().split('\n');
+    for (const l of lines.slice(0, limit)) say(`  ${l}`);
+    if (lines.length > limit) say(style.dim(`  ... ${lines.length - limit} more`));
+    say();
+  }
+}
+
 async function createServices(cluster: Cluster, pods: DemoPods): Promise<{ clusterIPs: string[] }> {
   const t = performance.now();
   await cluster.admin.createNamespace(DEMO_NAMESPACE);
@@ -329,6 +346,7 @@ async function main(): Promise<number> {
       : style.fail(`${failed} of ${ok + failed} requests failed or saw the wrong source`);
     say(`${verdict}${dsrNote === undefined ? '' : style.warn(' (DSR not available yet)')}`);
     say();
+    await showInspect(cluster);
     await teardown();
     return failed === 0 ? 0 : 1;
   } catch (err) {
