@@ -99,3 +99,18 @@ test('kube-proxy --cleanup removes kube-proxy rules in its network namespace and
   assert.doesNotMatch(after, /KUBE-SERVICES|KUBE-SVC-|KUBE-SEP-/);
   assert.match(after, /-A USER-CHAIN -s 192\.0\.2\.100\/32 -j ACCEPT/);
 });
+
+test('kube-proxy logs Node warnings and crashes as klog lines (no "(node:pid)" lines, no stack)', (t) => {
+  const dir = tempDir(t);
+  // A preloaded module emits a warning and throws later, as a dependency might.
+  const preload = join(dir, 'misbehave.mjs');
+  writeFileSync(preload, "setTimeout(() => process.emitWarning('something odd', 'DeprecationWarning', 'DEP0999'), 0);\nsetTimeout(() => { throw new Error('boom from a timer'); }, 50);\n");
+  // --write-config-to: the entry never starts the proxy (no sysctl or map is touched); the pending
+  // timers keep the process alive until the warning and the throw.
+  const s = spawnSync(process.execPath, ['--import', preload, entry, `--write-config-to=${join(dir, 'out.yaml')}`], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(s.status, 1, s.stderr);
+  const lines = s.stderr.trim().split('\n');
+  for (const l of lines) assert.match(l, /^[IWEF]\d{4} [\d:.]+ +\d+ [^ \]]+:\d+\] "/, `not a klog line: ${l}`);
+  assert.ok(lines.some((l) => /^W.*"Node\.js warning" name="DeprecationWarning" warning="something odd"/.test(l)), s.stderr);
+  assert.ok(lines.some((l) => /^E.*"Unhandled error" err="boom from a timer"/.test(l)), s.stderr);
+});

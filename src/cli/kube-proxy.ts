@@ -136,6 +136,17 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
 /** An error's message with its causes (`a: b: c`), never a stack. */
 const errorText = (e: unknown): string => (e instanceof Error ? errorChain(e) : String(e));
 
+// Node's own output in the agent's log would break klog parsing: its warnings become klog
+// warnings, and a crash is one klog error line (and exit 1) instead of a JavaScript stack.
+process.removeAllListeners('warning');
+process.on('warning', (w) => (activeLogger ?? createLogger()).warning('Node.js warning', { name: w.name, warning: w.message }));
+const crash = (err: unknown) => {
+  (activeLogger ?? createLogger()).error('Unhandled error', { err: errorText(err) });
+  process.exit(1);
+};
+process.on('uncaughtException', crash);
+process.on('unhandledRejection', crash);
+
 main(process.argv.slice(2), process.env).then(
   (code) => {
     process.exitCode = code;
