@@ -30,7 +30,7 @@ import { watchConfigFile } from '../config/watch-config-file.ts';
 import { syncMaps } from '../dataplane/apply-sync.ts';
 import { bpfObjectPath } from '../dataplane/asset-paths.ts';
 import { Datapath } from '../dataplane/datapath.ts';
-import { hostDevices } from '../dataplane/host-info.ts';
+import { DatapathLifecycle } from '../dataplane/datapath-lifecycle.ts';
 import { LbIds } from '../dataplane/ids.ts';
 import { systemClock, systemTimers } from '../health/clock.ts';
 import { startProxyServers } from '../health/proxy-servers.ts';
@@ -213,9 +213,16 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
   const translator = new Translator();
   let node: NodeProjection | null = null;
   let nodeSynced = false;
-  /** The device set (name#ifindex) the north-south programs were last attached to; null before the first. */
-  let attachedDevices: string | null = null;
-  let staleRulesHandled = false;
+  // Devices, attach, self-repair and the stale-rule step around each sync (datapath-lifecycle.ts).
+  const lifecycle = new DatapathLifecycle({
+    dp, logger, syncPeriodMs: settings.syncPeriodMs, now: () => performance.now(),
+    metrics: { repairs: dpm.datapathRepairsTotal, syncErrors: dpm.syncErrorsTotal },
+    onDevicesChanged: () => {
+      if (coordinator.initialized) runner.run();
+    },
+    handleStaleRules: async () => void await handleStaleKubeProxyRules({ exec: commandExec(), logger, remove: bpf.removeStaleKubeProxyRules }),
+  });
+  cleanups.push(() => lifecycle.stop());
   // healthCheckNodePort servers listen where NodePorts answer: every address when
   // nodePortAddresses is unset, else the node IPs it selects (known at the first sync, and kept:
   // a node's addresses rarely change, and kube-proxy also binds them once).
@@ -239,23 +246,9 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     m.serviceChangesPending.set(svcTracker.pendingServices().size);
     m.endpointChangesPending.set(epTracker.pendingCount);
 
-    let ok = true;
-    const devices = hostDevices();
-    // North-south programs go on the devices holding the node IPs, known once the Node is seen
-    // (or known absent); re-attached when that set changes (an address moved, a device came back).
-    if (node !== null || nodeSynced) {
-      try {
-        const key = dp.devicesFor(nodeAddresses(node), devices).map((d) => `${d.name}#${d.ifindex}`).join(',');
-        if (key !== attachedDevices) {
-          dp.attachDevices(nodeAddresses(node), devices);
-          attachedDevices = key;
-        }
-      } catch (err) {
-        ok = false;
-        logger.error('Cannot attach the north-south datapath; retrying at the next sync', { err });
-        dpm.syncErrorsTotal.inc({ ip_family: '', op: 'attach' });
-      }
-    }
+    const host = lifecycle.beforeSync(node !== null || nodeSynced ? nodeAddresses(node) : null);
+    let ok = host.ok;
+    const devices = host.devices;
 
     const local = devices.flatMap((d) => d.addresses);
     const npa = resolveNodePortAddresses({
@@ -346,14 +339,7 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     }
     logger.v(updatedServices.size + ep.updatedServices.size > 0 ? 2 : 4).info('Sync done', { mode, ok, ms: Math.round(seconds * 1000) });
 
-    if (ok && !staleRulesHandled) {
-      staleRulesHandled = true;
-      try {
-        await handleStaleKubeProxyRules({ exec: commandExec(), logger, remove: bpf.removeStaleKubeProxyRules });
-      } catch (err) {
-        logger.error('Cannot check for a previous kube-proxy\'s rules', { err });
-      }
-    }
+    await lifecycle.afterSync(ok);
     return { ok };
   };
 
@@ -448,6 +434,7 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
   for (const f of FAMILIES) health.updated(f);
   runner.start();
   cleanups.push(() => runner.stop());
+  lifecycle.start();
 
   // 5. Run until a signal, a config file change or a fatal server error.
   await new Promise<void>((resolve, reject) => {

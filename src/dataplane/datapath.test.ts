@@ -29,11 +29,12 @@ type Report = {
   attachments: { device: string; xdp: string; xdpFallbackReason: string; tc: string }[];
   ops: number; strays: number; ok: boolean; services: number;
   xdpFallback: { device: string; reason: string; fallback: boolean }[];
+  sabotage?: { repairs: string[]; errors: string[]; secondRepairs: number; tcIngressBack: boolean };
 };
 
-function lifetime(xdp: string, devices = ['ext0', 'dum0']): Report {
+function lifetime(xdp: string, devices = ['ext0', 'dum0'], mode?: 'sabotage'): Report {
   const opts = JSON.stringify({ pinPath: PIN, cgroupPath: CGROUP, xdp, devices, nodeIP: '192.0.2.11' });
-  const out = sh('nsenter', [`--net=/run/netns/${ID}`, process.execPath, RUN, opts]);
+  const out = sh('nsenter', [`--net=/run/netns/${ID}`, process.execPath, RUN, opts, ...(mode ? [mode] : [])]);
   return JSON.parse(out.trim().split('\n').pop()!) as Report;
 }
 
@@ -129,6 +130,27 @@ test('first start attaches everything and pins it; a restart adopts maps, ids an
   assert.equal(ext2.tc.length, 2);
   assert.equal(ext2.xdp.length, 1);
   assert.notEqual(ext2.xdp[0]!.id, ext1.xdp[0]!.id);
+
+  // Self-repair: what was detached, deleted or swapped comes back, each counted once.
+  const third = lifetime('generic', ['ext0', 'dum0'], 'sabotage');
+  assert.deepEqual(third.sabotage!.errors, []);
+  assert.deepEqual(third.sabotage!.repairs, [
+    `cgroup socket program kpb_sock_connect4 on cgroup ${CGROUP}: the link was detached`,
+    `link_pin ${PIN}/links/sock-kpb_sock_sendmsg4: the pin was removed`,
+    `map_pin ${PIN}/lb_backends: the pin was removed`,
+    `map_pin ${PIN}/lb_rev_nat: the pin named another map`,
+    'tc tc ingress on ext0: the filter was removed',
+    'xdp XDP on ext0: the link was detached',
+  ]);
+  assert.equal(third.sabotage!.secondRepairs, 0, 'a second pass right after must find nothing to repair');
+  assert.equal(third.sabotage!.tcIngressBack, true);
+  assert.equal(cgroupProgs().length, 10, 'every socket program is attached again, none twice');
+  assert.equal(netShow('ext0').tc.length, 2);
+  assert.equal(netShow('ext0').xdp.length, 1);
+  for (const p of ['lb_backends', 'lb_rev_nat', 'links/sock-kpb_sock_sendmsg4', 'links/sock-kpb_sock_connect4', 'links/xdp-ext0']) assert.ok(existsSync(`${PIN}/${p}`), `${p} not pinned again`);
+  // The repaired pins are the live ones: the next start adopts them and finds its entries.
+  const fourth = lifetime('native');
+  assert.equal(fourth.ops, 0, 'after the repair a restart found the maps as programmed');
 
   // XDP turned off on a restart: the pinned XDP link goes.
   lifetime('off');

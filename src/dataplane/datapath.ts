@@ -12,18 +12,20 @@
  * programs keep forwarding with the last programmed state until the next agent takes over.
  * cleanupDatapath() is the opposite, for --cleanup.
  */
-import { existsSync, readdirSync, unlinkSync } from 'node:fs';
-import { BpfObject, attachCgroup, openPinnedLink, type BpfMap, type Collection, type RodataValue } from 'bpf-loader-napi';
+import { existsSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { BpfObject, attachCgroup, openPinnedLink, type BpfMap, type BpfProgram, type Collection, type Link, type RodataValue } from 'bpf-loader-napi';
 import type { BpfOptions } from '../config/bpf-options.ts';
 import type { Logger } from '../log/logger.ts';
 import type { DatapathSnapshot } from '../metrics/datapath-metrics.ts';
 import { removeBpfPins } from '../cleanup/remove-bpf-pins.ts';
 import type { LbBackend, LbMapName, LbServiceKey, LbServiceValue } from '../translate/lb-types.ts';
-import { attachDevices, detachDevices, type DeviceAttachment } from './attach-devices.ts';
+import { attachDevices, attachTcOne, attachXdpOne, detachDevices, xdpLinkPin, type AttachDevicesInput, type DeviceAttachment } from './attach-devices.ts';
 import { BpfLbMaps } from './bpf-map-writer.ts';
 import { devicesForAddresses, ensureBpffs, hostDevices, hostNetnsCookie, kernelHz, type HostDevice } from './host-info.ts';
 import type { LbIds } from './ids.ts';
+import { checkPin, securePinFolder } from './pin-folder.ts';
 import { readCounters } from './read-counters.ts';
+import { repairDatapath, type KeptLink, type Repair, type RepairState } from './repair-datapath.ts';
 
 export type DatapathObjects = { sock: string; tc: string; xdp: string };
 
@@ -68,13 +70,23 @@ export class Datapath {
   readonly #logger: Logger;
   readonly #bpf: BpfOptions;
   readonly #colls: { sock: Collection; tc: Collection; xdp: Collection };
+  /** Names of the maps pinned by name (the objects' LIBBPF_PIN_BY_NAME maps). */
+  readonly #pinnedMaps: string[];
   #attachments: DeviceAttachment[] = [];
+  /**
+   * The agent keeps its bpf_link handles open for its whole life: removing a pin then detaches
+   * nothing, and a link detached by someone else is visible in its info (see repair()).
+   */
+  readonly #sockLinks = new Map<string, Link>();
+  readonly #xdpLinks = new Map<string, Link>();
+  readonly #progIds = new Map<BpfProgram, number>();
 
-  private constructor(opts: DatapathOpenOptions, colls: { sock: Collection; tc: Collection; xdp: Collection }) {
+  private constructor(opts: DatapathOpenOptions, colls: { sock: Collection; tc: Collection; xdp: Collection }, pinnedMaps: string[]) {
     this.pinPath = opts.bpf.pinPath;
     this.#logger = opts.logger;
     this.#bpf = opts.bpf;
     this.#colls = colls;
+    this.#pinnedMaps = pinnedMaps;
     // The inner-map template carries BPF_F_INNER_MAP, so tables of any size can be swapped in.
     this.maps = new BpfLbMaps((name) => colls.tc.map(name), opts.bpf.maglevTableSize);
   }
@@ -82,8 +94,9 @@ export class Datapath {
   /** Mounts bpffs if needed, loads the three objects (adopting pins) and attaches the socket programs. */
   static async open(opts: DatapathOpenOptions): Promise<Datapath> {
     const { bpf, logger } = opts;
-    const did = ensureBpffs(bpf.pinPath);
-    if (did) logger.info('Prepared bpffs', { action: did });
+    const fs = ensureBpffs(bpf.pinPath);
+    if (fs.mounted) logger.info('Mounted bpffs', { path: fs.root, mode: '0700' });
+    for (const action of securePinFolder(bpf.pinPath, fs.root)) logger.info('Prepared the pin folder', { action });
     let hz = kernelHz();
     if (hz === null) {
       hz = 250;
@@ -99,6 +112,7 @@ export class Datapath {
     if (bpf.socketLB !== 'off') constants.lb_host_netns_cookie = hostNetnsCookie();
 
     const loaded: Collection[] = [];
+    const pinnedMaps = new Set<string>();
     const load = async (name: keyof DatapathObjects): Promise<Collection> => {
       const path = opts.objects[name];
       if (!existsSync(path)) throw new Error(`BPF object ${name} is missing at ${path} (run make bpf)`);
@@ -106,6 +120,10 @@ export class Datapath {
       for (const spec of obj.maps) {
         const field = RESIZABLE[spec.name];
         if (field && spec.maxEntries !== bpf.mapSizes[field]) obj.resizeMap(spec.name, bpf.mapSizes[field]);
+        if (!spec.pinByName) continue;
+        pinnedMaps.add(spec.name);
+        // Adopted only when it is ours (pin-folder.ts); libbpf then checks its layout.
+        checkPin(`${bpf.pinPath}/${spec.name}`);
       }
       setConstants(obj, constants);
       try {
@@ -121,14 +139,30 @@ export class Datapath {
       const tc = await load('tc');
       const xdp = await load('xdp');
       const sock = await load('sock');
-      const dp = new Datapath(opts, { sock, tc, xdp });
-      dp.#attachSock(sock);
+      const dp = new Datapath(opts, { sock, tc, xdp }, [...pinnedMaps]);
+      try {
+        dp.#attachSock(sock);
+      } catch (err) {
+        dp.close();
+        throw err;
+      }
       logger.info('Loaded the BPF datapath', { pinPath: bpf.pinPath, kernelHz: hz, socketLB: bpf.socketLB, cgroup: bpf.cgroupPath });
       return dp;
     } catch (err) {
       for (const c of loaded) c.close();
       throw err;
     }
+  }
+
+  #programId(prog: BpfProgram): number {
+    let id = this.#progIds.get(prog);
+    if (id === undefined) this.#progIds.set(prog, (id = prog.info().id));
+    return id;
+  }
+
+  /** The cgroup id (the folder's inode) the socket programs attach to. */
+  #cgroupId(): bigint {
+    return statSync(this.#bpf.cgroupPath, { bigint: true }).ino;
   }
 
   /** Cgroup links, pinned; updated in place when a previous run's link is pinned. */
@@ -140,33 +174,57 @@ export class Datapath {
     if (wanted && this.#bpf.cgroupPath === '') throw new Error('socket load balancing needs a cgroup v2 directory (--bpf-cgroup-path); none was found');
     let updated = 0;
     let attached = 0;
+    const cgroupId = wanted ? this.#cgroupId() : 0n;
     for (const [name, prog] of sock.programs) {
-      const path = `${this.pinPath}/links/sock-${name}`;
-      if (existsSync(path)) {
+      const path = this.#sockPin(name);
+      if (checkPin(path)) {
         const link = openPinnedLink(path);
+        const info = link.info();
+        // Adopted only when it is a live link of this hook on our cgroup; anything else (the
+        // cgroup path changed, a detached or foreign link) is detached and replaced.
+        if (wanted && info.attached === true && info.cgroupId === cgroupId && info.attachType === prog.expectedAttachType) {
+          link.update(prog);
+          this.#sockLinks.set(name, link);
+          updated++;
+          continue;
+        }
         try {
-          if (wanted) {
-            link.update(prog);
-            updated++;
-            continue;
-          }
-          link.detach();
+          if (info.attached === true) link.detach();
         } finally {
           link.close();
         }
         unlinkSync(path);
       }
       if (!wanted) continue;
-      try {
-        const link = attachCgroup(prog, this.#bpf.cgroupPath);
-        link.pin(path);
-        link.close();
-        attached++;
-      } catch (err) {
-        throw new Error(`cannot attach socket program ${name} to cgroup ${this.#bpf.cgroupPath}: ${errText(err)}`, { cause: err });
-      }
+      this.#attachSockOne(name, prog);
+      attached++;
     }
     this.#logger.info('Socket load balancing', { mode: this.#bpf.socketLB, attached, updated });
+  }
+
+  #sockPin(name: string): string {
+    return `${this.pinPath}/links/sock-${name}`;
+  }
+
+  /** A new cgroup link for `prog`, pinned in place of any previous pin, its handle kept. */
+  #attachSockOne(name: string, prog: BpfProgram): Link {
+    const path = this.#sockPin(name);
+    let link: Link;
+    try {
+      link = attachCgroup(prog, this.#bpf.cgroupPath);
+    } catch (err) {
+      throw new Error(`cannot attach socket program ${name} to cgroup ${this.#bpf.cgroupPath}: ${errText(err)}`, { cause: err });
+    }
+    try {
+      if (existsSync(path)) unlinkSync(path);
+      link.pin(path);
+    } catch (err) {
+      link.close();
+      throw new Error(`cannot pin the link of socket program ${name} at ${path}: ${errText(err)}`, { cause: err });
+    }
+    this.#sockLinks.get(name)?.close();
+    this.#sockLinks.set(name, link);
+    return link;
   }
 
   /** `--bpf-devices`, or else the devices holding `nodeIPs`; throws naming a missing --bpf-devices entry. */
@@ -187,19 +245,83 @@ export class Datapath {
   attachDevices(nodeIPs: string[], all: HostDevice[] = hostDevices()): DeviceAttachment[] {
     const devices = this.devicesFor(nodeIPs, all);
     if (devices.length === 0) this.#logger.warning('No device holds a node IP; NodePort, ExternalIP and LoadBalancer traffic from outside is not served', { nodeIPs });
-    this.#attachments = attachDevices({
-      devices,
+    this.#attachments = attachDevices({ ...this.#deviceInput(), devices });
+    for (const a of this.#attachments) this.#logger.info('Attached the north-south datapath', { device: a.device, tc: a.tc, xdp: a.xdp });
+    const wanted = new Set(devices.map((d) => d.name));
+    for (const item of detachDevices(all.filter((d) => !wanted.has(d.name)), this.pinPath, this.#xdpLinks)) this.#logger.info('Detached the north-south datapath', { item });
+    return this.#attachments;
+  }
+
+  #deviceInput(): Omit<AttachDevicesInput, 'devices'> {
+    return {
       tcIngress: this.#colls.tc.program('kpb_tc_ingress'),
       tcEgress: this.#colls.tc.program('kpb_tc_egress'),
       xdp: this.#colls.xdp.program('kpb_xdp_ingress'),
       xdpMode: this.#bpf.xdp,
       pinPath: this.pinPath,
       logger: this.#logger,
+      xdpLinks: this.#xdpLinks,
+    };
+  }
+
+  /** What repair() checks: the kept links, our tc filters on the attached devices, the map pins. */
+  #repairState(): RepairState {
+    const links: KeptLink[] = [];
+    if (this.#bpf.socketLB !== 'off') {
+      const cgroupId = this.#cgroupId();
+      for (const [name, prog] of this.#colls.sock.programs) {
+        links.push({
+          what: `socket program ${name} on cgroup ${this.#bpf.cgroupPath}`, hook: 'cgroup', pin: this.#sockPin(name),
+          program: prog, programId: this.#programId(prog), target: cgroupId,
+          get: () => this.#sockLinks.get(name), reattach: () => this.#attachSockOne(name, prog),
+        });
+      }
+    }
+    const input = this.#deviceInput();
+    const tc: RepairState['tc'] = [];
+    for (const a of this.#attachments) {
+      const dev = { name: a.device, ifindex: a.ifindex };
+      for (const [direction, prog] of [['ingress', input.tcIngress], ['egress', input.tcEgress]] as const) {
+        tc.push({ device: a.device, ifindex: a.ifindex, direction, programId: this.#programId(prog), reattach: () => void attachTcOne(prog, dev, direction) });
+      }
+      if (a.xdp === 'off') continue;
+      links.push({
+        what: `XDP on ${a.device}`, hook: 'xdp', pin: xdpLinkPin(this.pinPath, a.device),
+        program: input.xdp, programId: this.#programId(input.xdp), target: a.ifindex,
+        get: () => this.#xdpLinks.get(a.device),
+        reattach: () => {
+          // The stale link and its pin go first, so attachXdpOne makes a fresh one.
+          const old = this.#xdpLinks.get(a.device);
+          this.#xdpLinks.delete(a.device);
+          try {
+            if (old && old.info().attached === true) old.detach();
+          } catch {
+            // already detached
+          }
+          old?.close();
+          const path = xdpLinkPin(this.pinPath, a.device);
+          if (existsSync(path)) unlinkSync(path);
+          const r = attachXdpOne(input, { name: a.device, ifindex: a.ifindex, kind: '' });
+          const fresh = this.#xdpLinks.get(a.device);
+          if (r.xdp === 'off' || !fresh) throw new Error(`XDP could not be attached again (${r.xdpFallbackReason || 'off'})`);
+          return fresh;
+        },
+      });
+    }
+    const maps = this.#pinnedMaps.map((name) => {
+      const map = this.#map(name)!;
+      return { name, pin: `${this.pinPath}/${name}`, map, id: map.info().id };
     });
-    for (const a of this.#attachments) this.#logger.info('Attached the north-south datapath', { device: a.device, tc: a.tc, xdp: a.xdp });
-    const wanted = new Set(devices.map((d) => d.name));
-    for (const item of detachDevices(all.filter((d) => !wanted.has(d.name)), this.pinPath)) this.#logger.info('Detached the north-south datapath', { item });
-    return this.#attachments;
+    return { links, tc, maps };
+  }
+
+  /**
+   * Verifies that every program is still attached (cgroup links, tc filters, XDP links) and every
+   * pin exists and is ours; re-attaches or re-pins what is not. Returns what was repaired and the
+   * repairs that failed. Call once per sync period (issue 11 item 4).
+   */
+  repair(): { repairs: Repair[]; errors: Error[] } {
+    return repairDatapath(this.#repairState());
   }
 
   get attachments(): readonly DeviceAttachment[] {
@@ -225,14 +347,19 @@ export class Datapath {
   }
 
   /** Counters and fill levels for the kubeproxy_bpf_* metrics. */
-  readCounters(): DatapathSnapshot {
-    const m = (name: string): BpfMap | undefined => {
+  #map(name: string): BpfMap | undefined {
+    for (const c of [this.#colls.tc, this.#colls.sock, this.#colls.xdp]) {
       try {
-        return this.#colls.tc.map(name);
+        return c.map(name);
       } catch {
-        return this.#colls.sock.map(name);
+        // not in this object
       }
-    };
+    }
+    return undefined;
+  }
+
+  readCounters(): DatapathSnapshot {
+    const m = (name: string): BpfMap | undefined => this.#map(name);
     return readCounters(
       { npCounters: m('kpb_np_counters'), sockStats: m('lb_sock_stats'), sized: SIZED_MAPS.map((n) => m(n)!).filter(Boolean), conntrack: m('kpb_ct') },
       this.#attachments
@@ -243,6 +370,9 @@ export class Datapath {
 
   /** Releases our handles; pins and attachments stay (restart-safe). */
   close(): void {
+    for (const l of [...this.#sockLinks.values(), ...this.#xdpLinks.values()]) l.close();
+    this.#sockLinks.clear();
+    this.#xdpLinks.clear();
     for (const c of Object.values(this.#colls)) c.close();
   }
 }

@@ -48,24 +48,21 @@ function bpffsMounts(): string[] {
 }
 
 /**
- * Makes sure `pinPath` lies on a bpffs and exists. When no bpffs holds it, mounts one on
- * /sys/fs/bpf (pinning elsewhere is the administrator's choice and must already be bpffs).
- * Returns what was done, for the log.
+ * Makes sure `pinPath` lies on a bpffs. When no bpffs holds it, mounts one on /sys/fs/bpf with
+ * mode=0700 (pinning elsewhere is the administrator's choice and must already be bpffs). Returns
+ * the mount point that holds `pinPath` (the deepest one) and whether it was mounted just now.
+ * The folders themselves are made by securePinFolder (pin-folder.ts), which checks their owner.
  */
-export function ensureBpffs(pinPath: string): string | null {
-  let action: string | null = null;
+export function ensureBpffs(pinPath: string): { root: string; mounted: boolean } {
   const under = (m: string) => pinPath === m || pinPath.startsWith(m.endsWith('/') ? m : `${m}/`);
-  if (!bpffsMounts().some(under)) {
-    if (!under('/sys/fs/bpf')) throw new Error(`pin path ${pinPath} is not on a bpffs mount and is not under /sys/fs/bpf`);
-    mkdirSync('/sys/fs/bpf', { recursive: true });
-    // mode=0700: the root of a bpffs mounted without it is 1777, where anyone may create pins and
-    // folders (issue 11: a user pre-created our links folder and removed the pins in it).
-    mountBpffs('/sys/fs/bpf', { mode: 0o700 });
-    action = 'mounted bpffs on /sys/fs/bpf (mode=0700)';
-  }
-  mkdirSync(pinPath, { recursive: true });
-  mkdirSync(`${pinPath}/links`, { recursive: true });
-  return action;
+  const holding = bpffsMounts().filter(under).sort((a, b) => b.length - a.length);
+  if (holding.length > 0) return { root: holding[0]!, mounted: false };
+  if (!under('/sys/fs/bpf')) throw new Error(`pin path ${pinPath} is not on a bpffs mount and is not under /sys/fs/bpf`);
+  mkdirSync('/sys/fs/bpf', { recursive: true });
+  // mode=0700: the root of a bpffs mounted without it is 1777, where anyone may create pins and
+  // folders (issue 11: a user pre-created our links folder and removed the pins in it).
+  mountBpffs('/sys/fs/bpf', { mode: 0o700 });
+  return { root: '/sys/fs/bpf', mounted: true };
 }
 
 /** `kind`: the link type of virtual devices (`veth`, `bridge`...), '' for hardware. */

@@ -20,6 +20,7 @@ test('createDatapathMetrics publishes the collector snapshot at scrape time', as
   const dp = createDatapathMetrics({ registry, clock: { now: () => now.t } });
   dp.setCollector(async () => { calls++; return snap(10); });
   dp.badObjectsTotal.inc({ kind: 'Service', reason: 'invalid clusterIP' });
+  dp.datapathRepairsTotal.inc({ hook: 'tc' }, 2);
   const text = await registry.metrics();
   assert.equal(calls, 1, 'one read serves every metric of a scrape');
   assert.match(text, /^# TYPE kubeproxy_bpf_packets_total counter$/m);
@@ -32,6 +33,7 @@ test('createDatapathMetrics publishes the collector snapshot at scrape time', as
   assert.match(text, /^kubeproxy_bpf_conntrack_entries\{ip_family="IPv4"\} 42$/m);
   assert.match(text, /^kubeproxy_bpf_xdp_fallback\{device="eth0",reason="native XDP unsupported"\} 1$/m);
   assert.match(text, /^kubeproxy_bpf_bad_objects_total\{kind="Service",reason="invalid clusterIP"\} 1$/m);
+  assert.match(text, /^kubeproxy_bpf_datapath_repairs_total\{hook="tc"\} 2$/m);
 
   now.t = 5000;
   dp.setCollector(() => snap(17));

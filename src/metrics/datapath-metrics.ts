@@ -43,6 +43,11 @@ export interface DatapathMetrics {
   syncErrorsTotal: Counter<'ip_family' | 'op'>;
   /** healthCheckNodePort listeners that could not be opened (port in use...); incremented by the caller. */
   healthCheckBindErrorsTotal: Counter<string>;
+  /**
+   * Attachments and pins the agent found missing and put back, by `hook` (cgroup, tc, xdp,
+   * link_pin, map_pin); incremented by the caller after each self-repair pass.
+   */
+  datapathRepairsTotal: Counter<'hook'>;
 }
 
 /**
@@ -168,6 +173,10 @@ export function createDatapathMetrics(options: DatapathMetricsOptions): Datapath
     }),
     healthCheckBindErrorsTotal: new Counter({
       name: 'kubeproxy_bpf_healthcheck_bind_errors_total', help: 'Service health check node ports that could not be opened', registers,
+    }),
+    datapathRepairsTotal: new Counter({
+      name: 'kubeproxy_bpf_datapath_repairs_total', help: 'Datapath attachments and pins found missing (detached, deleted or replaced behind the agent) and put back, by hook',
+      labelNames: ['hook'] as const, registers,
     }),
   };
 }

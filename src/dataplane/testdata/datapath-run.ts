@@ -1,13 +1,18 @@
 // One agent lifetime for datapath.test.ts, run inside the test's network namespace (nsenter):
 // open the datapath, attach the devices, program one service through syncMaps, print a JSON
 // report on stdout, close (pins and links stay). With "cleanup" it runs cleanupDatapath instead.
-//   usage: datapath-run.ts <json {pinPath, cgroupPath, xdp, devices, nodeIP}> [cleanup]
+// With "sabotage" it then undoes parts of its own datapath the way an intruder or a confused
+// operator would, runs repair() and reports what was repaired.
+//   usage: datapath-run.ts <json {pinPath, cgroupPath, xdp, devices, nodeIP}> [cleanup|sabotage]
 import { defaultBpfOptions } from '../../config/bpf-options.ts';
 import { createLogger } from '../../log/logger.ts';
 import { translate } from '../../translate/translate.ts';
 import { syncMaps } from '../apply-sync.ts';
 import { bpfObjectPath } from '../asset-paths.ts';
+import { rmSync } from 'node:fs';
+import { createMap, openPinnedLink, tcDetach, tcQuery } from 'bpf-loader-napi';
 import { cleanupDatapath, Datapath } from '../datapath.ts';
+import { ourTcFilter } from '../attach-devices.ts';
 import { LbIds } from '../ids.ts';
 import { emptyLbState } from '../../translate/lb-types.ts';
 import type { ServicePortInfo } from '../../model/service-port.ts';
@@ -39,8 +44,35 @@ const result = translate(
 );
 const sync = syncMaps({ wanted: result.wanted, applied: emptyLbState(), maps: dp.maps, ids, mode: 'full', readMap: dp.readMap });
 const counters = dp.readCounters();
+let sabotage: Record<string, unknown> | undefined;
+if (process.argv[3] === 'sabotage') {
+  const ext0 = attachments.find((a) => a.device === 'ext0')!;
+  // A cgroup program detached through its pin; another link's pin removed; our tc ingress filter
+  // deleted; the XDP link detached; a map pin removed and another replaced by a stranger's map.
+  const connect4 = openPinnedLink(`${opts.pinPath}/links/sock-kpb_sock_connect4`);
+  connect4.detach();
+  connect4.close();
+  rmSync(`${opts.pinPath}/links/sock-kpb_sock_sendmsg4`);
+  tcDetach(ourTcFilter(ext0.ifindex, 'ingress'));
+  const xdp = openPinnedLink(`${opts.pinPath}/links/xdp-ext0`);
+  xdp.detach();
+  xdp.close();
+  rmSync(`${opts.pinPath}/lb_backends`);
+  rmSync(`${opts.pinPath}/lb_rev_nat`);
+  const stranger = createMap({ type: 'hash', keySize: 4, valueSize: 4, maxEntries: 1 });
+  stranger.pin(`${opts.pinPath}/lb_rev_nat`);
+  stranger.close();
+  const first = dp.repair();
+  const second = dp.repair();
+  sabotage = {
+    repairs: first.repairs.map((r) => `${r.hook} ${r.what}: ${r.why}`).sort(),
+    errors: first.errors.map((e) => e.message),
+    secondRepairs: second.repairs.length,
+    tcIngressBack: tcQuery(ourTcFilter(ext0.ifindex, 'ingress')) !== 0,
+  };
+}
 dp.close();
 console.log(JSON.stringify({
   seeded, attachments, ops: sync.ops, strays: sync.strays, ok: sync.ok, failures: sync.failures,
-  services: counters.maps.find((m) => m.map === 'lb_services')?.entries, xdpFallback: counters.xdpFallback,
+  services: counters.maps.find((m) => m.map === 'lb_services')?.entries, xdpFallback: counters.xdpFallback, sabotage,
 }));
