@@ -97,6 +97,8 @@ export interface Native {
   mapCreate(type: string, keySize: number, valueSize: number, maxEntries: number, flags: number, name: string | null, innerMap: Handle | null): Handle;
   mapOpenPinned(path: string): Handle;
   mapInfo(h: Handle): NativeMapInfo;
+  mapOpenById(id: number): Handle;
+  mapBtfLayouts(h: Handle): { key?: Layout; value?: Layout };
   mapLookup(h: Handle, key: Uint8Array): Buffer | undefined;
   mapUpdate(h: Handle, key: Uint8Array, value: Uint8Array, flags: number): void;
   mapDelete(h: Handle, key: Uint8Array): boolean;

@@ -5,7 +5,7 @@
  */
 export { BpfError, type BpfErrorProps } from './errors.ts';
 export { BpfObject, Collection, type LoadOptions, type MapSpec, type ProgramSpec, type VariableSpec, type RodataValue } from './object.ts';
-export { BpfMap, createMap, openPinnedMap, type CreateMapOptions, type MapInfo, type MapLayouts, type UpdateFlag } from './map.ts';
+export { BpfMap, createMap, openPinnedMap, openMapById, type CreateMapOptions, type MapInfo, type MapLayouts, type UpdateFlag } from './map.ts';
 export { BpfProgram, openPinnedProgram, type TestRunOptions, type TestRunResult } from './program.ts';
 export {
   Link, attachXdp, attachTc, attachCgroup, openPinnedLink, tcQuery, tcDetach, xdpQuery, CGROUP_ATTACH_TYPES,

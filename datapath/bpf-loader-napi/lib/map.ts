@@ -208,6 +208,14 @@ export class BpfMap {
     return info;
   }
 
+  /**
+   * The key and value layouts of the BTF the kernel keeps for this map (from the object that
+   * created it), whatever layouts this handle was opened with; empty when it has none.
+   */
+  btfLayouts(): { key?: Layout; value?: Layout } {
+    return native.mapBtfLayouts(this.#h);
+  }
+
   /** Release the fd; further use throws BpfError EBADF. Idempotent. */
   close(): void {
     if (this.#closed) return;
@@ -220,6 +228,12 @@ export class BpfMap {
 export function openPinnedMap(path: string, layouts: MapLayouts = {}): BpfMap {
   checkString('path', path);
   return new BpfMap(native.mapOpenPinned(path), '', layouts);
+}
+
+/** Open a map by its kernel id (e.g. the inner map a map-in-map entry holds). */
+export function openMapById(id: number, layouts: MapLayouts = {}): BpfMap {
+  if (!Number.isInteger(id) || id < 1 || id > 0xffffffff) throw new RangeError(`Expected id between 1 and 4294967295 but received ${id}`);
+  return new BpfMap(native.mapOpenById(id), '', layouts);
 }
 
 /** What createMap needs; a MapSpec (e.g. `spec.innerMap` of a hash-of-maps) fits as is. */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include "kpb.h"
 
 static bool is_percpu(uint32_t type)
@@ -129,6 +130,68 @@ static napi_value js_map_open_pinned(napi_env env, napi_callback_info info)
 		kpb_throw(env, -err, "map_open_pinned", path, "Read info of pinned map \"%s\" failed", path);
 		return NULL;
 	}
+	return out;
+}
+
+/* mapOpenById(id) -> map handle: a map the caller knows by id (a map-in-map value, a link's map). */
+static napi_value js_map_open_by_id(napi_env env, napi_callback_info info)
+{
+	KPB_ARGS(1);
+	uint32_t id;
+	napi_value out;
+	char what[32];
+	if (!kpb_get_u32(env, argv[0], "id", &id))
+		return NULL;
+	snprintf(what, sizeof(what), "map id %u", id);
+	int fd = bpf_map_get_fd_by_id(id);
+	if (fd < 0) {
+		kpb_throw(env, errno, "map_open_by_id", what, "Open %s failed", what);
+		return NULL;
+	}
+	struct kpb_handle *h = kpb_handle_new(env, KPB_MAP, &out);
+	if (!h) {
+		close(fd);
+		return NULL;
+	}
+	int err = kpb_map_handle_fill(h, fd);
+	if (err) {
+		kpb_handle_release(h);
+		kpb_throw(env, -err, "map_open_by_id", what, "Read info of %s failed", what);
+		return NULL;
+	}
+	return out;
+}
+
+/* mapBtfLayouts(map) -> { key?, value? }: the key and value layouts from the BTF the map was
+ * created with (as the kernel keeps it), so a pinned map's layout can be compared with an
+ * object's. Empty when the map has no BTF. */
+static napi_value js_map_btf_layouts(napi_env env, napi_callback_info info)
+{
+	KPB_ARGS(1);
+	struct kpb_handle *h = map_arg(env, argv[0]);
+	struct bpf_map_info mi;
+	uint32_t len = sizeof(mi);
+	napi_value out;
+	if (!h)
+		return NULL;
+	memset(&mi, 0, sizeof(mi));
+	if (bpf_obj_get_info_by_fd(h->fd, &mi, &len)) {
+		kpb_throw(env, errno, "map_btf_layouts", h->name, "Read info of map \"%s\" failed", h->name);
+		return NULL;
+	}
+	KPB_TRY(napi_create_object(env, &out));
+	if (!mi.btf_id)
+		return out;
+	struct btf *btf = btf__load_from_kernel_by_id(mi.btf_id);
+	if (!btf) {
+		kpb_throw(env, errno, "map_btf_layouts", h->name, "Load BTF %u of map \"%s\" failed", mi.btf_id, h->name);
+		return NULL;
+	}
+	if (mi.btf_key_type_id)
+		napi_set_named_property(env, out, "key", kpb_btf_layout(env, btf, mi.btf_key_type_id));
+	if (mi.btf_value_type_id)
+		napi_set_named_property(env, out, "value", kpb_btf_layout(env, btf, mi.btf_value_type_id));
+	btf__free(btf);
 	return out;
 }
 
@@ -473,6 +536,8 @@ void kpb_map_init(napi_env env, napi_value exports)
 	kpb_export(env, exports, "mapCreate", js_map_create);
 	kpb_export(env, exports, "mapOpenPinned", js_map_open_pinned);
 	kpb_export(env, exports, "mapInfo", js_map_info);
+	kpb_export(env, exports, "mapOpenById", js_map_open_by_id);
+	kpb_export(env, exports, "mapBtfLayouts", js_map_btf_layouts);
 	kpb_export(env, exports, "mapLookup", js_map_lookup);
 	kpb_export(env, exports, "mapUpdate", js_map_update);
 	kpb_export(env, exports, "mapDelete", js_map_delete);

@@ -2,7 +2,8 @@
 // hash-of-maps; codecs, update flags, batch operations, iteration, pin and openPinnedMap.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { BpfError, BpfObject, createMap, openPinnedMap, type Collection } from '../lib/index.ts';
+import { BpfError, BpfObject, createMap, openMapById, openPinnedMap, type Collection } from '../lib/index.ts';
+import { native } from '../lib/binding.ts';
 import { objectPath, pinDir, requireRoot } from './helpers/env.ts';
 
 let coll: Collection;
@@ -95,7 +96,42 @@ test('BpfMap hash-of-maps: store an inner array by fd, read back its id', () => 
   inner.update(2, 42);
   outer.update(9, inner.fd);
   assert.equal(outer.lookup(9), inner.info().id);
+  // The id read back opens the same inner map.
+  const again = openMapById(outer.lookup(9) as number);
+  try {
+    assert.equal(again.info().id, inner.info().id);
+    assert.equal(again.lookup(Buffer.from([2, 0, 0, 0]))!.readUInt32LE(0), 42);
+  } finally {
+    again.close();
+  }
   assert.equal(outer.delete(9), true);
+});
+
+test('openMapById refuses ids that are not numbers or name no map', () => {
+  assert.throws(() => openMapById(0), RangeError);
+  assert.throws(() => openMapById(1.5), RangeError);
+  assert.throws(() => openMapById(0xfffffff0), (e: unknown) => e instanceof BpfError && e.code === 'ENOENT' && /map id 4294967280/.test(e.message));
+  const n = native as unknown as Record<string, (...a: unknown[]) => unknown>;
+  assert.throws(() => n.mapOpenById('7'), TypeError);
+  assert.throws(() => n.mapBtfLayouts({}), TypeError);
+});
+
+test('BpfMap.btfLayouts reads the layouts the kernel keeps: the object\'s for its maps, none for a map made without BTF', async (t) => {
+  const pins = pinDir('btf');
+  t.after(pins.cleanup);
+  coll.map('fx_hash').pin(`${pins.path}/fx_hash`);
+  const pinned = openPinnedMap(`${pins.path}/fx_hash`);
+  t.after(() => pinned.close());
+  const fromKernel = pinned.btfLayouts();
+  const obj = BpfObject.open(objectPath('fixture'));
+  const spec = obj.maps.find((m) => m.name === 'fx_hash')!;
+  obj.close();
+  assert.deepEqual(fromKernel.key, spec.keyLayout);
+  assert.deepEqual(fromKernel.value, spec.valueLayout);
+  assert.ok(fromKernel.value!.fields!.some((f) => f.name === 'bytes'));
+  const bare = createMap({ type: 'hash', keySize: 4, valueSize: 4, maxEntries: 1 });
+  t.after(() => bare.close());
+  assert.deepEqual(bare.btfLayouts(), {});
 });
 
 test('createMap makes a fresh inner map from the spec and swaps it into a hash-of-maps', () => {
