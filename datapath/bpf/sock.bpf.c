@@ -5,17 +5,24 @@
  * exists, and rewrites the peer address seen by recvmsg() and getpeername() back to the frontend.
  * No per-packet NAT is needed for this traffic.
  *
- * Frontend lookup, for destination address A, port P, protocol X (TCP or UDP only; SCTP and
- * others pass untouched to the stack and the tc path):
+ * Frontend lookup, for destination address A, port P, protocol X (TCP, UDP or SCTP; other
+ * protocols pass untouched to the stack and the tc path):
  *   1. {A, P, X, INTERNAL}, then {A, P, X, EXTERNAL}: socket traffic comes from the node or its
  *      pods, so it is "internal" and iTP applies. An EXTERNAL hit flagged LB_SVC_TWO_SCOPES whose
  *      INTERNAL twin is missing is an inconsistent map: fail closed.
- *   2. Miss, and A is a node address (lb_node_addrs) or 127.0.0.1 in the host netns: the same
- *      two lookups with the family's wildcard address (::ffff:0.0.0.0 or ::), accepted only if
- *      flagged LB_SVC_NODEPORT, and on 127.0.0.1 only if also LB_SVC_LOCALHOST_NODEPORT.
+ *   2. Miss, and A is a node address (lb_node_addrs), or 127.0.0.1 or ::1 in the host netns: the
+ *      same two lookups with the family's wildcard address (::ffff:0.0.0.0 or ::), accepted only
+ *      if flagged LB_SVC_NODEPORT, and on a loopback address only if also
+ *      LB_SVC_LOCALHOST_NODEPORT (kube-proxy has 127.0.0.1 only; ::1 is our addition).
  *   3. Miss: {A, 0, 0, EXTERNAL} is the VIP marker (LB_SVC_VIP_MARKER). If present, A is a
  *      service address but P is not a service port: refuse, never leak to the network.
- *   4. Miss: not a service; the socket proceeds unchanged.
+ *   4. Miss, and A lies in a service CIDR (lb_service_cidrs): an unallocated ClusterIP, which
+ *      kube-proxy's nftables mode drops: refuse.
+ *   5. Miss: not a service; the socket proceeds unchanged.
+ * SCTP: Linux runs none of these hooks for SCTP sockets today (sctp_prot has no pre_connect, its
+ * bind is its own, and the sendmsg/recvmsg hooks are UDP's), so SCTP is accepted here only so
+ * that a kernel which does run them gets the same translation; nothing tests it (the test kernel
+ * has no SCTP). SCTP to a ClusterIP from the node is otherwise left to the packet path.
  * A frontend flagged LB_SVC_SOURCE_RANGES is not translated here (see sock_xlate_fwd).
  * Backend choice is lb_select.h's: affinity first (client = netns cookie), then Maglev indexed by
  * lb_hash_u64(socket cookie) % M, else slot = seed % count + 1 where the seed is random for TCP
@@ -25,8 +32,9 @@
  * post_bind hooks, not in recvmsg/getpeername) and return 0; without set_retval the kernel
  * reports EPERM (bpf_prog_run_array_cg turns a 0 verdict into -EPERM unless retval is already an
  * error). ECONNREFUSED: no endpoints, unknown port on a VIP (what kube-proxy's REJECT gives).
- * EHOSTUNREACH: a Local traffic policy with endpoints only on other nodes (kube-proxy drops, see
- * select_fail), or the maps are inconsistent (fail closed). ENOMEM: the reverse mapping could
+ * EHOSTUNREACH: a Local traffic policy with endpoints only on other nodes, or an unallocated
+ * address of a service CIDR (kube-proxy drops both, see select_fail), or the maps are
+ * inconsistent (fail closed). ENOMEM: the reverse mapping could
  * not be stored. EADDRINUSE: post_bind on a NodePort port. recvmsg/getpeername cannot refuse. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -59,7 +67,7 @@ struct sock_flow {
 
 static __always_inline bool sock_proto_supported(__u32 proto)
 {
-	return proto == IPPROTO_TCP || proto == IPPROTO_UDP;
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP;
 }
 
 static __always_inline bool addr_is_v4mapped(const union lb_addr *a)
@@ -67,9 +75,12 @@ static __always_inline bool addr_is_v4mapped(const union lb_addr *a)
 	return a->w[0] == 0 && a->w[1] == 0 && a->w[2] == bpf_htonl(0xffff);
 }
 
-static __always_inline bool addr_is_localhost4(const union lb_addr *a)
+/* 127.0.0.1 (v4-mapped) or ::1: the loopback addresses a NodePort may answer on from the node. */
+static __always_inline bool addr_is_localhost(const union lb_addr *a)
 {
-	return addr_is_v4mapped(a) && a->w[3] == bpf_htonl(0x7f000001);
+	if (addr_is_v4mapped(a))
+		return a->w[3] == bpf_htonl(0x7f000001);
+	return a->w[0] == 0 && a->w[1] == 0 && a->w[2] == 0 && a->w[3] == bpf_htonl(1);
 }
 
 static __always_inline bool addr_is_wildcard(const union lb_addr *a, bool v4)
@@ -107,7 +118,7 @@ static __always_inline struct lb_service_value *lookup_frontend(struct lb_servic
 	return svc;
 }
 
-/* Step 2: the NodePort wildcard entry for a node address (or 127.0.0.1 from the node). */
+/* Step 2: the NodePort wildcard entry for a node address (or 127.0.0.1/::1 from the node). */
 static __always_inline struct lb_service_value *lookup_nodeport(void *ctx, const struct sock_flow *f,
 								struct lb_service_key *key,
 								bool *bad_scope)
@@ -116,7 +127,7 @@ static __always_inline struct lb_service_value *lookup_nodeport(void *ctx, const
 	bool localhost = false;
 
 	if (!lb_is_node_addr(f->addr.b)) {
-		if (!addr_is_localhost4(&f->addr) || !in_host_netns(ctx))
+		if (!addr_is_localhost(&f->addr) || !in_host_netns(ctx))
 			return NULL;
 		localhost = true;
 	}
@@ -196,10 +207,18 @@ static __always_inline int sock_xlate_fwd(void *ctx, struct sock_flow *f)
 		return -SOCK_EHOSTUNREACH;
 	}
 	if (!svc) {
-		if (!is_vip(f))
-			return 0;
-		SOCK_COUNT(refused_unknown_port);
-		return -SOCK_ECONNREFUSED;
+		if (is_vip(f)) {
+			SOCK_COUNT(refused_unknown_port);
+			return -SOCK_ECONNREFUSED;
+		}
+		if (lb_in_service_cidr(f->addr.b)) {
+			/* Step 4. kube-proxy drops here; a socket hook cannot drop silently, and the
+			 * address is certainly nobody's, so fail at once with the errno of an unreachable
+			 * peer, as for a Local policy without local endpoints. */
+			SOCK_COUNT(dropped_unallocated);
+			return -SOCK_EHOSTUNREACH;
+		}
+		return 0;
 	}
 
 	/* loadBalancerSourceRanges filter on the client address, which a socket does not have yet
@@ -373,7 +392,7 @@ static __always_inline struct lb_service_value *nodeport_on(bool v4, __u16 port,
 /* post_bind: a process of the node binding a port a NodePort service answers on would never see
  * its traffic (connects from the node are translated) and would confuse users, so it gets
  * EADDRINUSE, as if the service held the port. Applies to binds on the wildcard address, on a
- * node address, and on 127.0.0.1 when the NodePort also answers there. Pods (other netns) are
+ * node address, and on 127.0.0.1 or ::1 when the NodePort also answers there. Pods (other netns) are
  * free to use the port. bpf_sock does not expose IPV6_V6ONLY, so a bind on :: is checked against
  * both families' NodePorts. */
 static __always_inline int sock_post_bind(struct bpf_sock *ctx, bool v6)
@@ -393,7 +412,7 @@ static __always_inline int sock_post_bind(struct bpf_sock *ctx, bool v6)
 	SOCK_ADDR_FROM_CTX(&a, v6, ctx->src_ip6, ctx->src_ip4);
 	any = addr_is_wildcard(&a, v4);
 	if (!any && !lb_is_node_addr(a.b)) {
-		if (!addr_is_localhost4(&a))
+		if (!addr_is_localhost(&a))
 			return SYS_PROCEED;
 		localhost = true;
 	}

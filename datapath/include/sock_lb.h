@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* sock_lb.h: what only the socket-level load balancer (sock.bpf.c) needs: its counters and the
- * errno values it hands back to the application. Include after lb_maps.h.
+/* sock_lb.h: what only the socket-level load balancer needs: its counters, the service CIDRs it
+ * guards, the filter of its socket terminator (sock_term.bpf.c) and the errno values it hands back
+ * to the application. Include after lb_maps.h.
  *
  * Counters are one struct of named __u64 fields in a one-entry per-CPU array, so user space reads
  * them by field name through the BTF-derived value layout (sum the per-CPU copies); no index table
- * has to be kept in sync by hand. Adding a field at the end keeps pinned readers working only after
- * a map rename, because the value size changes (lb_maps.h: layout change = new map name). */
+ * has to be kept in sync by hand. A new counter takes the place of the first spare field, which
+ * keeps the value size, so a pinned map of the previous version is still adopted; once the spares
+ * are used up, growing the struct needs a map rename (lb_maps.h: layout change = new map name). */
 #ifndef SOCK_LB_H
 #define SOCK_LB_H
 
@@ -30,6 +32,8 @@ struct lb_sock_stats {
 	__u64 rev_translated;               /* recvmsg/getpeername rewritten back to the VIP */
 	__u64 passed_source_ranges;         /* LB_SVC_SOURCE_RANGES frontend left to the packet path */
 	__u64 dropped_no_local_backends;    /* iTP/eTP=Local, endpoints only elsewhere: EHOSTUNREACH */
+	__u64 dropped_unallocated;          /* in a service CIDR, not a service address: EHOSTUNREACH */
+	__u64 pad_spare[7];                 /* room for counters without a layout change */
 };
 
 /* One entry; per-CPU, so the programs increment without atomics: a CPU runs one cgroup program
@@ -50,6 +54,35 @@ struct {
 		if (__s)                                                           \
 			__s->field++;                                              \
 	} while (0)
+
+/* The ServiceCIDRs (networking.k8s.io/v1) of the cluster. An address inside one that is no service
+ * address (no lb_services entry, no VIP marker) is an unallocated ClusterIP: kube-proxy's nftables
+ * mode drops traffic to it (cluster-ips-check chain) instead of letting it leave for the default
+ * route, and the socket LB refuses it. prefixlen counts the 16-byte address's bits, so an IPv4
+ * CIDR a.b.c.d/n is ::ffff:a.b.c.d with prefixlen 96 + n. */
+struct lb_service_cidr_key {
+	__u32 prefixlen;
+	__u8 addr[16];              /* network order, IPv4 v4-mapped */
+};
+
+/* key: struct lb_service_cidr_key (LPM); value: __u8 (1). Writer: control plane. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct lb_service_cidr_key);
+	__type(value, __u8);
+	__uint(max_entries, 1024);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_service_cidrs SEC(".maps");
+
+/* Is `addr` (16 bytes, IPv4 v4-mapped) inside one of the cluster's service CIDRs? */
+static __always_inline bool lb_in_service_cidr(const __u8 *addr)
+{
+	struct lb_service_cidr_key key = { .prefixlen = 128 };
+
+	__builtin_memcpy(key.addr, addr, sizeof(key.addr));
+	return bpf_map_lookup_elem(&lb_service_cidrs, &key) != NULL;
+}
 
 /* errno values (asm-generic/errno.h); vmlinux.h carries no macros. */
 #define SOCK_EADDRINUSE   98

@@ -68,9 +68,13 @@ async function udp(job: Extract<Job, { op: 'udp' }>): Promise<Outcome[]> {
     let peer: string | undefined;
     try {
       if (job.connected) {
+        // A refused connect() reaches the callback as its argument, not as an 'error' event.
         await new Promise<void>((resolve, reject) => {
-          sock.once('error', reject);
-          sock.connect(job.port, job.host, () => { sock.off('error', reject); resolve(); });
+          sock.connect(job.port, job.host, (...args: unknown[]) => {
+            const err = args[0] as Error | undefined;
+            if (err) reject(err);
+            else resolve();
+          });
         });
         const r = sock.remoteAddress();
         peer = `${r.address} ${r.port}`;
@@ -121,8 +125,11 @@ async function udpHold(job: Extract<Job, { op: 'udp-hold' }>): Promise<Outcome[]
     const sock = createSocket(job.type);
     try {
       await new Promise<void>((resolve, reject) => {
-        sock.once('error', reject);
-        sock.connect(job.port, job.host, () => { sock.off('error', reject); resolve(); });
+        sock.connect(job.port, job.host, (...args: unknown[]) => {
+          const err = args[0] as Error | undefined;
+          if (err) reject(err);
+          else resolve();
+        });
       });
     } catch (err) {
       sock.close();

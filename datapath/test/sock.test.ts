@@ -46,8 +46,10 @@ describe('socket LB (cgroup sock_addr + post_bind)', { timeout: 120_000 }, () =>
       listeners: [
         ...V4.map((ip) => ({ ip, port: BE_PORT })),
         ...V6.map((ip) => ({ ip, port: BE_PORT })),
-        // Answers only if 127.0.0.1:30081 is NOT translated (that NodePort lacks the localhost flag).
+        // Answer only if 127.0.0.1:30081 and [::1]:30083 are NOT translated (those NodePorts lack
+        // the localhost flag).
         { ip: '127.0.0.1', port: 30081 },
+        { ip: '::1', port: 30083 },
       ],
     });
     const m = env.maps;
@@ -71,9 +73,10 @@ describe('socket LB (cgroup sock_addr + post_bind)', { timeout: 120_000 }, () =>
     m.putService(svc({ ip: '2001:db8:19::2', port: 80, serviceId: 7, backendIds: [] }));
     m.putVipMarker('198.19.0.2', 5);
     m.putVipMarker('2001:db8:19::2', 7);
-    // NodePorts: 30080 on both families and on 127.0.0.1; 30081 v4 without the localhost flag.
+    // NodePorts: 30080 on both families and on 127.0.0.1 and ::1; 30081 v4 and 30083 v6 without the
+    // localhost flag.
     m.putService(svc({ ip: 4, port: 30080, serviceId: 10, backendIds: ids(0), scope: SCOPE_EXTERNAL, flags: SVC.NODEPORT | SVC.LOCALHOST_NODEPORT }));
-    m.putService(svc({ ip: 6, port: 30080, serviceId: 11, backendIds: ids(10), scope: SCOPE_EXTERNAL, flags: SVC.NODEPORT }));
+    m.putService(svc({ ip: 6, port: 30080, serviceId: 11, backendIds: ids(10), scope: SCOPE_EXTERNAL, flags: SVC.NODEPORT | SVC.LOCALHOST_NODEPORT }));
     m.putService(svc({ ip: 4, port: 30081, serviceId: 12, backendIds: ids(0), scope: SCOPE_EXTERNAL, flags: SVC.NODEPORT }));
     m.putService(svc({ ip: 4, port: 30082, serviceId: 15, backendIds: ids(0), scope: SCOPE_EXTERNAL, flags: SVC.NODEPORT }));
     m.putService(svc({ ip: 4, port: 30083, proto: UDP, serviceId: 17, backendIds: ids(20), scope: SCOPE_EXTERNAL, flags: SVC.NODEPORT }));
@@ -165,9 +168,45 @@ describe('socket LB (cgroup sock_addr + post_bind)', { timeout: 120_000 }, () =>
     assert.deepEqual(errors(unrouted), ['ENETUNREACH']);
   });
 
-  it('NodePort from the node: node addresses of both families, TCP and UDP, 127.0.0.1 only with the localhost flag', async () => {
+  it('an unallocated address of a service CIDR is refused (EHOSTUNREACH, kube-proxy\'s nftables drop); VIPs and other addresses are not', async () => {
+    // CIDRs no other test uses: 198.19.99.99 (outside) must keep reaching the kernel's own verdict.
+    const cidrs = ['198.19.128.0/17', '2001:db8:19:1::/64'];
+    for (const c of cidrs) env.maps.putServiceCidr(c);
+    try {
+      env.maps.putService(svc({ ip: '198.19.128.1', port: 80, serviceId: 50, backendIds: ids(0) }));
+      env.maps.putVipMarker('198.19.128.1', 50);
+      const before = env.maps.stats();
+      const [t4, t6, mapped, u4, u6, vip, vipPort, outside, other] = await env.run([
+        { op: 'tcp', host: '198.19.200.1', port: 80, n: 2 },
+        { op: 'tcp', host: '2001:db8:19:1::99', port: 443, n: 2 },
+        { op: 'tcp', host: '::ffff:198.19.200.1', port: 80, n: 1 },
+        { op: 'udp', type: 'udp4', host: '198.19.255.254', port: 53, sockets: 2 },
+        { op: 'udp', type: 'udp6', host: '2001:db8:19:1::99', port: 53, sockets: 1, connected: true },
+        { op: 'tcp', host: '198.19.128.1', port: 80, n: 3 },   // an allocated ClusterIP inside the CIDR
+        { op: 'tcp', host: '198.19.128.1', port: 81, n: 1 },   // its unknown port: the marker's refusal
+        { op: 'tcp', host: '198.19.99.99', port: 80, n: 1 },   // outside every CIDR: untouched
+        { op: 'tcp', host: '198.19.200.2', port: 80, n: 1 },
+      ]);
+      assert.deepEqual(errors([...t4, ...t6, ...mapped, ...u4, ...u6]), new Array(8).fill('EHOSTUNREACH'));
+      for (const a of answers(vip)) assert.ok(V4.map((ip) => `${ip} ${BE_PORT}`).includes(a), a);
+      assert.deepEqual(errors(vipPort), ['ECONNREFUSED']);
+      assert.deepEqual(errors(outside), ['ENETUNREACH']);
+      assert.deepEqual(errors(other), ['EHOSTUNREACH']);
+      assert.equal(delta(before, 'dropped_unallocated'), 9);
+      assert.equal(delta(before, 'refused_unknown_port'), 1);
+      const [fromPod] = await env.run([{ op: 'tcp', host: '198.19.200.3', port: 80, n: 2 }], env.podNs);
+      assert.deepEqual(errors(fromPod), ['EHOSTUNREACH', 'EHOSTUNREACH'], 'pods are refused too');
+    } finally {
+      for (const c of cidrs) env.maps.deleteServiceCidr(c);
+    }
+    // Without the CIDRs the same address is nobody's business again.
+    const [again] = await env.run([{ op: 'tcp', host: '198.19.200.1', port: 80, n: 1 }]);
+    assert.deepEqual(errors(again), ['ENETUNREACH']);
+  });
+
+  it('NodePort from the node: node addresses of both families, TCP and UDP, 127.0.0.1 and ::1 only with the localhost flag', async () => {
     const before = env.maps.stats();
-    const [n4, n6, lo, loNoFlag, n4b, u4, u6] = await env.run([
+    const [n4, n6, lo, loNoFlag, n4b, u4, u6, lo6, lo6mapped, lo6NoFlag] = await env.run([
       { op: 'tcp', host: NODE4, port: 30080, n: 10 },
       { op: 'tcp', host: NODE6, port: 30080, n: 10 },
       { op: 'tcp', host: '127.0.0.1', port: 30080, n: 10 },
@@ -175,7 +214,16 @@ describe('socket LB (cgroup sock_addr + post_bind)', { timeout: 120_000 }, () =>
       { op: 'tcp', host: NODE4, port: 30081, n: 4 },
       { op: 'udp', type: 'udp4', host: NODE4, port: 30083, sockets: 3, datagrams: 2 },
       { op: 'udp', type: 'udp6', host: NODE6, port: 30083, sockets: 3, datagrams: 2 },
+      { op: 'tcp', host: '::1', port: 30080, n: 10 },
+      { op: 'tcp', host: '::ffff:127.0.0.1', port: 30080, n: 4 },
+      // The v6 UDP NodePort 30083 has no localhost flag: [::1]:30083 stays the node's own port.
+      { op: 'udp', type: 'udp6', host: '::1', port: 30083, sockets: 1, datagrams: 2 },
     ]);
+    for (const a of answers(lo6)) assert.ok(V6.map((ip) => `${ip} ${BE_PORT}`).includes(a), a);
+    assert.deepEqual(new Set(lo6.map((o) => o.peer)), new Set(['::1 30080']));
+    for (const a of answers(lo6mapped)) assert.ok(V4.map((ip) => `${ip} ${BE_PORT}`).includes(a), a);
+    assert.deepEqual(new Set(lo6mapped.map((o) => o.peer)), new Set(['::ffff:127.0.0.1 30080']));
+    assert.deepEqual(answers(lo6NoFlag), ['::1 30083', '::1 30083']);
     for (const a of answers(u4)) assert.ok(V4.map((ip) => `${ip} ${BE_PORT}`).includes(a), a);
     for (const a of answers(u6)) assert.ok(V6.map((ip) => `${ip} ${BE_PORT}`).includes(a), a);
     assert.deepEqual(new Set(u4.map((o) => o.peer)), new Set([`${NODE4} 30083`]));
@@ -186,13 +234,16 @@ describe('socket LB (cgroup sock_addr + post_bind)', { timeout: 120_000 }, () =>
     assert.deepEqual(new Set(n6.map((o) => o.peer)), new Set([`${NODE6} 30080`]));
     assert.deepEqual(new Set(lo.map((o) => o.peer)), new Set(['127.0.0.1 30080']));
     assert.deepEqual(answers(loNoFlag), ['127.0.0.1 30081', '127.0.0.1 30081']);
-    assert.equal(delta(before, 'translated_nodeport'), 34 + 12);
+    assert.equal(delta(before, 'translated_nodeport'), 34 + 12 + 14);
   });
 
-  it('NodePort on 127.0.0.1 is the node\'s only: a pod\'s own loopback is not translated', async () => {
+  it('NodePort on 127.0.0.1 and ::1 is the node\'s only: a pod\'s own loopback is not translated', async () => {
     const before = env.maps.stats();
-    const [lo] = await env.run([{ op: 'tcp', host: '127.0.0.1', port: 30080, n: 2 }], env.podNs);
-    assert.deepEqual(errors(lo), ['ECONNREFUSED', 'ECONNREFUSED']); // the pod's loopback, nothing listens
+    const [lo, lo6] = await env.run([
+      { op: 'tcp', host: '127.0.0.1', port: 30080, n: 2 },
+      { op: 'tcp', host: '::1', port: 30080, n: 2 },
+    ], env.podNs);
+    assert.deepEqual(errors([...lo, ...lo6]), new Array(4).fill('ECONNREFUSED')); // the pod's loopback, nothing listens
     assert.equal(delta(before, 'translated_nodeport'), 0);
     assert.equal(delta(before, 'refused_no_backends') + delta(before, 'refused_unknown_port'), 0);
   });
@@ -233,6 +284,7 @@ describe('socket LB (cgroup sock_addr + post_bind)', { timeout: 120_000 }, () =>
       { op: 'bind', proto: 'tcp', host: '::', port: 30080 },
       { op: 'bind', proto: 'tcp', host: NODE6, port: 30080 },
       { op: 'bind', proto: 'tcp', host: '127.0.0.1', port: 30080 },
+      { op: 'bind', proto: 'tcp', host: '::1', port: 30080 },
       { op: 'bind', proto: 'tcp', host: '127.0.0.1', port: 30082 }, // no localhost flag there
       { op: 'bind', proto: 'tcp', host: V4[0], port: 30080 },       // not a node address
       { op: 'bind', proto: 'udp', host: '0.0.0.0', port: 30080 },   // the NodePort is TCP only
@@ -240,11 +292,11 @@ describe('socket LB (cgroup sock_addr + post_bind)', { timeout: 120_000 }, () =>
     ]);
     const pod = await env.run([{ op: 'bind', proto: 'tcp', host: '0.0.0.0', port: 30080 }], env.podNs);
     assert.deepEqual(node.map((o) => o[0].error ?? o[0].answer), [
-      'EADDRINUSE', 'EADDRINUSE', 'EADDRINUSE', 'EADDRINUSE', 'EADDRINUSE',
+      'EADDRINUSE', 'EADDRINUSE', 'EADDRINUSE', 'EADDRINUSE', 'EADDRINUSE', 'EADDRINUSE',
       'bound', 'bound', 'bound', 'bound',
     ]);
     assert.deepEqual(pod[0].map((o) => o.error ?? o.answer), ['bound']);
-    assert.equal(delta(before, 'bind_refused'), 5);
+    assert.equal(delta(before, 'bind_refused'), 6);
   });
 
   it('random selection spreads 1000 connections over 4 backends (chi-square, 3 dof, p=0.001 bound 16.27)', async () => {

@@ -260,7 +260,7 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     });
     const result = translator.translate(
       { services: serviceMap, endpoints: endpointsMap },
-      { name: nodeName, labels: node?.metadata?.labels ?? {}, nodeIPs: nodeAddresses(node), nodePortAddresses: npa.addresses, localhostNodePorts: npa.localhostNodePorts },
+      { name: nodeName, labels: node?.metadata?.labels ?? {}, nodeIPs: nodeAddresses(node), nodePortAddresses: npa.addresses, localhostNodePorts: npa.localhostNodePorts, localhostNodePortsV6: npa.localhostNodePortsV6 },
       {
         families: FAMILIES, maglev, maglevTableSize: bpf.maglevTableSize,
         dsr, ...(dsr ? { nodeAddress: (name: string, family: IpFamily) => nodeIPs.get(name)?.[family] } : {}),

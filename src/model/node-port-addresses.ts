@@ -3,8 +3,8 @@
  * nodePortAddresses -> the node addresses where NodePorts answer (spec §5.10), per family.
  * Empty (or no entry of a family) means every local address of that family. `primary` means the
  * node's primary address of each family (from the Node object). Loopback addresses are never
- * returned: 127.0.0.1 is governed separately by the localhost-NodePort rule, and ::1 is never a
- * NodePort address.
+ * returned: 127.0.0.1 and ::1 are governed separately by the localhost-NodePort rule. kube-proxy
+ * has that rule for 127.0.0.1 only (iptables mode); ::1 is our addition, under the same setting.
  */
 import type { NodeProjection } from '../kube/projections.ts';
 import { cidrContains, isLoopback, parseCidr, parseIp, type IpFamily, type ParsedCidr } from './ip.ts';
@@ -15,6 +15,8 @@ export type NodePortAddressResult = {
   addresses: string[];
   /** IPv4 NodePorts also answer on 127.0.0.1 from the node (LB_SVC_LOCALHOST_NODEPORT). */
   localhostNodePorts: boolean;
+  /** IPv6 NodePorts also answer on ::1 from the node (beyond upstream, which is IPv4 only). */
+  localhostNodePortsV6: boolean;
   problems: Problem[];
 };
 
@@ -25,7 +27,7 @@ export type NodePortAddressInput = {
   localAddresses: string[];
   /** The node's primary IPs (see primaryNodeIPs). */
   primaryIPs: Partial<Record<IpFamily, string>>;
-  /** iptables.localhostNodePorts (default true); only IPv4 ever supports it. */
+  /** iptables.localhostNodePorts (default true): 127.0.0.1 as upstream, and ::1 (our addition). */
   localhostNodePorts: boolean;
   /** Families this agent programs. */
   families: IpFamily[];
@@ -68,12 +70,15 @@ export function resolveNodePortAddresses(input: NodePortAddressInput): NodePortA
 
   const addresses = new Set<string>();
   let localhost = false;
+  let localhost6 = false;
   for (const family of input.families) {
     let fam = cidrs.filter((c) => c.family === family);
     // No entry of this family means "all addresses of this family", as upstream.
     if (fam.length === 0) fam = [parseCidr(family === 'IPv4' ? '0.0.0.0/0' : '::/0')!];
-    if (family === 'IPv4' && input.localhostNodePorts && fam.some((c) => cidrContains(c, parseIp('127.0.0.1')!))) {
-      localhost = true;
+    const loopback = parseIp(family === 'IPv4' ? '127.0.0.1' : '::1')!;
+    if (input.localhostNodePorts && fam.some((c) => cidrContains(c, loopback))) {
+      if (family === 'IPv4') localhost = true;
+      else localhost6 = true;
     }
     for (const text of input.localAddresses) {
       const ip = parseIp(text);
@@ -81,5 +86,5 @@ export function resolveNodePortAddresses(input: NodePortAddressInput): NodePortA
       if (fam.some((c) => cidrContains(c, ip))) addresses.add(ip.text);
     }
   }
-  return { addresses: [...addresses].sort(), localhostNodePorts: localhost, problems };
+  return { addresses: [...addresses].sort(), localhostNodePorts: localhost, localhostNodePortsV6: localhost6, problems };
 }

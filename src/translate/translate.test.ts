@@ -68,6 +68,21 @@ const rows: Row[] = [
     ],
   },
   {
+    name: '§5.10 IPv6 NodePort: localhost flag (::1, beyond upstream) only with localhostNodePortsV6',
+    services: [svc('web', { type: 'NodePort', clusterIPs: ['2001:db8:20::10'], ports: [{ name: 'http', port: 80, nodePort: 30080 }] })],
+    slices: [],
+    options: { families: ['IPv6'] },
+    node: { localhostNodePortsV6: true },
+    want: ['2001:db8:20::10:0/ANY ext CLUSTER_IP|VIP_MARKER []', '2001:db8:20::10:80/TCP int CLUSTER_IP []', ':::30080/TCP ext NODEPORT|LOCALHOST_NODEPORT []'],
+  },
+  {
+    name: '§5.10 IPv6 NodePort without localhostNodePortsV6: no localhost flag',
+    services: [svc('web', { type: 'NodePort', clusterIPs: ['2001:db8:20::10'], ports: [{ name: 'http', port: 80, nodePort: 30080 }] })],
+    slices: [],
+    options: { families: ['IPv6'] },
+    want: ['2001:db8:20::10:0/ANY ext CLUSTER_IP|VIP_MARKER []', '2001:db8:20::10:80/TCP int CLUSTER_IP []', ':::30080/TCP ext NODEPORT []'],
+  },
+  {
     name: '§5.10 localhost NodePorts off',
     services: [svc('web', { type: 'NodePort', ports: [{ name: 'http', port: 80, nodePort: 30080 }] })],
     slices: [],

@@ -67,6 +67,8 @@ export type TranslateNode = {
   nodePortAddresses: string[];
   /** IPv4 NodePorts also answer on 127.0.0.1 (resolveNodePortAddresses().localhostNodePorts). */
   localhostNodePorts: boolean;
+  /** IPv6 NodePorts also answer on ::1 (resolveNodePortAddresses().localhostNodePortsV6). */
+  localhostNodePortsV6?: boolean;
 };
 
 export type TranslateOptions = {
@@ -416,7 +418,7 @@ export class Translator {
       }
     };
     if (sp.nodePort !== 0) {
-      const lh = sp.family === 'IPv4' && node.localhostNodePorts ? LB_SVC_LOCALHOST_NODEPORT : 0;
+      const lh = (sp.family === 'IPv4' ? node.localhostNodePorts : node.localhostNodePortsV6 === true) ? LB_SVC_LOCALHOST_NODEPORT : 0;
       external(wildcardBytes(sp.family), sp.nodePort, LB_SVC_NODEPORT, lh, []);
     }
     for (const ip of sp.externalIPs) external(bytesOf(ip), sp.port, LB_SVC_EXTERNAL_IP, 0, []);
