@@ -19,7 +19,7 @@ NODE := $(NODE_BIN_DIR)node
 
 APT_PACKAGES := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 iptables nftables \
 	conntrack curl iperf3 sockperf netsniff-ng openssl ca-certificates ethtool \
-	python3 util-linux binutils podman runc mmdebstrap prometheus
+	python3 util-linux binutils podman runc mmdebstrap prometheus fonts-dejavu-core
 CLANG ?= clang
 BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf -D__TARGET_ARCH_x86 -I$(ROOT)/datapath/include -I$(BUILD)/include
 BPF_SOURCES := $(wildcard datapath/bpf/*.bpf.c) $(wildcard datapath/bpf-loader-napi/test/*.bpf.c)
@@ -28,7 +28,7 @@ ADDON := datapath/bpf-loader-napi/build/bpf_loader.node
 ADDON_SOURCES := $(wildcard datapath/bpf-loader-napi/src/*.c datapath/bpf-loader-napi/src/*.h)
 
 # Test layers; e2e runs one file at a time because files share the fabric addresses.
-UNIT_TESTS = $(shell find src datapath -name '*.test.ts' -not -path '*/node_modules/*' | sort)
+UNIT_TESTS = $(shell find src datapath scripts -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 E2E_TESTS = $(shell find e2e -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 TEST_FLAGS := --test-reporter=spec --test-timeout=600000
 

@@ -8,9 +8,9 @@
  *     does not exist in CommonJS, so it is defined as the file URL of the executable (__filename
  *     is process.execPath in a SEA); code in the binary uses it only for createRequire, which
  *     needs an absolute URL, and asset-paths.ts reads the SEA assets instead of the repository.
- *     The bundle carries an inline source map (mappings only) and the binary runs with
- *     --enable-source-maps, so stack traces and the logger's file:line header name the TypeScript
- *     sources, as in a dev checkout, instead of one bundle file.
+ *     The bundle carries an inline source map of our own sources (own-source-map.ts) and the
+ *     binary runs with --enable-source-maps, so stack traces and the logger's file:line header
+ *     name the TypeScript sources, as in a dev checkout, instead of one bundle file.
  *  2. `node --experimental-sea-config` turns the bundle (plus a V8 code cache, for start-up time)
  *     and the assets into a blob. Assets: the three BPF objects and the bpf-loader-napi addon,
  *     which asset-paths.ts extracts at run time (libbpf and dlopen want files).
@@ -29,12 +29,13 @@
  * zlib) and node's own (glibc, libstdc++, libgcc_s); no repository, node_modules or node install.
  */
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import postject from 'postject';
 import { seaAssetKeys, type BpfObjectName } from '../src/dataplane/asset-paths.ts';
+import { appendOwnSourceMap } from './own-source-map.ts';
 
 /** The fuse node checks to know a blob was injected (documented in the SEA guide). */
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
@@ -102,7 +103,7 @@ async function main(): Promise<void> {
     // point nowhere useful in a SEA anyway, so they fail the build.
     logOverride: { 'empty-import-meta': 'error' },
   });
-  appendOwnSourceMap(bundle);
+  appendOwnSourceMap(bundle, root);
   done();
   process.stdout.write(`   ${relative(root, bundle)}: ${mib(statSync(bundle).size)}\n`);
 
@@ -157,106 +158,6 @@ async function main(): Promise<void> {
   renameSync(tmp, exe);
   done();
   process.stdout.write(`   ${version}\n>> ${relative(root, exe)}: ${mib(statSync(exe).size)}\n`);
-}
-
-interface SourceMapV3 {
-  version: 3;
-  sources: string[];
-  names: string[];
-  mappings: string;
-  sourcesContent?: (string | null)[];
-  sourceRoot?: string;
-}
-
-/**
- * Appends to the bundle, as an inline source map, a line-level map of our own sources only.
- * Node with --enable-source-maps parses the whole map at start-up and keeps every segment: the
- * full map of this bundle (mostly @kubernetes/client-node's generated models) costs about 100 MB
- * of memory and a quarter second. What the logger's file:line header and our stack traces need is
- * which line of which of our files a bundle line came from, so each bundle line keeps one segment
- * (its first mapped position, moved to column 0), for our code only; names are dropped. Where a
- * dependency's code starts, an unmapped segment (no source) stops the previous mapping from
- * covering it: a lookup takes the nearest segment at or before a position, across lines, so a
- * dependency's frames keep their bundle location instead of borrowing one of our lines.
- * Sources are named `kube-proxy-bpf:///<repo path>`: they do not exist where the binary runs, and
- * the scheme says where they come from.
- */
-function appendOwnSourceMap(bundle: string): void {
-  const mapFile = `${bundle}.map`;
-  const map = JSON.parse(readFileSync(mapFile, 'utf8')) as SourceMapV3;
-  const keptIndex = new Map<number, number>();
-  const sources: string[] = [];
-  map.sources.forEach((s, i) => {
-    if (s.split('/').includes('node_modules')) return;
-    keptIndex.set(i, sources.length);
-    sources.push(`kube-proxy-bpf:///${relative(root, join(dirname(mapFile), s))}`);
-  });
-
-  // Absolute state of the input (VLQ fields other than the column are deltas across lines) and
-  // of the output; whether the last segment written maps to our code.
-  let src = 0, srcLine = 0, srcCol = 0;
-  let outSrc = 0, outLine = 0, outCol = 0;
-  let inOurs = false;
-  const lines = map.mappings.split(';').map((line) => {
-    let first: number | null | undefined; // kept source index, null for a dependency, undefined for none yet
-    let firstLine = 0, firstCol = 0;
-    for (const segment of line === '' ? [] : line.split(',')) {
-      const f = decodeVlq(segment);
-      if (f.length < 4) continue;
-      src += f[1]; srcLine += f[2]; srcCol += f[3];
-      if (first === undefined) {
-        first = keptIndex.get(src) ?? null;
-        firstLine = srcLine; firstCol = srcCol;
-      }
-    }
-    if (first === undefined) return ''; // nothing mapped: the previous line's mapping carries on
-    if (first === null) {
-      if (!inOurs) return '';
-      inOurs = false;
-      return encodeVlq(0); // unmapped from here on
-    }
-    const out = encodeVlq(0) + encodeVlq(first - outSrc) + encodeVlq(firstLine - outLine) + encodeVlq(firstCol - outCol);
-    outSrc = first; outLine = firstLine; outCol = firstCol;
-    inOurs = true;
-    return out;
-  });
-  const own: SourceMapV3 = { version: 3, sources, names: [], mappings: lines.join(';') };
-  const data = Buffer.from(JSON.stringify(own)).toString('base64');
-  appendFileSync(bundle, `\n//# sourceMappingURL=data:application/json;charset=utf-8;base64,${data}\n`);
-  rmSync(mapFile);
-}
-
-const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-const B64_VALUE = new Map([...B64].map((c, i) => [c, i]));
-
-/** The signed integers of one source map segment (base64 VLQ). */
-function decodeVlq(segment: string): number[] {
-  const out: number[] = [];
-  let value = 0, weight = 1;
-  for (const c of segment) {
-    const digit = B64_VALUE.get(c);
-    if (digit === undefined) throw new Error(`Bad source map segment "${segment}"`);
-    value += (digit & 31) * weight;
-    if (digit & 32) {
-      weight *= 32;
-    } else {
-      out.push(value % 2 === 1 ? -(value - 1) / 2 : value / 2);
-      value = 0;
-      weight = 1;
-    }
-  }
-  return out;
-}
-
-function encodeVlq(n: number): string {
-  let v = n < 0 ? -n * 2 + 1 : n * 2;
-  let s = '';
-  do {
-    const digit = v % 32;
-    v = Math.floor(v / 32);
-    s += B64[v > 0 ? digit | 32 : digit];
-  } while (v > 0);
-  return s;
 }
 
 main().catch((e: unknown) => {
