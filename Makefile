@@ -22,7 +22,7 @@ APT_PACKAGES := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 ipt
 	python3 util-linux binutils podman runc mmdebstrap prometheus fonts-dejavu-core
 CLANG ?= clang
 BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf -D__TARGET_ARCH_x86 -I$(ROOT)/datapath/include -I$(BUILD)/include
-BPF_SOURCES := $(wildcard datapath/bpf/*.bpf.c) $(wildcard datapath/bpf-loader-napi/test/*.bpf.c)
+BPF_SOURCES := $(wildcard datapath/bpf/*.bpf.c) $(wildcard datapath/bpf-loader-napi/test/*.bpf.c) $(wildcard src/dataplane/testdata/*.bpf.c)
 BPF_OBJECTS := $(patsubst %.bpf.c,$(BUILD)/bpf/%.bpf.o,$(notdir $(BPF_SOURCES)))
 ADDON := datapath/bpf-loader-napi/build/bpf_loader.node
 ADDON_SOURCES := $(wildcard datapath/bpf-loader-napi/src/*.c datapath/bpf-loader-napi/src/*.h)
@@ -74,6 +74,9 @@ $(BUILD)/bpf/%.bpf.o: datapath/bpf/%.bpf.c $(wildcard datapath/include/*.h) $(BU
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 $(BUILD)/bpf/%.bpf.o: datapath/bpf-loader-napi/test/%.bpf.c $(wildcard datapath/include/*.h) $(BUILD)/include/vmlinux.h | apt
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+$(BUILD)/bpf/%.bpf.o: src/dataplane/testdata/%.bpf.c $(BUILD)/include/vmlinux.h | apt
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 

@@ -3,7 +3,7 @@
 // agent adopts both), the apiserver stopped for 30 s, and `--cleanup` leaving no program, link,
 // tc filter, XDP attachment or pin behind.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { agentCommand } from '../cluster/agent.ts';
@@ -85,6 +85,48 @@ describe('restarts, apiserver outage and --cleanup', () => {
     const [reply] = await echo(cluster.client, 'tcp', nodeA.ipv4, nodePort, { timeoutMs: 2_000 });
     assert.equal(reply!.name, 'b-pod1');
     agentA = restarted;
+  });
+
+  test('a restart with larger maps migrates the pinned maps (conntrack, SNAT, affinity state kept) while long conversations run', async (t) => {
+    const nodeA = cluster.nodes['node-a'];
+    const a1 = nodeA.pods[0]!;
+    await eventually('NodePort served', () => echo(cluster.client, 'tcp', nodeA.ipv4, nodePort, { timeoutMs: 1_000 }));
+    const ctBefore = openPinnedMap(`${nodeA.pinPath}/kpb_ct`);
+    const [oldId, oldMax] = [ctBefore.info().id, ctBefore.info().maxEntries];
+    ctBefore.close();
+    const streams = [
+      new Proc(cluster.client, [process.execPath, STREAM, 'tcp', nodeA.ipv4, String(nodePort), '12', '50'], { name: 'tcp stream client (migration)' }),
+      new Proc(a1.place, [process.execPath, STREAM, 'udp', clusterIP, '53', '12', '50'], { name: 'udp stream client (migration)' }),
+    ];
+    for (const s of streams) cluster.teardown.add(s.name, () => s.stop(), () => s.kill());
+    await sleep(2_000);
+    await agentA.stop();
+    const grown = ['--bpf-map-conntrack=524288', '--bpf-map-services=131072', '--bpf-map-backends=131072', '--bpf-map-affinity=131072', '--bpf-map-sock-rev-nat=524288'];
+    const restarted = await startReadyAgent(nodeA, [...AGENT_ARGS, ...grown], AGENT_OPTS);
+    agentA = restarted;
+    for (const stream of streams) {
+      const { code } = await stream.exited;
+      const summary = JSON.parse(stream.output.trim().split('\n').pop()!) as { ok: boolean; why: string; got: number; maxGapMs: number };
+      t.diagnostic(`${stream.name}: ${JSON.stringify(summary)}`);
+      assert.equal(code, 0, `${stream.name}: the conversation broke across the migration: ${summary.why}`);
+      assert.ok(summary.got > 150);
+    }
+    for (const map of ['kpb_ct', 'lb_services', 'lb_backends', 'lb_affinity', 'lb_sock_rev_nat']) {
+      assert.match(restarted.output, new RegExp(`"Migrating a pinned map" map="${map}" kind="copy"`), `${map} was not migrated`);
+    }
+    await restarted.waitFor(/"Finished migrating a pinned map" map="kpb_ct"/, 30_000);
+    assert.doesNotMatch(restarted.output, /"Synced the service maps" mode="full" ops=[1-9]/, 'the service entries were not carried over: the first sync rewrote them');
+    const ct = openPinnedMap(`${nodeA.pinPath}/kpb_ct`);
+    try {
+      assert.notEqual(ct.info().id, oldId);
+      assert.equal(oldMax, 262144);
+      assert.equal(ct.info().maxEntries, 524288);
+    } finally {
+      ct.close();
+    }
+    assert.deepEqual(readdirSync(`${nodeA.pinPath}/migrate`), [], 'old pins left in migrate/');
+    const [reply] = await echo(cluster.client, 'tcp', nodeA.ipv4, nodePort, { timeoutMs: 2_000 });
+    assert.equal(reply!.name, 'b-pod1');
   });
 
   test('a service entry deleted behind the agent\'s back is restored by the next periodic sync', async (t) => {

@@ -24,6 +24,7 @@ function fixture(opts: { attachFails?: boolean; repairs?: Repair[]; repairErrors
         events.push(`attach ${all.filter((d) => d.addresses.some((a) => ips.includes(a))).map((d) => `${d.name}#${d.ifindex}`).join(',')}`);
         return [];
       },
+      finishMigration: () => void events.push('finish migration'),
       repair: () => {
         events.push('repair');
         return { repairs: opts.repairs ?? [], errors: opts.repairErrors ?? [] };
@@ -52,7 +53,7 @@ test('DatapathLifecycle removes stale rules only after the devices are attached 
   f.lc.beforeSync(['192.0.2.11']);
   await f.lc.afterSync(true);
   await f.lc.afterSync(true);
-  assert.deepEqual(f.events, ['attach eth0#2', 'stale rules'], 'attached once, rules handled once');
+  assert.deepEqual(f.events, ['attach eth0#2', 'finish migration', 'stale rules'], 'attached once; the migration finished and the rules handled once');
 });
 
 test('DatapathLifecycle re-attaches when the node\'s device set changes, not otherwise', () => {

@@ -8,7 +8,9 @@
  *   (issue 11 item 4), logged and counted by hook.
  * - afterSync(): a previous kube-proxy's rules are removed only once the datapath is attached
  *   (tc/XDP on the node's devices) and a sync has programmed the maps (issue 11 item 6), so service
- *   traffic never falls between the two datapaths.
+ *   traffic never falls between the two datapaths; and a migration of the pinned maps started at
+ *   load is finished then (its last delta copied, the old pins removed), once every program runs
+ *   on the new maps.
  * Link and address events ask for a sync (onDevicesChanged); route and neighbour events go to
  * onRoutesChanged, which invalidates the datapath's next-hop cache.
  */
@@ -22,7 +24,7 @@ import type { RepairHook } from './repair-datapath.ts';
 const HOOKS: RepairHook[] = ['cgroup', 'tc', 'xdp', 'link_pin', 'map_pin'];
 
 export type DatapathLifecycleOptions = {
-  dp: Pick<Datapath, 'devicesFor' | 'attachDevices' | 'repair'>;
+  dp: Pick<Datapath, 'devicesFor' | 'attachDevices' | 'repair' | 'finishMigration'>;
   logger: Logger;
   /** kubeproxy_bpf_datapath_repairs_total and kubeproxy_bpf_sync_errors_total. */
   metrics: { repairs: Counter<'hook'>; syncErrors: Counter<'ip_family' | 'op'> };
@@ -46,6 +48,7 @@ export class DatapathLifecycle {
   #attachedKey: string | null = null;
   #lastRepair = 0;
   #staleHandled = false;
+  #migrationFinished = false;
 
   constructor(opts: DatapathLifecycleOptions) {
     this.#o = opts;
@@ -122,7 +125,16 @@ export class DatapathLifecycle {
    * migration; a sync before that leaves both for later.
    */
   async afterSync(ok: boolean): Promise<void> {
-    if (!ok || this.#attachedKey === null || this.#staleHandled) return;
+    if (!ok || this.#attachedKey === null) return;
+    if (!this.#migrationFinished) {
+      try {
+        this.#o.dp.finishMigration();
+        this.#migrationFinished = true;
+      } catch (err) {
+        this.#o.logger.error('Cannot finish the migration of the pinned maps; retrying after the next sync', { err });
+      }
+    }
+    if (this.#staleHandled) return;
     this.#staleHandled = true;
     try {
       await this.#o.handleStaleRules();

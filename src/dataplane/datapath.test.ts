@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { openPinnedMap } from 'bpf-loader-napi';
 
 const ID = `kpb-dp-${process.pid}`;
 const RUN = join(import.meta.dirname, 'testdata', 'datapath-run.ts');
@@ -32,8 +33,8 @@ type Report = {
   sabotage?: { repairs: string[]; errors: string[]; secondRepairs: number; tcIngressBack: boolean };
 };
 
-function lifetime(xdp: string, devices = ['ext0', 'dum0'], mode?: 'sabotage'): Report {
-  const opts = JSON.stringify({ pinPath: PIN, cgroupPath: CGROUP, xdp, devices, nodeIP: '192.0.2.11' });
+function lifetime(xdp: string, devices = ['ext0', 'dum0'], mode?: 'sabotage', conntrack?: number): Report {
+  const opts = JSON.stringify({ pinPath: PIN, cgroupPath: CGROUP, xdp, devices, nodeIP: '192.0.2.11', ...(conntrack ? { conntrack } : {}) });
   const out = sh('nsenter', [`--net=/run/netns/${ID}`, process.execPath, RUN, opts, ...(mode ? [mode] : [])]);
   return JSON.parse(out.trim().split('\n').pop()!) as Report;
 }
@@ -151,6 +152,26 @@ test('first start attaches everything and pins it; a restart adopts maps, ids an
   // The repaired pins are the live ones: the next start adopts them and finds its entries.
   const fourth = lifetime('native');
   assert.equal(fourth.ops, 0, 'after the repair a restart found the maps as programmed');
+
+  // A restart with a larger conntrack map migrates it: a flow's entry (written here as the
+  // datapath would) and the service entries survive, and the old pin is gone afterwards.
+  const ct = openPinnedMap(`${PIN}/kpb_ct`);
+  const ctKey = Buffer.alloc(ct.keySize, 7);
+  const ctValue = Buffer.alloc(ct.info().valueSize, 9);
+  ct.update(ctKey, ctValue);
+  const oldCtId = ct.info().id;
+  ct.close();
+  const grown = lifetime('native', ['ext0', 'dum0'], undefined, 524288);
+  assert.equal(grown.ops, 0, 'the lb maps were kept through the migration');
+  const ct2 = openPinnedMap(`${PIN}/kpb_ct`);
+  try {
+    assert.notEqual(ct2.info().id, oldCtId, 'kpb_ct was not re-created');
+    assert.equal(ct2.info().maxEntries, 524288);
+    assert.deepEqual(ct2.lookup(ctKey), ctValue, 'the conntrack entry did not survive the migration');
+  } finally {
+    ct2.close();
+  }
+  assert.deepEqual(readdirSync(`${PIN}/migrate`), [], 'old pins left behind');
 
   // XDP turned off on a restart: the pinned XDP link goes.
   lifetime('off');

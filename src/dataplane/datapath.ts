@@ -13,7 +13,7 @@
  * cleanupDatapath() is the opposite, for --cleanup.
  */
 import { existsSync, readdirSync, statSync, unlinkSync } from 'node:fs';
-import { BpfObject, attachCgroup, openPinnedLink, type BpfMap, type BpfProgram, type Collection, type Link, type RodataValue } from 'bpf-loader-napi';
+import { BpfObject, attachCgroup, openPinnedLink, type BpfMap, type BpfProgram, type Collection, type Link, type MapSpec, type RodataValue } from 'bpf-loader-napi';
 import type { BpfOptions } from '../config/bpf-options.ts';
 import type { Logger } from '../log/logger.ts';
 import type { DatapathSnapshot } from '../metrics/datapath-metrics.ts';
@@ -23,6 +23,8 @@ import { attachDevices, attachTcOne, attachXdpOne, detachDevices, xdpLinkPin, ty
 import { BpfLbMaps } from './bpf-map-writer.ts';
 import { devicesForAddresses, ensureBpffs, hostDevices, hostNetnsCookie, kernelHz, type HostDevice } from './host-info.ts';
 import type { LbIds } from './ids.ts';
+import { DATAPATH_WRITTEN, MAP_CONVERTERS } from './map-converters.ts';
+import { MapMigration } from './map-migration.ts';
 import { checkPin, securePinFolder } from './pin-folder.ts';
 import { readCounters } from './read-counters.ts';
 import { repairDatapath, type KeptLink, type Repair, type RepairState } from './repair-datapath.ts';
@@ -80,6 +82,8 @@ export class Datapath {
   readonly #sockLinks = new Map<string, Link>();
   readonly #xdpLinks = new Map<string, Link>();
   readonly #progIds = new Map<BpfProgram, number>();
+  /** A migration of the pinned maps waiting for finishMigration(). */
+  #migration: MapMigration | null = null;
 
   private constructor(opts: DatapathOpenOptions, colls: { sock: Collection; tc: Collection; xdp: Collection }, pinnedMaps: string[]) {
     this.pinPath = opts.bpf.pinPath;
@@ -112,35 +116,53 @@ export class Datapath {
     if (bpf.socketLB !== 'off') constants.lb_host_netns_cookie = hostNetnsCookie();
 
     const loaded: Collection[] = [];
-    const pinnedMaps = new Set<string>();
-    const load = async (name: keyof DatapathObjects): Promise<Collection> => {
+    const opened: BpfObject[] = [];
+    /** The pinned-by-name maps of the three objects, as they will be created (after resizing). */
+    const wanted = new Map<string, MapSpec>();
+    const prepare = (name: keyof DatapathObjects): BpfObject => {
       const path = opts.objects[name];
       if (!existsSync(path)) throw new Error(`BPF object ${name} is missing at ${path} (run make bpf)`);
       const obj = BpfObject.open(path, { name });
+      opened.push(obj);
       for (const spec of obj.maps) {
         const field = RESIZABLE[spec.name];
         if (field && spec.maxEntries !== bpf.mapSizes[field]) obj.resizeMap(spec.name, bpf.mapSizes[field]);
-        if (!spec.pinByName) continue;
-        pinnedMaps.add(spec.name);
-        // Adopted only when it is ours (pin-folder.ts); libbpf then checks its layout.
-        checkPin(`${bpf.pinPath}/${spec.name}`);
+        if (spec.pinByName && !wanted.has(spec.name)) wanted.set(spec.name, spec);
       }
       setConstants(obj, constants);
+      return obj;
+    };
+    const load = async (name: keyof DatapathObjects, obj: BpfObject): Promise<Collection> => {
       try {
         const coll = await obj.load({ pinPath: bpf.pinPath });
         loaded.push(coll);
         return coll;
       } catch (err) {
-        throw new Error(`cannot load BPF object ${name} (${path}) with pins in ${bpf.pinPath}: ${errText(err)}`, { cause: err });
+        throw new Error(`cannot load BPF object ${name} (${opts.objects[name]}) with pins in ${bpf.pinPath}: ${errText(err)}`, { cause: err });
       }
     };
+    let migration: MapMigration | null = null;
     try {
+      const objs = { tc: prepare('tc'), xdp: prepare('xdp'), sock: prepare('sock') };
+      // Pins whose size or layout differs from this version's maps are migrated, not refused
+      // (map-migration.ts): checked and planned before anything changes, moved aside, re-created
+      // by the load, and copied before any program is replaced.
+      migration = MapMigration.plan({ pinPath: bpf.pinPath, wanted, converters: MAP_CONVERTERS, datapathWritten: DATAPATH_WRITTEN });
+      for (const it of migration.items) logger.info('Migrating a pinned map', { map: it.name, kind: it.kind, why: it.why, resumed: it.resumed });
+      migration.moveAside();
       // tc first: it declares every north-south map; sock and xdp then adopt the shared pins.
-      const tc = await load('tc');
-      const xdp = await load('xdp');
-      const sock = await load('sock');
-      const dp = new Datapath(opts, { sock, tc, xdp }, [...pinnedMaps]);
+      const tc = await load('tc', objs.tc);
+      const xdp = await load('xdp', objs.xdp);
+      const sock = await load('sock', objs.sock);
+      const dp = new Datapath(opts, { sock, tc, xdp }, [...wanted.keys()]);
       try {
+        for (const r of migration.copy((name) => dp.#mapOrThrow(name))) {
+          logger.info('Copied a pinned map into its new version', { map: r.map, kind: r.kind, into: r.into.join(','), copied: r.copied, dropped: r.dropped });
+          if (r.dropped > 0) logger.warning('Entries did not fit the new map and were dropped; their flows select again', { map: r.map, dropped: r.dropped });
+        }
+        if (migration.items.length > 0) dp.#migration = migration;
+        else migration.close();
+        migration = null;
         dp.#attachSock(sock);
       } catch (err) {
         dp.close();
@@ -149,9 +171,30 @@ export class Datapath {
       logger.info('Loaded the BPF datapath', { pinPath: bpf.pinPath, kernelHz: hz, socketLB: bpf.socketLB, cgroup: bpf.cgroupPath });
       return dp;
     } catch (err) {
+      migration?.close();
       for (const c of loaded) c.close();
       throw err;
+    } finally {
+      for (const o of opened) o.close();
     }
+  }
+
+  #mapOrThrow(name: string): BpfMap {
+    const m = this.#map(name);
+    if (!m) throw new Error(`map ${name} is not in the loaded objects`);
+    return m;
+  }
+
+  /**
+   * Ends a migration of the pinned maps started by open() (nothing to do without one): copies the
+   * entries the old programs created since, and removes the old pins. Call once every program runs
+   * on the new maps: after the devices are attached and a sync programmed the maps.
+   */
+  finishMigration(): void {
+    const m = this.#migration;
+    if (!m) return;
+    for (const r of m.finish((name) => this.#mapOrThrow(name))) this.#logger.info('Finished migrating a pinned map', { map: r.map, lateEntries: r.late, removed: r.removed });
+    this.#migration = null;
   }
 
   #programId(prog: BpfProgram): number {
@@ -370,6 +413,8 @@ export class Datapath {
 
   /** Releases our handles; pins and attachments stay (restart-safe). */
   close(): void {
+    this.#migration?.close();
+    this.#migration = null;
     for (const l of [...this.#sockLinks.values(), ...this.#xdpLinks.values()]) l.close();
     this.#sockLinks.clear();
     this.#xdpLinks.clear();

@@ -18,14 +18,18 @@ import { emptyLbState } from '../../translate/lb-types.ts';
 import type { ServicePortInfo } from '../../model/service-port.ts';
 import type { EndpointInfo } from '../../model/endpoints.ts';
 
-const opts = JSON.parse(process.argv[2]!) as { pinPath: string; cgroupPath: string; xdp: 'native' | 'off' | 'generic'; devices: string[]; nodeIP: string };
+const opts = JSON.parse(process.argv[2]!) as { pinPath: string; cgroupPath: string; xdp: 'native' | 'off' | 'generic'; devices: string[]; nodeIP: string; conntrack?: number };
 if (process.argv[3] === 'cleanup') {
   const r = cleanupDatapath(opts.pinPath);
   console.log(JSON.stringify({ removed: r.removed, errors: r.errors.map((e) => e.message) }));
   process.exit(r.errors.length ? 1 : 0);
 }
 const logger = createLogger({ verbosity: 2, withSource: false });
-const bpf = { ...defaultBpfOptions(), pinPath: opts.pinPath, cgroupPath: opts.cgroupPath, xdp: opts.xdp, devices: opts.devices };
+const defaults = defaultBpfOptions();
+const bpf = {
+  ...defaults, pinPath: opts.pinPath, cgroupPath: opts.cgroupPath, xdp: opts.xdp, devices: opts.devices,
+  mapSizes: { ...defaults.mapSizes, ...(opts.conntrack ? { conntrack: opts.conntrack } : {}) },
+};
 const dp = await Datapath.open({ bpf, logger, objects: { sock: bpfObjectPath('sock'), tc: bpfObjectPath('tc'), xdp: bpfObjectPath('xdp') } });
 const ids = new LbIds({ now: () => Date.now() });
 const seeded = dp.seedIds(ids);
@@ -43,6 +47,8 @@ const result = translate(
   ids,
 );
 const sync = syncMaps({ wanted: result.wanted, applied: emptyLbState(), maps: dp.maps, ids, mode: 'full', readMap: dp.readMap });
+// As the agent does after its first successful sync with the devices attached.
+dp.finishMigration();
 const counters = dp.readCounters();
 let sabotage: Record<string, unknown> | undefined;
 if (process.argv[3] === 'sabotage') {
