@@ -21,7 +21,7 @@ const SERVICE_FLAGS: [number, string][] = [
   [LB_SVC_ITP_LOCAL, 'iTP=Local'], [LB_SVC_SOURCE_RANGES, 'source-ranges'], [LB_SVC_DSR, 'DSR'], [LB_SVC_MAGLEV, 'maglev'],
   [LB_SVC_LOCALHOST_NODEPORT, 'localhost-nodeport'], [LB_SVC_TWO_SCOPES, 'two-scopes'], [LB_SVC_VIP_MARKER, 'vip-marker'],
 ];
-const PROTOS: Record<number, string> = { 6: 'TCP', 17: 'UDP', 132: 'SCTP' };
+const PROTOS: Record<number, string> = { 0: 'any', 6: 'TCP', 17: 'UDP', 132: 'SCTP' };
 const SCOPES = ['external', 'internal'];
 
 export const protoName = (p: number): string => PROTOS[p] ?? String(p);
