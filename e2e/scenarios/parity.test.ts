@@ -87,6 +87,27 @@ describe('command line and config file, next to upstream kube-proxy', () => {
   });
 });
 
+test('a failure while running is reported like upstream: "Error running ProxyServer" and "command failed" klog lines, exit 1, no stack', async (t) => {
+  requireUpstream();
+  // No kubeconfig and no in-cluster environment: both fail creating the client, before touching
+  // anything; still, each runs in a namespace of its own.
+  const ns = `kpb-parity-${process.pid}`;
+  await run(['ip', 'netns', 'add', ns]);
+  t.after(() => run(['ip', 'netns', 'del', ns], { allowFailure: true }));
+  const go = async (cmd: string[]) => {
+    const r = await run(['env', '-u', 'KUBERNETES_SERVICE_HOST', '-u', 'KUBERNETES_SERVICE_PORT', 'ip', 'netns', 'exec', ns, ...cmd, '--hostname-override=n1', '--proxy-mode=nftables', '--bpf-pin-path=/sys/fs/bpf/none'].filter((a) => !(cmd[0] === KUBE_PROXY_BIN && a.startsWith('--bpf-'))), { allowFailure: true, timeoutMs: 60_000 });
+    const lines = r.stderr.trim().split('\n');
+    return { code: r.code, lines, tail: lines.slice(-2).map((l) => /^E\d{4} .*\] "([^"]+)" err=/.exec(l)?.[1] ?? l) };
+  };
+  const up = await go([KUBE_PROXY_BIN]);
+  const ours = await go(agentCommand());
+  assert.equal(up.code, 1);
+  assert.equal(ours.code, up.code);
+  assert.deepEqual(up.tail, ['Error running ProxyServer', 'command failed'], up.lines.join('\n'));
+  assert.deepEqual(ours.tail, up.tail, ours.lines.join('\n'));
+  for (const l of ours.lines) assert.match(l, KLOG_LINE, 'a line of ours that is not klog');
+});
+
 describe('running next to upstream kube-proxy on node-b', () => {
   let cluster: Cluster;
   const upstreamPages = new Map<string, string>();

@@ -115,15 +115,15 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     logger.v(2).info('Failed to apply OOMScore', { err, value: config.oomScoreAdj });
   }
 
-  // Like kube-proxy's platform setup: the node's netfilter conntrack settings (failure is fatal).
-  setConntrackSysctls(config.conntrack, procSysctlIo, (entry, value) => logger.info('Set sysctl', { entry, value }));
 
+  const kc = loadKubeConfig({ kubeconfig: config.clientConnection.kubeconfig, master: options.master });
+  // After the client, as upstream's platform setup: the node's netfilter conntrack settings
+  // (failure is fatal). --init-only stops right after them.
+  setConntrackSysctls(config.conntrack, procSysctlIo, (entry, value) => logger.info('Set sysctl', { entry, value }));
   if (options.initOnly) {
     logger.info('--init-only: the conntrack settings are applied; exiting');
     return;
   }
-
-  const kc = loadKubeConfig({ kubeconfig: config.clientConnection.kubeconfig, master: options.master });
   const recordEvent = eventRecorder({
     kc, nodeName, userAgent: kubeProxyUserAgent(options.version ?? KUBERNETES_VERSION),
     onError: (err, reason, object) => logger.v(2).info('Cannot record an event', { err, reason, object }),
