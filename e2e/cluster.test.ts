@@ -24,7 +24,8 @@ const ECHO_PORT = 8080;
 function loadManifests(): KubernetesObject[] {
   const files = readdirSync(MANIFESTS).filter((f) => f.endsWith('.yaml')).sort();
   assert.ok(files.length > 0, `no *.yaml under ${MANIFESTS}`);
-  return files.flatMap((f) => loadAllYaml(readFileSync(join(MANIFESTS, f), 'utf8')) as KubernetesObject[]);
+  // Kubernetes objects only: prometheus-rules.yaml is a Prometheus rule file, not an API object.
+  return files.flatMap((f) => loadAllYaml(readFileSync(join(MANIFESTS, f), 'utf8')) as KubernetesObject[]).filter((o) => o?.apiVersion && o.kind);
 }
 
 function inV4Cidr(ip: string, cidr: string): boolean {
