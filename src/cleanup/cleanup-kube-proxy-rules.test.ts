@@ -15,6 +15,16 @@ import { isKubeProxyChain, parseIptablesSave } from './kube-proxy-chains.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`./testdata/${name}`, import.meta.url), 'utf8');
 
+/** deleteNetLink (the addon's rtnetlink call) run inside namespace `ns`, as the agent runs it in its own. */
+function deleteLinkIn(ns: string) {
+  const entry = new URL('../../datapath/bpf-loader-napi/lib/index.ts', import.meta.url).href;
+  return (name: string): boolean => {
+    const code = `const { deleteNetLink } = await import(${JSON.stringify(entry)}); process.stdout.write(String(deleteNetLink(${JSON.stringify(name)})));`;
+    const out = execFileSync('nsenter', [`--net=/run/netns/${ns}`, process.execPath, '--input-type=module', '-e', code], { encoding: 'utf8' });
+    return out.trim() === 'true';
+  };
+}
+
 async function must(exec: Exec, argv: string[], input?: string): Promise<string> {
   const r = await exec(argv, input);
   assert.equal(r.code, 0, `${argv.join(' ')} failed: ${r.stderr}`);
@@ -40,7 +50,7 @@ test('cleanupKubeProxyRules() removes kube-proxy iptables chains and nftables ta
   assert.ok(stale.some((s) => s.kind === 'iptables' && s.tool === 'ip6tables-nft' && s.chain === 'KUBE-SVC-WEB6WEB6WEB6WEB6'));
   assert.deepEqual(stale.filter((s) => s.kind === 'nftables').map((s) => s.kind === 'nftables' && s.family), ['ip', 'ip6']);
 
-  const result = await cleanupKubeProxyRules(exec);
+  const result = await cleanupKubeProxyRules(exec, deleteLinkIn(ns));
   assert.deepEqual(result.errors, []);
   assert.ok(result.removed.includes('iptables-nft nat chain KUBE-SVC-WEBWEBWEBWEBWEBW'));
   assert.ok(result.removed.includes('nftables table ip kube-proxy'));
@@ -67,5 +77,6 @@ test('cleanupKubeProxyRules() removes kube-proxy iptables chains and nftables ta
   assert.deepEqual(await findStaleKubeProxyRules(exec), []);
 
   // A second run finds nothing to do and does not fail.
-  assert.deepEqual(await cleanupKubeProxyRules(exec), { removed: [], errors: [] });
+  assert.deepEqual(await cleanupKubeProxyRules(exec, deleteLinkIn(ns)), { removed: [], errors: [] });
+  assert.equal((await exec(['ip', 'link', 'show', 'kube-ipvs0'])).code, 1, 'kube-ipvs0 is still there');
 });

@@ -5,6 +5,7 @@
  * tables of iptables and ip6tables (both backends); the nftables tables `ip kube-proxy` and
  * `ip6 kube-proxy`; and IPVS mode's `kube-ipvs0` dummy interface. Everything else is left alone.
  */
+import { deleteNetLink } from 'bpf-loader-napi';
 import type { Exec } from './exec.ts';
 import { iptablesTools, listNftKubeProxyTables } from './find-stale-kube-proxy-rules.ts';
 import { isKubeProxyChain, parseIptablesSave } from './kube-proxy-chains.ts';
@@ -16,8 +17,14 @@ export type CleanupResult = {
   errors: string[];
 };
 
-/** Removes kube-proxy's iptables, nftables and IPVS-interface state using `exec`. */
-export async function cleanupKubeProxyRules(exec: Exec): Promise<CleanupResult> {
+/** Deletes a network interface by name; false when there is none, throws when it cannot. */
+export type DeleteLink = (name: string) => boolean | Promise<boolean>;
+
+/**
+ * Removes kube-proxy's iptables, nftables and IPVS-interface state: the rules with `exec` (the
+ * image ships iptables and nft, as upstream's does), the interface through rtnetlink (no `ip`).
+ */
+export async function cleanupKubeProxyRules(exec: Exec, deleteLink: DeleteLink = deleteNetLink): Promise<CleanupResult> {
   const result: CleanupResult = { removed: [], errors: [] };
   for (const tool of await iptablesTools(exec)) await cleanupIptables(exec, tool, result);
 
@@ -27,11 +34,10 @@ export async function cleanupKubeProxyRules(exec: Exec): Promise<CleanupResult> 
     else result.errors.push(`Cannot delete nftables table "${family} kube-proxy": ${res.stderr.trim()}`);
   }
 
-  const link = await exec(['ip', 'link', 'show', 'kube-ipvs0']);
-  if (link.code === 0) {
-    const res = await exec(['ip', 'link', 'delete', 'kube-ipvs0']);
-    if (res.code === 0) result.removed.push('interface kube-ipvs0');
-    else result.errors.push(`Cannot delete interface "kube-ipvs0": ${res.stderr.trim()}`);
+  try {
+    if (await deleteLink('kube-ipvs0')) result.removed.push('interface kube-ipvs0');
+  } catch (err) {
+    result.errors.push(`Cannot delete interface "kube-ipvs0": ${err instanceof Error ? err.message : String(err)}`);
   }
   return result;
 }

@@ -7,7 +7,7 @@
  * programs are attached, so traffic never falls between the two datapaths.
  */
 import type { Logger } from '../log/logger.ts';
-import { cleanupKubeProxyRules } from './cleanup-kube-proxy-rules.ts';
+import { cleanupKubeProxyRules, type DeleteLink } from './cleanup-kube-proxy-rules.ts';
 import type { Exec } from './exec.ts';
 import { findStaleKubeProxyRules } from './find-stale-kube-proxy-rules.ts';
 import type { StaleRule } from './find-stale-kube-proxy-rules.ts';
@@ -20,7 +20,7 @@ export function describeStaleRule(s: StaleRule): string {
 }
 
 /** Finds a previous kube-proxy's rules and removes (or only reports) them; returns what was found. */
-export async function handleStaleKubeProxyRules(opts: { exec: Exec; logger: Logger; remove: boolean }): Promise<StaleRule[]> {
+export async function handleStaleKubeProxyRules(opts: { exec: Exec; logger: Logger; remove: boolean; deleteLink?: DeleteLink }): Promise<StaleRule[]> {
   const stale = await findStaleKubeProxyRules(opts.exec);
   if (stale.length === 0) return stale;
   if (!opts.remove) {
@@ -29,7 +29,7 @@ export async function handleStaleKubeProxyRules(opts: { exec: Exec; logger: Logg
     }
     return stale;
   }
-  const result = await cleanupKubeProxyRules(opts.exec);
+  const result = await cleanupKubeProxyRules(opts.exec, opts.deleteLink);
   opts.logger.info('Removed rules left by kube-proxy', { count: result.removed.length });
   for (const item of result.removed) opts.logger.v(2).info('Removed kube-proxy state', { item });
   for (const err of result.errors) opts.logger.error('Cannot remove rules left by kube-proxy', { err });

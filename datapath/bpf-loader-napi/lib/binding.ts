@@ -125,6 +125,7 @@ export interface Native {
   netLinks(): NativeNetLink[];
   netAddresses(): NativeNetAddress[];
   netWatch(callback: (ev: NativeNetEvent) => void, groups: string[]): Handle;
+  netLinkDelete(name: string): boolean;
   netnsCookie(): bigint;
   mountBpffs(path: string, mode: number): void;
   probeProgramType(name: string): boolean;

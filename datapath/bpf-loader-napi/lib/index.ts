@@ -11,7 +11,7 @@ export {
   Link, attachXdp, attachTc, attachCgroup, openPinnedLink, tcQuery, tcDetach, xdpQuery, CGROUP_ATTACH_TYPES,
   type CgroupAttachType, type TcDirection, type TcFilterId, type XdpState,
 } from './link.ts';
-export { netLinks, netAddresses, watchNetlink, NetlinkWatch, ADDRESS_SCOPE, type NetLink, type NetAddress, type NetEvent, type NetGroup } from './netlink.ts';
+export { netLinks, netAddresses, deleteNetLink, watchNetlink, NetlinkWatch, ADDRESS_SCOPE, type NetLink, type NetAddress, type NetEvent, type NetGroup } from './netlink.ts';
 export { netnsCookie, mountBpffs } from './host.ts';
 export { StructCodec, scalarLayout, type Layout, type FieldLayout, type Kind } from './codec.ts';
 export { probe } from './probe.ts';

@@ -30,6 +30,12 @@ export function netAddresses(): NetAddress[] {
   return native.netAddresses();
 }
 
+/** Deletes the link called `name` from this network namespace; false when there is none. */
+export function deleteNetLink(name: string): boolean {
+  if (typeof name !== 'string' || name === '' || name.length > 15) throw invalidParameterError('name', 'an interface name of 1 to 15 characters', name);
+  return native.netLinkDelete(name);
+}
+
 const GROUPS: readonly NetGroup[] = ['links', 'addresses', 'routes', 'neighbours'];
 
 export class NetlinkWatch {

@@ -1,5 +1,5 @@
 /* netlink.c: the calling thread's network namespace as rtnetlink reports it, without spawning
- * iproute2: dumps of its links and addresses, and a watcher thread that tells JS when links,
+ * iproute2: dumps of its links and addresses, deleting a link by name, and a watcher thread that tells JS when links,
  * addresses, routes or neighbours change.
  *
  * Dumps run synchronously on the calling thread: a dump of a node's few dozen devices is a few
@@ -263,6 +263,66 @@ static bool addr_row(napi_env env, struct nlmsghdr *nh, napi_value arr, uint32_t
 	kpb_set_u32(env, row, "scope", ifa->ifa_scope);
 	kpb_set_u32(env, row, "flags", flags);
 	return push(env, arr, n, row);
+}
+
+/* netLinkDelete(name) -> whether a link of that name existed and was deleted (RTM_DELLINK). */
+static napi_value js_net_link_delete(napi_env env, napi_callback_info info)
+{
+	KPB_ARGS(1);
+	char name[IF_NAMESIZE];
+	napi_value out;
+	struct {
+		struct nlmsghdr nh;
+		struct ifinfomsg ifi;
+	} req;
+	char buf[4096];
+	int err = 0, fd;
+	if (!kpb_get_string(env, argv[0], "name", name, sizeof(name)))
+		return NULL;
+	unsigned int ifindex = if_nametoindex(name);
+	if (!ifindex) {
+		if (errno != ENODEV && errno != ENXIO) {
+			kpb_throw(env, errno, "net_link_delete", name, "Find link \"%s\" failed", name);
+			return NULL;
+		}
+		KPB_TRY(napi_get_boolean(env, false, &out));
+		return out;
+	}
+	fd = nl_socket(0, &err);
+	if (fd < 0) {
+		kpb_throw(env, err, "net_link_delete", name, "Open a rtnetlink socket to delete link \"%s\" failed", name);
+		return NULL;
+	}
+	memset(&req, 0, sizeof(req));
+	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(req.ifi));
+	req.nh.nlmsg_type = RTM_DELLINK;
+	req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	req.nh.nlmsg_seq = 1;
+	req.ifi.ifi_family = AF_UNSPEC;
+	req.ifi.ifi_index = (int)ifindex;
+	if (send(fd, &req, req.nh.nlmsg_len, 0) < 0) {
+		err = errno;
+	} else {
+		ssize_t len = recv(fd, buf, sizeof(buf), 0);
+		struct nlmsghdr *nh = (struct nlmsghdr *)buf;
+		if (len < 0)
+			err = errno;
+		else if (!NLMSG_OK(nh, (uint32_t)len) || nh->nlmsg_type != NLMSG_ERROR)
+			err = EPROTO;
+		else
+			err = -((struct nlmsgerr *)NLMSG_DATA(nh))->error;
+	}
+	close(fd);
+	if (err == ENODEV) {
+		KPB_TRY(napi_get_boolean(env, false, &out));
+		return out;
+	}
+	if (err) {
+		kpb_throw(env, err, "net_link_delete", name, "Delete link \"%s\" (ifindex %u) failed", name, ifindex);
+		return NULL;
+	}
+	KPB_TRY(napi_get_boolean(env, true, &out));
+	return out;
 }
 
 /* netLinks() -> [{ ifindex, name, flags, up, lowerUp, kind, mtu, master, mac, type }]. */
@@ -581,4 +641,5 @@ void kpb_netlink_init(napi_env env, napi_value exports)
 	kpb_export(env, exports, "netLinks", js_net_links);
 	kpb_export(env, exports, "netAddresses", js_net_addresses);
 	kpb_export(env, exports, "netWatch", js_net_watch);
+	kpb_export(env, exports, "netLinkDelete", js_net_link_delete);
 }

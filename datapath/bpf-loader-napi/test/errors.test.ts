@@ -110,6 +110,9 @@ test('native functions guard their own arguments when the facade is bypassed', (
   assert.throws(() => n.mountBpffs('/nonexistent', 0o10000), RangeError);
   assert.throws(() => n.mountBpffs(7, 0o700), TypeError);
   assert.throws(() => n.close({}), TypeError);
+  assert.throws(() => n.netLinkDelete(5), TypeError);
+  assert.throws(() => n.netLinkDelete('x'.repeat(40)), RangeError);
+  assert.equal(n.netLinkDelete('kpb-no-such0'), false);
   // A map handle where a program is expected is refused by its type tag.
   const mapHandle = n.mapOpenPinned;
   assert.equal(typeof mapHandle, 'function');

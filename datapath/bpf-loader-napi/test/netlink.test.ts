@@ -1,4 +1,4 @@
-// netLinks, netAddresses, netnsCookie and watchNetlink against the kernel, each inside a throwaway
+// netLinks, netAddresses, deleteNetLink, netnsCookie and watchNetlink against the kernel, each inside a throwaway
 // network namespace (a child process entered with nsenter, so nothing reads or changes the root
 // namespace). Addresses: 198.18.5.0/24, 198.18.6.0/24 and 2001:db8:5::/64 on veth devices (the kernel here has no dummy driver).
 import assert from 'node:assert/strict';
@@ -45,6 +45,7 @@ test('netLinks() and netAddresses() list what `ip -j -d addr show` lists; netnsC
   const kpbd0 = r.out.ours.find((d: { name: string }) => d.name === 'kpbd0');
   assert.equal(kpbd0.kind, 'veth');
   assert.ok(kpbd0.addrs.includes('2001:db8:5::1/64 global'));
+  assert.deepEqual([r.out.deleted, r.out.deletedAgain, r.out.leftAfterDelete, r.out.deleteEmpty], [true, false, 0, 'TypeError']);
   assert.equal(r.out.cookie, r.out.cookieAgain);
   assert.notEqual(r.out.cookie, String(netnsCookie()), 'another namespace has another cookie');
   const again = await inNetns(ns.name, 'dump');

@@ -11,7 +11,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
-import { netAddresses, netLinks, netnsCookie, watchNetlink, type NetEvent } from '../../lib/index.ts';
+import { deleteNetLink, netAddresses, netLinks, netnsCookie, watchNetlink, type NetEvent } from '../../lib/index.ts';
 
 const sh = (...args: string[]) => execFileSync('ip', args, { encoding: 'utf8', timeout: 20_000 });
 const scenario = process.argv[2];
@@ -41,6 +41,17 @@ async function dump(): Promise<void> {
     addrs: addrs.filter((a) => a.ifindex === l.ifindex).map((a) => `${a.address}/${a.prefixLen} ${scopeName(a.scope)}`).sort(),
   }));
   out.families = [...new Set(addrs.map((a) => a.family))].sort();
+  // Delete by name: the veth pair goes (both ends); a second delete finds nothing.
+  sh('link', 'add', 'kpbdel0', 'type', 'veth', 'peer', 'name', 'kpbdel0p');
+  out.deleted = deleteNetLink('kpbdel0');
+  out.deletedAgain = deleteNetLink('kpbdel0');
+  out.leftAfterDelete = netLinks().filter((l) => l.name.startsWith('kpbdel')).length;
+  try {
+    deleteNetLink('');
+    out.deleteEmpty = 'no error';
+  } catch (e) {
+    out.deleteEmpty = (e as Error).name;
+  }
   out.cookie = String(netnsCookie());
   out.cookieAgain = String(netnsCookie());
 }
