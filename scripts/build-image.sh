@@ -11,6 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 IMAGE=${IMAGE:-kube-proxy-bpf:dev}
 BASE=docker.io/library/debian:bookworm-slim
+# Bumped when the base's recipe below changes, so a cached base of an older recipe is rebuilt.
+BASE_RECIPE=2
 [ -x build/kube-proxy ] || { echo "build/kube-proxy is missing: run make binary" >&2; exit 1; }
 
 if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
@@ -22,12 +24,20 @@ fi
 for tool in podman mmdebstrap; do
   command -v $tool >/dev/null 2>&1 || { echo "$tool is missing (no docker engine either): run make setup" >&2; exit 1; }
 done
-if ! podman image exists "$BASE"; then
+recipe=$(podman image inspect --format '{{index .Config.Labels "kube-proxy-bpf.base-recipe"}}' "$BASE" 2>/dev/null || true)
+if [ "$recipe" != "$BASE_RECIPE" ]; then
   echo ">> base image $BASE from Debian's archive (mmdebstrap --variant=minbase bookworm)"
   tmp=$(mktemp -d /tmp/kpb-image-XXXXXX)
   trap 'rm -rf "$tmp"' EXIT
-  mmdebstrap --quiet --variant=minbase --include=ca-certificates bookworm "$tmp/rootfs.tar"
-  podman import --quiet "$tmp/rootfs.tar" "$BASE" >/dev/null
+  # Like Debian's -slim images: no documentation, manual pages or translations (the dpkg
+  # excludes stay in the image, so the Dockerfile's packages get none either), no apt caches.
+  mmdebstrap --quiet --variant=minbase --include=ca-certificates \
+    --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+    --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
+    --dpkgopt='path-exclude=/usr/share/info/*' \
+    --customize-hook='rm -rf "$1"/var/cache/apt/*.bin "$1"/var/lib/apt/lists/*' \
+    bookworm "$tmp/rootfs.tar"
+  podman import --quiet --change "LABEL kube-proxy-bpf.base-recipe=$BASE_RECIPE" "$tmp/rootfs.tar" "$BASE" >/dev/null
 fi
 echo ">> podman build -f manifests/Dockerfile -t $IMAGE ."
 podman build --quiet --isolation chroot --network host --pull=never -f manifests/Dockerfile -t "$IMAGE" . >/dev/null
