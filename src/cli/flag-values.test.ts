@@ -11,7 +11,7 @@ test('formatFlagValue() prints values as pflag does', () => {
 });
 
 test('flagValues() lists every flag but klog\'s legacy ones, sorted, explicit values over defaults', () => {
-  const all = flagValues(new Map([['v', 2], ['nodeport-addresses', ['primary']]]));
+  const all = flagValues(new Map<string, number | string[]>([['v', 2], ['nodeport-addresses', ['primary']]]));
   const names = all.map(([k]) => k);
   assert.deepEqual(names, [...names].sort());
   assert.ok(!names.includes('log_dir'));
