@@ -753,11 +753,11 @@ test('maps written by translate(): eTP=Local drops (none here) or rejects (none 
         assert.equal(rst.p.tcp?.flags, TCP_FLAGS.RST | TCP_FLAGS.ACK);
         expect(hook, tcpFrame(f.client, f.lbIp, 46002, 443), fwd, CNT.REMOTE_FWD, `${what} LB VIP, source inside the range`);
         expect(hook, tcpFrame(f.client2, f.lbIp, 46003, 443), DROP[hook], CNT.SRC_RANGE, `${what} LB VIP, source outside the range`);
-        const table = t.wanted.lb_maglev.get(String(t.entry(f.v === 4 ? addr16('0.0.0.0') : new Uint8Array(16), 30182, PROTO.TCP, 0)!.value.service_id))!.value;
+        const table = t.maglevTable(t.entry(f.v === 4 ? addr16('0.0.0.0') : new Uint8Array(16), 30182, PROTO.TCP, 0)!.value.service_id)!;
         assert.equal(table.length, M);
         for (let sport = 46100; sport < 46116; sport++) {
           const r = expect(hook, tcpFrame(f.client, f.node, sport, 30182), fwd, CNT.REMOTE_FWD, `${what} Maglev`);
-          const be = t.wanted.lb_backends.get(String(table[maglevIndex(f.client, sport, 30182, false, M)]))!.value;
+          const be = t.backend(table[maglevIndex(f.client, sport, 30182, false, M)]!)!;
           assert.deepEqual(addr16(r.p.ip!.dst), be.addr, `${what} sport ${sport}`);
         }
       }

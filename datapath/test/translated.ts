@@ -1,52 +1,53 @@
 // Closes the loop between the two halves: a small Kubernetes model goes through the control
-// plane's own translate() (src/translate) and is written into the loaded maps by its own diff,
-// apply and BTF-codec writer (src/dataplane), in the order the agent uses. Datapath tests that
-// use this check what the datapath does with exactly the encoding the agent produces, so a
-// disagreement about scopes, flags, wildcards, source ranges or Maglev sizes fails a test.
+// plane's own compile and LB state (src/translate, src/dataplane) and is written into the loaded
+// maps by its own flush, in the order the agent uses. Datapath tests that use this check what the
+// datapath does with exactly the encoding the agent produces, so a disagreement about scopes,
+// flags, wildcards, source ranges or Maglev sizes fails a test.
 import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 import type { BpfMap } from 'bpf-loader-napi';
-import { apply } from '../../src/dataplane/apply.ts';
-import { BpfLbMaps } from '../../src/dataplane/bpf-map-writer.ts';
-import { diff } from '../../src/dataplane/diff.ts';
+import { BpfLbMapIo } from '../../src/dataplane/bpf-map-writer.ts';
 import { LbIds } from '../../src/dataplane/ids.ts';
-import { emptyLbState, type LbServiceKey, type LbServiceValue, type LbState } from '../../src/translate/lb-types.ts';
-import { buildModel, renderServices } from '../../src/translate/testing.ts';
-import { translate, type TranslateNode, type TranslateOptions } from '../../src/translate/translate.ts';
+import { LbProgrammer } from '../../src/dataplane/lb-programmer.ts';
+import { buildModel, capacity, renderServices } from '../../src/dataplane/testing/lb-harness.ts';
+import type { CompileNode, CompileOptions } from '../../src/translate/compile-port.ts';
+import type { LbBackend, LbMapName, LbServiceKey, LbServiceValue } from '../../src/translate/lb-types.ts';
 
 export { svc, slice } from '../../src/model/testing/fixtures.ts';
 
 export interface Translated {
-  wanted: LbState;
-  /** renderServices(wanted): one readable line per lb_services entry, for failure messages. */
+  /** renderServices of the maps: one readable line per lb_services entry, for failure messages. */
   lines: string[];
-  /** The wanted lb_services entry with this key (addr: 16 bytes, as lb-maps.ts addr16 builds). */
+  /** The lb_services entry with this key (addr: 16 bytes, as lb-maps.ts addr16 builds). */
   entry(addr: Uint8Array, port: number, proto: number, scope: number): { key: LbServiceKey; value: LbServiceValue } | undefined;
+  /** The Maglev table swapped in for a service id. */
+  maglevTable(serviceId: number): Uint32Array | undefined;
+  backend(id: number): LbBackend | undefined;
 }
 
-/** translate() the objects for `node` and apply the result to the maps `lookup` returns. */
+/** Compiles the objects for `node` and programs the maps `lookup` returns. */
 export function writeTranslated(
   lookup: (name: string) => BpfMap,
   objects: { services: V1Service[]; slices: V1EndpointSlice[] },
-  node: TranslateNode,
-  options: TranslateOptions = {},
+  node: CompileNode,
+  options: CompileOptions & { maglevTableSize?: number } = {},
 ): Translated {
-  const ids = new LbIds({ now: () => 0 });
-  const r = translate(buildModel(objects.services, objects.slices, node.name), node, options, ids);
-  if (r.problems.length) throw new Error(`translate reported problems: ${JSON.stringify(r.problems)}`);
-  const maps = new BpfLbMaps((name) => lookup(name), options.maglevTableSize ?? 16381);
-  const applied = emptyLbState();
-  const res = apply(diff(r.wanted, applied), maps, applied);
-  if (!res.ok) throw new Error(`applying the translated state failed: ${JSON.stringify(res.failures)}`);
-  const wanted = r.wanted;
+  const io = new BpfLbMapIo((name: LbMapName) => lookup(name), options.maglevTableSize ?? 16381);
+  const codec = io.codec();
+  const problems: string[] = [];
+  const p = new LbProgrammer({ io, codec, ids: new LbIds({ now: () => 0 }), capacity: capacity(), maglevTableSize: options.maglevTableSize ?? 16381, onProblem: (x) => problems.push(JSON.stringify(x)) });
+  const model = buildModel(objects.services, objects.slices, node.name);
+  p.configure(node, options);
+  const r = p.program(model.services, model.endpoints, [], 'full');
+  if (problems.length) throw new Error(`the compile reported problems: ${problems.join(', ')}`);
+  if (!r.ok) throw new Error(`programming the maps failed: ${JSON.stringify(r.failures)}`);
   return {
-    wanted,
-    lines: renderServices(wanted),
+    lines: renderServices(io, codec),
     entry(addr, port, proto, scope) {
-      for (const e of wanted.lb_services.values()) {
-        const k = e.key;
-        if (k.port === port && k.proto === proto && k.scope === scope && Buffer.from(k.addr).equals(Buffer.from(addr))) return e;
-      }
-      return undefined;
+      const key = { addr, port, proto, scope };
+      const value = lookup('lb_services').lookup(key) as LbServiceValue | undefined;
+      return value ? { key, value } : undefined;
     },
+    maglevTable: (id) => io.maglevTable(id),
+    backend: (id) => lookup('lb_backends').lookup(id) as LbBackend | undefined,
   };
 }

@@ -1,8 +1,9 @@
-// An in-memory list/watch for the control-plane micro-benchmark: the objects live as JSON text, a
-// list answers with pages of 500 items as the apiserver would (one JSON document per page, decoded
-// and projected by the agent's own decodeListPage), and a watch receives events as JSON lines
-// through the agent's WatchDecoder. Only the transport is fake; the Reflector and everything after
-// it are the real ones.
+// An in-memory list/watch for the control-plane micro-benchmark: a list answers with pages of 500
+// items as the apiserver would (one JSON document per page, decoded and projected by the agent's
+// own decodeListPage), and a watch receives events as JSON lines through the agent's WatchDecoder.
+// Only the transport is fake; the Reflector and everything after it are the real ones. The listed
+// objects are generated page by page from an index (not held), so the benchmark's heap figures are
+// the agent's own.
 import { decodeListPage } from '../../src/kube/api-list-watch.ts';
 import type { KubeObject, ListOptions, ListPage, ListWatch, WatchEvent, WatchOptions } from '../../src/kube/list-watch.ts';
 import { WatchDecoder } from '../../src/kube/watch-decoder.ts';
@@ -10,6 +11,8 @@ import { WatchDecoder } from '../../src/kube/watch-decoder.ts';
 export class MemoryListWatch<T extends KubeObject> implements ListWatch<T> {
   /** Objects by namespace/name, as JSON text (what a list page would carry). */
   readonly #objects = new Map<string, string>();
+  /** Objects generated on demand: `count` of them, the i-th from `item(i)` (before put() ones). */
+  #generated: { count: number; item: (i: number) => { metadata?: object } } | null = null;
   #rv = 1;
   #watchers = new Set<(line: string) => void>();
   #onWatch: (() => void)[] = [];
@@ -18,6 +21,11 @@ export class MemoryListWatch<T extends KubeObject> implements ListWatch<T> {
   /** @param project the agent's projection of this resource (projections.ts). */
   constructor(project: (raw: unknown) => T) {
     this.#project = project;
+  }
+
+  /** Lists `count` objects made by `item(i)` when asked, instead of storing them. */
+  generate(count: number, item: (i: number) => { metadata?: object }): void {
+    this.#generated = { count, item };
   }
 
   /** Stores (or replaces) an object without telling watchers (before the list). */
@@ -45,12 +53,24 @@ export class MemoryListWatch<T extends KubeObject> implements ListWatch<T> {
   }
 
   async list(options: ListOptions): Promise<ListPage<T>> {
-    const all = [...this.#objects.values()];
+    const gen = this.#generated;
+    const stored = [...this.#objects.values()];
+    const total = (gen?.count ?? 0) + stored.length;
     const start = options.continue ? Number(options.continue) : 0;
     const limit = options.limit ?? 500;
-    const end = Math.min(all.length, start + limit);
-    const more = end < all.length ? String(end) : '';
-    const text = `{"kind":"List","apiVersion":"v1","metadata":{"resourceVersion":"${this.#rv}","continue":"${more}"},"items":[${all.slice(start, end).join(',')}]}`;
+    const end = Math.min(total, start + limit);
+    const more = end < total ? String(end) : '';
+    const items: string[] = [];
+    for (let i = start; i < end; i++) {
+      if (gen && i < gen.count) {
+        const obj = gen.item(i) as { metadata?: { resourceVersion?: string } };
+        obj.metadata = { ...obj.metadata, resourceVersion: '1' };
+        items.push(JSON.stringify(obj));
+      } else {
+        items.push(stored[i - (gen?.count ?? 0)]!);
+      }
+    }
+    const text = `{"kind":"List","apiVersion":"v1","metadata":{"resourceVersion":"${this.#rv}","continue":"${more}"},"items":[${items.join(',')}]}`;
     return decodeListPage(text, this.#project);
   }
 

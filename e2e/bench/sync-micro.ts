@@ -24,14 +24,13 @@ import { projectEndpointSlice, projectService, type EndpointSliceProjection, typ
 import { Reflector } from '../../src/kube/reflector.ts';
 import { MemoryListWatch } from './memory-list-watch.ts';
 import { BENCH_NAMESPACE, endpointSlice, service } from './objects.ts';
-// --- the pipeline under test (today's: trackers -> Translator -> syncMaps) ---
+// --- the pipeline under test: trackers -> LbProgrammer (compile, LB state, flush) ---
 import { EndpointsChangeTracker, type EndpointsMap } from '../../src/model/endpoints-change-tracker.ts';
 import { ServiceChangeTracker, type ServicePortMap } from '../../src/model/service-change-tracker.ts';
 import { LbIds } from '../../src/dataplane/ids.ts';
-import { syncMaps } from '../../src/dataplane/apply-sync.ts';
-import { BpfLbMaps } from '../../src/dataplane/bpf-map-writer.ts';
-import { emptyLbState, LB_MAP_NAMES, type LbMapName } from '../../src/translate/lb-types.ts';
-import { Translator } from '../../src/translate/translate.ts';
+import { BpfLbMapIo } from '../../src/dataplane/bpf-map-writer.ts';
+import { LbProgrammer } from '../../src/dataplane/lb-programmer.ts';
+import { LB_MAP_NAMES, type LbMapName } from '../../src/translate/lb-types.ts';
 
 const { values } = parseArgs({
   options: {
@@ -93,10 +92,8 @@ function serviceOf(i: number): V1Service {
 // The objects, stored before the list (as the apiserver holds them when the agent starts).
 const services = new MemoryListWatch(projectService);
 const slices = new MemoryListWatch(projectEndpointSlice);
-for (let i = 0; i < N; i++) {
-  services.put(serviceOf(i));
-  for (let k = 0; k < slicesPerService; k++) slices.put(sliceOf(i, k, 0));
-}
+services.generate(N, serviceOf);
+slices.generate(N * slicesPerService, (n) => sliceOf(Math.floor(n / slicesPerService), n % slicesPerService, 0));
 
 // BPF maps from the object's specs, sized for this run (today's agent has no sizing of its own).
 const obj = BpfObject.open(join(import.meta.dirname, '..', '..', 'build', 'bpf', 'tc.bpf.o'));
@@ -117,25 +114,20 @@ function createMaps(): void {
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 const cpu0 = process.cpuUsage();
 
-// --- pipeline (today's code) ---
+// --- pipeline ---
 const svcT = new ServiceChangeTracker();
 const epT = new EndpointsChangeTracker('node-a');
 const serviceMap: ServicePortMap = new Map();
 const endpointsMap: EndpointsMap = new Map();
 const ids = new LbIds({ now: () => Date.now() });
-const applied = emptyLbState();
-const translator = new Translator();
-let writer: BpfLbMaps;
+let programmer: LbProgrammer;
 const node = { name: 'node-a', labels: {}, nodeIPs: ['192.0.2.11'], nodePortAddresses: ['192.0.2.11'], localhostNodePorts: true };
-let fullRecomputes = 0;
-let syncs = 0;
 function sync(mode: 'full' | 'partial'): void {
-  svcT.apply(serviceMap);
-  epT.apply(endpointsMap);
-  const r = translator.translate({ services: serviceMap, endpoints: endpointsMap }, node, { families: ['IPv4', 'IPv6'] }, ids, mode);
-  if (syncs++ > 0 && r.touched === undefined) fullRecomputes++;
-  const s = syncMaps({ wanted: r.wanted, applied, maps: writer, ids, mode, readMap: (m) => writer.read(m), touched: r.touched });
-  if (!s.ok) throw new Error(`sync failed: ${s.failures[0]?.message}`);
+  const a = svcT.apply(serviceMap);
+  const b = epT.apply(endpointsMap);
+  const r = programmer.program(serviceMap, endpointsMap, new Set([...a.updatedServices, ...b.updatedServices]), mode);
+  if (!r.ok) throw new Error(`sync failed: ${r.failures[0]?.message}`);
+  if (r.notProgrammed > 0) throw new Error(`${r.notProgrammed} Services did not fit in the maps`);
 }
 const handler = {
   service: (p: ServiceProjection | null, c: ServiceProjection | null) => svcT.update(p, c),
@@ -155,7 +147,12 @@ er.start();
 await allSynced;
 const listedMs = performance.now() - t0;
 createMaps();
-writer = new BpfLbMaps((n) => maps.get(n)!, 16381);
+const io = new BpfLbMapIo((n) => maps.get(n)!, 16381);
+programmer = new LbProgrammer({
+  io, codec: io.codec(), ids, maglevTableSize: 16381,
+  capacity: { lb_services: io.capacity('lb_services'), lb_slots: io.capacity('lb_slots'), lb_backends: io.capacity('lb_backends'), lb_rev_nat: io.capacity('lb_rev_nat'), lb_maglev: io.capacity('lb_maglev'), lb_src_ranges: io.capacity('lb_src_ranges') },
+});
+programmer.configure(node, { families: ['IPv4', 'IPv6'] });
 sync('full');
 const firstSyncMs = performance.now() - t0;
 log(`first full programming ${firstSyncMs.toFixed(0)} ms (listed after ${listedMs.toFixed(0)} ms)`);
@@ -180,11 +177,13 @@ await er.stop();
 const cpu = process.cpuUsage(cpu0);
 gc(); gc();
 const mem = process.memoryUsage();
+// KPB_HEAP_SNAPSHOT=<file>: where the heap goes (read it with Chrome's devtools or by constructor).
+if (process.env.KPB_HEAP_SNAPSHOT) (await import('node:v8')).writeHeapSnapshot(process.env.KPB_HEAP_SNAPSHOT);
 const q = (xs: number[], p: number) => xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]! : 0;
 const out = {
   variant, services: N, endpoints: E, changes: CHANGES,
   firstSyncMs: Math.round(firstSyncMs), changeP50Ms: +q(times, 0.5).toFixed(2), changeP99Ms: +q(times, 0.99).toFixed(2),
-  fullRecomputes, heapUsedMiB: +(mem.heapUsed / 2 ** 20).toFixed(1), rssMiB: +(mem.rss / 2 ** 20).toFixed(1),
+  fullRecomputes: programmer.fullRecomputes, heapUsedMiB: +(mem.heapUsed / 2 ** 20).toFixed(1), rssMiB: +(mem.rss / 2 ** 20).toFixed(1),
   cpuMs: Math.round((cpu.user + cpu.system) / 1000),
 };
 for (const m of maps.values()) m.close();

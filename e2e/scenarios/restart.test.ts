@@ -143,7 +143,7 @@ describe('restarts, apiserver outage and --cleanup', () => {
     }
     const { ms } = await eventually('ClusterIP restored', () => echo(a1.place, 'tcp', clusterIP, 80, { timeoutMs: 1_000 }), 15_000, 200);
     t.diagnostic(`restored after ${ms} ms`);
-    assert.match(agentA.output, /The service map changed behind our back/);
+    assert.match(agentA.output, /The LB maps differed from the programmed state; repaired/);
   });
 
   test('apiserver stopped for 30 s: traffic keeps flowing; afterwards the agents pick up new Services', async () => {

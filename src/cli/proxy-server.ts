@@ -27,11 +27,11 @@ import { procSysctlIo } from '../sysctl/proc-sysctl-io.ts';
 import { effectiveFeatureGates } from '../config/feature-gates.ts';
 import { KUBE_PROXY_BPF_VERSION, KUBERNETES_VERSION } from '../config/version.ts';
 import { watchConfigFile } from '../config/watch-config-file.ts';
-import { syncMaps } from '../dataplane/apply-sync.ts';
 import { bpfObjectPath } from '../dataplane/asset-paths.ts';
 import { Datapath } from '../dataplane/datapath.ts';
 import { DatapathLifecycle } from '../dataplane/datapath-lifecycle.ts';
 import { LbIds } from '../dataplane/ids.ts';
+import { LbProgrammer } from '../dataplane/lb-programmer.ts';
 import { systemClock, systemTimers } from '../health/clock.ts';
 import { startProxyServers } from '../health/proxy-servers.ts';
 import { ProxyHealth } from '../health/proxy-health.ts';
@@ -44,6 +44,7 @@ import { startProxyInformers, type ProxyInformers } from '../kube/proxy-informer
 import { Reflector } from '../kube/reflector.ts';
 import { createDatapathMetrics } from '../metrics/datapath-metrics.ts';
 import { createProxyMetrics } from '../metrics/proxy-metrics.ts';
+import { RateLimitedLog } from '../log/rate-limited-log.ts';
 import { restClientObserver } from '../metrics/rest-client-observer.ts';
 import { EndpointsChangeTracker, type EndpointsMap } from '../model/endpoints-change-tracker.ts';
 import type { IpFamily } from '../model/ip.ts';
@@ -52,8 +53,7 @@ import type { Problem } from '../model/problem.ts';
 import { ServiceChangeTracker, type ServicePortMap } from '../model/service-change-tracker.ts';
 import { BoundedFrequencyRunner } from '../runner/bounded-frequency-runner.ts';
 import { SyncCoordinator, type SyncMode } from '../runner/sync-coordinator.ts';
-import { emptyLbState, IPPROTO, LB_SVC_DSR } from '../translate/lb-types.ts';
-import { Translator } from '../translate/translate.ts';
+import { ProblemLog } from './problem-log.ts';
 import type { ProxyOptions } from './proxy-options.ts';
 
 const FAMILIES: IpFamily[] = ['IPv4', 'IPv6'];
@@ -64,42 +64,6 @@ const KNOWN_MODES = new Set(['', 'iptables', 'nftables', 'ipvs']);
 function nodeAddresses(node: NodeProjection | null): string[] {
   const addrs = node?.status?.addresses ?? [];
   return [...addrs.filter((a) => a.type === 'InternalIP'), ...addrs.filter((a) => a.type === 'ExternalIP')].map((a) => a.address);
-}
-
-function sameLabels(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
-  const x = a ?? {};
-  const y = b ?? {};
-  const kx = Object.keys(x);
-  return kx.length === Object.keys(y).length && kx.every((k) => x[k] === y[k]);
-}
-
-/** Problems are logged once while they persist (and again if they come back), and counted. */
-class ProblemLog {
-  #seen = new Set<string>();
-  readonly #report: (p: Problem) => void;
-  constructor(report: (p: Problem) => void) {
-    this.#report = report;
-  }
-  /** object -> resourceVersion whose problems were reported (informer resyncs repeat a version). */
-  #versions = new Map<string, string>();
-  /** Reports the problems of one object version, once per version. */
-  once(problems: Problem[], version: string | undefined): void {
-    if (problems.length === 0) return;
-    const object = problems[0]!.object;
-    if (version !== undefined && this.#versions.get(object) === version) return;
-    if (version !== undefined) this.#versions.set(object, version);
-    for (const p of problems) this.#report(p);
-  }
-  /** Reports the problems of a sync that were not in the previous sync's list. */
-  sync(problems: Problem[]): void {
-    const now = new Set<string>();
-    for (const p of problems) {
-      const k = `${p.object}|${p.field}|${p.message}`;
-      now.add(k);
-      if (!this.#seen.has(k)) this.#report(p);
-    }
-    this.#seen = now;
-  }
 }
 
 export async function runProxy(options: ProxyOptions): Promise<void> {
@@ -199,18 +163,24 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
   /** Other nodes' addresses by name and family (DSR only). */
   const nodeIPs = new Map<string, Partial<Record<IpFamily, string>>>();
 
-  // 3. Model, trackers, runner.
-  const problems = new ProblemLog((p) => {
-    logger.warning('Ignoring part of an object', { object: p.object, field: p.field, reason: p.message });
-    dpm.badObjectsTotal.inc({ kind: p.object.split(' ')[0] ?? '', reason: p.field });
-  });
+  // 3. Model, trackers, the LB state, runner.
+  const problems = new ProblemLog({ logger, now: () => Date.now(), count: (kind, reason) => dpm.badObjectsTotal.inc({ kind, reason }) });
   const svcTracker = new ServiceChangeTracker();
   const epTracker = new EndpointsChangeTracker(nodeName);
   const serviceMap: ServicePortMap = new Map();
   const endpointsMap: EndpointsMap = new Map();
-  const applied = emptyLbState();
-  // Caches each service port's entries: a partial sync recomputes only the ports that changed.
-  const translator = new Translator();
+  const programmer = new LbProgrammer({
+    io: dp.maps, codec: dp.codec, ids, capacity: dp.capacity(), maglevTableSize: bpf.maglevTableSize,
+    ...(dsr ? { nodeAddress: (name: string, family: IpFamily) => nodeIPs.get(name)?.[family] } : {}),
+    onProblem: (p) => problems.report(p),
+    onNotProgrammed: (service, why) => problems.report({
+      object: `Service ${service}`, field: 'spec', reason: 'not_programmed',
+      message: `does not fit in ${why.map} (it needs ${why.need} more entries, ${why.free} are free); not programmed until entries free up`,
+    }),
+  });
+  // Map write failures: at most one line per map, operation and error a minute.
+  const failureLog = new RateLimitedLog({ now: () => Date.now() });
+  let npaProblems = '';
   let node: NodeProjection | null = null;
   let nodeSynced = false;
   // Devices, attach, self-repair and the stale-rule step around each sync (datapath-lifecycle.ts).
@@ -227,7 +197,6 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
   // nodePortAddresses is unset, else the node IPs it selects (known at the first sync, and kept:
   // a node's addresses rarely change, and kube-proxy also binds them once).
   let healthServers: ServiceHealthServers | null = null;
-  let lastCanaryAt = performance.now();
   const makeHealthServers = (addresses: string[]) => new ServiceHealthServers({
     addresses,
     proxyHealthy: () => health.health().healthy,
@@ -243,7 +212,7 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     const start = performance.now();
     const { updatedServices } = svcTracker.apply(serviceMap);
     const ep = epTracker.apply(endpointsMap);
-    m.serviceChangesPending.set(svcTracker.pendingServices().size);
+    m.serviceChangesPending.set(svcTracker.pendingCount);
     m.endpointChangesPending.set(epTracker.pendingCount);
 
     const host = lifecycle.beforeSync(node !== null || nodeSynced ? nodeAddresses(node) : null);
@@ -258,64 +227,44 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
       localhostNodePorts: config.iptables.localhostNodePorts,
       families: FAMILIES,
     });
-    const result = translator.translate(
-      { services: serviceMap, endpoints: endpointsMap },
+    // Config problems, reported when they change (they are the same at every sync).
+    const npaText = npa.problems.map((p) => p.message).join('|');
+    if (npaText !== npaProblems) for (const p of npa.problems) problems.report(p);
+    npaProblems = npaText;
+    // A change of the node, its addresses or the options recompiles everything (and only that).
+    const nodeChanged = programmer.configure(
       { name: nodeName, labels: node?.metadata?.labels ?? {}, nodeIPs: nodeAddresses(node), nodePortAddresses: npa.addresses, localhostNodePorts: npa.localhostNodePorts, localhostNodePortsV6: npa.localhostNodePortsV6 },
-      {
-        families: FAMILIES, maglev, maglevTableSize: bpf.maglevTableSize,
-        dsr, ...(dsr ? { nodeAddress: (name: string, family: IpFamily) => nodeIPs.get(name)?.[family] } : {}),
-      },
-      ids,
-      mode,
+      { families: FAMILIES, maglev, dsr, dsrTcpOnly: bpf.lbMode === 'hybrid' },
     );
-    // Clearing the bit in place also touches entries the translator caches; harmless, as the
-    // same clearing is applied to every translate's output before it is diffed.
-    if (bpf.lbMode === 'hybrid') {
-      for (const e of result.wanted.lb_services.values()) if (e.key.proto !== IPPROTO.TCP) e.value.flags &= ~LB_SVC_DSR;
-    }
-    problems.sync([...npa.problems, ...result.problems]);
-    // The canary (iptables mode's KUBE-PROXY-CANARY): entries deleted or added behind our back
-    // change lb_services' size, and only a full sync re-reads the maps, so such a sync goes full.
-    // Counting walks every key (a syscall each: about 0.3 s at 10k Services), so like kube-proxy's
-    // canary monitor it runs once per sync period, not on every change-driven sync.
-    let mapsMode = mode;
-    if (mode === 'partial' && performance.now() - lastCanaryAt >= settings.syncPeriodMs) {
-      lastCanaryAt = performance.now();
-      const inKernel = dp.countEntries('lb_services');
-      if (inKernel !== applied.lb_services.size) {
-        logger.warning('The service map changed behind our back; repairing with a full sync', { entries: inKernel, expected: applied.lb_services.size });
-        mapsMode = 'full';
-      }
-    }
-    const r = syncMaps({ wanted: result.wanted, applied, maps: dp.maps, ids, mode: mapsMode, readMap: dp.readMap, touched: result.touched });
+    const changed = new Set([...updatedServices, ...ep.updatedServices]);
+    const r = programmer.program(serviceMap, endpointsMap, changed, mode === 'full' || nodeChanged ? 'full' : 'partial', mode === 'verify');
     for (const f of r.failures) {
-      logger.error('Cannot program a map entry', { services: f.services.join(','), map: f.map, op: f.kind, key: f.key, reason: f.message });
-      dpm.syncErrorsTotal.inc({ ip_family: '', op: `${f.kind} ${f.map}` });
+      dpm.syncErrorsTotal.inc({ ip_family: '', op: `${f.kind} ${f.map}` }, f.count);
+      failureLog.log(`${f.kind} ${f.map} ${f.code ?? f.errno ?? ''}`, (held) => logger.error('Cannot program map entries; retrying at the next sync', {
+        map: f.map, op: f.kind, entries: f.count, services: f.services.slice(0, 5).join(','),
+        ...(f.services.length > 5 ? { moreServices: f.services.length - 5 } : {}), reason: f.message, ...(held > 0 ? { suppressedLines: held } : {}),
+      }));
     }
-    if (r.strays > 0 || r.ops > 0) logger.v(2).info('Synced the service maps', { mode, ops: r.ops, strays: r.strays, failed: r.failures.length });
+    if (r.repaired > 0 && mode === 'verify') {
+      failureLog.log('repaired', (held) => logger.warning('The LB maps differed from the programmed state; repaired', { entries: r.repaired, ...(held > 0 ? { suppressedLines: held } : {}) }));
+    }
+    if (r.ops > 0) logger.v(2).info('Synced the service maps', { mode, ops: r.ops, failed: r.failures.length, notProgrammed: r.notProgrammed });
     ok &&= r.ok;
+    dpm.servicesNotProgrammed.set(r.notProgrammed);
 
     // Service ports whose Local policy finds no local endpoint (so this node drops their traffic).
-    const noLocal = new Map<string, number>(FAMILIES.flatMap((f) => [[`${f}/internal`, 0], [`${f}/external`, 0]]));
-    for (const [key, sp] of serviceMap) {
-      const sum = result.servicePorts.get(key);
-      if (!sum?.hasAnyEndpoints || sum.localReadyEndpoints > 0) continue;
-      if (sp.internalPolicyLocal) noLocal.set(`${sp.family}/internal`, noLocal.get(`${sp.family}/internal`)! + 1);
-      if (sp.externalPolicyLocal) noLocal.set(`${sp.family}/external`, noLocal.get(`${sp.family}/external`)! + 1);
-    }
-    for (const [k, n] of noLocal) {
-      const [ipFamily, trafficPolicy] = k.split('/');
-      m.syncProxyRulesNoLocalEndpointsTotal.set({ ip_family: ipFamily!, traffic_policy: trafficPolicy! }, n);
+    for (const f of FAMILIES) {
+      for (const policy of ['internal', 'external']) {
+        m.syncProxyRulesNoLocalEndpointsTotal.set({ ip_family: f, traffic_policy: policy }, programmer.noLocalEndpoints.get(`${f}/${policy}`) ?? 0);
+      }
     }
 
     // Health-check servers: one per eTP=Local LoadBalancer service, with its local ready endpoints.
     const hcPorts = new Map<string, number>();
     const hcCounts = new Map<string, number>();
-    for (const [key, sp] of serviceMap) {
-      if (sp.healthCheckNodePort <= 0) continue;
-      hcPorts.set(sp.service, sp.healthCheckNodePort);
-      const n = result.servicePorts.get(key)?.localReadyEndpoints ?? 0;
-      hcCounts.set(sp.service, Math.max(hcCounts.get(sp.service) ?? 0, n));
+    for (const [service, h] of programmer.healthChecks) {
+      hcPorts.set(service, h.healthCheckNodePort);
+      hcCounts.set(service, h.localReadyEndpoints);
     }
     healthServers ??= makeHealthServers((config.nodePortAddresses ?? []).length > 0 ? npa.addresses : []);
     await healthServers.syncServices(hcPorts);
@@ -333,7 +282,7 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
         health.updated(f);
       }
       for (const [service, times] of ep.lastChangeTriggerTimes) {
-        const fams = new Set([...serviceMap.values()].filter((sp) => sp.service === service).map((sp) => sp.family));
+        const fams = new Set((serviceMap.get(service) ?? []).map((sp) => sp.family));
         for (const t of times) for (const f of fams) m.networkProgrammingDuration.observe({ ip_family: f }, Math.max(0, (now - t.getTime()) / 1000));
       }
     }
@@ -343,7 +292,7 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     return { ok };
   };
 
-  const coordinator = new SyncCoordinator({ sync, now: () => Date.now() });
+  const coordinator = new SyncCoordinator({ sync, now: () => Date.now(), verifyPeriodMs: settings.syncPeriodMs });
   const runner = new BoundedFrequencyRunner({
     name: 'sync-runner',
     fn: async () => {
@@ -379,14 +328,16 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     handler: {
       onService(prev, cur) {
         const r = svcTracker.update(prev, cur);
-        problems.once(r.problems, cur?.metadata?.resourceVersion);
+        problems.object(r.problems, cur?.metadata?.resourceVersion);
+        if (!cur && prev) problems.deleted(`Service ${prev.metadata?.namespace ?? ''}/${prev.metadata?.name ?? ''}`);
         m.serviceChangesTotal.inc();
-        m.serviceChangesPending.set(svcTracker.pendingServices().size);
+        m.serviceChangesPending.set(svcTracker.pendingCount);
         if (r.pending) queued();
       },
       onEndpointSlice(prev, cur) {
         const r = epTracker.update(prev, cur);
-        problems.once(r.problems, cur?.metadata?.resourceVersion);
+        problems.object(r.problems, cur?.metadata?.resourceVersion);
+        if (!cur && prev) problems.deleted(`EndpointSlice ${prev.metadata?.namespace ?? ''}/${prev.metadata?.name ?? ''}`);
         m.endpointChangesTotal.inc();
         m.endpointChangesPending.set(epTracker.pendingCount);
         if (r.pending) queued();
@@ -394,8 +345,7 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
       onNode(prev, cur) {
         node = cur;
         health.syncNode(cur);
-        // Topology labels select endpoints for every service: only a full sync covers that.
-        if (prev === null || cur === null || !sameLabels(prev.metadata?.labels, cur.metadata?.labels)) coordinator.requestFullSync('node labels changed');
+        // A change of labels (topology) or addresses makes the next sync full: programmer.configure sees it.
         queued();
       },
       onSynced(kind) {
@@ -418,10 +368,9 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
           const before = JSON.stringify(nodeIPs.get(name));
           if (cur === null) nodeIPs.delete(name);
           else nodeIPs.set(name, primaryNodeIPs(cur));
-          // lb_backend.node_addr of every backend on that node: the translator's cache cannot
-          // see this input, so only a full sync picks it up (node status updates that keep the
-          // addresses cost nothing).
-          if (JSON.stringify(nodeIPs.get(name)) !== before) coordinator.requestFullSync('node addresses changed');
+          // lb_backend.node_addr of the backends running on that node (status updates that keep
+          // the addresses cost nothing).
+          if (JSON.stringify(nodeIPs.get(name)) !== before) programmer.refreshNode(name);
           queued();
         },
         onSynced: () => queued(),

@@ -1,25 +1,26 @@
 /**
  * @module
- * BpfLbMaps: apply.ts's LbMaps over the loaded (pinned) maps of bpf-loader-napi, encoding through
- * the codecs the addon derives from BTF, plus the reader syncMaps uses to see what the maps
- * really hold. Maglev tables are special: each write creates a fresh inner array of M backend
- * ids and swaps it into lb_maglev atomically (a half-filled table is never visible). The kernel
- * only lets us read an inner map's id back, so the reader returns the tables this process wrote
- * and an empty table for one it did not (adopted after a restart), which makes the next full
- * sync rewrite it: harmless, since the swap is atomic.
+ * BpfLbMapIo: lb-io.ts's LbMapIo over the loaded (pinned) maps of bpf-loader-napi: packed batch
+ * updates, deletes and lookups straight from and into the state's buffers, and the codecs' BTF
+ * layouts for LbCodec. Maglev tables are special: each write creates a fresh inner array of M
+ * backend ids and swaps it into lb_maglev atomically (a half-filled table is never visible). The
+ * kernel only lets us read an inner map's id back, so the io remembers the id it swapped in per
+ * service id (not the table: 64 KiB each); a table it did not write (adopted after a restart)
+ * reads as unknown and is rewritten. maglevTable() reads a table back by its inner map's id.
  */
-import { createMap, type BpfMap } from 'bpf-loader-napi';
+import { createMap, openMapById, type BpfMap } from 'bpf-loader-napi';
 import { LB_MAP_NAMES, type LbMapName } from '../translate/lb-types.ts';
-import type { LbMaps } from './apply.ts';
+import { LbCodec } from './lb-codec.ts';
+import type { LbMapIo, PackedDump, PackedMapName } from './lb-io.ts';
 
 /** lb_maps.h struct lb_maglev_inner's map_flags (UAPI BPF_F_INNER_MAP). */
 export const BPF_F_INNER_MAP = 1 << 12;
 
-export class BpfLbMaps implements LbMaps {
+export class BpfLbMapIo implements LbMapIo {
   readonly #maps: Record<LbMapName, BpfMap>;
   readonly #maglevM: number;
-  /** service id -> the table last swapped in by this process */
-  readonly #maglev = new Map<number, Uint32Array>();
+  /** service id -> id of the inner map this process swapped in */
+  readonly #maglev = new Map<number, number>();
 
   constructor(lookup: (name: LbMapName) => BpfMap, maglevTableSize: number) {
     this.#maps = Object.fromEntries(LB_MAP_NAMES.map((n) => [n, lookup(n)])) as Record<LbMapName, BpfMap>;
@@ -30,40 +31,29 @@ export class BpfLbMaps implements LbMaps {
     return this.#maps[name];
   }
 
-  update(map: LbMapName, key: unknown, value: unknown): void {
-    if (map === 'lb_maglev') return this.#writeMaglev(key as number, value as Uint32Array);
-    this.#maps[map].update(key, value);
+  /** The LbCodec for these maps, from their BTF layouts. */
+  codec(): LbCodec {
+    return new LbCodec((name) => ({ key: this.#maps[name].keyCodec?.layout, value: this.#maps[name].valueCodec?.layout }));
   }
 
-  delete(map: LbMapName, key: unknown): void {
-    // A missing entry already is the wanted state; BpfMap.delete reports it as false.
-    this.#maps[map].delete(key);
-    if (map === 'lb_maglev') this.#maglev.delete(key as number);
+  /** Max entries of each map as loaded. */
+  capacity(name: LbMapName): number {
+    return this.#maps[name].maxEntries;
   }
 
-  updateBatch(map: LbMapName, keys: unknown[], values: unknown[]): void {
-    if (map === 'lb_maglev') {
-      keys.forEach((k, i) => this.#writeMaglev(k as number, values[i] as Uint32Array));
-      return;
-    }
-    this.#maps[map].updateBatch(keys, values);
+  update(map: PackedMapName, keys: Buffer, values: Buffer): void {
+    this.#maps[map].updatePacked(keys, values);
   }
 
-  deleteBatch(map: LbMapName, keys: unknown[]): void {
-    this.#maps[map].deleteBatch(keys);
-    if (map === 'lb_maglev') for (const k of keys) this.#maglev.delete(k as number);
+  delete(map: PackedMapName, keys: Buffer): void {
+    this.#maps[map].deletePacked(keys);
   }
 
-  /** Decoded entries of `map` (see the module comment for lb_maglev). */
-  *read(map: LbMapName): Iterable<[unknown, unknown]> {
-    if (map === 'lb_maglev') {
-      for (const id of this.#maps.lb_maglev.keys()) yield [id, this.#maglev.get(id as number) ?? new Uint32Array(0)];
-      return;
-    }
-    yield* this.#maps[map].entries();
+  dump(map: PackedMapName): PackedDump {
+    return this.#maps[map].lookupPacked();
   }
 
-  #writeMaglev(serviceId: number, table: Uint32Array): void {
+  setMaglev(serviceId: number, table: Uint32Array): void {
     if (table.length !== this.#maglevM) {
       throw new RangeError(`Maglev table of service id ${serviceId} has ${table.length} entries, the loaded inner map size is ${this.#maglevM}`);
     }
@@ -71,12 +61,42 @@ export class BpfLbMaps implements LbMaps {
     // inner array of any size (--bpf-maglev-table-size), and requires equal flags.
     const inner = createMap({ type: 'array', keySize: 4, valueSize: 4, maxEntries: this.#maglevM, flags: BPF_F_INNER_MAP, name: 'lb_maglev_in' });
     try {
-      const idx = Array.from({ length: table.length }, (_, i) => i);
-      inner.updateBatch(idx, Array.from(table));
+      const idx = Buffer.alloc(table.length * 4);
+      for (let i = 0; i < table.length; i++) idx.writeUInt32LE(i, i * 4);
+      inner.updatePacked(idx, Buffer.from(table.buffer, table.byteOffset, table.byteLength));
       this.#maps.lb_maglev.update(serviceId, inner.fd);
-      this.#maglev.set(serviceId, Uint32Array.from(table));
+      this.#maglev.set(serviceId, inner.info().id);
     } finally {
       // The outer map holds its own reference; our fd is no longer needed.
+      inner.close();
+    }
+  }
+
+  deleteMaglev(serviceId: number): void {
+    this.#maps.lb_maglev.delete(serviceId);
+    this.#maglev.delete(serviceId);
+  }
+
+  dumpMaglev(): Map<number, boolean> {
+    const out = new Map<number, boolean>();
+    const d = this.#maps.lb_maglev.lookupPacked();
+    for (let i = 0; i < d.count; i++) {
+      const sid = d.keys.readUInt32LE(i * 4);
+      out.set(sid, this.#maglev.get(sid) === d.values.readUInt32LE(i * 4));
+    }
+    return out;
+  }
+
+  maglevTable(serviceId: number): Uint32Array | undefined {
+    const id = this.#maps.lb_maglev.lookup(Buffer.from(new Uint32Array([serviceId]).buffer));
+    if (!id) return undefined;
+    const inner = openMapById(id.readUInt32LE(0));
+    try {
+      const d = inner.lookupPacked();
+      const out = new Uint32Array(inner.maxEntries);
+      for (let i = 0; i < d.count; i++) out[d.keys.readUInt32LE(i * 4)] = d.values.readUInt32LE(i * 4);
+      return out;
+    } finally {
       inner.close();
     }
   }

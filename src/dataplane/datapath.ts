@@ -18,11 +18,14 @@ import type { BpfOptions } from '../config/bpf-options.ts';
 import type { Logger } from '../log/logger.ts';
 import type { DatapathSnapshot } from '../metrics/datapath-metrics.ts';
 import { removeBpfPins } from '../cleanup/remove-bpf-pins.ts';
-import type { LbBackend, LbMapName, LbServiceKey, LbServiceValue } from '../translate/lb-types.ts';
+import type { LbMapName } from '../translate/lb-types.ts';
 import { attachDevices, attachTcOne, attachXdpOne, detachDevices, xdpLinkPin, type AttachDevicesInput, type DeviceAttachment } from './attach-devices.ts';
-import { BpfLbMaps } from './bpf-map-writer.ts';
+import { BpfLbMapIo } from './bpf-map-writer.ts';
 import { devicesForAddresses, ensureBpffs, hostDevices, hostNetnsCookie, kernelHz, type HostDevice } from './host-info.ts';
 import type { LbIds } from './ids.ts';
+import type { LbCodec } from './lb-codec.ts';
+import { seedIdsFromMaps } from './lb-reconcile.ts';
+import type { MapCounts } from './lb-state.ts';
 import { DATAPATH_WRITTEN, MAP_CONVERTERS } from './map-converters.ts';
 import { MapMigration } from './map-migration.ts';
 import { checkPin, securePinFolder } from './pin-folder.ts';
@@ -68,7 +71,8 @@ function setConstants(obj: BpfObject, all: Record<string, RodataValue>): void {
 
 export class Datapath {
   readonly pinPath: string;
-  readonly maps: BpfLbMaps;
+  readonly maps: BpfLbMapIo;
+  readonly codec: LbCodec;
   readonly #logger: Logger;
   readonly #bpf: BpfOptions;
   readonly #colls: { sock: Collection; tc: Collection; xdp: Collection };
@@ -92,7 +96,8 @@ export class Datapath {
     this.#colls = colls;
     this.#pinnedMaps = pinnedMaps;
     // The inner-map template carries BPF_F_INNER_MAP, so tables of any size can be swapped in.
-    this.maps = new BpfLbMaps((name) => colls.tc.map(name), opts.bpf.maglevTableSize);
+    this.maps = new BpfLbMapIo((name) => colls.tc.map(name), opts.bpf.maglevTableSize);
+    this.codec = this.maps.codec();
   }
 
   /** Mounts bpffs if needed, loads the three objects (adopting pins) and attaches the socket programs. */
@@ -371,22 +376,19 @@ export class Datapath {
     return this.#attachments;
   }
 
-  /** Number of entries in a control-plane map (a key walk, no values decoded). */
-  countEntries(map: LbMapName): number {
-    let n = 0;
-    for (const _ of this.maps.map(map).keys({ raw: true })) n++;
-    return n;
+  /** Max entries of each map the LB state counts, as loaded. */
+  capacity(): MapCounts {
+    const m = (n: LbMapName) => this.maps.capacity(n);
+    return { lb_services: m('lb_services'), lb_slots: m('lb_slots'), lb_backends: m('lb_backends'), lb_rev_nat: m('lb_rev_nat'), lb_maglev: m('lb_maglev'), lb_src_ranges: m('lb_src_ranges') };
   }
 
-  /** Decoded entries of a control-plane map (syncMaps' reader). */
-  readMap = (map: LbMapName): Iterable<[unknown, unknown]> => this.maps.read(map);
-
-  /** Seeds `ids` from the pinned lb_services and lb_backends; returns the keys not adopted. */
-  seedIds(ids: LbIds): { services: string[]; backends: string[] } {
-    return ids.seedFromMaps({
-      lb_services: this.maps.read('lb_services') as Iterable<[LbServiceKey, LbServiceValue]>,
-      lb_backends: this.maps.read('lb_backends') as Iterable<[number, LbBackend]>,
-    });
+  /**
+   * Seeds `ids` from the pinned lb_services and lb_backends; returns the keys not adopted. Ids
+   * beyond twice a map's size (a sparse id of an older allocator) are not adopted.
+   */
+  seedIds(ids: LbIds): { services: (string | number)[]; backends: (string | number)[] } {
+    const c = this.capacity();
+    return seedIdsFromMaps(ids, this.maps, this.codec, { services: 2 * c.lb_services, backends: 2 * c.lb_backends });
   }
 
   /** Counters and fill levels for the kubeproxy_bpf_* metrics. */

@@ -1,8 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { IdAllocator, LbIds } from './ids.ts';
-import { entryKey } from '../translate/keys.ts';
-import { parseIp } from '../model/ip.ts';
+import { IdAllocator } from './ids.ts';
 
 function clock() {
   let t = 0;
@@ -17,6 +15,7 @@ test('IdAllocator gives stable, nonzero, unique ids', () => {
   assert.ok(x > 0 && y > 0 && x !== y);
   assert.equal(a.acquire('x'), x);
   assert.equal(a.lookup('y'), y);
+  assert.equal(a.keyOf(y), 'y');
 });
 
 test('IdAllocator quarantines released ids for the grace period', () => {
@@ -32,51 +31,37 @@ test('IdAllocator quarantines released ids for the grace period', () => {
   assert.equal(a.acquire('d'), 2, 'reusable after the grace period');
 });
 
-test('IdAllocator prefers never-used ids over expired ones and wraps without using 0', () => {
+test('IdAllocator stays dense: an id whose grace passed is reused, oldest release first', () => {
   const c = clock();
-  const a = new IdAllocator({ now: c.now, graceMs: 10, maxId: 4 });
-  assert.equal(a.acquire('a'), 1);
+  const a = new IdAllocator({ now: c.now, graceMs: 10 });
+  for (const k of ['a', 'b', 'c', 'd']) a.acquire(k);
+  a.release('c');
+  c.advance(5);
   a.release('a');
-  c.advance(100);
-  assert.deepEqual(['b', 'c', 'd', 'e'].map((k) => a.acquire(k)), [2, 3, 4, 1]);
+  assert.equal(a.acquire('e'), 5, 'both still quarantined: a new id');
+  c.advance(5);
+  assert.equal(a.acquire('f'), 3, 'c was released first');
+  assert.equal(a.acquire('g'), 6, 'a is still quarantined');
+  c.advance(5);
+  assert.equal(a.acquire('h'), 1);
+  assert.equal(a.highWater, 6);
 });
 
-test('IdAllocator.seed adopts pinned ids and rejects bad ones', () => {
+test('IdAllocator.seed adopts pinned ids and rejects bad ones; ids above the bound are not adopted', () => {
   const c = clock();
-  const a = new IdAllocator({ now: c.now, maxId: 100 });
+  const a = new IdAllocator({ now: c.now, maxId: 1000 });
   const rejected = a.seed([
     ['a', 7],
     ['b', 0],
     ['c', 7],
-    ['d', 101],
+    ['d', 1001],
     ['a', 7],
-  ]);
-  assert.deepEqual(rejected, ['b', 'c', 'd']);
+    ['e', 500],
+  ], 100);
+  assert.deepEqual(rejected, ['b', 'c', 'd', 'e']);
   assert.equal(a.acquire('a'), 7);
-  assert.equal(a.acquire('e'), 8, 'new ids continue after the highest seeded one');
-});
-
-test('IdAllocator.releaseAllExcept releases what is no longer wanted', () => {
-  const c = clock();
-  const a = new IdAllocator({ now: c.now });
-  for (const k of ['a', 'b', 'c']) a.acquire(k);
-  assert.deepEqual(a.releaseAllExcept(new Set(['b'])), ['a', 'c']);
-  assert.deepEqual([...a.keys()], ['b']);
-  assert.equal(a.size, 1);
-});
-
-test('LbIds.seedFromMaps reads service and backend ids from dumped maps', () => {
-  const c = clock();
-  const ids = new LbIds({ now: c.now });
-  const key = { addr: parseIp('198.19.0.10')!.bytes, port: 80, proto: 6, scope: 1 };
-  const backend = { addr: parseIp('198.18.1.5')!.bytes, port: 8080, proto: 6, flags: 0, node_addr: new Uint8Array(16) };
-  ids.seedFromMaps({
-    lb_services: [[key, { service_id: 42, backend_count: 1, local_backend_count: 0, flags: 1, affinity_timeout: 0 }]],
-    lb_backends: [[9, backend]],
-  });
-  // Key field order from a codec may differ; entryKey is order-independent.
-  assert.equal(ids.serviceId(entryKey({ scope: 1, proto: 6, port: 80, addr: Buffer.from(key.addr) })), 42);
-  assert.equal(ids.backendId('198.18.1.5|8080|6'), 9);
+  assert.equal(a.acquire('f'), 8, 'new ids continue after the highest seeded one');
+  assert.equal(a.highWater, 8);
 });
 
 test('IdAllocator rejects bad configuration', () => {
@@ -90,4 +75,5 @@ test('releaseIdsExcept releases exactly the keys whose id is not kept', () => {
   a.acquire('y');
   assert.deepEqual(a.releaseIdsExcept((id) => id === x), ['y']);
   assert.deepEqual([...a.keys()], ['x']);
+  assert.equal(a.size, 1);
 });

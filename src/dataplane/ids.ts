@@ -1,14 +1,16 @@
 /**
  * @module
- * Stable ids for service entries and backends. An id is never 0 (a zeroed key must not match),
- * stays with its key while the key is in use, and after release is quarantined for a grace
- * period before it can be handed out again: a conntrack or affinity entry that still names a
- * removed backend id then finds nothing (and re-selects) instead of silently reaching a new,
- * unrelated backend. At restart the allocator is seeded from the pinned maps, so established
- * flows keep their ids. Pure: the clock is injected.
+ * Stable, dense ids for service entries and backends. An id is never 0 (a zeroed key must not
+ * match), stays with its key while the key is in use, and after release is quarantined for a
+ * grace period before it can be handed out again: a conntrack or affinity entry that still names
+ * a removed backend id then finds nothing (and re-selects) instead of silently reaching a new,
+ * unrelated backend. Released ids are reused oldest-first once their grace has passed, otherwise a
+ * new id just above the highest one is taken, so ids stay dense (the LB state indexes typed arrays
+ * by them). At restart the allocator is seeded from the pinned maps, so established flows keep
+ * their ids. Pure: the clock is injected.
  */
-import { backendIdentity, entryKey } from '../translate/keys.ts';
-import type { LbBackend, LbServiceKey, LbServiceValue } from '../translate/lb-types.ts';
+import type { BackendKey } from '../model/backend-key.ts';
+import type { FrontendKey } from '../translate/compile-port.ts';
 
 export type IdAllocatorOptions = {
   /** Milliseconds; injected for tests. */
@@ -19,15 +21,17 @@ export type IdAllocatorOptions = {
   maxId?: number;
 };
 
-export class IdAllocator {
+export class IdAllocator<K extends string | number = string> {
   readonly #now: () => number;
   readonly #graceMs: number;
   readonly #maxId: number;
-  #byKey = new Map<string, number>();
-  #used = new Set<number>();
-  /** id -> time of release */
-  #quarantine = new Map<number, number>();
-  #next = 1;
+  #byKey = new Map<K, number>();
+  #keyOf: (K | undefined)[] = [];
+  /** Released ids, oldest first, with their release times (a ring: head index). */
+  #quarantine: number[] = [];
+  #releasedAt: number[] = [];
+  #qHead = 0;
+  #high = 0;
 
   constructor(opts: IdAllocatorOptions) {
     this.#now = opts.now;
@@ -38,77 +42,72 @@ export class IdAllocator {
   }
 
   /**
-   * Adopts ids found in pinned maps. Returns the keys that could not be adopted (id 0, out of
-   * range, or an id already held by another key); those get fresh ids when next acquired.
+   * Adopts ids found in pinned maps. Returns the keys that could not be adopted (id 0, above
+   * `bound`, or an id or key already taken); those get fresh ids when next acquired. Ids above
+   * the bound are left unused, so a sparse id from an older allocator never stretches the dense
+   * arrays of the LB state.
    */
-  seed(entries: Iterable<[string, number]>): string[] {
-    const rejected: string[] = [];
+  seed(entries: Iterable<[K, number]>, bound = this.#maxId): K[] {
+    const rejected: K[] = [];
     for (const [key, id] of entries) {
-      if (!Number.isInteger(id) || id < 1 || id > this.#maxId || (this.#used.has(id) && this.#byKey.get(key) !== id)) {
-        rejected.push(key);
-        continue;
-      }
-      const old = this.#byKey.get(key);
-      if (old !== undefined && old !== id) {
+      const held = this.#keyOf[id];
+      if (!Number.isInteger(id) || id < 1 || id > Math.min(bound, this.#maxId) || (held !== undefined && held !== key) || (this.#byKey.has(key) && this.#byKey.get(key) !== id)) {
         rejected.push(key);
         continue;
       }
       this.#byKey.set(key, id);
-      this.#used.add(id);
-      this.#next = id >= this.#maxId ? 1 : Math.max(this.#next, id + 1);
+      this.#keyOf[id] = key;
+      if (id > this.#high) this.#high = id;
     }
     return rejected;
   }
 
   /** The id of `key`, allocating one if needed. Throws RangeError when every id is taken. */
-  acquire(key: string): number {
+  acquire(key: K): number {
     const have = this.#byKey.get(key);
     if (have !== undefined) return have;
-    const now = this.#now();
-    for (let tries = 0; tries < this.#maxId; tries++) {
-      const id = this.#next;
-      this.#next = id >= this.#maxId ? 1 : id + 1;
-      if (this.#used.has(id)) continue;
-      const released = this.#quarantine.get(id);
-      if (released !== undefined) {
-        if (now - released < this.#graceMs) continue;
-        this.#quarantine.delete(id);
+    let id = 0;
+    if (this.#qHead < this.#quarantine.length && this.#now() - this.#releasedAt[this.#qHead]! >= this.#graceMs) {
+      id = this.#quarantine[this.#qHead]!;
+      this.#qHead++;
+      if (this.#qHead > 1024 && this.#qHead * 2 > this.#quarantine.length) {
+        this.#quarantine = this.#quarantine.slice(this.#qHead);
+        this.#releasedAt = this.#releasedAt.slice(this.#qHead);
+        this.#qHead = 0;
       }
-      this.#byKey.set(key, id);
-      this.#used.add(id);
-      return id;
+    } else {
+      do {
+        if (this.#high >= this.#maxId) throw new RangeError(`Cannot allocate an id for "${key}": all ${this.#maxId} ids are in use or quarantined`);
+        id = ++this.#high;
+      } while (this.#keyOf[id] !== undefined);
     }
-    throw new RangeError(`Cannot allocate an id for "${key}": all ${this.#maxId} ids are in use or quarantined`);
+    this.#byKey.set(key, id);
+    this.#keyOf[id] = key;
+    return id;
   }
 
-  lookup(key: string): number | undefined {
+  lookup(key: K): number | undefined {
     return this.#byKey.get(key);
   }
 
+  /** The key holding `id`, if any. */
+  keyOf(id: number): K | undefined {
+    return this.#keyOf[id];
+  }
+
   /** Releases `key`'s id into quarantine. */
-  release(key: string): void {
+  release(key: K): void {
     const id = this.#byKey.get(key);
     if (id === undefined) return;
     this.#byKey.delete(key);
-    this.#used.delete(id);
-    this.#quarantine.set(id, this.#now());
+    this.#keyOf[id] = undefined;
+    this.#quarantine.push(id);
+    this.#releasedAt.push(this.#now());
   }
 
-  /** Releases every key not in `keep` (call after a successful sync with the wanted keys). */
-  releaseAllExcept(keep: Set<string>): string[] {
-    const released: string[] = [];
-    for (const key of [...this.#byKey.keys()]) {
-      if (!keep.has(key)) {
-        this.release(key);
-        released.push(key);
-      }
-    }
-    return released;
-  }
-
-  /** Releases every key whose id `keepId` rejects (cheaper than building the key set when ids index the wanted state). */
-  releaseIdsExcept(keepId: (id: number) => boolean): string[] {
-    const released: string[] = [];
+  /** Releases every key whose id `keepId` rejects. */
+  releaseIdsExcept(keepId: (id: number) => boolean): K[] {
+    const released: K[] = [];
     for (const [key, id] of [...this.#byKey]) {
       if (!keepId(id)) {
         this.release(key);
@@ -119,51 +118,27 @@ export class IdAllocator {
   }
 
   /** Keys currently holding an id. */
-  keys(): IterableIterator<string> {
+  keys(): IterableIterator<K> {
     return this.#byKey.keys();
   }
 
   get size(): number {
     return this.#byKey.size;
   }
+
+  /** The highest id ever handed out or adopted: the LB state sizes its arrays by it. */
+  get highWater(): number {
+    return this.#high;
+  }
 }
 
-/** The two id spaces translate needs; keys are entryKey(lb_service_key) and backendIdentity. */
+/** The two id spaces of the LB maps; keys are frontendKey() and backendKey(). */
 export class LbIds {
-  readonly services: IdAllocator;
-  readonly backends: IdAllocator;
+  readonly services: IdAllocator<FrontendKey>;
+  readonly backends: IdAllocator<BackendKey>;
 
   constructor(opts: IdAllocatorOptions) {
-    this.services = new IdAllocator(opts);
-    this.backends = new IdAllocator(opts);
-  }
-
-  serviceId(key: string): number {
-    return this.services.acquire(key);
-  }
-
-  backendId(key: string): number {
-    return this.backends.acquire(key);
-  }
-
-  /**
-   * Seeds both spaces from a dump of the pinned lb_services and lb_backends maps (decoded by the
-   * codec). Returns the keys that could not be adopted.
-   */
-  seedFromMaps(dump: {
-    lb_services: Iterable<[LbServiceKey, LbServiceValue]>;
-    lb_backends: Iterable<[number, LbBackend]>;
-  }): { services: string[]; backends: string[] } {
-    const services = this.services.seed(
-      (function* () {
-        for (const [k, v] of dump.lb_services) yield [entryKey(k), v.service_id] as [string, number];
-      })(),
-    );
-    const backends = this.backends.seed(
-      (function* () {
-        for (const [id, b] of dump.lb_backends) yield [backendIdentity(b.addr, b.port, b.proto), id] as [string, number];
-      })(),
-    );
-    return { services, backends };
+    this.services = new IdAllocator<FrontendKey>(opts);
+    this.backends = new IdAllocator<BackendKey>(opts);
   }
 }

@@ -29,10 +29,9 @@ export type CounterMaps = {
 
 const sum = (per: unknown): number => (Array.isArray(per) ? per : [per]).reduce<number>((n, v) => n + Number(v ?? 0), 0);
 
+/** Entries of a map: one batch lookup (not a syscall per key). */
 function count(map: BpfMap): number {
-  let n = 0;
-  for (const _ of map.keys()) n++;
-  return n;
+  return map.lookupPacked().count;
 }
 
 export function readCounters(maps: CounterMaps, xdpFallback: DatapathSnapshot['xdpFallback']): DatapathSnapshot {

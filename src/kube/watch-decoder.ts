@@ -49,7 +49,8 @@ export class WatchDecoder<T> {
   #decode(line: string): WatchEvent<T> {
     let ev: unknown;
     try {
-      ev = JSON.parse(line, reviveTimestamps);
+      // With a projection, no reviver: it would run for every value; the projection converts what it keeps.
+      ev = this.#project ? JSON.parse(line) : JSON.parse(line, reviveTimestamps);
     } catch (err) {
       throw new SyntaxError(`${this.#what}: cannot decode event: ${(err as Error).message}`);
     }

@@ -28,7 +28,7 @@ test('createDatapathMetrics publishes the collector snapshot at scrape time', as
   assert.match(text, /^kubeproxy_bpf_packets_total\{hook="tc_ingress",verdict="drop"\} 3$/m);
   assert.match(text, /^kubeproxy_bpf_packet_reasons_total\{hook="tc_ingress",reason="no_backend"\} 3$/m);
   assert.match(text, /^kubeproxy_bpf_map_entries\{map="kpb_services"\} 250$/m);
-  assert.match(text, /^kubeproxy_bpf_map_max_entries\{map="kpb_services"\} 1000$/m);
+  assert.match(text, /^kubeproxy_bpf_map_capacity\{map="kpb_services"\} 1000$/m);
   assert.match(text, /^kubeproxy_bpf_map_pressure\{map="kpb_services"\} 0\.25$/m);
   assert.match(text, /^kubeproxy_bpf_conntrack_entries\{ip_family="IPv4"\} 42$/m);
   assert.match(text, /^kubeproxy_bpf_xdp_fallback\{device="eth0",reason="native XDP unsupported"\} 1$/m);

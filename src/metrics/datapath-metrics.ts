@@ -37,7 +37,7 @@ export interface DatapathMetricsOptions {
 export interface DatapathMetrics {
   /** Plug (or replace, or remove with `null`) the function that reads the BPF counters. */
   setCollector(collector: DatapathCollector | null): void;
-  /** Objects the translation refused, by `kind` (Service, EndpointSlice, Node) and `reason`; incremented by the caller. */
+  /** Parts of API objects left out of the datapath, by `kind` (Service, EndpointSlice, ...) and enumerated `reason` (ProblemReason); incremented by the caller. */
   badObjectsTotal: Counter<'kind' | 'reason'>;
   /** Datapath sync failures by `ip_family` and `op` (map update, attach...); incremented by the caller. */
   syncErrorsTotal: Counter<'ip_family' | 'op'>;
@@ -48,6 +48,8 @@ export interface DatapathMetrics {
    * link_pin, map_pin); incremented by the caller after each self-repair pass.
    */
   datapathRepairsTotal: Counter<'hook'>;
+  /** Services waiting for room in the LB maps (not programmed at all); set by the caller after each sync. */
+  servicesNotProgrammed: Gauge<string>;
 }
 
 /**
@@ -118,7 +120,7 @@ export function createDatapathMetrics(options: DatapathMetricsOptions): Datapath
     },
   });
   new Gauge({
-    name: 'kubeproxy_bpf_map_max_entries', help: 'Capacity of each BPF map',
+    name: 'kubeproxy_bpf_map_capacity', help: 'Capacity (max entries) of each BPF map',
     labelNames: ['map'] as const, registers,
     async collect() {
       const s = await snapshot();
@@ -177,6 +179,9 @@ export function createDatapathMetrics(options: DatapathMetricsOptions): Datapath
     datapathRepairsTotal: new Counter({
       name: 'kubeproxy_bpf_datapath_repairs_total', help: 'Datapath attachments and pins found missing (detached, deleted or replaced behind the agent) and put back, by hook',
       labelNames: ['hook'] as const, registers,
+    }),
+    servicesNotProgrammed: new Gauge({
+      name: 'kubeproxy_bpf_services_not_programmed', help: 'Services not programmed at all because they do not fit in the BPF maps; they are programmed, oldest first, when entries free up', registers,
     }),
   };
 }

@@ -39,11 +39,20 @@ test('EndpointsChangeTracker merges slices and tracks pending changes per servic
 });
 
 test('EndpointsChangeTracker reports last-change-trigger-time and problems', () => {
-  const t = new EndpointsChangeTracker('node-a');
+  const t = new EndpointsChangeTracker('node-a', Date.parse('2026-11-25T18:00:00Z'));
   const when = '2026-11-25T19:00:00Z';
   const r = t.update(null, slice('web', 's1', [{ ip: 'bad' }, { ip: '198.18.1.1' }], { annotations: { 'endpoints.kubernetes.io/last-change-trigger-time': when } }));
   assert.equal(r.pending, true);
   assert.deepEqual(r.problems.map((p) => `${p.object} ${p.field}`), ['EndpointSlice default/s1 endpoints[0].addresses[0]']);
   const { lastChangeTriggerTimes } = t.apply(new Map());
   assert.deepEqual(lastChangeTriggerTimes.get('default/web'), [new Date(when)]);
+});
+
+test('EndpointsChangeTracker records only trigger times after it started, as upstream', () => {
+  const t = new EndpointsChangeTracker('node-a', Date.parse('2026-11-25T19:00:00Z'));
+  const at = (when: string, ip: string) => slice('web', 's1', [{ ip }], { annotations: { 'endpoints.kubernetes.io/last-change-trigger-time': when } });
+  t.update(null, at('2026-11-25T18:59:59Z', '198.18.1.1'));
+  assert.equal(t.apply(new Map()).lastChangeTriggerTimes.size, 0);
+  t.update(at('2026-11-25T18:59:59Z', '198.18.1.1'), at('2026-11-25T19:00:01Z', '198.18.1.2'));
+  assert.deepEqual(t.apply(new Map()).lastChangeTriggerTimes.get('default/web'), [new Date('2026-11-25T19:00:01Z')]);
 });

@@ -26,12 +26,19 @@ const text = (m: Map<string, EndpointInfo[]>) => JSON.stringify([...m]);
 
 export class EndpointsChangeTracker {
   readonly #nodeName: string;
+  readonly #startedAt: number;
   #slices = new Map<string, Map<string, SliceEndpoints>>();
   #pending = new Map<string, Pending>();
 
-  /** @param nodeName this node's name (hostname-override), which decides EndpointInfo.isLocal. */
-  constructor(nodeName: string) {
+  /**
+   * @param nodeName this node's name (hostname-override), which decides EndpointInfo.isLocal.
+   * @param startedAt when the tracker started (ms); trigger times before it are not recorded, as
+   *   upstream does: the first sync would otherwise report the age of every listed object as
+   *   network programming latency. @default Date.now()
+   */
+  constructor(nodeName: string, startedAt: number = Date.now()) {
     this.#nodeName = nodeName;
+    this.#startedAt = startedAt;
   }
 
   #merged(service: string): Map<string, EndpointInfo[]> {
@@ -82,7 +89,7 @@ export class EndpointsChangeTracker {
       slices.set(sliceName, converted.endpoints);
       const t = cur.metadata?.annotations?.[LAST_CHANGE_TRIGGER_TIME_ANNOTATION];
       const when = t ? new Date(t) : null;
-      if (when && !Number.isNaN(when.getTime())) pending.triggerTimes.push(when);
+      if (when && !Number.isNaN(when.getTime()) && when.getTime() > this.#startedAt) pending.triggerTimes.push(when);
       touched.add(curService);
     } else if (!cur && prevService !== null && !touched.has(prevService)) {
       this.#touch(prevService);

@@ -5,6 +5,7 @@
  * protocol, address family) and every endpoint's first address is one EndpointInfo.
  */
 import type { EndpointSliceProjection } from '../kube/projections.ts';
+import { backendKey, type BackendKey } from './backend-key.ts';
 import { parseIp, type IpFamily } from './ip.ts';
 import { objectRef, type Problem } from './problem.ts';
 import { servicePortKey } from './service-port.ts';
@@ -16,6 +17,8 @@ export const LAST_CHANGE_TRIGGER_TIME_ANNOTATION = 'endpoints.kubernetes.io/last
 export type EndpointInfo = {
   /** Canonical address text. */
   ip: string;
+  /** Backend identity (address, target port, protocol of the slice port): see backend-key.ts. */
+  backend: BackendKey;
   family: IpFamily;
   /** Target port from the slice. */
   port: number;
@@ -31,6 +34,11 @@ export type EndpointInfo = {
   /** hints.forNodes names, sorted; empty when absent. */
   nodeHints: string[];
 };
+
+const IP_PROTOCOLS: Record<string, number> = { TCP: 6, UDP: 17, SCTP: 132 };
+
+/** Shared by every endpoint without hints (most of them); never mutated. */
+const NO_HINTS: string[] = [];
 
 /** Endpoints of one slice, by service-port key. */
 export type SliceEndpoints = Map<string, EndpointInfo[]>;
@@ -56,24 +64,28 @@ export function endpointsFromSlice(slice: EndpointSliceProjection, nodeName: str
   const family = slice.addressType as IpFamily;
 
   const infos: EndpointInfo[] = [];
+  const addrs: Uint8Array[] = [];
   const seen = new Set<string>();
   (slice.endpoints ?? []).forEach((ep, i) => {
     const text = ep.addresses?.[0];
     if (text === undefined) return;
     const ip = parseIp(text);
-    if (!ip) return problems.push({ object, field: `endpoints[${i}].addresses[0]`, message: `invalid IP address "${text}"; endpoint ignored` });
+    if (!ip) return problems.push({ object, field: `endpoints[${i}].addresses[0]`, reason: 'invalid_ip', message: `invalid IP address "${text}"; endpoint ignored` });
     if (ip.family !== family) {
-      return problems.push({ object, field: `endpoints[${i}].addresses[0]`, message: `address "${text}" is not ${family}; endpoint ignored` });
+      return problems.push({ object, field: `endpoints[${i}].addresses[0]`, reason: 'wrong_family', message: `address "${text}" is not ${family}; endpoint ignored` });
     }
     if (seen.has(ip.text)) {
-      return problems.push({ object, field: `endpoints[${i}].addresses[0]`, message: `duplicate address "${text}" ignored` });
+      return problems.push({ object, field: `endpoints[${i}].addresses[0]`, reason: 'duplicate', message: `duplicate address "${text}" ignored` });
     }
     seen.add(ip.text);
     const c = ep.conditions ?? {};
     const ready = c.ready ?? true;
     const epNode = ep.nodeName ?? '';
+    addrs.push(ip.bytes);
     infos.push({
-      ip: ip.text,
+      // The slice's own string when it is already canonical: one string per address, not two.
+      ip: ip.text === text ? text : ip.text,
+      backend: 0,
       family,
       port: 0,
       ready,
@@ -82,20 +94,21 @@ export function endpointsFromSlice(slice: EndpointSliceProjection, nodeName: str
       nodeName: epNode,
       zone: ep.zone ?? '',
       isLocal: epNode !== '' && epNode === nodeName,
-      zoneHints: [...new Set((ep.hints?.forZones ?? []).map((z) => z.name))].sort(),
-      nodeHints: [...new Set((ep.hints?.forNodes ?? []).map((n) => n.name))].sort(),
+      zoneHints: ep.hints?.forZones?.length ? [...new Set(ep.hints.forZones.map((z) => z.name))].sort() : NO_HINTS,
+      nodeHints: ep.hints?.forNodes?.length ? [...new Set(ep.hints.forNodes.map((n) => n.name))].sort() : NO_HINTS,
     });
   });
 
   (slice.ports ?? []).forEach((p, i) => {
     if (p.port === undefined || p.port === null || p.port === 0) return;
     if (!Number.isInteger(p.port) || p.port < 1 || p.port > 65535) {
-      return problems.push({ object, field: `ports[${i}].port`, message: `port ${p.port} out of range 1..65535; port ignored` });
+      return problems.push({ object, field: `ports[${i}].port`, reason: 'out_of_range', message: `port ${p.port} out of range 1..65535; port ignored` });
     }
     const protocol = p.protocol ?? 'TCP';
     const key = servicePortKey(service, p.name ?? '', protocol, family);
-    if (endpoints.has(key)) return problems.push({ object, field: `ports[${i}].name`, message: `duplicate port "${p.name ?? ''}"/${protocol} ignored` });
-    endpoints.set(key, infos.map((e) => ({ ...e, port: p.port as number })));
+    if (endpoints.has(key)) return problems.push({ object, field: `ports[${i}].name`, reason: 'duplicate', message: `duplicate port "${p.name ?? ''}"/${protocol} ignored` });
+    const proto = IP_PROTOCOLS[protocol] ?? 0;
+    endpoints.set(key, infos.map((e, j) => ({ ...e, port: p.port as number, backend: backendKey(addrs[j]!, p.port as number, proto) })));
   });
   return { endpoints, problems };
 }

@@ -64,7 +64,7 @@ export function resolveNodePortAddresses(input: NodePortAddressInput): NodePortA
       return;
     }
     const c = parseCidr(s);
-    if (!c) problems.push({ object: 'KubeProxyConfiguration', field: `nodePortAddresses[${i}]`, message: `invalid CIDR "${entry}" ignored` });
+    if (!c) problems.push({ object: 'KubeProxyConfiguration', field: `nodePortAddresses[${i}]`, reason: 'invalid_cidr', message: `invalid CIDR "${entry}" ignored` });
     else cidrs.push(c);
   });
 

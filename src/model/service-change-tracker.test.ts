@@ -24,7 +24,7 @@ test('ServiceChangeTracker: add, update, delete and flap per kube-proxy semantic
     assert.equal(t.pendingCount, step.pending, step.name);
     const { updatedServices } = t.apply(map);
     assert.deepEqual([...updatedServices], step.updated, step.name);
-    assert.deepEqual([...map.keys()], step.keys, step.name);
+    assert.deepEqual([...map.values()].flat().map((sp) => sp.key), step.keys, step.name);
     assert.equal(t.pendingCount, 0, step.name);
   }
   assert.equal(map.size, 0);
@@ -43,8 +43,8 @@ test('ServiceChangeTracker: type change NodePort -> ClusterIP removes the NodePo
   const np = svc('a', { type: 'NodePort', ports: [{ name: 'http', port: 80, nodePort: 30080 }] });
   t.update(null, np);
   t.apply(map);
-  assert.equal(map.get('default/a:http/TCP/IPv4')!.nodePort, 30080);
+  assert.equal(map.get('default/a')![0]!.nodePort, 30080);
   t.update(np, svc('a'));
   t.apply(map);
-  assert.equal(map.get('default/a:http/TCP/IPv4')!.nodePort, 0);
+  assert.equal(map.get('default/a')![0]!.nodePort, 0);
 });

@@ -9,8 +9,8 @@ import type { ServiceProjection } from '../kube/projections.ts';
 import type { Problem } from './problem.ts';
 import { namespacedName, servicePortsFromService, type ServicePortInfo } from './service-port.ts';
 
-/** Every handled service port, by ServicePortInfo.key. */
-export type ServicePortMap = Map<string, ServicePortInfo>;
+/** The ports (both families) of every handled Service, by "namespace/name". */
+export type ServicePortMap = Map<string, ServicePortInfo[]>;
 
 type Pending = { previous: ServicePortInfo[]; current: ServicePortInfo[] };
 
@@ -38,25 +38,20 @@ export class ServiceChangeTracker {
     return { pending: this.#pending.has(name), problems: converted.problems };
   }
 
-  /** Number of services with a pending change (the changes_pending gauge). */
+  /** Number of services with a pending change (the changes_pending gauge; O(1)). */
   get pendingCount(): number {
     return this.#pending.size;
   }
 
-  /** Names ("namespace/name") of services with a pending change. */
-  pendingServices(): Set<string> {
-    return new Set(this.#pending.keys());
-  }
-
   /**
-   * Merges pending changes into `map` (removing ports that are gone) and clears them. Returns the
-   * services whose ports changed.
+   * Merges pending changes into `map` (a Service without ports is removed) and clears them.
+   * Returns the services whose ports changed.
    */
   apply(map: ServicePortMap): { updatedServices: Set<string> } {
     const updatedServices = new Set<string>();
-    for (const [name, { previous, current }] of this.#pending) {
-      for (const sp of previous) map.delete(sp.key);
-      for (const sp of current) map.set(sp.key, sp);
+    for (const [name, { current }] of this.#pending) {
+      if (current.length > 0) map.set(name, current);
+      else map.delete(name);
       updatedServices.add(name);
     }
     this.#pending.clear();

@@ -6,7 +6,7 @@
  */
 import type { ServiceProjection } from '../kube/projections.ts';
 import { parseCidr, parseIp, type IpFamily } from './ip.ts';
-import { objectRef, type Problem } from './problem.ts';
+import { objectRef, type Problem, type ProblemReason } from './problem.ts';
 
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
 
@@ -20,6 +20,8 @@ export type ServicePortInfo = {
   key: string;
   /** "namespace/name". */
   service: string;
+  /** metadata.creationTimestamp in ms (0 when unknown): older Services are admitted first. */
+  created: number;
   portName: string;
   family: IpFamily;
   protocol: Protocol;
@@ -87,9 +89,11 @@ export function servicePortsFromService(svc: ServiceProjection): { ports: Servic
   const problems: Problem[] = [];
   if (ignoredServiceReason(svc) !== null) return { ports: [], problems };
   const object = objectRef('Service', svc.metadata);
-  const warn = (field: string, message: string) => problems.push({ object, field, message });
+  const warn = (field: string, reason: ProblemReason, message: string) => problems.push({ object, field, reason, message });
   const spec = svc.spec ?? {};
   const service = namespacedName(svc.metadata);
+  const ts = svc.metadata?.creationTimestamp as Date | string | undefined;
+  const created = ts instanceof Date ? ts.getTime() : typeof ts === 'string' ? Date.parse(ts) || 0 : 0;
 
   // clusterIPs[0] equals clusterIP when both are set; fall back to clusterIP for old objects.
   const clusterIPs: Partial<Record<IpFamily, string>> = {};
@@ -97,8 +101,8 @@ export function servicePortsFromService(svc: ServiceProjection): { ports: Servic
   const ipField = spec.clusterIPs && spec.clusterIPs.length > 0 ? 'spec.clusterIPs' : 'spec.clusterIP';
   ipList.forEach((text, i) => {
     const ip = parseIp(text);
-    if (!ip) return warn(`${ipField}[${i}]`, `invalid IP address "${text}"; this family is not programmed`);
-    if (clusterIPs[ip.family]) return warn(`${ipField}[${i}]`, `second ${ip.family} ClusterIP "${text}" ignored`);
+    if (!ip) return warn(`${ipField}[${i}]`, 'invalid_ip', `invalid IP address "${text}"; this family is not programmed`);
+    if (clusterIPs[ip.family]) return warn(`${ipField}[${i}]`, 'duplicate', `second ${ip.family} ClusterIP "${text}" ignored`);
     clusterIPs[ip.family] = ip.text;
   });
 
@@ -106,18 +110,19 @@ export function servicePortsFromService(svc: ServiceProjection): { ports: Servic
     values: readonly string[] | undefined,
     field: string,
     parse: (s: string) => { family: IpFamily; text: string } | null,
+    reason: ProblemReason,
   ): Record<IpFamily, string[]> => {
     const out: Record<IpFamily, string[]> = { IPv4: [], IPv6: [] };
     (values ?? []).forEach((text, i) => {
       const v = parse(text);
-      if (!v) return warn(`${field}[${i}]`, `invalid value "${text}" ignored`);
+      if (!v) return warn(`${field}[${i}]`, reason, `invalid value "${text}" ignored`);
       if (!out[v.family].includes(v.text)) out[v.family].push(v.text);
     });
     return out;
   };
-  const externalIPs = byFamily(spec.externalIPs, 'spec.externalIPs', parseIp);
+  const externalIPs = byFamily(spec.externalIPs, 'spec.externalIPs', parseIp, 'invalid_ip');
   // Validation has allowed whitespace around source ranges; parseCidr trims it, as upstream does.
-  const sourceRanges = byFamily(spec.loadBalancerSourceRanges, 'spec.loadBalancerSourceRanges', parseCidr);
+  const sourceRanges = byFamily(spec.loadBalancerSourceRanges, 'spec.loadBalancerSourceRanges', parseCidr, 'invalid_cidr');
 
   const lbVIPs: Record<IpFamily, string[]> = { IPv4: [], IPv6: [] };
   (svc.status?.loadBalancer?.ingress ?? []).forEach((ing, i) => {
@@ -127,7 +132,7 @@ export function servicePortsFromService(svc: ServiceProjection): { ports: Servic
     // un-captured and in-cluster clients really go out to the load balancer.
     if (ing.ipMode !== undefined && ing.ipMode !== 'VIP') return;
     const ip = parseIp(ing.ip);
-    if (!ip) return warn(`status.loadBalancer.ingress[${i}].ip`, `invalid IP address "${ing.ip}" ignored`);
+    if (!ip) return warn(`status.loadBalancer.ingress[${i}].ip`, 'invalid_ip', `invalid IP address "${ing.ip}" ignored`);
     if (!lbVIPs[ip.family].includes(ip.text)) lbVIPs[ip.family].push(ip.text);
   });
 
@@ -136,7 +141,7 @@ export function servicePortsFromService(svc: ServiceProjection): { ports: Servic
     const t = spec.sessionAffinityConfig?.clientIP?.timeoutSeconds;
     affinityTimeoutSeconds = DEFAULT_AFFINITY_TIMEOUT_SECONDS;
     if (t !== undefined && (!Number.isInteger(t) || t < 1 || t > MAX_AFFINITY_TIMEOUT_SECONDS)) {
-      warn('spec.sessionAffinityConfig.clientIP.timeoutSeconds', `value ${t} out of range 1..${MAX_AFFINITY_TIMEOUT_SECONDS}; using ${DEFAULT_AFFINITY_TIMEOUT_SECONDS}`);
+      warn('spec.sessionAffinityConfig.clientIP.timeoutSeconds', 'out_of_range', `value ${t} out of range 1..${MAX_AFFINITY_TIMEOUT_SECONDS}; using ${DEFAULT_AFFINITY_TIMEOUT_SECONDS}`);
     } else if (t !== undefined) {
       affinityTimeoutSeconds = t;
     }
@@ -147,7 +152,7 @@ export function servicePortsFromService(svc: ServiceProjection): { ports: Servic
   let healthCheckNodePort = 0;
   if (spec.type === 'LoadBalancer' && externalPolicyLocal) {
     const p = spec.healthCheckNodePort ?? 0;
-    if (!Number.isInteger(p) || p < 1 || p > 65535) warn('spec.healthCheckNodePort', `missing or invalid (${p}); no health check server`);
+    if (!Number.isInteger(p) || p < 1 || p > 65535) warn('spec.healthCheckNodePort', 'out_of_range', `missing or invalid (${p}); no health check server`);
     else healthCheckNodePort = p;
   }
 
@@ -156,15 +161,15 @@ export function servicePortsFromService(svc: ServiceProjection): { ports: Servic
   (spec.ports ?? []).forEach((p, i) => {
     const field = `spec.ports[${i}]`;
     const protocol = normalizeProtocol(p.protocol);
-    if (!protocol) return warn(`${field}.protocol`, `unsupported protocol "${p.protocol}"; port ignored`);
-    if (!Number.isInteger(p.port) || p.port < 1 || p.port > 65535) return warn(`${field}.port`, `port ${p.port} out of range 1..65535; port ignored`);
+    if (!protocol) return warn(`${field}.protocol`, 'unsupported_protocol', `unsupported protocol "${p.protocol}"; port ignored`);
+    if (!Number.isInteger(p.port) || p.port < 1 || p.port > 65535) return warn(`${field}.port`, 'out_of_range', `port ${p.port} out of range 1..65535; port ignored`);
     let nodePort = p.nodePort ?? 0;
     if (!Number.isInteger(nodePort) || nodePort < 0 || nodePort > 65535) {
-      warn(`${field}.nodePort`, `nodePort ${nodePort} out of range 0..65535; no NodePort`);
+      warn(`${field}.nodePort`, 'out_of_range', `nodePort ${nodePort} out of range 0..65535; no NodePort`);
       nodePort = 0;
     }
     const portName = p.name ?? '';
-    if (seen.has(`${portName}/${protocol}`)) return warn(`${field}.name`, `duplicate port "${portName}"/${protocol}; port ignored`);
+    if (seen.has(`${portName}/${protocol}`)) return warn(`${field}.name`, 'duplicate', `duplicate port "${portName}"/${protocol}; port ignored`);
     seen.add(`${portName}/${protocol}`);
     for (const family of ['IPv4', 'IPv6'] as const) {
       const clusterIP = clusterIPs[family];
@@ -172,6 +177,7 @@ export function servicePortsFromService(svc: ServiceProjection): { ports: Servic
       ports.push({
         key: servicePortKey(service, portName, protocol, family),
         service,
+        created,
         portName,
         family,
         protocol,

@@ -3,13 +3,13 @@ import assert from 'node:assert/strict';
 import { SyncCoordinator, SyncError, type SyncMode } from './sync-coordinator.ts';
 import { errorChain } from '../log/logger.ts';
 
-test('SyncCoordinator follows the partial/full rules of spec §5.20', async () => {
+test('SyncCoordinator follows the partial/verify/full rules of spec §5.20', async () => {
   let now = 0;
   const modes: SyncMode[] = [];
   let outcome: 'ok' | 'fail' | 'throw' = 'ok';
   const c = new SyncCoordinator({
     now: () => now,
-    fullSyncPeriodMs: 3_600_000,
+    verifyPeriodMs: 30_000,
     sync: (mode) => {
       modes.push(mode);
       if (outcome === 'throw') throw new Error('boom');
@@ -23,12 +23,13 @@ test('SyncCoordinator follows the partial/full rules of spec §5.20', async () =
     { name: 'first sync after both caches is full', before: () => c.setEndpointSlicesSynced(), want: 'full' },
     { name: 'then partial', want: 'partial' },
     { name: 'a failed sync (ok: false) is reported', before: () => (outcome = 'fail'), want: 'error' },
-    { name: 'the sync after a failure is full', before: () => (outcome = 'ok'), want: 'full' },
+    { name: 'the sync after a failure verifies the maps (no full recompute)', before: () => (outcome = 'ok'), want: 'verify' },
+    { name: 'then partial', want: 'partial' },
     { name: 'a throwing sync is reported', before: () => (outcome = 'throw'), want: 'error' },
-    { name: 'and makes the next one full', before: () => (outcome = 'ok'), want: 'full' },
+    { name: 'and makes the next one full (its changes may be lost)', before: () => (outcome = 'ok'), want: 'full' },
     { name: 'explicit request (node labels changed)', before: () => c.requestFullSync('node labels changed'), want: 'full' },
-    { name: 'partial within the full-sync period', before: () => (now += 3_599_999), want: 'partial' },
-    { name: 'full once the period has passed', before: () => (now += 1), want: 'full' },
+    { name: 'partial within the verify period', before: () => (now += 29_999), want: 'partial' },
+    { name: 'verify once the period has passed', before: () => (now += 1), want: 'verify' },
     { name: 'partial again', want: 'partial' },
   ];
   for (const step of steps) {

@@ -4,15 +4,17 @@
  * (spec §5.20, style anchor A5):
  * - nothing is programmed before both the Service and the EndpointSlice caches report synced,
  *   so the first sync sees a complete view;
- * - "partial or full" is decided once, at the start of a sync, so changes arriving meanwhile
- *   cannot alter it mid-run;
- * - a full sync happens first, after any failure (the consumed changes are not replayed, so
- *   only a full sync is sure to repair them), when asked (node labels changed, state deleted
- *   behind our back), and every fullSyncPeriod;
+ * - the mode is decided once, at the start of a sync, so changes arriving meanwhile cannot alter
+ *   it mid-run;
+ * - a full sync (everything recompiled) happens first and when asked: a change of the node, its
+ *   addresses or the options; nothing else recompiles everything;
+ * - a verifying sync (the changes, then the maps compared with the state and drift repaired)
+ *   follows a failure (the state keeps what it could not write, so the retry is exact) and runs
+ *   every verify period (kube-proxy's sync period);
  * - a failure is rethrown so the runner schedules its retry.
  */
 
-export type SyncMode = 'full' | 'partial';
+export type SyncMode = 'full' | 'partial' | 'verify';
 
 export type SyncOutcome = { ok: boolean };
 
@@ -20,8 +22,8 @@ export type SyncCoordinatorOptions = {
   /** Does the work; returns { ok: false } (or throws) when part of it failed. */
   sync: (mode: SyncMode) => SyncOutcome | void | Promise<SyncOutcome | void>;
   now: () => number;
-  /** @default 3600000 (1 hour, upstream's FullSyncPeriod) */
-  fullSyncPeriodMs?: number;
+  /** How often the maps are compared with the state. @default 30000 */
+  verifyPeriodMs?: number;
 };
 
 export class SyncError extends Error {
@@ -34,19 +36,20 @@ export class SyncError extends Error {
 export class SyncCoordinator {
   readonly #sync: SyncCoordinatorOptions['sync'];
   readonly #now: () => number;
-  readonly #fullPeriod: number;
+  readonly #verifyPeriod: number;
   #servicesSynced = false;
   #endpointSlicesSynced = false;
   #needFull = true;
   #fullReason = 'start-up';
-  #lastFull = -Infinity;
+  #needVerify = false;
+  #lastVerify = -Infinity;
   #inProgress = false;
 
   constructor(opts: SyncCoordinatorOptions) {
     this.#sync = opts.sync;
     this.#now = opts.now;
-    this.#fullPeriod = opts.fullSyncPeriodMs ?? 3_600_000;
-    if (!(this.#fullPeriod > 0)) throw new RangeError(`Invalid fullSyncPeriodMs "${opts.fullSyncPeriodMs}"`);
+    this.#verifyPeriod = opts.verifyPeriodMs ?? 30_000;
+    if (!(this.#verifyPeriod > 0)) throw new RangeError(`Invalid verifyPeriodMs "${opts.verifyPeriodMs}"`);
   }
 
   /** OnServiceSynced. */
@@ -64,40 +67,48 @@ export class SyncCoordinator {
     return this.#servicesSynced && this.#endpointSlicesSynced;
   }
 
-  /** Makes the next sync full (node topology labels changed, maps found missing, ...). */
+  /** Makes the next sync full (the node, its addresses or the options changed). */
   requestFullSync(reason: string): void {
     if (!this.#needFull) this.#fullReason = reason;
     this.#needFull = true;
   }
 
-  /** Why the next sync will be full, or null when it may be partial. */
+  /** Why the next sync will be full, or null when it is not. */
   get pendingFullReason(): string | null {
-    if (this.#needFull) return this.#fullReason;
-    if (this.#now() - this.#lastFull >= this.#fullPeriod) return 'periodic';
-    return null;
+    return this.#needFull ? this.#fullReason : null;
+  }
+
+  /** The mode the next sync would run in. */
+  nextMode(): SyncMode {
+    if (this.#needFull) return 'full';
+    if (this.#needVerify || this.#now() - this.#lastVerify >= this.#verifyPeriod) return 'verify';
+    return 'partial';
   }
 
   /**
    * Runs one sync unless the caches are not synced yet ('skipped'). Throws SyncError when the
-   * sync failed, after marking the next one full.
+   * sync failed, after marking the next one verifying (or full, when it threw).
    */
   async syncOnce(): Promise<SyncMode | 'skipped'> {
     if (!this.initialized) return 'skipped';
     if (this.#inProgress) throw new SyncError('Cannot start a sync while one is in progress');
-    const mode: SyncMode = this.pendingFullReason !== null ? 'full' : 'partial';
+    const mode = this.nextMode();
     this.#needFull = false;
+    this.#needVerify = false;
     this.#inProgress = true;
     try {
       const out = await this.#sync(mode);
       if (out && out.ok === false) {
-        this.requestFullSync('previous sync failed');
-        throw new SyncError(`The ${mode} sync failed (its errors are logged above); the next sync is full`);
+        this.#needVerify = true;
+        throw new SyncError(`The ${mode} sync failed (its errors are logged above); the next sync retries what could not be written and compares the maps`);
       }
-      if (mode === 'full') this.#lastFull = this.#now();
+      if (mode !== 'partial') this.#lastVerify = this.#now();
       return mode;
     } catch (err) {
-      this.requestFullSync('previous sync failed');
       if (err instanceof SyncError) throw err;
+      // A sync that threw before its work was done may have consumed changes it did not program:
+      // only a full sync is sure to cover them.
+      this.requestFullSync('previous sync failed');
       throw new SyncError(`The ${mode} sync failed; the next sync is full`, { cause: err });
     } finally {
       this.#inProgress = false;

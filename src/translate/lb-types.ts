@@ -1,10 +1,9 @@
 /**
  * @module
- * The load-balancing map entries as the control plane writes them: plain objects whose field
- * names are lb_structs.h's, so the BTF-derived codec encodes them by name. Addresses are 16-byte
- * Uint8Arrays (IPv4 v4-mapped), ports plain numbers (the codec does __be16), ids host-order
- * numbers. The flag values mirror the header's enums; lb-types.test.ts reads the header and fails
- * when they drift.
+ * The load-balancing map entries' flags and shapes, as lb_structs.h defines them: the flag values
+ * mirror the header's enums (lb-types.test.ts reads the header and fails when they drift), the
+ * types name the fields of each key and value (the control plane writes them through LbCodec at
+ * the offsets BTF gives; these types serve decoded reads and tests).
  */
 
 export const LB_SCOPE_EXTERNAL = 0;
@@ -47,37 +46,3 @@ export type LbRevNat = { addr: Uint8Array; port: number; pad: number };
 export type LbNodeAddrKey = { addr: Uint8Array };
 export type LbNodeAddrValue = { flags: number };
 export type LbSrcRangeKey = { prefixlen: number; service_id: number; addr: Uint8Array };
-
-/** Key and value types per map (lb_slots values and lb_backends/lb_rev_nat/lb_maglev keys are __u32). */
-export type LbEntryTypes = {
-  lb_services: { key: LbServiceKey; value: LbServiceValue };
-  lb_slots: { key: LbSlotKey; value: number };
-  lb_backends: { key: number; value: LbBackend };
-  lb_rev_nat: { key: number; value: LbRevNat };
-  /** value: the inner array's contents, M backend ids. */
-  lb_maglev: { key: number; value: Uint32Array };
-  lb_node_addrs: { key: LbNodeAddrKey; value: LbNodeAddrValue };
-  lb_src_ranges: { key: LbSrcRangeKey; value: number };
-};
-
-/** One wanted (or applied) entry. `owners` are the "namespace/name" of the services using it. */
-export type LbEntry<M extends LbMapName = LbMapName> = {
-  key: LbEntryTypes[M]['key'];
-  value: LbEntryTypes[M]['value'];
-  owners: string[];
-};
-
-/** Per map, canonical key string (see entryKey) -> entry. */
-export type LbState = { [M in LbMapName]: Map<string, LbEntry<M>> };
-
-export function emptyLbState(): LbState {
-  return {
-    lb_services: new Map(),
-    lb_slots: new Map(),
-    lb_backends: new Map(),
-    lb_rev_nat: new Map(),
-    lb_maglev: new Map(),
-    lb_node_addrs: new Map(),
-    lb_src_ranges: new Map(),
-  };
-}

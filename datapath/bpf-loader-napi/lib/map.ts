@@ -165,6 +165,28 @@ export class BpfMap {
     return native.mapDeleteBatch(this.#h, Buffer.concat(keys.map((k) => this.#key(k))));
   }
 
+  /**
+   * Write entries laid out back to back as the kernel expects them (`keys`: n × keySize bytes,
+   * `values`: n × the value buffer size), in one syscall where the kernel supports it; nothing is
+   * copied or encoded, so callers can fill preallocated buffers at fixed offsets.
+   */
+  updatePacked(keys: Uint8Array, values: Uint8Array, flags?: UpdateFlag): number {
+    if (!isBytes(keys)) throw invalidParameterError('keys', 'a Buffer of packed keys', keys);
+    if (!isBytes(values)) throw invalidParameterError('values', 'a Buffer of packed values', values);
+    return native.mapUpdateBatch(this.#h, keys, values, flagValue(flags));
+  }
+
+  /** Remove entries whose keys are packed back to back; returns how many existed. */
+  deletePacked(keys: Uint8Array): number {
+    if (!isBytes(keys)) throw invalidParameterError('keys', 'a Buffer of packed keys', keys);
+    return native.mapDeleteBatch(this.#h, keys);
+  }
+
+  /** Every entry, packed as the kernel returns them: `count` keys and values back to back. */
+  lookupPacked(): { keys: Buffer; values: Buffer; count: number } {
+    return native.mapLookupBatch(this.#h);
+  }
+
   /** Every entry, read in batches where the kernel supports it. Decoded when layouts are known. */
   lookupBatch(options: { raw?: boolean } = {}): Array<[unknown, unknown]> {
     const { keys, values, count } = native.mapLookupBatch(this.#h);

@@ -1,20 +1,20 @@
 // One agent lifetime for datapath.test.ts, run inside the test's network namespace (nsenter):
-// open the datapath, attach the devices, program one service through syncMaps, print a JSON
+// open the datapath, attach the devices, program one service through the LB programmer, print a JSON
 // report on stdout, close (pins and links stay). With "cleanup" it runs cleanupDatapath instead.
 // With "sabotage" it then undoes parts of its own datapath the way an intruder or a confused
 // operator would, runs repair() and reports what was repaired.
 //   usage: datapath-run.ts <json {pinPath, cgroupPath, xdp, devices, nodeIP}> [cleanup|sabotage]
 import { defaultBpfOptions } from '../../config/bpf-options.ts';
 import { createLogger } from '../../log/logger.ts';
-import { translate } from '../../translate/translate.ts';
-import { syncMaps } from '../apply-sync.ts';
 import { bpfObjectPath } from '../asset-paths.ts';
 import { rmSync } from 'node:fs';
 import { createMap, openPinnedLink, tcDetach, tcQuery } from 'bpf-loader-napi';
 import { cleanupDatapath, Datapath } from '../datapath.ts';
 import { ourTcFilter } from '../attach-devices.ts';
 import { LbIds } from '../ids.ts';
-import { emptyLbState } from '../../translate/lb-types.ts';
+import { LbProgrammer } from '../lb-programmer.ts';
+import { backendKey } from '../../model/backend-key.ts';
+import { parseIp } from '../../model/ip.ts';
 import type { ServicePortInfo } from '../../model/service-port.ts';
 import type { EndpointInfo } from '../../model/endpoints.ts';
 
@@ -35,18 +35,14 @@ const ids = new LbIds({ now: () => Date.now() });
 const seeded = dp.seedIds(ids);
 const attachments = dp.attachDevices([opts.nodeIP]);
 const sp: ServicePortInfo = {
-  key: 'kpb/web:tcp/TCP/IPv4', service: 'kpb/web', portName: 'tcp', family: 'IPv4', protocol: 'TCP', type: 'ClusterIP',
+  key: 'kpb/web:tcp/TCP/IPv4', service: 'kpb/web', created: 0, portName: 'tcp', family: 'IPv4', protocol: 'TCP', type: 'ClusterIP',
   clusterIP: '198.19.0.10', port: 80, nodePort: 0, externalIPs: [], loadBalancerVIPs: [], loadBalancerSourceRanges: [],
   affinityTimeoutSeconds: 0, externalPolicyLocal: false, internalPolicyLocal: false, healthCheckNodePort: 0, trafficDistribution: '',
 };
-const ep: EndpointInfo = { ip: '198.18.1.11', family: 'IPv4', port: 8080, ready: true, serving: true, terminating: false, nodeName: 'n', zone: '', isLocal: true, zoneHints: [], nodeHints: [] };
-const result = translate(
-  { services: new Map([[sp.key, sp]]), endpoints: new Map([[sp.key, [ep]]]) },
-  { name: 'n', labels: {}, nodeIPs: [opts.nodeIP], nodePortAddresses: [opts.nodeIP], localhostNodePorts: false },
-  { families: ['IPv4'] },
-  ids,
-);
-const sync = syncMaps({ wanted: result.wanted, applied: emptyLbState(), maps: dp.maps, ids, mode: 'full', readMap: dp.readMap });
+const ep: EndpointInfo = { ip: '198.18.1.11', backend: backendKey(parseIp('198.18.1.11')!.bytes, 8080, 6), family: 'IPv4', port: 8080, ready: true, serving: true, terminating: false, nodeName: 'n', zone: '', isLocal: true, zoneHints: [], nodeHints: [] };
+const programmer = new LbProgrammer({ io: dp.maps, codec: dp.codec, ids, capacity: dp.capacity(), maglevTableSize: bpf.maglevTableSize });
+programmer.configure({ name: 'n', labels: {}, nodeIPs: [opts.nodeIP], nodePortAddresses: [opts.nodeIP], localhostNodePorts: false }, { families: ['IPv4'] });
+const sync = programmer.program(new Map([[sp.service, [sp]]]), new Map([[sp.key, [ep]]]), [], 'full');
 // As the agent does after its first successful sync with the devices attached.
 dp.finishMigration();
 const counters = dp.readCounters();
@@ -79,6 +75,6 @@ if (process.argv[3] === 'sabotage') {
 }
 dp.close();
 console.log(JSON.stringify({
-  seeded, attachments, ops: sync.ops, strays: sync.strays, ok: sync.ok, failures: sync.failures,
+  seeded, attachments, ops: sync.ops, repaired: sync.repaired, ok: sync.ok, failures: sync.failures,
   services: counters.maps.find((m) => m.map === 'lb_services')?.entries, xdpFallback: counters.xdpFallback, sabotage,
 }));

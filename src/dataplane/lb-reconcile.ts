@@ -1,0 +1,169 @@
+/**
+ * @module
+ * What the maps really hold, compared with the LB state: one batch lookup per map. Used when the
+ * state was rebuilt (start-up, where the maps may hold a previous agent's entries; a change of the
+ * node or the options) and every sync period (drift: entries changed or deleted behind our back,
+ * the BPF counterpart of kube-proxy's canary and full resync). Each id whose entries differ gets a
+ * snapshot of what the maps hold, so the next flush writes exactly the repair, in the usual order.
+ * Also seeds the id allocators from the pinned maps at start-up, so established flows keep ids.
+ */
+import { frontendKey, type FrontendKey } from '../translate/compile-port.ts';
+import { backendKey, type BackendKey } from '../model/backend-key.ts';
+import type { LbIds } from './ids.ts';
+import type { LbCodec } from './lb-codec.ts';
+import type { LbMapIo } from './lb-io.ts';
+import { containsKey, KIND_FREE, KIND_FRONTEND, KIND_MARKER, type FrontendSnapshot, type LbState } from './lb-state.ts';
+import { LB_SVC_VIP_MARKER } from '../translate/lb-types.ts';
+
+/** Slots per entry never exceed backend_count's range; a higher slot in the maps is a stray. */
+const MAX_SLOT = 65535;
+const EMPTY_IDS = new Uint32Array(0);
+const EMPTY = Buffer.alloc(0);
+
+/** The identity (frontendKey) of an encoded lb_service_key. */
+export function serviceKeyIdentity(codec: LbCodec, key: Uint8Array, off = 0): FrontendKey {
+  const f = codec.serviceKeyFields(key, off);
+  return frontendKey(f.addr, f.port, f.proto, f.scope);
+}
+
+/**
+ * Adopts the ids the pinned lb_services and lb_backends hold. Ids above `bound` (a sparse id of an
+ * older allocator) are not adopted: their entries get new ids and the old ones are replaced.
+ */
+export function seedIdsFromMaps(ids: LbIds, io: LbMapIo, codec: LbCodec, bound: { services: number; backends: number }): { services: FrontendKey[]; backends: BackendKey[] } {
+  const s = io.dump('lb_services');
+  const services: [FrontendKey, number][] = [];
+  for (let i = 0; i < s.count; i++) {
+    services.push([serviceKeyIdentity(codec, s.keys, i * codec.serviceKeySize), codec.serviceValueId(s.values, i * codec.serviceValueSize)]);
+  }
+  const b = io.dump('lb_backends');
+  const backends: [BackendKey, number][] = [];
+  for (let i = 0; i < b.count; i++) {
+    const f = codec.backendFields(b.values, i * codec.backendSize);
+    backends.push([backendKey(f.addr, f.port, f.proto), b.keys.readUInt32LE(i * 4)]);
+  }
+  return { services: ids.services.seed(services, bound.services), backends: ids.backends.seed(backends, bound.backends) };
+}
+
+type KernelFrontend = { key: Buffer | null; value: Buffer | null; slots: number[]; revNat: Buffer | null; maglev: number; ranges: Buffer[] };
+
+/**
+ * Compares every control-plane map with `state` and records a snapshot for each id that differs.
+ * Returns how many service and backend ids differ (0: the maps hold exactly the state).
+ */
+export function reconcileLbState(state: LbState, io: LbMapIo): { frontends: number; backends: number; strays: number } {
+  const c = state.codec;
+  state.reserve();
+  const kernel = new Map<number, KernelFrontend>();
+  const view = (sid: number): KernelFrontend => {
+    let k = kernel.get(sid);
+    if (!k) kernel.set(sid, (k = { key: null, value: null, slots: [], revNat: null, maglev: 0, ranges: [] }));
+    return k;
+  };
+  const strays: Buffer[] = [];
+
+  const svc = io.dump('lb_services');
+  for (let i = 0; i < svc.count; i++) {
+    const key = Buffer.from(svc.keys.subarray(i * c.serviceKeySize, (i + 1) * c.serviceKeySize));
+    const value = Buffer.from(svc.values.subarray(i * c.serviceValueSize, (i + 1) * c.serviceValueSize));
+    // A key the state knows is compared under the state's id (its entry is switched to that id);
+    // else under the id in its value, unless another key holds that id (then it is a stray).
+    let sid = state.ids.services.lookup(serviceKeyIdentity(c, key));
+    if (sid === undefined) {
+      sid = c.serviceValueId(value, 0);
+      if (state.ids.services.keyOf(sid) !== undefined) sid = undefined;
+    }
+    if (sid === undefined || kernel.get(sid)?.key) {
+      strays.push(key);
+      continue;
+    }
+    const k = view(sid);
+    k.key = key;
+    k.value = value;
+  }
+  const slots = io.dump('lb_slots');
+  for (let i = 0; i < slots.count; i++) {
+    const sid = c.slotKeyId(slots.keys, i * c.slotKeySize);
+    const slot = c.slotKeySlot(slots.keys, i * c.slotKeySize);
+    const bid = slots.values.readUInt32LE(i * 4);
+    if (slot < 1 || slot > MAX_SLOT) {
+      // Unreachable for the datapath, but it takes room.
+      state.straySlotKeys.push(Buffer.from(slots.keys.subarray(i * c.slotKeySize, (i + 1) * c.slotKeySize)));
+      continue;
+    }
+    const k = view(sid);
+    k.slots[slot - 1] = bid;
+  }
+  const rn = io.dump('lb_rev_nat');
+  for (let i = 0; i < rn.count; i++) view(rn.keys.readUInt32LE(i * 4)).revNat = Buffer.from(rn.values.subarray(i * c.revNatSize, (i + 1) * c.revNatSize));
+  for (const [sid, known] of io.dumpMaglev()) view(sid).maglev = known ? 1 : 2;
+  const sr = io.dump('lb_src_ranges');
+  for (let i = 0; i < sr.count; i++) {
+    const key = Buffer.from(sr.keys.subarray(i * c.srcRangeKeySize, (i + 1) * c.srcRangeKeySize));
+    view(c.srcRangeKeyId(key, 0)).ranges.push(key);
+  }
+
+  let frontends = 0;
+  const compare = (sid: number) => {
+    const k = kernel.get(sid);
+    const kind = state.kind(sid);
+    const snap: FrontendSnapshot = {
+      kind: k?.key ? (c.serviceValueFlags(k.value!, 0) & LB_SVC_VIP_MARKER ? KIND_MARKER : KIND_FRONTEND) : KIND_FREE,
+      key: k?.key ?? null,
+      value: k?.value ?? null,
+      slots: k && k.slots.length > 0 ? Uint32Array.from(k.slots, (v) => v ?? 0) : EMPTY_IDS,
+      revNat: k?.revNat ?? null,
+      maglev: k?.maglev ?? 0,
+      ranges: k && k.ranges.length > 0 ? Buffer.concat(k.ranges) : EMPTY,
+    };
+    if (same(state, sid, kind, snap)) return;
+    frontends++;
+    state.setFrontendSnapshot(sid, snap);
+  };
+  for (const sid of state.serviceIds()) compare(sid);
+  for (const sid of kernel.keys()) if (state.kind(sid) === KIND_FREE) compare(sid);
+
+  let backends = 0;
+  const be = io.dump('lb_backends');
+  const inKernel = new Set<number>();
+  for (let i = 0; i < be.count; i++) {
+    const bid = be.keys.readUInt32LE(i * 4);
+    inKernel.add(bid);
+    const value = be.values.subarray(i * c.backendSize, (i + 1) * c.backendSize);
+    if (state.backendRefs(bid) > 0 && state.backendValue(bid).equals(value)) continue;
+    backends++;
+    state.setBackendSnapshot(bid, { value: Buffer.from(value) });
+  }
+  for (const bid of state.backendIds()) {
+    if (inKernel.has(bid)) continue;
+    backends++;
+    state.setBackendSnapshot(bid, { value: null });
+  }
+
+  const na = io.dump('lb_node_addrs');
+  const have = new Map<string, Uint8Array>();
+  for (let i = 0; i < na.count; i++) {
+    const addr = Buffer.from(na.keys.subarray(i * c.nodeAddrKeySize, i * c.nodeAddrKeySize + 16));
+    have.set(addr.toString('hex'), addr);
+  }
+  if (have.size !== state.nodeAddrs.size || [...have.keys()].some((k) => !state.nodeAddrs.has(k))) state.nodeAddrsSnapshot = have;
+  state.strayServiceKeys.push(...strays);
+  return { frontends, backends, strays: strays.length + state.straySlotKeys.length };
+}
+
+/** True when the maps hold exactly the state's entries for `sid`. */
+function same(state: LbState, sid: number, kind: number, k: FrontendSnapshot): boolean {
+  if (kind === KIND_FREE) return k.key === null && k.slots.length === 0 && k.revNat === null && k.maglev === 0 && k.ranges.length === 0;
+  if (!k.key || !k.key.equals(state.key(sid)) || !k.value || !k.value.equals(state.value(sid))) return false;
+  const cur = state.slots(sid);
+  if (k.slots.length !== cur.length || k.slots.some((v, i) => v !== cur[i])) return false;
+  if (kind === KIND_FRONTEND) {
+    if (!k.revNat || !k.revNat.equals(state.revNatValue(sid))) return false;
+  } else if (k.revNat) return false;
+  if ((k.maglev === 1) !== state.maglev(sid) || k.maglev === 2) return false;
+  const ranges = state.ranges(sid);
+  const rk = state.codec.srcRangeKeySize;
+  if (ranges.length !== k.ranges.length) return false;
+  for (let o = 0; o < ranges.length; o += rk) if (!containsKey(k.ranges, ranges.subarray(o, o + rk), rk)) return false;
+  return true;
+}
