@@ -1,14 +1,11 @@
-// Unit tests for the benchmark's pure helpers (statistics, metrics parsing, verdicts, PNG, plots).
+// Unit tests for the benchmark's pure helpers (statistics, metrics parsing, verdicts, parsers).
+// The report and the charts have their own tests (output, charts, chart-render, figures).
 // The benchmarks themselves are not tests: they run from run.ts and print numbers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { inflateSync, crc32 as zlibCrc32 } from 'node:zlib';
 import { cdf, histogramDelta, histogramQuantile, mean, quantile, stddev, summarize } from './stats.ts';
 import { histogram, metricMax, metricValue, parseMetrics } from './prom.ts';
 import { judge, markdownTable } from './report.ts';
-import { PNG_SIGNATURE, crc32, encodePng } from './png.ts';
-import { Canvas, linePlot, niceTicks, shortNumber } from './plot.ts';
-import { glyph } from './font.ts';
 
 test('quantile interpolates like numpy (type 7)', () => {
   const xs = [15, 20, 35, 40, 50];
@@ -95,92 +92,6 @@ test('judge: ratio goals, absolute bounds and missing figures', () => {
 
 test('markdownTable escapes pipes', () => {
   assert.equal(markdownTable(['a', 'b'], [['1|2', 'x']]), '| a | b |\n| --- | --- |\n| 1\\|2 | x |');
-});
-
-test('crc32 matches the check value and node:zlib', () => {
-  assert.equal(crc32(Buffer.from('123456789')), 0xcbf43926);
-  const data = Buffer.from('kube-proxy-bpf benchmark plots');
-  assert.equal(crc32(data), zlibCrc32(data));
-});
-
-/** Minimal PNG reader for the tests: checks chunk CRCs and returns the RGB pixels. */
-function decode(png: Buffer): { width: number; height: number; rgb: Buffer; types: string[] } {
-  assert.deepEqual(png.subarray(0, 8), PNG_SIGNATURE);
-  let off = 8;
-  let width = 0, height = 0;
-  const idat: Buffer[] = [];
-  const types: string[] = [];
-  while (off < png.length) {
-    const len = png.readUInt32BE(off);
-    const type = png.subarray(off + 4, off + 8).toString('latin1');
-    const data = png.subarray(off + 8, off + 8 + len);
-    assert.equal(png.readUInt32BE(off + 8 + len), crc32(png.subarray(off + 4, off + 8 + len)), `CRC of ${type}`);
-    types.push(type);
-    if (type === 'IHDR') {
-      width = data.readUInt32BE(0);
-      height = data.readUInt32BE(4);
-      assert.deepEqual([...data.subarray(8)], [8, 2, 0, 0, 0]);
-    }
-    if (type === 'IDAT') idat.push(data);
-    off += 12 + len;
-  }
-  const raw = inflateSync(Buffer.concat(idat));
-  const rgb = Buffer.alloc(width * height * 3);
-  for (let y = 0; y < height; y++) {
-    assert.equal(raw[y * (width * 3 + 1)], 0);
-    raw.copy(rgb, y * width * 3, y * (width * 3 + 1) + 1, (y + 1) * (width * 3 + 1));
-  }
-  return { width, height, rgb, types };
-}
-
-test('encodePng round-trips pixels', () => {
-  const rgb = new Uint8Array(3 * 2 * 3);
-  rgb.set([255, 0, 0], 0);          // (0,0) red
-  rgb.set([0, 0, 255], (1 * 3 + 2) * 3); // (2,1) blue
-  const d = decode(encodePng(3, 2, rgb));
-  assert.deepEqual([d.width, d.height], [3, 2]);
-  assert.deepEqual(d.types, ['IHDR', 'IDAT', 'IEND']);
-  assert.deepEqual([...d.rgb], [...rgb]);
-  assert.throws(() => encodePng(2, 2, new Uint8Array(5)), RangeError);
-});
-
-test('font and canvas text draw the glyph bits', () => {
-  const cv = new Canvas(12, 7);
-  cv.text(0, 0, '1', [0, 0, 0]);
-  const one = glyph('1');
-  for (let y = 0; y < 7; y++) {
-    for (let x = 0; x < 5; x++) {
-      const on = (one[y] >> (4 - x)) & 1;
-      assert.deepEqual(cv.get(x, y), on ? [0, 0, 0] : [255, 255, 255], `pixel ${x},${y}`);
-    }
-  }
-  assert.deepEqual(glyph('a'), glyph('A'));
-  assert.deepEqual(glyph('\u2603'), glyph('?'));
-});
-
-test('niceTicks and shortNumber', () => {
-  assert.deepEqual(niceTicks(0, 10), [0, 2, 4, 6, 8, 10]);
-  assert.deepEqual(niceTicks(0.3, 0.95, 4), [0.2, 0.4, 0.6, 0.8, 1]);
-  assert.equal(shortNumber(1_250_000), '1.25M');
-  assert.equal(shortNumber(2000), '2K');
-  assert.equal(shortNumber(0.5), '0.5');
-  assert.equal(shortNumber(0.0123), '0.0123');
-  assert.equal(shortNumber(0), '0');
-});
-
-test('linePlot draws series in their colours inside a valid PNG', () => {
-  const cv = linePlot({
-    title: 'pps', xLabel: 'offered', yLabel: 'forwarded',
-    series: [{ name: 'a', points: [[0, 0], [10, 10]] }, { name: 'b', points: [[0, 10], [10, 0]] }],
-    width: 300, height: 200,
-  });
-  const colours = new Set<string>();
-  for (let y = 0; y < cv.height; y++) for (let x = 0; x < cv.width; x++) colours.add(cv.get(x, y).join(','));
-  assert.ok(colours.has('31,119,180') && colours.has('214,39,40'), 'both series colours present');
-  const d = decode(cv.png());
-  assert.deepEqual([d.width, d.height], [300, 200]);
-  // an empty plot still renders
-  assert.ok(linePlot({ title: 't', xLabel: 'x', yLabel: 'y', series: [] }).png().length > 100);
 });
 
 test('proc parsers: /proc/stat deltas, pid stat with spaces in comm, VmRSS', async () => {

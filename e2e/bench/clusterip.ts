@@ -52,6 +52,8 @@ export interface CrrResult {
   /** Service arm rate / paired pod-IP arm rate. */
   ratioToPairedDirect: number;
   rounds: number;
+  /** Each round's rate (conn/s) of the Service arm and of the pod-IP arm, to show the spread. */
+  perRound: { service: number[]; podIp: number[] };
   connections: number;
   elapsedS: number;
   errors: number;
@@ -201,7 +203,8 @@ export async function runClusterIp(ctx: BenchContext, o: { rrSeconds: number; cr
         }
         const d = merge(direct).arm;
         const { arm, us } = merge(svc);
-        crr = { ...arm, pairedDirect: d, ratioToPairedDirect: arm.ratePerS / d.ratePerS, rounds, cdfUs: cdf(us, 300) };
+        crr = { ...arm, pairedDirect: d, ratioToPairedDirect: arm.ratePerS / d.ratePerS, rounds, cdfUs: cdf(us, 300),
+          perRound: { service: svc.map((x) => x.arm.ratePerS), podIp: direct.map((x) => x.arm.ratePerS) } };
         ctx.log(`clusterip: ${c.name} CRR: ${Math.round(arm.ratePerS)} connections/s (paired pod IP ${Math.round(d.ratePerS)}/s, ratio ${crr.ratioToPairedDirect.toFixed(3)}), ` +
           `p50 ${arm.latencyUs.p50.toFixed(1)} us, p99 ${arm.latencyUs.p99.toFixed(1)} us, errors ${arm.errors}`);
         if (arm.connections === 0) crr = notRun(`no connection succeeded (${arm.errors} errors)`);

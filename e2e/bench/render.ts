@@ -1,12 +1,15 @@
-// Re-renders the Markdown and PNGs of an existing results JSON: node e2e/bench/render.ts <file.json>
-import { readFileSync, writeFileSync } from 'node:fs';
+// Re-renders a results folder from its results.json (the Markdown report and the charts), e.g.
+// after a chart or report change, or after adding targetNotes by hand:
+//   node e2e/bench/render.ts [e2e/bench/latest | <folder> | <folder>/results.json]
+import { statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { renderMarkdown, renderPlots, targets } from './output.ts';
-import type { Results } from './run.ts';
+import { writeResults } from './output.ts';
+import { readResults } from './results.ts';
 
-const file = process.argv[2];
-if (!file) throw new Error('usage: node e2e/bench/render.ts <results.json>');
-const r = JSON.parse(readFileSync(file, 'utf8'), (_k, v: unknown) => (v === null ? Number.NaN : v)) as Results;
-const stamp = basename(file, '.json');
-writeFileSync(join(dirname(file), `${stamp}.md`), renderMarkdown(r, targets(r), stamp));
-process.stdout.write(`${renderPlots(r, dirname(file), stamp).join('\n')}\n`);
+const arg = process.argv[2] ?? join(import.meta.dirname, 'latest');
+const file = statSync(arg).isDirectory() ? join(arg, 'results.json') : arg;
+const dir = dirname(file);
+const r = readResults(file);
+const title = basename(dir) === 'latest' ? `latest (${r.startedAt})` : basename(dir);
+const pngs = await writeResults(r, dir, title);
+process.stdout.write(`${dir}: results.md${pngs.length ? `, ${pngs.join(', ')}` : ''}\n`);

@@ -8,7 +8,9 @@ export type Goal =
   /** ours / reference <= x (less is better: memory) */
   | { kind: 'ratio-at-most'; x: number }
   /** ours < x in `unit` (absolute bound) */
-  | { kind: 'below'; x: number; unit: string };
+  | { kind: 'below'; x: number; unit: string }
+  /** ours <= x in `unit` (absolute bound, may be 0) */
+  | { kind: 'at-most'; x: number; unit: string };
 
 export interface TargetInput {
   name: string;
@@ -38,6 +40,7 @@ function goalText(g: Goal, refName: string): string {
     case 'ratio-at-least': return `>= ${g.x}x ${refName}`;
     case 'ratio-at-most': return `<= ${g.x}x ${refName}`;
     case 'below': return `< ${g.x} ${g.unit}`;
+    case 'at-most': return `<= ${fmt(g.x)} ${g.unit}`.trim();
   }
 }
 
@@ -47,9 +50,13 @@ export function judge(t: TargetInput): Verdict {
   if (typeof t.ours === 'string') {
     return { ...base, ours: null, reference: typeof t.reference === 'number' ? t.reference : null, ratio: null, status: 'not measured', detail: `ours: ${t.ours}` };
   }
-  if (t.goal.kind === 'below') {
-    const met = t.ours < t.goal.x;
-    const by = Math.abs(t.ours - t.goal.x) / t.goal.x;
+  if (t.goal.kind === 'below' || t.goal.kind === 'at-most') {
+    const x = t.goal.x;
+    const met = t.goal.kind === 'below' ? t.ours < x : t.ours <= x;
+    if (x === 0) {
+      return { ...base, ours: t.ours, reference: null, ratio: null, status: met ? 'met' : 'missed', detail: met ? 'none' : `${fmt(t.ours)} ${t.unit}`.trim() };
+    }
+    const by = Math.abs(t.ours - x) / x;
     return {
       ...base, ours: t.ours, reference: null, ratio: null, status: met ? 'met' : 'missed',
       detail: met ? `${pct(by)} under the bound` : `over by ${pct(by)}`,

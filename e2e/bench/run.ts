@@ -1,58 +1,56 @@
-// `make bench`: side-by-side benchmarks of our datapath and upstream kube-proxy (issue 7).
-// Not a test: it prints numbers and writes e2e/bench/results/<stamp>.{json,md} and PNG plots.
+// `make bench`: side-by-side benchmarks of our datapath and upstream kube-proxy (issues 7, 10, 12).
+// Not a test: it prints numbers and writes e2e/bench/results/<stamp>/ (results.json with every
+// figure and round, results.md with the tables and the targets, one PNG per chart), then merges
+// the run into the committed e2e/bench/latest/ (parts not run are kept from the previous latest,
+// and results.md says which run each part comes from). --quick runs do not touch latest/.
 //
-//   node e2e/bench/run.ts [--part forward,progcost,clusterip,control] [--quick]
+//   node e2e/bench/run.ts [--part forward,progcost,sync-micro,clusterip,control] [--quick] [--no-latest]
 //
 // Environment knobs: BENCH_RATES (pps list, 0 = unlimited), BENCH_DURATION (s per rate),
 // BENCH_SCALE (service counts for the control-plane part, e.g. 1000,5000,10000),
 // BENCH_CONTROL_CONTENDERS (e.g. ours, or 'kube-proxy nftables'; default all),
-// BENCH_CHANGES (endpoint changes per scale), BENCH_RR_SECONDS, BENCH_CRR_SECONDS.
+// BENCH_CHANGES (endpoint changes per scale), BENCH_RR_SECONDS, BENCH_CRR_SECONDS,
+// BENCH_SYNC_ROUNDS, BENCH_SYNC_CHANGES, BENCH_SYNC_VARIANTS (sync-micro).
 // Every traffic run is bounded in time; everything created (namespaces kpb-bench-<pid>-*, cgroups,
 // pins, processes) is removed at the end and on SIGINT/SIGTERM.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createContext, envList, envNumber, isNotRun } from './context.ts';
+import { createContext, envList, envNumber } from './context.ts';
 import { upstreamForward, oursForward } from './contenders.ts';
-import { routingFloor, runForward, type ContenderResult } from './forward.ts';
-import { runProgCost, type ProgCost } from './progcost.ts';
-import { runClusterIp, type ClusterIpResult } from './clusterip.ts';
-import { runControlPlane, type ControlResult } from './control.ts';
-import { renderMarkdown, renderPlots, targets } from './output.ts';
+import { routingFloor, runForward } from './forward.ts';
+import { runProgCost } from './progcost.ts';
+import { runClusterIp } from './clusterip.ts';
+import { runControlPlane } from './control.ts';
+import { writeResults } from './output.ts';
+import { mergeResults, readResults, type Results } from './results.ts';
+import { runSyncMicro } from './sync-micro-part.ts';
 import type { NotRun } from './context.ts';
 
-const PARTS = ['forward', 'progcost', 'clusterip', 'control'] as const;
+const PARTS = ['forward', 'progcost', 'sync-micro', 'clusterip', 'control'] as const;
 type Part = (typeof PARTS)[number];
-
-export interface Results {
-  startedAt: string;
-  finishedAt?: string;
-  machine: { kernel: string; cpus: number; cpuModel: string; node: string; loadavgStart: number[]; loadavgEnd?: number[]; note: string };
-  options: Record<string, unknown>;
-  forward?: ContenderResult[] | NotRun;
-  progcost?: ProgCost | NotRun;
-  clusterip?: ClusterIpResult | NotRun;
-  control?: ControlResult | NotRun;
-  errors: string[];
-}
 
 const { values } = parseArgs({
   options: {
     part: { type: 'string', default: PARTS.join(',') },
     quick: { type: 'boolean', default: false },
+    latest: { type: 'boolean' },
   },
+  allowNegative: true,
 });
 const parts = new Set(String(values.part).split(',').map((p) => p.trim()).filter(Boolean) as Part[]);
 for (const p of parts) if (!PARTS.includes(p)) throw new Error(`unknown part ${p}; parts: ${PARTS.join(', ')}`);
 if (process.getuid?.() !== 0) throw new Error('the benchmarks need root (namespaces, BPF, netfilter inside the namespaces)');
 
 const root = join(import.meta.dirname, '..', '..');
-const resultsDir = join(import.meta.dirname, 'results');
 const stamp = new Date().toISOString().replace(/[:.]/g, '-').replace(/Z$/, 'Z');
-mkdirSync(resultsDir, { recursive: true });
-const ctx = createContext(root, join(resultsDir, `${stamp}-work`), stamp);
+const runDir = join(import.meta.dirname, 'results', stamp);
+const latestDir = join(import.meta.dirname, 'latest');
+mkdirSync(runDir, { recursive: true });
+const ctx = createContext(root, join(runDir, 'work'), stamp);
 const quick = Boolean(values.quick);
+const writeLatest = values.latest ?? !quick;
 
 const opts = {
   rates: envList('BENCH_RATES', quick ? [50_000, 0] : [25_000, 50_000, 100_000, 200_000, 0]),
@@ -65,6 +63,12 @@ const opts = {
   crrSeconds: envNumber('BENCH_CRR_SECONDS', quick ? 3 : 10),
   scales: envList('BENCH_SCALE', quick ? [200] : [1000]),
   changes: envNumber('BENCH_CHANGES', quick ? 20 : 50),
+  syncMicro: {
+    variants: (process.env.BENCH_SYNC_VARIANTS ?? 'distinct,shared,conflict').split(',').map((v) => v.trim()).filter(Boolean),
+    scales: quick ? [{ services: 1000, endpoints: 10 }] : [{ services: 10_000, endpoints: 10 }, { services: 1, endpoints: 5000 }],
+    changes: envNumber('BENCH_SYNC_CHANGES', quick ? 20 : 200),
+    rounds: envNumber('BENCH_SYNC_ROUNDS', quick ? 1 : 3),
+  },
 };
 
 const results: Results = {
@@ -81,7 +85,8 @@ const results: Results = {
   errors: [],
 };
 
-const jsonPath = join(resultsDir, `${stamp}.json`);
+// Saved after every part (and during the long control part), so a run cut short keeps its figures.
+const jsonPath = join(runDir, 'results.json');
 const save = (): void => writeFileSync(jsonPath, JSON.stringify(results, null, 2) + '\n');
 
 async function part<T>(name: Part, fn: () => Promise<T>): Promise<T | NotRun> {
@@ -102,6 +107,9 @@ try {
   if (parts.has('progcost')) {
     results.progcost = await part('progcost', () => runProgCost(ctx, opts.progSamples));
   }
+  if (parts.has('sync-micro')) {
+    results.syncMicro = await part('sync-micro', () => runSyncMicro(ctx, opts.syncMicro));
+  }
   if (parts.has('forward')) {
     results.forward = await part('forward', () => runForward(ctx,
       [routingFloor, upstreamForward('iptables'), upstreamForward('nftables'), oursForward('native'), oursForward('off')], opts));
@@ -119,11 +127,12 @@ try {
   results.finishedAt = new Date().toISOString();
   results.machine.loadavgEnd = loadavg();
   save();
-  const verdicts = targets(results);
-  const md = renderMarkdown(results, verdicts, stamp);
-  writeFileSync(join(resultsDir, `${stamp}.md`), md);
-  const pngs = renderPlots(results, resultsDir, stamp);
-  process.stdout.write(`\n${md}\n`);
-  ctx.log(`wrote ${jsonPath}, ${stamp}.md${pngs.length ? `, ${pngs.join(', ')}` : ''}`);
+  const pngs = await writeResults(results, runDir, stamp);
+  process.stdout.write(`\n${readFileSync(join(runDir, 'results.md'), 'utf8')}\n`);
+  ctx.log(`wrote ${runDir}/results.{json,md}${pngs.length ? `, ${pngs.join(', ')}` : ''}`);
+  if (writeLatest) {
+    const previous = existsSync(join(latestDir, 'results.json')) ? readResults(join(latestDir, 'results.json')) : undefined;
+    await writeResults(mergeResults(previous, results, `run ${stamp}`), latestDir, `latest (run ${stamp})`);
+    ctx.log(`merged into ${latestDir}`);
+  }
 }
-void isNotRun;
