@@ -78,12 +78,12 @@ test('MapMigration copies, converts and splits pinned maps into a new version, t
   const m = MapMigration.plan({ pinPath: pin, wanted: wantedOf(2), converters: [splitPair], datapathWritten: new Set(['mg_ct']) });
   t.after(() => m.close());
   assert.deepEqual(m.items.map((i) => [i.name, i.kind]).sort(), [
-    ['mg_ct', 'by-name'], ['mg_gone', 'orphan'], ['mg_outer', 'copy'], ['mg_pair', 'convert'], ['mg_rev', 'copy'],
+    ['mg_ct', 'by-name'], ['mg_gone', 'orphan'], ['mg_jump', 'replace'], ['mg_outer', 'copy'], ['mg_pair', 'convert'], ['mg_rev', 'copy'],
   ]);
   assert.match(m.items.find((i) => i.name === 'mg_rev')!.why, /max entries 16 -> 256/);
   assert.match(m.items.find((i) => i.name === 'mg_ct')!.why, /value size 16 -> 24/);
   m.moveAside();
-  assert.deepEqual(readdirSync(`${pin}/migrate`).sort(), ['mg_ct', 'mg_outer', 'mg_pair', 'mg_rev']);
+  assert.deepEqual(readdirSync(`${pin}/migrate`).sort(), ['mg_ct', 'mg_jump', 'mg_outer', 'mg_pair', 'mg_rev']);
 
   const v2 = await load(2, pin);
   t.after(() => v2.close());
@@ -92,6 +92,11 @@ test('MapMigration copies, converts and splits pinned maps into a new version, t
   assert.deepEqual([by.mg_ct!.copied, by.mg_rev!.copied, by.mg_pair!.copied, by.mg_outer!.copied], [3, 10, 6, 2]);
   assert.deepEqual(by.mg_pair!.into.sort(), ['mg_hi', 'mg_lo']);
   for (const r of reports) assert.equal(r.dropped, 0, r.map);
+  assert.equal(by.mg_jump, undefined, 'a program array is not copied');
+  // The new array holds the new version's program; the old one still serves the old programs.
+  assert.equal(v2.map('mg_jump').info().maxEntries, 4);
+  assert.equal(v2.map('mg_jump').lookup(Buffer.alloc(4))!.readUInt32LE(0), v2.program('mg_tail').info().id);
+  assert.equal(openPinnedMap(`${pin}/migrate/mg_jump`).lookup(Buffer.alloc(4))!.readUInt32LE(0), v1.program('mg_tail').info().id);
 
   // By field name: the reordered fields keep their values, the new ones start at zero.
   assert.deepEqual(v2.map('mg_ct').lookup(key(2)), { backend: 12, flags: 0, seen: 2000n, extra: 0n });
@@ -156,7 +161,7 @@ test('MapMigration picks up a migration cut short, before the load (pins restore
   assert.equal(existsSync(`${pin}/mg_rev`), false);
   const second = plan();
   assert.equal(existsSync(`${pin}/mg_rev`), true, 'a pin whose new map was never made is restored');
-  assert.deepEqual(second.items.map((i) => i.name).sort(), ['mg_ct', 'mg_gone', 'mg_outer', 'mg_pair', 'mg_rev']);
+  assert.deepEqual(second.items.map((i) => i.name).sort(), ['mg_ct', 'mg_gone', 'mg_jump', 'mg_outer', 'mg_pair', 'mg_rev']);
   second.moveAside();
   const v2 = await load(2, pin);
   t.after(() => v2.close());

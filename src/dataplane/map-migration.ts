@@ -8,7 +8,8 @@
  *    kernel keeps for the pin). Equal: adopted as is. Otherwise a converter is chosen: a copy when
  *    only max_entries or flags differ; a registered converter for the map (or for an old map that
  *    no longer exists under that name, e.g. one split in two); else a conversion by field name when
- *    the value only gained fields (missing ones start at zero). None fits: a MigrationError that
+ *    the value only gained fields (missing ones start at zero); a program array is replaced (the
+ *    load fills the new one with the new programs). None fits: a MigrationError that
  *    names the map and each difference, and nothing has been touched.
  * 2. moveAside(): each pin to migrate is renamed into <pin>/migrate/, so the load creates the new
  *    map at the usual path (the old one lives on while the old programs still use it).
@@ -67,7 +68,7 @@ export class MigrationError extends Error {
   }
 }
 
-type Kind = 'copy' | 'convert' | 'by-name' | 'orphan';
+type Kind = 'copy' | 'convert' | 'by-name' | 'replace' | 'orphan';
 
 type Item = {
   name: string;
@@ -223,6 +224,9 @@ export class MapMigration {
       const layoutsEqual = shape.type === want.type && shape.keySize === want.keySize && shape.valueSize === want.valueSize
         && sameLayout(shape.keyLayout, want.keyLayout) && sameLayout(shape.valueLayout, want.valueLayout);
       if (conv) items.push({ ...item, kind: 'convert', why: `${why} (${conv.describe})`, converter: conv });
+      // A program array's values are program ids of the old version: the load fills the new one
+      // with its own programs, and the old one stays (aside) for the old programs until finish().
+      else if (shape.type === 'prog_array' && want.type === 'prog_array') items.push({ ...item, kind: 'replace', why: `${why} (filled by the new programs)` });
       else if (layoutsEqual) items.push({ ...item, kind: 'copy', why });
       else {
         const obstacle = byNameObstacle(shape, shapeOfSpec(want));
@@ -273,7 +277,7 @@ export class MapMigration {
    * converts every entry into the new maps. `target(name)` gives a new map by name.
    */
   copy(target: (name: string) => BpfMap): MigrationReport[] {
-    this.#reports = this.#items.filter((it) => it.kind !== 'orphan').map((it) => this.#transfer(it, target, it.resumed ? 'noexist' : 'any'));
+    this.#reports = this.#items.filter((it) => it.kind !== 'orphan' && it.kind !== 'replace').map((it) => this.#transfer(it, target, it.resumed ? 'noexist' : 'any'));
     return this.#reports;
   }
 
@@ -286,7 +290,7 @@ export class MapMigration {
     const out: { map: string; late: number; removed: string }[] = [];
     for (const it of this.#items) {
       let late = 0;
-      if (it.kind !== 'orphan' && this.#datapathWritten.has(it.name)) late = this.#transfer(it, target, 'noexist').copied;
+      if (it.kind !== 'orphan' && it.kind !== 'replace' && this.#datapathWritten.has(it.name)) late = this.#transfer(it, target, 'noexist').copied;
       it.map.close();
       if (existsSync(it.aside)) unlinkSync(it.aside);
       out.push({ map: it.name, late, removed: it.aside });

@@ -6,6 +6,7 @@
  *   mg_cnt   per-CPU array of u64                                  (unchanged)
  *   mg_outer hash-of-maps u32 -> array                             (grows in v2)
  *   mg_gone  hash u32 -> u32                                       (absent from v2)
+ *   mg_jump  program array of 2, slot 0 = mg_tail                  (4 in v2)
  * Nothing here is part of the datapath. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -79,6 +80,22 @@ struct {
 } mg_gone SEC(".maps");
 
 SEC("xdp")
+int mg_tail(struct xdp_md *ctx)
+{
+	return XDP_PASS;
+}
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 2);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__type(key, __u32);
+	__array(values, int(struct xdp_md *));
+} mg_jump SEC(".maps") = {
+	.values = { [0] = (void *)&mg_tail },
+};
+
+SEC("xdp")
 int mg_prog(struct xdp_md *ctx)
 {
 	__u32 k = 0;
@@ -89,6 +106,7 @@ int mg_prog(struct xdp_md *ctx)
 	bpf_map_lookup_elem(&mg_cnt, &k);
 	bpf_map_lookup_elem(&mg_outer, &k);
 	bpf_map_lookup_elem(&mg_gone, &k);
+	bpf_tail_call(ctx, &mg_jump, 0);
 	return XDP_PASS;
 }
 

@@ -6,6 +6,7 @@
  *   mg_cnt   unchanged (adopted)
  *   mg_outer 32 entries instead of 8 (inner maps carried over by id)
  *   mg_gone  gone (an orphan: removed at the end)
+ *   mg_jump  4 slots instead of 2 (replaced: the load fills it with v2's mg_tail)
  * Nothing here is part of the datapath. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -80,6 +81,22 @@ struct {
 } mg_outer SEC(".maps");
 
 SEC("xdp")
+int mg_tail(struct xdp_md *ctx)
+{
+	return XDP_PASS;
+}
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 4);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__type(key, __u32);
+	__array(values, int(struct xdp_md *));
+} mg_jump SEC(".maps") = {
+	.values = { [0] = (void *)&mg_tail },
+};
+
+SEC("xdp")
 int mg_prog(struct xdp_md *ctx)
 {
 	__u32 k = 0;
@@ -90,6 +107,7 @@ int mg_prog(struct xdp_md *ctx)
 	bpf_map_lookup_elem(&mg_hi, &k);
 	bpf_map_lookup_elem(&mg_cnt, &k);
 	bpf_map_lookup_elem(&mg_outer, &k);
+	bpf_tail_call(ctx, &mg_jump, 0);
 	return XDP_PASS;
 }
 
