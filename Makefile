@@ -21,7 +21,7 @@ APT_PACKAGES := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 ipt
 	conntrack curl iperf3 sockperf netsniff-ng openssl ca-certificates ethtool \
 	python3 util-linux binutils podman runc mmdebstrap prometheus fonts-dejavu-core
 CLANG ?= clang
-BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf -D__TARGET_ARCH_x86 -I$(ROOT)/datapath/include -I$(BUILD)/include
+BPF_CFLAGS := -O2 -g -Wall -Werror -fno-strict-aliasing -target bpf -D__TARGET_ARCH_x86 -I$(ROOT)/datapath/include -I$(BUILD)/include
 BPF_SOURCES := $(wildcard datapath/bpf/*.bpf.c) $(wildcard datapath/bpf-loader-napi/test/*.bpf.c) $(wildcard src/dataplane/testdata/*.bpf.c)
 BPF_OBJECTS := $(patsubst %.bpf.c,$(BUILD)/bpf/%.bpf.o,$(notdir $(BPF_SOURCES)))
 ADDON := datapath/bpf-loader-napi/build/bpf_loader.node
@@ -70,9 +70,14 @@ bpf: $(BPF_OBJECTS)
 $(BUILD)/include/vmlinux.h: | apt
 	@mkdir -p $(dir $@)
 	bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
-$(BUILD)/bpf/%.bpf.o: datapath/bpf/%.bpf.c $(wildcard datapath/include/*.h) $(BUILD)/include/vmlinux.h | apt
+# The datapath objects also report each entry point's stack use (clang's -fstack-usage frames
+# along the object's call graph) and fail above 400 of the verifier's 512 bytes, so the headroom
+# never silently runs out (scripts/bpf-stack.ts).
+BPF_STACK_LIMIT := 400
+$(BUILD)/bpf/%.bpf.o: datapath/bpf/%.bpf.c $(wildcard datapath/include/*.h) $(BUILD)/include/vmlinux.h scripts/bpf-stack.ts | apt node
 	@mkdir -p $(dir $@)
-	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(CLANG) $(BPF_CFLAGS) -fstack-usage -c $< -o $@
+	@$(NODE) scripts/bpf-stack.ts --limit $(BPF_STACK_LIMIT) $@ || { rm -f $@; exit 1; }
 $(BUILD)/bpf/%.bpf.o: datapath/bpf-loader-napi/test/%.bpf.c $(wildcard datapath/include/*.h) $(BUILD)/include/vmlinux.h | apt
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@

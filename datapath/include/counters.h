@@ -23,11 +23,11 @@ enum kpb_counter {
 	KPB_CNT_NOT_IP = 4,            /* not IPv4/IPv6: passed */
 	KPB_CNT_NOT_SERVICE = 5,       /* no service and no tracked flow: passed */
 	KPB_CNT_UNSUPP_L4 = 6,         /* L4 protocol we do not translate: passed */
-	KPB_CNT_FRAGMENT = 7,          /* IP fragment: passed untranslated */
+	KPB_CNT_FRAGMENT = 7,          /* later IP fragment whose first one we did not translate: passed */
 	KPB_CNT_MALFORMED = 8,         /* truncated header, bad IHL, bad length: dropped */
 	KPB_CNT_SRC_RANGE = 9,         /* loadBalancerSourceRanges refused: dropped */
 	KPB_CNT_NO_BACKEND = 10,       /* service without usable endpoints, no reply possible: dropped */
-	KPB_CNT_SNAT_EXHAUSTED = 11,   /* no free SNAT port after bounded retries: dropped */
+	KPB_CNT_SNAT_EXHAUSTED = 11,   /* no free SNAT port for the backend after bounded retries: dropped */
 	KPB_CNT_CT_FULL = 12,          /* conntrack insert failed: dropped */
 	KPB_CNT_LOCAL_DNAT = 13,       /* translated to a local backend, handed to the stack */
 	KPB_CNT_REMOTE_FWD = 14,       /* translated (SNAT) and forwarded to a remote backend */
@@ -42,10 +42,11 @@ enum kpb_counter {
 	KPB_CNT_DSR_DECAP = 23,        /* DSR packet decapsulated for a local backend */
 	KPB_CNT_DSR_REPLY = 24,        /* local backend's DSR reply given the VIP as source */
 	KPB_CNT_FRAG_NEEDED = 25,      /* encapsulation would exceed the MTU: ICMP frag needed sent */
-	KPB_CNT_TTL = 26,              /* TTL/hop limit would expire when forwarding: left to the stack */
+	KPB_CNT_TTL = 26,              /* TTL/hop limit would expire when forwarding: ICMP time exceeded sent (or dropped) */
 	KPB_CNT_ERROR = 27,            /* a helper failed half way: dropped */
 	KPB_CNT_VIP_UNKNOWN_PORT = 28, /* ExternalIP/LB VIP on a port no service uses: dropped */
 	KPB_CNT_NO_LOCAL_BACKEND = 29, /* eTP=Local, endpoints only on other nodes: dropped silently */
+	KPB_CNT_SNAT_MAP_FULL = 30,    /* the SNAT map (--bpf-map-snat) is full: new SNAT flow dropped */
 	KPB_CNT_MAX = 32,
 };
 

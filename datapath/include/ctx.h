@@ -2,10 +2,17 @@
 /* ctx.h: the context abstraction that lets one north-south implementation compile into both the
  * XDP object (define KPB_CTX_XDP) and the tc object (define KPB_CTX_SKB) before including.
  *
- * Everything that touches the packet goes through these helpers: byte loads and stores by
- * offset (the helpers bounds-check for us and also work on non-linear skbs), checksum fix-ups,
- * head room and tail changes, redirects and verdicts. Offsets are from the start of the
- * Ethernet header. Helpers return 0 on success and a negative errno otherwise. */
+ * Packet bytes are reached by direct packet access: ctx_ptr() gives a pointer to `len` bytes at
+ * `off` (from the start of the Ethernet header) that the verifier has seen bounds-checked, or NULL.
+ * tc first pulls the headers into the skb's linear area (ctx_pull); XDP frames are linear. Every
+ * helper that changes the packet (tc checksum helpers, head/tail changes, the load/store helpers
+ * the rare paths keep) invalidates such pointers, so callers take them again afterwards.
+ *
+ * Checksums are one's complement sums kept unfolded in a __u32 (csum_*), applied with one inline
+ * update per checksum field. The exception is tc's L4 checksum: an skb may be CHECKSUM_PARTIAL
+ * (the field holds only the pseudo-header sum; veth traffic from local sockets arrives so) or
+ * CHECKSUM_COMPLETE (skb->csum must follow), which a BPF program cannot see, so tc leaves that
+ * field to bpf_l4_csum_replace: once for the pseudo-header part, once for ports. */
 #ifndef KPB_CTX_H
 #define KPB_CTX_H
 
@@ -23,6 +30,7 @@
 #define KPB_IPPROTO_UDP 17
 #define KPB_IPPROTO_IPV6 41
 #define KPB_IPPROTO_ICMPV6 58
+#define KPB_IPPROTO_SCTP 132
 #define KPB_TC_ACT_OK 0
 #define KPB_TC_ACT_SHOT 2
 #define KPB_TC_ACT_REDIRECT 7
@@ -32,6 +40,10 @@
 #endif
 #define KPB_AF_INET 2
 #define KPB_AF_INET6 10
+
+/* Offsets into the packet are masked with this before use, so the verifier sees them bounded;
+ * parse.h never produces a header offset beyond it. */
+#define KPB_OFF_MASK 0x3ff
 
 /* Verdicts the shared code returns; the entry points pass them through unchanged. */
 #if defined(KPB_CTX_XDP)
@@ -50,6 +62,69 @@
 #error "define KPB_CTX_XDP or KPB_CTX_SKB before including ctx.h"
 #endif
 
+/* The packet's start and end, read by one instruction each: left to itself, LLVM may compute
+ * ctx + offsetof(data) once and load through it later, which the verifier rejects ("modified ctx
+ * ptr"). */
+static __always_inline void *ctx_data(kpb_ctx_t *ctx)
+{
+	void *d;
+
+	asm volatile("%[d] = *(u32 *)(%[c] + %[o])" : [d] "=r"(d) : [c] "r"(ctx), [o] "i"(__builtin_offsetof(kpb_ctx_t, data)));
+	return d;
+}
+
+static __always_inline void *ctx_data_end(kpb_ctx_t *ctx)
+{
+	void *e;
+
+	asm volatile("%[e] = *(u32 *)(%[c] + %[o])" : [e] "=r"(e) : [c] "r"(ctx), [o] "i"(__builtin_offsetof(kpb_ctx_t, data_end)));
+	return e;
+}
+
+/* `len` directly accessible bytes at `off`, or NULL when the packet (its linear part, for tc)
+ * ends before them. A macro: the verifier must see the comparison in the caller's code. */
+#define ctx_ptr(ctx, off, len) ({                                                  \
+	void *_d = ctx_data(ctx);                                                  \
+	void *_p = _d + ((__u32)(off) & KPB_OFF_MASK);                             \
+	(_p + (len) > ctx_data_end(ctx)) ? (void *)0 : _p;                         \
+})
+
+static __always_inline __u32 ctx_len(kpb_ctx_t *ctx)
+{
+#if defined(KPB_CTX_XDP)
+	return bpf_xdp_get_buff_len(ctx);
+#else
+	return ctx->len;
+#endif
+}
+
+/* The packet length without a helper call: an XDP frame's linear part (a multi-buffer frame
+ * looks shorter, and the lean path leaves it to the general one), an skb's whole length. */
+static __always_inline __u32 ctx_len_cheap(kpb_ctx_t *ctx)
+{
+#if defined(KPB_CTX_XDP)
+	return ctx_data_end(ctx) - ctx_data(ctx);
+#else
+	return ctx->len;
+#endif
+}
+
+/* Make the first min(len, packet length) bytes directly accessible. XDP frames are linear up to
+ * data_end (a multi-buffer frame keeps its headers in the first buffer); an skb may hold part of
+ * its headers in fragments, and is pulled only then (bpf_skb_pull_data also unclones it). */
+static __always_inline void ctx_pull(kpb_ctx_t *ctx, __u32 len)
+{
+#if defined(KPB_CTX_SKB)
+	__u32 have = ctx_data_end(ctx) - ctx_data(ctx);
+
+	if (have >= len || have >= ctx->len)
+		return;
+	bpf_skb_pull_data(ctx, len < ctx->len ? len : ctx->len);
+#endif
+}
+
+/* Byte loads and stores by offset through helpers: for the rare paths (answers we build, quoted
+ * headers of ICMP errors) where the verifier cannot follow a computed offset cheaply. */
 static __always_inline int ctx_load(kpb_ctx_t *ctx, __u32 off, void *buf, __u32 len)
 {
 #if defined(KPB_CTX_XDP)
@@ -65,15 +140,6 @@ static __always_inline int ctx_store(kpb_ctx_t *ctx, __u32 off, const void *buf,
 	return bpf_xdp_store_bytes(ctx, off, (void *)buf, len);
 #else
 	return bpf_skb_store_bytes(ctx, off, buf, len, 0);
-#endif
-}
-
-static __always_inline __u32 ctx_len(kpb_ctx_t *ctx)
-{
-#if defined(KPB_CTX_XDP)
-	return bpf_xdp_get_buff_len(ctx);
-#else
-	return ctx->len;
 #endif
 }
 
@@ -98,8 +164,43 @@ static __always_inline bool ctx_is_gso(kpb_ctx_t *ctx)
 #endif
 }
 
-/* Fold a 32-bit one's complement sum to 16 bits (not complemented). */
-static __always_inline __u16 csum_fold32(__u64 s)
+/* Unaligned-safe word copies: packet headers sit at offsets like 14 + 12, and a byte-wise
+ * __builtin_memcpy of unknown alignment is what the BPF backend would otherwise emit. x86 and
+ * arm64 load and store unaligned words, and the verifier allows it for packet and map memory. */
+/* Each copy ends with a compiler barrier: without it LLVM gathers the loads of several copies
+ * ahead of their stores, keeps them all alive and spills them to the stack (BPF has few
+ * registers), which costs more than the copies and inflates the frame toward the 512-byte limit. */
+#define kpb_compiler_barrier() asm volatile("" ::: "memory")
+
+static __always_inline void kpb_copy4(void *dst, const void *src)
+{
+	*(__u32 *)dst = *(const __u32 *)src;
+}
+
+static __always_inline void kpb_copy16(void *dst, const void *src)
+{
+	((__u32 *)dst)[0] = ((const __u32 *)src)[0];
+	((__u32 *)dst)[1] = ((const __u32 *)src)[1];
+	((__u32 *)dst)[2] = ((const __u32 *)src)[2];
+	((__u32 *)dst)[3] = ((const __u32 *)src)[3];
+	kpb_compiler_barrier();
+}
+
+/* 12 bytes: destination then source MAC, in the Ethernet header's order. */
+static __always_inline void kpb_copy12(void *dst, const void *src)
+{
+	((__u32 *)dst)[0] = ((const __u32 *)src)[0];
+	((__u32 *)dst)[1] = ((const __u32 *)src)[1];
+	((__u32 *)dst)[2] = ((const __u32 *)src)[2];
+	kpb_compiler_barrier();
+}
+
+/* --- One's complement arithmetic (RFC 1071, RFC 1624). Sums are byte-order independent as long
+ * as words are loaded and stored the same way, so fields are used as they sit in memory. A change
+ * is accumulated unfolded in 64 bits (plain adds, no carries to propagate until the fold). */
+
+/* Fold to 16 bits, not complemented. */
+static __always_inline __u16 csum_fold(__u64 s)
 {
 	s = (s & 0xffffffff) + (s >> 32);
 	s = (s & 0xffff) + (s >> 16);
@@ -108,10 +209,111 @@ static __always_inline __u16 csum_fold32(__u64 s)
 	return (__u16)s;
 }
 
+/* Kept for the rare paths that sum with bpf_csum_diff. */
+static __always_inline __u16 csum_fold32(__u64 s)
+{
+	return csum_fold(s);
+}
+
+/* Add the change of one 32-bit word (from -> to) to `sum`: ~from + to. */
+static __always_inline __u64 csum_replace32(__u64 sum, __u32 from, __u32 to)
+{
+	return sum + (__u32)~from + to;
+}
+
+static __always_inline __u64 csum_replace16(__u64 sum, __u16 from, __u16 to)
+{
+	return sum + (__u16)~from + to;
+}
+
+/* Make LLVM compute `v` here: otherwise it defers a sum to its last use and keeps every addend
+ * alive until then, which with BPF's few registers means spilling them to the stack. */
+#define kpb_materialize(v) asm volatile("" : "+r"(v))
+
+/* Overwrite the 16-byte address at `pkt` (packet memory) with `to`, adding the change to `sum`,
+ * word by word. */
+static __always_inline __u64 csum_rewrite128(void *pkt, const __u8 *to, __u64 sum)
+{
+	__u32 *d = pkt;
+	const __u32 *t = (const __u32 *)to;
+	__u32 n;
+
+	n = t[0]; sum = csum_replace32(sum, d[0], n); d[0] = n; kpb_materialize(sum);
+	n = t[1]; sum = csum_replace32(sum, d[1], n); d[1] = n; kpb_materialize(sum);
+	n = t[2]; sum = csum_replace32(sum, d[2], n); d[2] = n; kpb_materialize(sum);
+	n = t[3]; sum = csum_replace32(sum, d[3], n); d[3] = n; kpb_materialize(sum);
+	return sum;
+}
+
+/* A checksum field after a change whose unfolded difference is `diff` (HC' = ~(~HC + m)). */
+static __always_inline __u16 csum_apply(__u16 field, __u64 diff)
+{
+	return ~csum_fold(diff + (__u16)~field);
+}
+
+/* The checksum of a 20-byte IPv4 header whose check field is 0. */
+static __always_inline __u16 kpb_ip4_csum(const struct iphdr *ip)
+{
+	const __u16 *w = (const __u16 *)ip;
+	__u64 sum = 0;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < 10; i++)
+		sum += w[i];
+	return ~csum_fold(sum);
+}
+
+/* Decrement an IPv4 TTL and return the change to the header's sum. The TTL shares a 16-bit word
+ * with the protocol; the word is rewritten whole (a byte store and a word load of the same bytes
+ * may be reordered under the C aliasing rules). */
+static __always_inline __u64 kpb_ip4_dec_ttl(struct iphdr *ip, __u64 sum)
+{
+	__u16 *w = (__u16 *)&ip->ttl;
+	__u16 old = *w, new = old - bpf_htons(0x0100);
+
+	*w = new;
+	return csum_replace16(sum, old, new);
+}
+
+/* Account a change in the IPv4 header at `ip` (directly accessible, 20 bytes checked). */
+static __always_inline void kpb_ip4_csum_apply(struct iphdr *ip, __u64 diff)
+{
+	ip->check = csum_apply(ip->check, diff);
+}
+
+/* Update the TCP/UDP checksum whose field is at `off` for a change of `pseudo` (addresses: the
+ * pseudo header) and `seg` (ports, inside the segment). `udp`: a 0 field means "no checksum"
+ * (IPv4) and is left alone, and a computed 0 is sent as 0xffff. The field must be in the part of
+ * the packet ctx_pull made accessible. */
+static __always_inline int ctx_l4_csum_update(kpb_ctx_t *ctx, __u32 off, __u64 pseudo, __u64 seg, bool udp)
+{
 #if defined(KPB_CTX_XDP)
-/* XDP has no checksum helpers: apply RFC 1624 (HC' = ~(~HC + ~m + m')) by hand. `diff` is the
- * unfolded sum of ~old + new, as bpf_csum_diff returns it. mangled0 keeps the UDP rule that 0
- * means "no checksum": such a field is left alone and a computed 0 is sent as 0xffff. */
+	__u16 *f = ctx_ptr(ctx, off, 2);
+	__u16 v;
+
+	if (!f)
+		return -1;
+	if (udp && *f == 0)
+		return 0;
+	v = csum_apply(*f, pseudo + seg);
+	*f = (udp && v == 0) ? 0xffff : v;
+	return 0;
+#else
+	__u64 m = udp ? BPF_F_MARK_MANGLED_0 : 0;
+
+	if (pseudo && bpf_l4_csum_replace(ctx, off, 0, csum_fold(pseudo), BPF_F_PSEUDO_HDR | m) < 0)
+		return -1;
+	if (seg && bpf_l4_csum_replace(ctx, off, 0, csum_fold(seg), m) < 0)
+		return -1;
+	return 0;
+#endif
+}
+
+/* --- The helper-based checksum fix-ups the rare paths use (ICMP errors, quoted headers). */
+
+#if defined(KPB_CTX_XDP)
+/* XDP has no checksum helpers: RFC 1624 by hand on a field reached by offset. */
 static __always_inline int ctx_csum_apply(kpb_ctx_t *ctx, __u32 off, __u32 diff, bool mangled0)
 {
 	__u16 old, new;
@@ -127,19 +329,7 @@ static __always_inline int ctx_csum_apply(kpb_ctx_t *ctx, __u32 off, __u32 diff,
 }
 #endif
 
-/* Account a change of 16 bits (from -> to, both as stored in the packet) in the IPv4 header
- * checksum at `off`. */
-static __always_inline int ctx_l3_csum_replace16(kpb_ctx_t *ctx, __u32 off, __u16 from, __u16 to)
-{
-#if defined(KPB_CTX_XDP)
-	return ctx_csum_apply(ctx, off, (__u32)(__u16)~from + to, false);
-#else
-	return bpf_l3_csum_replace(ctx, off, from, to, 2);
-#endif
-}
-
-/* Account a change whose unfolded one's complement difference is `diff` in the IPv4 header
- * checksum at `off`. */
+/* Account a change whose unfolded difference is `diff` in the IPv4 header checksum at `off`. */
 static __always_inline int ctx_l3_csum_diff(kpb_ctx_t *ctx, __u32 off, __u32 diff)
 {
 #if defined(KPB_CTX_XDP)
@@ -149,8 +339,7 @@ static __always_inline int ctx_l3_csum_diff(kpb_ctx_t *ctx, __u32 off, __u32 dif
 #endif
 }
 
-/* Account a pseudo-header change (addresses) in the L4 checksum at `off`. In tc the helper also
- * handles CHECKSUM_PARTIAL skbs, whose field holds only the pseudo-header sum. */
+/* Account a pseudo-header change (addresses) in the L4 checksum at `off`. */
 static __always_inline int ctx_l4_csum_diff(kpb_ctx_t *ctx, __u32 off, __u32 diff, bool udp)
 {
 #if defined(KPB_CTX_XDP)
@@ -170,29 +359,32 @@ static __always_inline int ctx_l4_csum_diff_payload(kpb_ctx_t *ctx, __u32 off, _
 #endif
 }
 
-/* Account a 16-bit change inside the L4 header or payload (ports) in the L4 checksum at `off`. */
-static __always_inline int ctx_l4_csum_replace16(kpb_ctx_t *ctx, __u32 off, __u16 from, __u16 to, bool udp)
-{
-#if defined(KPB_CTX_XDP)
-	return ctx_csum_apply(ctx, off, (__u32)(__u16)~from + to, udp);
-#else
-	return bpf_l4_csum_replace(ctx, off, from, to, 2 | (udp ? BPF_F_MARK_MANGLED_0 : 0));
-#endif
-}
-
 /* Add (len > 0) or remove (len < 0) room right after the Ethernet header, for encapsulation.
  * skb_flags (BPF_F_ADJ_ROOM_*) tell the tc helper what the room is for; XDP ignores them. */
 static __always_inline int ctx_adjust_l3_room(kpb_ctx_t *ctx, __s32 len, __u64 skb_flags)
 {
 #if defined(KPB_CTX_XDP)
-	__u8 eth[KPB_ETH_HLEN];
+	__u32 w0, w1, w2;
+	__u16 w3;
+	__u8 *eth = ctx_ptr(ctx, 0, KPB_ETH_HLEN);
 
-	/* XDP can only move the start of the packet: save the MAC header, move, write it back. */
-	if (ctx_load(ctx, 0, eth, sizeof(eth)) < 0)
+	/* XDP can only move the start of the packet: keep the MAC header, move, write it back. */
+	if (!eth)
 		return -1;
+	w0 = *(__u32 *)eth;
+	w1 = *(__u32 *)(eth + 4);
+	w2 = *(__u32 *)(eth + 8);
+	w3 = *(__u16 *)(eth + 12);
 	if (bpf_xdp_adjust_head(ctx, -len) < 0)
 		return -1;
-	return ctx_store(ctx, 0, eth, sizeof(eth));
+	eth = ctx_ptr(ctx, 0, KPB_ETH_HLEN);
+	if (!eth)
+		return -1;
+	*(__u32 *)eth = w0;
+	*(__u32 *)(eth + 4) = w1;
+	*(__u32 *)(eth + 8) = w2;
+	*(__u16 *)(eth + 12) = w3;
+	return 0;
 #else
 	return bpf_skb_adjust_room(ctx, len, BPF_ADJ_ROOM_MAC, skb_flags);
 #endif
@@ -208,7 +400,8 @@ static __always_inline int ctx_set_len(kpb_ctx_t *ctx, __u32 len)
 #endif
 }
 
-/* Send the packet out of `ifindex` as it is (MAC header already written). */
+/* Send the packet out of `ifindex` as it is (MAC header already written). XDP sends it back out
+ * of the arrival device without a helper call. */
 static __always_inline int ctx_redirect(kpb_ctx_t *ctx, __u32 ifindex)
 {
 #if defined(KPB_CTX_XDP)

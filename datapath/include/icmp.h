@@ -12,12 +12,6 @@
 #ifndef KPB_ICMP_H
 #define KPB_ICMP_H
 
-struct kpb_icmp_quote {
-	__u32 l3_off;          /* the quoted IP header */
-	__u32 l4_off;          /* its ports */
-	struct kpb_pkt r;      /* R = reverse of the quoted packet, as a tuple for kpb_ct_lookup */
-};
-
 static __always_inline bool kpb_icmp_is_error(const struct kpb_pkt *p)
 {
 	if (p->family == KPB_AF_INET)
@@ -28,148 +22,158 @@ static __always_inline bool kpb_icmp_is_error(const struct kpb_pkt *p)
 /* Read the quote; only plain headers (no IPv4 options, no IPv6 extension headers). */
 static __always_inline int kpb_icmp_quote(kpb_ctx_t *ctx, const struct kpb_pkt *p, struct kpb_icmp_quote *q)
 {
-	__be16 ports[2];
+	__be16 *ports;
 
 	q->l3_off = p->l4_off + 8;
 	__builtin_memset(&q->r, 0, sizeof(q->r));
 	q->r.family = p->family;
 	if (p->family == KPB_AF_INET) {
-		struct iphdr ip;
+		struct iphdr *ip = ctx_ptr(ctx, q->l3_off, sizeof(*ip));
 
-		if (ctx_load(ctx, q->l3_off, &ip, sizeof(ip)) < 0 || ip.ihl != 5)
+		if (!ip || *(__u8 *)ip != 0x45)
 			return -1;
-		q->r.proto = ip.protocol;
-		kpb_v4_mapped(q->r.src, ip.daddr);
-		kpb_v4_mapped(q->r.dst, ip.saddr);
+		q->r.proto = ip->protocol;
+		kpb_v4_mapped(q->r.src, ip->daddr);
+		kpb_v4_mapped(q->r.dst, ip->saddr);
 		q->l4_off = q->l3_off + 20;
 	} else {
-		struct ipv6hdr ip6;
+		struct ipv6hdr *ip6 = ctx_ptr(ctx, q->l3_off, sizeof(*ip6));
 
-		if (ctx_load(ctx, q->l3_off, &ip6, sizeof(ip6)) < 0)
+		if (!ip6)
 			return -1;
-		q->r.proto = ip6.nexthdr;
-		__builtin_memcpy(q->r.src, &ip6.daddr, 16);
-		__builtin_memcpy(q->r.dst, &ip6.saddr, 16);
+		q->r.proto = ip6->nexthdr;
+		kpb_copy16(q->r.src, &ip6->daddr);
+		kpb_copy16(q->r.dst, &ip6->saddr);
 		q->l4_off = q->l3_off + 40;
 	}
 	if (q->r.proto != KPB_IPPROTO_TCP && q->r.proto != KPB_IPPROTO_UDP)
 		return -1;
-	if (ctx_load(ctx, q->l4_off, ports, sizeof(ports)) < 0)
+	ports = ctx_ptr(ctx, q->l4_off, 4);
+	if (!ports)
 		return -1;
 	q->r.sport = ports[1];
 	q->r.dport = ports[0];
 	return 0;
 }
 
-/* Replace one outer address of an ICMP error (`src`: the source, else the destination). The
- * ICMPv4 checksum covers no pseudo header; the ICMPv6 one does, so a v6 change goes into it. */
-static __always_inline int kpb_icmp_outer_addr(kpb_ctx_t *ctx, struct kpb_pkt *p, __u8 *cur, const __u8 *to,
-					       bool src)
-{
-	__u32 diff;
-
-	if (kpb_addr_eq(cur, to))
-		return 0;
-	if (p->family == KPB_AF_INET)
-		return kpb_nat_addr(ctx, p, cur, to, src ? KPB_IP4_SRC_OFF : KPB_IP4_DST_OFF, false);
-	diff = bpf_csum_diff((__be32 *)cur, 16, (__be32 *)to, 16, 0);
-	if (kpb_nat_addr(ctx, p, cur, to, src ? KPB_IP6_SRC_OFF : KPB_IP6_DST_OFF, false) < 0)
-		return -1;
-	return ctx_l4_csum_diff(ctx, p->l4_off + 2, diff, false);
-}
-
-/* Rewrite the error per entry `v` (see the header comment). */
+/* Rewrite the error per entry `v` (see the header comment), by direct packet access: the quoted
+ * ports and addresses (and the quoted IPv4 header's checksum), the outer destination, the outer
+ * source when the error came from the quoted packet's destination, then the ICMP checksum and
+ * the outer IPv4 checksum once each. */
 static __always_inline int kpb_icmp_rewrite(kpb_ctx_t *ctx, struct kpb_pkt *p, const struct kpb_icmp_quote *q,
 					    const struct kpb_ct_value *v)
 {
-	__u32 csum_off = p->l4_off + 2;
-	__u8 old[32], new[32];
-	__be16 oldp[2], newp[2];
-	bool from_dst;
-	__u32 diff;
-
 	/* Quoted packet E = reverse(R): its source is R.dst, its destination R.src. */
-	from_dst = kpb_addr_eq(p->src, q->r.src);
-	newp[0] = v->nat_dport;
-	newp[1] = v->nat_sport;
-	if (ctx_load(ctx, q->l4_off, oldp, sizeof(oldp)) < 0 || ctx_store(ctx, q->l4_off, newp, sizeof(newp)) < 0)
-		return -1;
-	diff = bpf_csum_diff((__be32 *)oldp, 4, (__be32 *)newp, 4, 0);
-	if (p->family == KPB_AF_INET) {
-		if (ctx_load(ctx, q->l3_off + 12, old, 8) < 0)
-			return -1;
-		__builtin_memcpy(new, v->nat_dst + 12, 4);
-		__builtin_memcpy(new + 4, v->nat_src + 12, 4);
-		if (ctx_store(ctx, q->l3_off + 12, new, 8) < 0 ||
-		    ctx_l3_csum_diff(ctx, q->l3_off + 10, bpf_csum_diff((__be32 *)old, 8, (__be32 *)new, 8, 0)) < 0)
-			return -1;
-	} else {
-		if (ctx_load(ctx, q->l3_off + 8, old, 32) < 0)
-			return -1;
-		__builtin_memcpy(new, v->nat_dst, 16);
-		__builtin_memcpy(new + 16, v->nat_src, 16);
-		if (ctx_store(ctx, q->l3_off + 8, new, 32) < 0)
-			return -1;
-		diff = bpf_csum_diff((__be32 *)old, 32, (__be32 *)new, 32, diff);
-	}
-	if (ctx_l4_csum_diff_payload(ctx, csum_off, diff) < 0)
-		return -1;
+	bool from_dst = kpb_addr_eq(p->src, q->r.src);
+	__u64 icmp = 0;
+	__be16 *ports;
+	__u16 *csum;
 
-	/* Outer header. */
-	if (kpb_icmp_outer_addr(ctx, p, p->dst, v->nat_dst, false) < 0)
+	ports = ctx_ptr(ctx, q->l4_off, 4);
+	if (!ports)
 		return -1;
-	if (from_dst && kpb_icmp_outer_addr(ctx, p, p->src, v->nat_src, true) < 0)
+	icmp = csum_replace16(csum_replace16(0, ports[0], v->nat_dport), ports[1], v->nat_sport);
+	ports[0] = v->nat_dport;
+	ports[1] = v->nat_sport;
+	if (p->family == KPB_AF_INET) {
+		struct iphdr *qip = ctx_ptr(ctx, q->l3_off, sizeof(*qip));
+		struct iphdr *ip;
+		__be32 ns = *(__u32 *)(v->nat_dst + 12), nd = *(__u32 *)(v->nat_src + 12);
+		__u64 outer = 0;
+
+		if (!qip)
+			return -1;
+		/* The quoted header's own checksum absorbs its address change, so the ICMP sum over it
+		 * stays the same. */
+		kpb_ip4_csum_apply(qip, csum_replace32(csum_replace32(0, qip->saddr, ns), qip->daddr, nd));
+		qip->saddr = ns;
+		qip->daddr = nd;
+		ip = ctx_ptr(ctx, KPB_ETH_HLEN, sizeof(*ip));
+		if (!ip)
+			return -1;
+		outer = csum_replace32(outer, ip->daddr, ns);
+		ip->daddr = ns;
+		kpb_copy16(p->dst, v->nat_dst);
+		if (from_dst) {
+			outer = csum_replace32(outer, ip->saddr, nd);
+			ip->saddr = nd;
+			kpb_copy16(p->src, v->nat_src);
+		}
+		kpb_ip4_csum_apply(ip, outer);
+	} else {
+		__u8 *qip = ctx_ptr(ctx, q->l3_off, 40);
+		struct ipv6hdr *ip6;
+
+		if (!qip)
+			return -1;
+		icmp = csum_rewrite128(qip + 8, v->nat_dst, icmp);
+		icmp = csum_rewrite128(qip + 24, v->nat_src, icmp);
+		ip6 = ctx_ptr(ctx, KPB_ETH_HLEN, sizeof(*ip6));
+		if (!ip6)
+			return -1;
+		/* ICMPv6 sums the pseudo header too. */
+		icmp = csum_rewrite128(&ip6->daddr, v->nat_dst, icmp);
+		kpb_copy16(p->dst, v->nat_dst);
+		if (from_dst) {
+			icmp = csum_rewrite128(&ip6->saddr, v->nat_src, icmp);
+			kpb_copy16(p->src, v->nat_src);
+		}
+	}
+	csum = ctx_ptr(ctx, p->l4_off + 2, 2);
+	if (!csum)
 		return -1;
+	*csum = csum_apply(*csum, icmp);
 	return 0;
 }
 
 /* Ingress: an ICMP error about a tracked flow. Returns KPB_NP_CONTINUE when it is not ours. */
 static __noinline int kpb_np_icmp_ingress(kpb_ctx_t *ctx, struct kpb_pkt *p, __u32 *reason)
 {
-	struct kpb_icmp_quote q;
+	struct kpb_np_tmp *tmp = kpb_np_tmp();
+	struct kpb_icmp_quote *q;
 	struct kpb_ct_value *v;
-	struct kpb_fib fib;
+	struct kpb_fib *fib;
+	bool route = false;
 
-	if (!kpb_icmp_is_error(p) || kpb_icmp_quote(ctx, p, &q) < 0)
+	if (!tmp)
 		return KPB_NP_CONTINUE;
-	v = kpb_ct_lookup(&q.r);
+	q = &tmp->q;
+	fib = &tmp->fib;
+	if (!kpb_icmp_is_error(p) || kpb_icmp_quote(ctx, p, q) < 0)
+		return KPB_NP_CONTINUE;
+	v = kpb_ct_lookup(&q->r);
 	if (!v || (v->flags & KPB_CT_DSR))
 		return KPB_NP_CONTINUE;
 	if (v->flags & KPB_CT_LOCAL) {
 		if (v->flags & KPB_CT_REPLY)
 			return KPB_NP_CONTINUE;
-#if defined(KPB_CTX_XDP)
-		*reason = KPB_CNT_TO_TC;
-		return CTX_PASS;
-#else
-		if (kpb_icmp_rewrite(ctx, p, &q, v) < 0) {
-			*reason = KPB_CNT_ERROR;
-			return CTX_DROP;
-		}
 		*reason = KPB_CNT_ICMP_XLATE;
-		return CTX_PASS;
-#endif
-	}
-	kpb_fib_lookup(ctx, p->family, p->proto, p->l3_len, p->src, v->nat_dst, false, &fib);
-	if (!kpb_fib_usable(&fib) || p->ttl <= 1) {
+	} else {
+		kpb_fib_lookup(ctx, p->family, p->proto, p->l3_len, p->src, v->nat_dst, false, fib);
+		route = kpb_fib_usable(fib) && p->ttl > 1;
+		*reason = route ? KPB_CNT_ICMP_XLATE : KPB_CNT_FIB_FAIL;
+		if (!route && p->ttl <= 1) {
+			/* Our own error about it would be an error about an error: the stack decides. */
 #if defined(KPB_CTX_XDP)
+			*reason = KPB_CNT_TO_TC;
+#endif
+			return CTX_PASS;
+		}
+	}
+#if defined(KPB_CTX_XDP)
+	if (!route) {
 		*reason = KPB_CNT_TO_TC;
 		return CTX_PASS;
-#else
-		*reason = KPB_CNT_FIB_FAIL;
-		if (p->ttl > 1 && kpb_icmp_rewrite(ctx, p, &q, v) < 0) {
-			*reason = KPB_CNT_ERROR;
-			return CTX_DROP;
-		}
-		return CTX_PASS;
-#endif
 	}
-	if (kpb_icmp_rewrite(ctx, p, &q, v) < 0 || kpb_dec_ttl(ctx, p) < 0) {
+#endif
+	/* Local backend (tc): translated and left to the stack; no route of ours: the same. */
+	if (kpb_icmp_rewrite(ctx, p, q, v) < 0 || (route && kpb_dec_ttl(ctx, p) < 0)) {
 		*reason = KPB_CNT_ERROR;
 		return CTX_DROP;
 	}
-	*reason = KPB_CNT_ICMP_XLATE;
-	return kpb_fib_redirect(ctx, &fib, reason);
+	if (!route)
+		return CTX_PASS;
+	return kpb_fib_send(ctx, fib, reason);
 }
 
 #if defined(KPB_CTX_SKB)
@@ -177,15 +181,19 @@ static __noinline int kpb_np_icmp_ingress(kpb_ctx_t *ctx, struct kpb_pkt *p, __u
  * the frontend back in its quote and as its source. */
 static __noinline int kpb_np_icmp_egress(kpb_ctx_t *ctx, struct kpb_pkt *p, __u32 *reason)
 {
-	struct kpb_icmp_quote q;
+	struct kpb_np_tmp *tmp = kpb_np_tmp();
+	struct kpb_icmp_quote *q;
 	struct kpb_ct_value *v;
 
-	if (!kpb_icmp_is_error(p) || kpb_icmp_quote(ctx, p, &q) < 0)
+	if (!tmp)
 		return KPB_NP_CONTINUE;
-	v = kpb_ct_lookup(&q.r);
+	q = &tmp->q;
+	if (!kpb_icmp_is_error(p) || kpb_icmp_quote(ctx, p, q) < 0)
+		return KPB_NP_CONTINUE;
+	v = kpb_ct_lookup(&q->r);
 	if (!v || (v->flags & (KPB_CT_LOCAL | KPB_CT_REPLY)) != (KPB_CT_LOCAL | KPB_CT_REPLY))
 		return KPB_NP_CONTINUE;
-	if (kpb_icmp_rewrite(ctx, p, &q, v) < 0) {
+	if (kpb_icmp_rewrite(ctx, p, q, v) < 0) {
 		*reason = KPB_CNT_ERROR;
 		return CTX_DROP;
 	}

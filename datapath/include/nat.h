@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* nat.h: rewrite a packet's addresses and ports with incremental checksum updates (IPv4 header,
- * TCP/UDP pseudo-header and ports), decrement the TTL when we forward, and allocate SNAT ports.
- * Include ctx.h, parse.h and conntrack.h first. */
+/* nat.h: rewrite a packet's addresses, ports and TTL in place by direct packet access, with one
+ * incremental update per checksum field (IPv4 header; TCP/UDP for addresses, ports; SCTP's
+ * CRC32c is recomputed by sctp.h), and reserve SNAT ports. Include ctx.h, parse.h, conntrack.h
+ * and sctp.h first. */
 #ifndef KPB_NAT_H
 #define KPB_NAT_H
 
@@ -9,153 +10,182 @@
 #define KPB_SNAT_RETRIES 32 /* ports tried per new flow before counting KPB_CNT_SNAT_EXHAUSTED */
 #endif
 
-/* SNAT source ports, host order. The default sits above Linux's ip_local_port_range
- * (32768-60999) so our reply entries never shadow the node's own connections. */
-const volatile __u16 kpb_snat_port_min = 61000;
-const volatile __u16 kpb_snat_port_max = 65535;
 /* SNAT source addresses; all zero = ask the FIB for the source of the route to the backend. */
-const volatile __u8 kpb_snat_addr4[4] = {};
-const volatile __u8 kpb_snat_addr6[16] = {};
+const volatile __u8 kpb_snat_addr4[4] __attribute__((aligned(4))) = {};
+const volatile __u8 kpb_snat_addr6[16] __attribute__((aligned(4))) = {};
 
 static __always_inline __u32 kpb_l4_csum_off(const struct kpb_pkt *p)
 {
 	return p->l4_off + (p->proto == KPB_IPPROTO_TCP ? KPB_TCP_CSUM_OFF : KPB_UDP_CSUM_OFF);
 }
 
-static __always_inline bool kpb_addr_eq(const __u8 *a, const __u8 *b)
+/* Rewrite the packet to the tuple `v` names (its nat_* fields), decrementing the TTL / hop limit
+ * when we route it ourselves (`route`; the caller has checked it is > 1). A later fragment has
+ * no L4 header: only its addresses change. p follows the packet. Returns 0, or -1 when the
+ * headers are not where parse.h found them. */
+static __noinline int kpb_nat_rewrite(kpb_ctx_t *ctx, struct kpb_pkt *p, const struct kpb_ct_value *v, bool route)
 {
-	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
+	__u64 pseudo, seg;
+	__be16 *ports;
 
-	return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3])) == 0;
-}
-
-/* Replace one address (source or destination, per `ip_off`) and fix the checksums. */
-static __always_inline int kpb_nat_addr(kpb_ctx_t *ctx, struct kpb_pkt *p, __u8 *cur, const __u8 *to,
-					__u32 ip_off, bool l4csum)
-{
-	__u8 new_addr[16];
-	__u32 diff;
-	bool udp = p->proto == KPB_IPPROTO_UDP;
-
-	__builtin_memcpy(new_addr, to, 16);
 	if (p->family == KPB_AF_INET) {
-		diff = bpf_csum_diff((__be32 *)(cur + 12), 4, (__be32 *)(new_addr + 12), 4, 0);
-		if (ctx_store(ctx, p->l3_off + ip_off, new_addr + 12, 4) < 0)
+		struct iphdr *ip = ctx_ptr(ctx, KPB_ETH_HLEN, sizeof(*ip));
+		__be32 ns = *(__u32 *)(v->nat_src + 12), nd = *(__u32 *)(v->nat_dst + 12);
+		__u64 l3;
+
+		if (!ip)
 			return -1;
-		if (ctx_l3_csum_diff(ctx, p->l3_off + KPB_IP4_CSUM_OFF, diff) < 0)
-			return -1;
+		pseudo = csum_replace32(csum_replace32(0, ip->saddr, ns), ip->daddr, nd);
+		l3 = pseudo;
+		if (route)
+			l3 = kpb_ip4_dec_ttl(ip, l3);
+		ip->saddr = ns;
+		ip->daddr = nd;
+		kpb_ip4_csum_apply(ip, l3);
 	} else {
-		diff = bpf_csum_diff((__be32 *)cur, 16, (__be32 *)new_addr, 16, 0);
-		if (ctx_store(ctx, p->l3_off + ip_off, new_addr, 16) < 0)
+		struct ipv6hdr *ip6 = ctx_ptr(ctx, KPB_ETH_HLEN, sizeof(*ip6));
+
+		if (!ip6)
 			return -1;
+		pseudo = csum_rewrite128(&ip6->saddr, v->nat_src, 0);
+		pseudo = csum_rewrite128(&ip6->daddr, v->nat_dst, pseudo);
+		if (route)
+			ip6->hop_limit--;
 	}
-	if (l4csum && ctx_l4_csum_diff(ctx, kpb_l4_csum_off(p), diff, udp) < 0)
-		return -1;
-	__builtin_memcpy(cur, new_addr, 16);
-	return 0;
-}
-
-static __always_inline int kpb_nat_port(kpb_ctx_t *ctx, struct kpb_pkt *p, __be16 *cur, __be16 to,
-					__u32 port_off)
-{
-	if (*cur == to)
+	kpb_copy16(p->src, v->nat_src);
+	kpb_copy16(p->dst, v->nat_dst);
+	if (route)
+		p->ttl--;
+	if (p->frag == KPB_FRAG_LATER) {
+		p->sport = v->nat_sport;
+		p->dport = v->nat_dport;
 		return 0;
-	if (ctx_store(ctx, p->l4_off + port_off, &to, 2) < 0)
+	}
+	ports = ctx_ptr(ctx, p->l4_off, 4);
+	if (!ports)
 		return -1;
-	if (ctx_l4_csum_replace16(ctx, kpb_l4_csum_off(p), *cur, to, p->proto == KPB_IPPROTO_UDP) < 0)
-		return -1;
-	*cur = to;
-	return 0;
+	seg = csum_replace16(csum_replace16(0, ports[0], v->nat_sport), ports[1], v->nat_dport);
+	ports[0] = v->nat_sport;
+	ports[1] = v->nat_dport;
+	p->sport = v->nat_sport;
+	p->dport = v->nat_dport;
+	if (p->proto == KPB_IPPROTO_SCTP)
+		return kpb_sctp_csum_fix(ctx, p);
+	return ctx_l4_csum_update(ctx, kpb_l4_csum_off(p), pseudo, seg, p->proto == KPB_IPPROTO_UDP);
 }
 
-/* Rewrite the packet to the tuple the conntrack entry names. */
-static __always_inline int kpb_nat_apply(kpb_ctx_t *ctx, struct kpb_pkt *p, const struct kpb_ct_value *v)
-{
-	__u32 src_off = p->family == KPB_AF_INET ? KPB_IP4_SRC_OFF : KPB_IP6_SRC_OFF;
-	__u32 dst_off = p->family == KPB_AF_INET ? KPB_IP4_DST_OFF : KPB_IP6_DST_OFF;
-
-	if (!kpb_addr_eq(p->src, v->nat_src) &&
-	    kpb_nat_addr(ctx, p, p->src, v->nat_src, src_off, true) < 0)
-		return -1;
-	if (!kpb_addr_eq(p->dst, v->nat_dst) &&
-	    kpb_nat_addr(ctx, p, p->dst, v->nat_dst, dst_off, true) < 0)
-		return -1;
-	if (kpb_nat_port(ctx, p, &p->sport, v->nat_sport, 0) < 0)
-		return -1;
-	if (kpb_nat_port(ctx, p, &p->dport, v->nat_dport, 2) < 0)
-		return -1;
-	return 0;
-}
-
-/* Decrement TTL / hop limit of a packet we route ourselves. Returns -1 when it would reach 0,
- * so the caller leaves the packet to the stack (which sends the ICMP time exceeded). */
+/* Decrement the TTL / hop limit of a packet we route without NAT (DSR encapsulation of the inner
+ * packet). The caller has checked it is > 1. */
 static __always_inline int kpb_dec_ttl(kpb_ctx_t *ctx, struct kpb_pkt *p)
 {
-	__u8 w[2];
-	__u16 from, to;
+	if (p->family == KPB_AF_INET) {
+		struct iphdr *ip = ctx_ptr(ctx, KPB_ETH_HLEN, sizeof(*ip));
 
-	if (p->ttl <= 1)
-		return -1;
-	if (p->family == KPB_AF_INET6) {
-		w[0] = p->ttl - 1;
-		return ctx_store(ctx, p->l3_off + KPB_IP6_HOPLIMIT_OFF, w, 1);
+		if (!ip)
+			return -1;
+		kpb_ip4_csum_apply(ip, kpb_ip4_dec_ttl(ip, 0));
+	} else {
+		struct ipv6hdr *ip6 = ctx_ptr(ctx, KPB_ETH_HLEN, sizeof(*ip6));
+
+		if (!ip6)
+			return -1;
+		ip6->hop_limit--;
 	}
-	if (ctx_load(ctx, p->l3_off + KPB_IP4_TTL_OFF, w, 2) < 0)
-		return -1;
-	__builtin_memcpy(&from, w, 2);
-	w[0] -= 1;
-	__builtin_memcpy(&to, w, 2);
-	if (ctx_store(ctx, p->l3_off + KPB_IP4_TTL_OFF, w, 1) < 0)
-		return -1;
-	return ctx_l3_csum_replace16(ctx, p->l3_off + KPB_IP4_CSUM_OFF, from, to);
+	p->ttl--;
+	return 0;
 }
 
 /* The SNAT address for a packet of this family, or false when the FIB must supply it. */
 static __always_inline bool kpb_snat_addr_cfg(__u8 family, __u8 *out16)
 {
-	__u32 i, any = 0;
+	const volatile __u32 *a6 = (const volatile __u32 *)kpb_snat_addr6;
+	__u32 *o = (__u32 *)out16;
 
 	if (family == KPB_AF_INET) {
-		__be32 a;
+		__be32 a = *(const volatile __u32 *)kpb_snat_addr4;
 
-		__builtin_memcpy(&a, (const void *)kpb_snat_addr4, 4);
 		kpb_v4_mapped(out16, a);
 		return a != 0;
 	}
-	for (i = 0; i < 16; i++) {
-		out16[i] = kpb_snat_addr6[i];
-		any |= out16[i];
-	}
-	return any != 0;
+	o[0] = a6[0];
+	o[1] = a6[1];
+	o[2] = a6[2];
+	o[3] = a6[3];
+	return (o[0] | o[1] | o[2] | o[3]) != 0;
 }
 
-/* Reserve a SNAT port by inserting the reply entry `rk` -> `rv` with NOEXIST. Keeps the client's
- * port when it is inside the range (fewer rewrites), else starts at a random port, then walks
- * linearly. An expired entry on a candidate port is taken over. Returns the port (network
- * order) in rk->dport, or -1 when every try collided. */
-static __always_inline int kpb_snat_alloc(struct kpb_ct_key *rk, struct kpb_ct_value *rv, __be16 client_port)
+#define KPB_SNAT_FULL -2
+
+static __always_inline int kpb_snat_insert(__u8 family, const union kpb_ct_key *rk, const struct kpb_ct_value *rv)
+{
+	if (family == KPB_AF_INET)
+		return bpf_map_update_elem(&kpb_snat4, &rk->v4, rv, BPF_NOEXIST);
+	return bpf_map_update_elem(&kpb_snat6, &rk->v6, rv, BPF_NOEXIST);
+}
+
+static __always_inline void kpb_rk_set_port(__u8 family, union kpb_ct_key *rk, __be16 port)
+{
+	if (family == KPB_AF_INET)
+		rk->v4.dport = port;
+	else
+		rk->v6.dport = port;
+}
+
+/* Take over the reservation `old` (expired, its flow gone) for the flow `rv`. Two CPUs may try
+ * the same one; the compare-and-swap on its expiry (with service_id: a 64-bit word, which every
+ * BPF target can swap) lets exactly one win. */
+static __always_inline bool kpb_snat_take_over(struct kpb_ct_value *old, const struct kpb_ct_value *rv, __u64 seen)
+{
+	__u64 *word = (__u64 *)&old->expires;
+	__u64 mine = (__u64)rv->expires | ((__u64)rv->service_id << 32);
+
+	if (__sync_val_compare_and_swap(word, seen, mine) != seen)
+		return false;
+	kpb_copy16(old->nat_src, rv->nat_src);
+	kpb_copy16(old->nat_dst, rv->nat_dst);
+	old->nat_sport = rv->nat_sport;
+	old->nat_dport = rv->nat_dport;
+	old->flags = rv->flags;
+	old->tcp_state = rv->tcp_state;
+	old->backend_id = rv->backend_id;
+	old->be_gen = rv->be_gen;
+	old->nh = rv->nh;
+	return true;
+}
+
+/* One try of kpb_snat_alloc's walk, a bpf_loop callback (verified once, whatever the number of
+ * tries). The entries being built sit in kpb_np_scratch_map (nodeport.h); rk's port is set here. */
+struct kpb_snat_walk {
+	__u32 port;            /* host order, the next to try */
+	__u32 now;
+	__u8 family;
+	__u8 done;             /* 1: reserved */
+	__u8 full;             /* the map refused a new key: it is full */
+	__u8 pad;
+};
+
+static long kpb_snat_try(__u64 index, struct kpb_snat_walk *w);
+
+/* Reserve a SNAT port by inserting the reply entry rk -> rv into kpb_snat* with NOEXIST. Keeps
+ * the client's port when it is inside the range (fewer rewrites), else starts at a random port,
+ * then walks linearly, at most KPB_SNAT_RETRIES ports. A reservation that expired and that its
+ * flow no longer uses is taken over. rk and rv are the scratch entries (s->rk, s->rv); the chosen
+ * port (network order) is left in rk. Returns 0, -1 when every try collided (ports exhausted for
+ * this backend), or KPB_SNAT_FULL when the map itself is full. */
+static __always_inline int kpb_snat_alloc(__u8 family, __be16 client_port)
 {
 	__u32 min = kpb_snat_port_min, max = kpb_snat_port_max;
-	__u32 span, port, i;
-	struct kpb_ct_value *old;
+	struct kpb_snat_walk w = { .now = kpb_now(), .family = family };
 
 	if (max < min)
 		return -1;
-	span = max - min + 1;
-	port = bpf_ntohs(client_port);
-	if (port < min || port > max)
-		port = min + bpf_get_prandom_u32() % span;
-	for (i = 0; i < KPB_SNAT_RETRIES; i++) {
-		rk->dport = bpf_htons((__u16)port);
-		if (bpf_map_update_elem(&kpb_ct, rk, rv, BPF_NOEXIST) == 0)
-			return 0;
-		old = bpf_map_lookup_elem(&kpb_ct, rk);
-		if (old && old->expires < bpf_jiffies64() &&
-		    bpf_map_update_elem(&kpb_ct, rk, rv, BPF_ANY) == 0)
-			return 0;
-		port = port >= max ? min : port + 1;
-	}
-	return -1;
+	w.port = bpf_ntohs(client_port);
+	if (w.port < min || w.port > max)
+		w.port = min + bpf_get_prandom_u32() % (max - min + 1);
+	bpf_loop(KPB_SNAT_RETRIES, kpb_snat_try, &w, 0);
+	if (w.done)
+		return 0;
+	return w.full ? KPB_SNAT_FULL : -1;
 }
 
 #endif /* KPB_NAT_H */

@@ -1,87 +1,83 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* reply.h: answer a packet ourselves when a service has no usable endpoint, the way the stack
- * would for a closed port: TCP gets a RST (RFC 793 reset generation), UDP an ICMP/ICMPv6 port
- * unreachable quoting the packet (RFC 792, RFC 4443). The packet is rewritten in place into the
- * answer and sent back out of the device it came in by (XDP_TX, or tc redirect to egress).
- * Include ctx.h, parse.h and counters.h first. */
+/* reply.h: answer a packet ourselves the way the stack would: a closed port (a service without a
+ * usable endpoint) gets a TCP RST (RFC 793 reset generation) or an ICMP/ICMPv6 port unreachable
+ * quoting the packet (RFC 792, RFC 4443); a packet whose TTL would expire when we forward it gets
+ * time exceeded; one our encapsulation would push over the MTU gets fragmentation needed. The
+ * packet is rewritten in place into the answer, by direct packet access, and sent back out of the
+ * device it came in by (XDP_TX, or tc redirect to egress). Include ctx.h and parse.h first. */
 #ifndef KPB_REPLY_H
 #define KPB_REPLY_H
 
 #define KPB_REPLY_TTL 64
 
-struct kpb_ip4_hdr {
-	__u8 vihl, tos;
-	__be16 tot_len, id, frag;
-	__u8 ttl, proto;
-	__u16 csum;
-	__be32 src, dst;
-};
-
-struct kpb_ip6_hdr {
-	__be32 vtcfl;
-	__be16 plen;
-	__u8 nh, hlim;
-	__u8 src[16], dst[16];
-};
-
-/* Sum of the IPv6/IPv4 pseudo header, unfolded, for the L4 checksum of a reply. */
-static __always_inline __u32 kpb_pseudo_sum(const struct kpb_pkt *p, __u8 proto, __u32 len)
+/* Sum of the IPv4/IPv6 pseudo header of an answer (addresses swapped; the order does not change
+ * the sum), unfolded. */
+static __always_inline __u64 kpb_pseudo_sum(const struct kpb_pkt *p, __u8 proto, __u32 len)
 {
-	__be32 tail[2] = { bpf_htonl(len), bpf_htonl(proto) };
+	const __u32 *s = (const __u32 *)p->src, *d = (const __u32 *)p->dst;
+	__u64 sum = bpf_htonl(len) + (__u64)bpf_htonl(proto);
 
-	if (p->family == KPB_AF_INET) {
-		/* Addresses swapped for the answer; order does not change the sum. */
-		__be32 a[3];
-
-		__builtin_memcpy(&a[0], p->src + 12, 4);
-		__builtin_memcpy(&a[1], p->dst + 12, 4);
-		a[2] = bpf_htonl(((__u32)proto << 16) | (len & 0xffff));
-		return bpf_csum_diff(NULL, 0, a, sizeof(a), 0);
-	}
-	return bpf_csum_diff(NULL, 0, (__be32 *)p->src, 16,
-			     bpf_csum_diff(NULL, 0, (__be32 *)p->dst, 16,
-					   bpf_csum_diff(NULL, 0, tail, sizeof(tail), 0)));
+	if (p->family == KPB_AF_INET)
+		return sum + s[3] + d[3];
+	return sum + s[0] + s[1] + s[2] + s[3] + d[0] + d[1] + d[2] + d[3];
 }
 
-static __always_inline __u16 kpb_csum_finish(__u32 sum)
-{
-	return ~csum_fold32(sum);
-}
+/* Sum of `n` bytes (n even, a compile-time constant) of packet memory. */
+#define KPB_SUM_BYTES(ptr, n) ({                                                   \
+	const __u16 *_w = (const __u16 *)(ptr);                                    \
+	__u64 _s = 0;                                                              \
+	_Pragma("unroll") for (int _i = 0; _i < (n) / 2; _i++) _s += _w[_i];       \
+	_s;                                                                        \
+})
 
-/* Write a fresh IP header at l3_off for an answer of `l4_len` bytes of protocol `proto`, from
- * the packet's destination back to its source. Options and extension headers are not kept. */
-static __always_inline int kpb_reply_ip(kpb_ctx_t *ctx, const struct kpb_pkt *p, __u8 proto, __u32 l4_len)
+/* Write a fresh IP header for an answer of `l4_len` bytes of protocol `proto`, from the packet's
+ * destination back to its source, and swap the MAC addresses so it goes back to whoever sent
+ * the packet to us. The packet already has its final length. Options and extension headers are
+ * not kept. */
+static __always_inline int kpb_reply_l2l3(kpb_ctx_t *ctx, const struct kpb_pkt *p, __u8 proto, __u32 l4_len)
 {
+	__u32 m0, m1, m2;
+	__u8 *eth;
+
 	if (p->family == KPB_AF_INET) {
-		struct kpb_ip4_hdr h = {
-			.vihl = 0x45, .tot_len = bpf_htons(20 + l4_len), .ttl = KPB_REPLY_TTL, .proto = proto,
-		};
+		struct iphdr *ip = ctx_ptr(ctx, KPB_ETH_HLEN, sizeof(*ip));
 
-		__builtin_memcpy(&h.src, p->dst + 12, 4);
-		__builtin_memcpy(&h.dst, p->src + 12, 4);
-		h.csum = kpb_csum_finish(bpf_csum_diff(NULL, 0, (__be32 *)&h, sizeof(h), 0));
-		return ctx_store(ctx, p->l3_off, &h, sizeof(h));
+		if (!ip)
+			return -1;
+		*(__u8 *)ip = 0x45;
+		ip->tos = 0;
+		ip->tot_len = bpf_htons(20 + l4_len);
+		ip->id = 0;
+		ip->frag_off = 0;
+		ip->ttl = KPB_REPLY_TTL;
+		ip->protocol = proto;
+		ip->check = 0;
+		kpb_copy4(&ip->saddr, p->dst + 12);
+		kpb_copy4(&ip->daddr, p->src + 12);
+		ip->check = kpb_ip4_csum(ip);
 	} else {
-		struct kpb_ip6_hdr h = {
-			.vtcfl = bpf_htonl(0x60000000), .plen = bpf_htons(l4_len), .nh = proto, .hlim = KPB_REPLY_TTL,
-		};
+		struct ipv6hdr *ip6 = ctx_ptr(ctx, KPB_ETH_HLEN, sizeof(*ip6));
 
-		__builtin_memcpy(h.src, p->dst, 16);
-		__builtin_memcpy(h.dst, p->src, 16);
-		return ctx_store(ctx, p->l3_off, &h, sizeof(h));
+		if (!ip6)
+			return -1;
+		*(__be32 *)ip6 = bpf_htonl(0x60000000);
+		ip6->payload_len = bpf_htons(l4_len);
+		ip6->nexthdr = proto;
+		ip6->hop_limit = KPB_REPLY_TTL;
+		kpb_copy16(&ip6->saddr, p->dst);
+		kpb_copy16(&ip6->daddr, p->src);
 	}
-}
-
-/* Swap the MAC addresses so the answer goes back to whoever sent the packet to us. */
-static __always_inline int kpb_reply_eth(kpb_ctx_t *ctx)
-{
-	__u8 m[12], s[12];
-
-	if (ctx_load(ctx, 0, m, sizeof(m)) < 0)
+	eth = ctx_ptr(ctx, 0, 12);
+	if (!eth)
 		return -1;
-	__builtin_memcpy(s, m + 6, 6);
-	__builtin_memcpy(s + 6, m, 6);
-	return ctx_store(ctx, 0, s, sizeof(s));
+	m0 = *(__u32 *)eth;
+	m1 = *(__u32 *)(eth + 4);
+	m2 = *(__u32 *)(eth + 8);
+	/* dst(0..5) <-> src(6..11), as three words: [d0 d1 d2 d3][d4 d5 s0 s1][s2 s3 s4 s5]. */
+	*(__u32 *)eth = (m1 >> 16) | (m2 << 16);
+	*(__u32 *)(eth + 4) = (m2 >> 16) | (m0 << 16);
+	*(__u32 *)(eth + 8) = (m0 >> 16) | (m1 << 16);
+	return 0;
 }
 
 static __always_inline int kpb_reply_send(kpb_ctx_t *ctx)
@@ -94,95 +90,122 @@ static __always_inline int kpb_reply_send(kpb_ctx_t *ctx)
 }
 
 /* TCP RST for a segment to a closed service. Never answers a RST. */
-static __always_inline int kpb_reply_rst(kpb_ctx_t *ctx, struct kpb_pkt *p)
+static __noinline int kpb_reply_rst(kpb_ctx_t *ctx, struct kpb_pkt *p)
 {
-	struct tcphdr th, rst = {};
 	__u32 seglen, l3hdr = p->family == KPB_AF_INET ? 20 : 40;
+	__be32 seq = 0, ack = 0;
+	__u8 flags = KPB_TCP_RST;
+	struct tcphdr *th;
 
 	if (p->tcp_flags & KPB_TCP_RST)
 		return -1;
-	if (ctx_load(ctx, p->l4_off, &th, sizeof(th)) < 0)
+	th = ctx_ptr(ctx, p->l4_off, sizeof(*th));
+	if (!th)
 		return -1;
-	seglen = p->l3_len - (p->l4_off - p->l3_off) - th.doff * 4;
+	seglen = p->l3_len - (p->l4_off - p->l3_off) - th->doff * 4;
 	if (p->tcp_flags & KPB_TCP_SYN)
 		seglen++;
 	if (p->tcp_flags & KPB_TCP_FIN)
 		seglen++;
-	rst.source = p->dport;
-	rst.dest = p->sport;
-	rst.doff = 5;
-	rst.rst = 1;
 	if (p->tcp_flags & KPB_TCP_ACK) {
-		rst.seq = th.ack_seq;
+		seq = th->ack_seq;
 	} else {
-		rst.ack = 1;
-		rst.ack_seq = bpf_htonl(bpf_ntohl(th.seq) + seglen);
+		flags |= KPB_TCP_ACK;
+		ack = bpf_htonl(bpf_ntohl(th->seq) + seglen);
 	}
-	rst.check = kpb_csum_finish(bpf_csum_diff(NULL, 0, (__be32 *)&rst, sizeof(rst),
-						  kpb_pseudo_sum(p, KPB_IPPROTO_TCP, sizeof(rst))));
 	/* Options and extension headers go: the answer is a bare IP header + TCP header. */
-	if (ctx_set_len(ctx, p->l3_off + l3hdr + sizeof(rst)) < 0)
+	if (ctx_set_len(ctx, KPB_ETH_HLEN + l3hdr + sizeof(*th)) < 0)
 		return -1;
-	if (kpb_reply_ip(ctx, p, KPB_IPPROTO_TCP, sizeof(rst)) < 0 ||
-	    ctx_store(ctx, p->l3_off + l3hdr, &rst, sizeof(rst)) < 0 || kpb_reply_eth(ctx) < 0)
+	th = ctx_ptr(ctx, KPB_ETH_HLEN + l3hdr, sizeof(*th));
+	if (!th)
+		return -1;
+	__builtin_memset(th, 0, sizeof(*th));
+	th->source = p->dport;
+	th->dest = p->sport;
+	th->seq = seq;
+	th->ack_seq = ack;
+	((__u8 *)th)[12] = 5 << 4;
+	((__u8 *)th)[13] = flags;
+	th->check = ~csum_fold(KPB_SUM_BYTES(th, 20) + kpb_pseudo_sum(p, KPB_IPPROTO_TCP, sizeof(*th)));
+	if (kpb_reply_l2l3(ctx, p, KPB_IPPROTO_TCP, sizeof(*th)) < 0)
 		return -1;
 	return kpb_reply_send(ctx);
 }
 
 /* The quoted part of the offending packet: its IP header and the first 8 bytes after it. For
- * IPv6 only packets without extension headers are answered (their quote has a fixed size). */
+ * IPv6 only packets without extension headers are answered (their quote has a fixed size); the
+ * caller drops and counts the others. */
 #define KPB_QUOTE4 (20 + 8)
 #define KPB_QUOTE6 (40 + 8)
 
-/* ICMP(v6) error quoting the packet: port unreachable (`mtu` 0) for a UDP datagram to a closed
- * service, or fragmentation needed / packet too big carrying `mtu` when our encapsulation would
- * not fit. */
-static __always_inline int kpb_reply_icmp_err(kpb_ctx_t *ctx, struct kpb_pkt *p, __u32 mtu)
-{
-	__u8 quote[KPB_QUOTE6];
-	__u8 icmp[8] = {};
-	__u32 qlen, l3hdr;
-	__u32 sum;
+enum kpb_icmp_kind {
+	KPB_ICMP_PORT_UNREACH = 0,  /* UDP to a service without endpoints */
+	KPB_ICMP_FRAG_NEEDED = 1,   /* our encapsulation would exceed the route's MTU (carries it) */
+	KPB_ICMP_TIME_EXCEEDED = 2, /* TTL / hop limit would reach 0 when we forward */
+};
 
-	if (p->family == KPB_AF_INET) {
-		qlen = KPB_QUOTE4;
-		l3hdr = 20;
-		if (p->l4_off != p->l3_off + 20 || ctx_load(ctx, p->l3_off, quote, KPB_QUOTE4) < 0)
+/* ICMP(v6) error quoting the packet: port unreachable, fragmentation needed / packet too big
+ * carrying `mtu`, or time exceeded in transit. The answer comes from the packet's destination
+ * (the frontend, or the node address a reply was sent to). */
+static __noinline int kpb_reply_icmp_err(kpb_ctx_t *ctx, struct kpb_pkt *p, __u32 kind, __u32 mtu)
+{
+	bool v4 = p->family == KPB_AF_INET;
+	__u32 qlen = v4 ? KPB_QUOTE4 : KPB_QUOTE6, l3hdr = v4 ? 20 : 40;
+	__u8 type, code = 0;
+	__be32 rest = 0;
+	__u64 sum;
+	__u8 *icmp;
+
+	if (p->l4_off != KPB_ETH_HLEN + l3hdr)
+		return -1;
+	if (v4) {
+		__u8 *q = ctx_ptr(ctx, KPB_ETH_HLEN, KPB_QUOTE4);
+
+		if (!q)
 			return -1;
-		icmp[0] = 3;              /* destination unreachable */
-		icmp[1] = mtu ? 4 : 3;    /* fragmentation needed and DF set : port unreachable */
-		if (mtu) {
-			icmp[6] = mtu >> 8;  /* next-hop MTU (RFC 1191) */
-			icmp[7] = mtu & 0xff;
+		sum = KPB_SUM_BYTES(q, KPB_QUOTE4);
+		if (kind == KPB_ICMP_TIME_EXCEEDED) {
+			type = 11;                /* time exceeded, code 0: TTL exceeded in transit */
+		} else if (kind == KPB_ICMP_FRAG_NEEDED) {
+			type = 3;                 /* destination unreachable: fragmentation needed */
+			code = 4;
+			rest = bpf_htonl(mtu & 0xffff); /* next-hop MTU (RFC 1191) */
+		} else {
+			type = 3;                 /* destination unreachable: port unreachable */
+			code = 3;
 		}
-		sum = bpf_csum_diff(NULL, 0, (__be32 *)quote, KPB_QUOTE4, 0);
 	} else {
-		qlen = KPB_QUOTE6;
-		l3hdr = 40;
-		if (p->l4_off != p->l3_off + 40 || ctx_load(ctx, p->l3_off, quote, KPB_QUOTE6) < 0)
+		__u8 *q = ctx_ptr(ctx, KPB_ETH_HLEN, KPB_QUOTE6);
+
+		if (!q)
 			return -1;
-		icmp[0] = mtu ? 2 : 1;    /* packet too big : destination unreachable */
-		icmp[1] = mtu ? 0 : 4;    /* port unreachable */
-		if (mtu) {
-			icmp[4] = mtu >> 24;
-			icmp[5] = mtu >> 16;
-			icmp[6] = mtu >> 8;
-			icmp[7] = mtu & 0xff;
+		sum = KPB_SUM_BYTES(q, KPB_QUOTE6) + kpb_pseudo_sum(p, KPB_IPPROTO_ICMPV6, 8 + KPB_QUOTE6);
+		if (kind == KPB_ICMP_TIME_EXCEEDED) {
+			type = 3;                 /* time exceeded, code 0: hop limit exceeded in transit */
+		} else if (kind == KPB_ICMP_FRAG_NEEDED) {
+			type = 2;                 /* packet too big */
+			rest = bpf_htonl(mtu);
+		} else {
+			type = 1;                 /* destination unreachable: port unreachable */
+			code = 4;
 		}
-		sum = bpf_csum_diff(NULL, 0, (__be32 *)quote, KPB_QUOTE6,
-				    kpb_pseudo_sum(p, KPB_IPPROTO_ICMPV6, 8 + KPB_QUOTE6));
 	}
-	sum = bpf_csum_diff(NULL, 0, (__be32 *)icmp, sizeof(icmp), sum);
-	*(__u16 *)&icmp[2] = kpb_csum_finish(sum);
 
 	/* Cut the packet to the quote, open room for the new headers in front of it. */
-	if (ctx_set_len(ctx, p->l3_off + qlen) < 0)
+	if (ctx_set_len(ctx, KPB_ETH_HLEN + qlen) < 0)
 		return -1;
-	if (ctx_adjust_l3_room(ctx, l3hdr + sizeof(icmp), 0) < 0)
+	if (ctx_adjust_l3_room(ctx, l3hdr + 8, 0) < 0)
 		return -1;
-	if (kpb_reply_ip(ctx, p, p->family == KPB_AF_INET ? KPB_IPPROTO_ICMP : KPB_IPPROTO_ICMPV6,
-			 sizeof(icmp) + qlen) < 0 ||
-	    ctx_store(ctx, p->l3_off + l3hdr, icmp, sizeof(icmp)) < 0 || kpb_reply_eth(ctx) < 0)
+	icmp = ctx_ptr(ctx, KPB_ETH_HLEN + (v4 ? 20 : 40), 8);
+	if (!icmp)
+		return -1;
+	icmp[0] = type;
+	icmp[1] = code;
+	*(__u16 *)(icmp + 2) = 0;
+	*(__be32 *)(icmp + 4) = rest;
+	sum += *(__u16 *)icmp + (__u64)rest;
+	*(__u16 *)(icmp + 2) = ~csum_fold(sum);
+	if (kpb_reply_l2l3(ctx, p, v4 ? KPB_IPPROTO_ICMP : KPB_IPPROTO_ICMPV6, 8 + qlen) < 0)
 		return -1;
 	return kpb_reply_send(ctx);
 }

@@ -4,11 +4,11 @@
 // BPF code, and every output is parsed back with its checksums verified.
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { inNetns } from './netns.ts';
+import { inNetns, sh } from './netns.ts';
 import { createMap } from 'bpf-loader-napi';
 import { attachNorthSouth } from './np-attach.ts';
 import { NpEnv, SVC, CT, HOOK, CNT, XDP, TC, xdpCtx, skbCtx, type Service } from './np-env.ts';
-import { pkt, parse, parseIp, addr16, TCP_FLAGS, PROTO, type Parsed } from './packet.ts';
+import { pkt, parse, parseIp, addr16, inetChecksum, fragmentL3, reassembleL3, TCP_FLAGS, PROTO, type Parsed } from './packet.ts';
 import { MAC } from './np-topology.ts';
 import { slice, svc, writeTranslated } from './translated.ts';
 import { BPF_F_INNER_MAP } from '../../src/dataplane/bpf-map-writer.ts';
@@ -131,6 +131,15 @@ function tcpFrame(src: string, dst: string, sport: number, dport: number, flags:
 }
 function udpFrame(src: string, dst: string, sport: number, dport: number, srcMac: string = MAC.client, dstMac: string = MAC.ext0) {
   return pkt().eth({ src: srcMac, dst: dstMac }).ip({ src, dst }).udp({ sport, dport }).payload('dns?').build();
+}
+
+/** An L3 packet in an Ethernet frame, client to node by default. */
+function eth(l3: Buffer, srcMac: string = MAC.client, dstMac: string = MAC.ext0): Buffer {
+  const h = Buffer.alloc(14);
+  Buffer.from(srcMac.split(':').map((x) => parseInt(x, 16))).copy(h, 6);
+  Buffer.from(dstMac.split(':').map((x) => parseInt(x, 16))).copy(h, 0);
+  h.writeUInt16BE(l3[0] >> 4 === 4 ? 0x0800 : 0x86dd, 12);
+  return Buffer.concat([h, l3]);
 }
 
 function assertValid(p: Parsed) {
@@ -310,7 +319,7 @@ for (const f of FAMS) {
       assert.deepEqual(r.p.payload, frame.subarray(14, 14 + quoteLen), 'quotes the IP header and 8 bytes');
     });
 
-    test(`${fam} ${hook}: malformed packets are dropped and fragments passed, never translated`, () => {
+    test(`${fam} ${hook}: malformed packets are dropped, never translated`, () => {
       const full = tcpFrame(f.client, f.node, 40007, 30081);
       const l4 = 14 + (f.v === 4 ? 20 : 40);
       // Truncated TCP header: the IP length still claims the full segment.
@@ -323,10 +332,6 @@ for (const f of FAMS) {
         const badIhl = pkt().eth({ src: MAC.client, dst: MAC.ext0 }).ipv4({ src: f.client, dst: f.node, ihl: 4 })
           .tcp({ sport: 40007, dport: 30081 }).build();
         expectRun(hook, badIhl, DROP[hook], CNT.MALFORMED);
-        const frag = pkt().eth({ src: MAC.client, dst: MAC.ext0 }).ipv4({ src: f.client, dst: f.node, fragField: 0x2000 })
-          .tcp({ sport: 40007, dport: 30081 }).build();
-        const r = expectRun(hook, frag, PASS[hook], CNT.FRAGMENT);
-        assert.deepEqual(r.out, frag);
         // IPv4 options are legal: the L4 header is found after them and translated.
         const opts = pkt().eth({ src: MAC.client, dst: MAC.ext0 }).ipv4({ src: f.client, dst: f.node, options: Uint8Array.of(1, 1, 1, 0) })
           .tcp({ sport: 40008, dport: 30081 }).build();
@@ -334,10 +339,6 @@ for (const f of FAMS) {
         assertValid(o.p);
         assert.equal(o.p.tcp?.dport, 8080);
       } else {
-        const frag = pkt().eth({ src: MAC.client, dst: MAC.ext0 }).ipv6({ src: f.client, dst: f.node, ext: [{ type: 44 }] })
-          .tcp({ sport: 40007, dport: 30081 }).build();
-        const r = expectRun(hook, frag, PASS[hook], CNT.FRAGMENT);
-        assert.deepEqual(r.out, frag);
         // Hop-by-hop and destination options are walked and the L4 header translated.
         const ext = pkt().eth({ src: MAC.client, dst: MAC.ext0 }).ipv6({ src: f.client, dst: f.node, ext: [{ type: 0 }, { type: 60 }] })
           .tcp({ sport: 40008, dport: 30081 }).build();
@@ -355,6 +356,71 @@ for (const f of FAMS) {
           .ipv6({ src: f.client, dst: f.node, ext: [{ type: 0, data: new Uint8Array(30) }], payloadLength: 16 })
           .tcp({ sport: 40009, dport: 30081 }).build().subarray(0, 14 + 40 + 16);
         expectRun(hook, cut, DROP[hook], CNT.MALFORMED);
+      }
+    });
+
+    test(`${fam} ${hook}: a later fragment whose first fragment we never saw is passed untouched`, () => {
+      const l3 = pkt().ip({ src: f.client, dst: f.node }).udp({ sport: 5100, dport: 30053 }).payload(new Uint8Array(3000)).buildL3();
+      const frags = fragmentL3(l3, 1500, 0x4242);
+      const later = eth(frags[1]);
+      const r = expectRun(hook, later, PASS[hook], CNT.FRAGMENT);
+      assert.deepEqual(r.out, later);
+      assert.equal(env.ctEntries().length, 0, 'nothing tracked');
+    });
+
+    test(`${fam} ${hook}: a UDP datagram in fragments to a remote backend (SNAT), and the reply in fragments, are translated whole`, () => {
+      const payload = Uint8Array.from({ length: 8192 }, (_, i) => (i * 13 + 5) & 0xff);
+      const req = pkt().ip({ src: f.client, dst: f.node }).udp({ sport: 5200, dport: 30053 }).payload(payload).buildL3();
+      const out = fragmentL3(req, 1500, 0x1111).map((fr) => {
+        const r = expectRun(hook, eth(fr), fwdVerdict, CNT.REMOTE_FWD);
+        assert.equal(r.p.eth.dst, MAC.nodeB);
+        if (f.v === 4) assert.equal(r.p.ip?.checksumOk, true, 'fragment header checksum');
+        assert.equal(r.p.ip?.ttl, 63);
+        return r.out.subarray(14);
+      });
+      const sent = parseIp(reassembleL3(out));
+      assert.equal(sent.ip?.src, f.node);
+      assert.equal(sent.ip?.dst, f.remoteBe);
+      assert.equal(sent.udp?.dport, 5353);
+      assert.equal(sent.udp?.checksumOk, true, 'the reassembled datagram\'s UDP checksum');
+      assert.deepEqual(sent.payload, Buffer.from(payload));
+      const port = sent.udp!.sport;
+      // The backend answers with a datagram of its own, fragmented by its stack.
+      const reply = pkt().ip({ src: f.remoteBe, dst: f.node }).udp({ sport: 5353, dport: port }).payload(payload.subarray(0, 3000)).buildL3();
+      const back = fragmentL3(reply, 1280, 0x2222).map((fr) => {
+        const r = expectRun(hook, eth(fr, MAC.nodeB, MAC.ext0), fwdVerdict, CNT.REPLY_FWD);
+        assert.equal(r.p.eth.dst, MAC.client);
+        return r.out.subarray(14);
+      });
+      const got = parseIp(reassembleL3(back));
+      assert.equal(got.ip?.src, f.node);
+      assert.equal(got.ip?.dst, f.client);
+      assert.equal(got.udp?.sport, 30053);
+      assert.equal(got.udp?.dport, 5200);
+      assert.equal(got.udp?.checksumOk, true);
+      assert.deepEqual(got.payload, Buffer.from(payload.subarray(0, 3000)));
+    });
+
+    test(`${fam} ${hook}: TTL / hop limit 1 gets ICMP time exceeded from us, never the stack`, () => {
+      for (const [frame, what] of [
+        [tcpFrame(f.client, f.node, 40010, 30081, TCP_FLAGS.SYN, 1), 'new flow'],
+        [udpFrame(f.client, f.node, 40011, 30053), 'tracked flow'],
+      ] as const) {
+        let input = frame;
+        if (what === 'tracked flow') {
+          expectRun(hook, frame, fwdVerdict, CNT.REMOTE_FWD);
+          input = Buffer.from(frame);
+          if (f.v === 4) { input[22] = 1; input.writeUInt16BE(0, 24); input.writeUInt16BE(inetChecksum(input.subarray(14, 34)), 24); } else input[21] = 1;
+        }
+        const r = expectRun(hook, input, fwdVerdict, CNT.TTL);
+        assertValid(r.p);
+        assert.equal(r.p.eth.dst, MAC.client, what);
+        assert.equal(r.p.ip?.src, f.node);
+        assert.equal(r.p.ip?.dst, f.client);
+        assert.equal(r.p.icmp?.type, f.v === 4 ? 11 : 3, `${what}: time exceeded`);
+        assert.equal(r.p.icmp?.code, 0);
+        assert.equal(r.p.icmp?.checksumOk, true);
+        assert.deepEqual(r.p.payload, input.subarray(14, 14 + (f.v === 4 ? 28 : 48)), `${what}: quotes the packet as it arrived`);
       }
     });
 
@@ -484,7 +550,7 @@ for (const f of FAMS) {
       assert.deepEqual(r.p.payload, frame.subarray(14), 'inner packet unchanged: the frontend stays its destination');
       const fwd = env.ctEntries().find((e) => e.key.dport === 30085);
       assert.equal(fwd?.flags, CT.REMOTE | CT.DSR);
-      assert.equal(fwd?.tunnelDst, nodeB);
+      assert.equal(fwd?.natDst, nodeB, 'a DSR entry keeps the tunnel destination in nat_dst');
       // The next packet of the flow follows the entry.
       const ack = expectRun(hook, tcpFrame(f.client, f.node, 46000, 30085, TCP_FLAGS.ACK), hook === 'xdp' ? XDP.TX : TC.REDIRECT, CNT.DSR_ENCAP);
       assert.equal(ack.p.ip?.dst, nodeB);
@@ -604,16 +670,97 @@ for (const f of FAMS) {
     // The control plane replaces the endpoint: new backend and slot first, then the old backend goes.
     env.addService({ ...svc, backends: [{ id: b + 2, addr: f.remoteBe2, port: 8080 }] });
     env.map('lb_backends').delete(b + 1);
+    // Until the agent says backends changed (kpb_be_gen), the flow keeps its entry without
+    // looking lb_backends up on every packet; then it re-checks once and selects again.
+    const stale = expectRun('xdp', tcpFrame(f.client, f.node, 48000, 30094, TCP_FLAGS.ACK), XDP.TX, CNT.REMOTE_FWD);
+    assert.equal(stale.p.ip?.dst, f.remoteBe);
+    env.bumpGen('kpb_be_gen');
     const next = expectRun('xdp', tcpFrame(f.client, f.node, 48000, 30094, TCP_FLAGS.ACK), XDP.REDIRECT, CNT.REMOTE_FWD);
     assert.equal(next.p.ip?.dst, f.remoteBe2);
     assert.equal(env.ctEntries().find((e) => e.key.src === f.client && e.key.dport === 30094)?.backendId, b + 2);
   });
 
-  test(`${fam}: TTL 1 is left to the stack (which answers time exceeded)`, () => {
-    const frame = tcpFrame(f.client, f.node, 40010, 30081, TCP_FLAGS.SYN, 1);
-    const r = expectRun('xdp', frame, XDP.PASS, CNT.TTL);
-    assert.deepEqual(r.out, frame);
+  test(`${fam}: a UDP datagram in fragments to a local backend is DNATed by tc, its fragmented reply reversed at egress`, () => {
+    const payload = Uint8Array.from({ length: 30000 }, (_, i) => (i * 3 + 1) & 0xff);
+    const req = pkt().ip({ src: f.client, dst: f.node }).udp({ sport: 5300, dport: 30054 }).payload(payload).buildL3();
+    const frags = fragmentL3(req, 1500, 0x3333);
+    // XDP leaves local backends to tc, fragments included (the first one selects, in tc).
+    const x = expectRun('xdp', eth(frags[0]), XDP.PASS, CNT.TO_TC);
+    assert.deepEqual(x.out, eth(frags[0]));
+    const out = frags.map((fr) => expectRun('tc', eth(fr), TC.OK, CNT.LOCAL_DNAT).out.subarray(14));
+    const got = parseIp(reassembleL3(out));
+    assert.equal(got.ip?.dst, f.localBe);
+    assert.equal(got.ip?.src, f.client);
+    assert.equal(got.udp?.dport, 5353);
+    assert.equal(got.udp?.checksumOk, true);
+    assert.deepEqual(got.payload, Buffer.from(payload));
+    const reply = pkt().ip({ src: f.localBe, dst: f.client }).udp({ sport: 5353, dport: 5300 }).payload(payload).buildL3();
+    const back = fragmentL3(reply, 1500, 0x4444).map((fr) => expectRun('egress', eth(fr, MAC.ext0, MAC.client), TC.OK, CNT.REPLY_LOCAL).out.subarray(14));
+    const r = parseIp(reassembleL3(back));
+    assert.equal(r.ip?.src, f.node);
+    assert.equal(r.udp?.sport, 30054);
+    assert.equal(r.udp?.checksumOk, true);
+    assert.deepEqual(r.payload, Buffer.from(payload));
   });
+
+  test(`${fam}: DSR fragments: the LB node tunnels each fragment, the backend's node decapsulates and DNATs them all`, () => {
+    // LB node side: a small datagram in small fragments, so the outer header fits the MTU.
+    const payload = Uint8Array.from({ length: 3000 }, (_, i) => (i * 11) & 0xff);
+    const nodeB = f.v === 4 ? '192.0.2.12' : '2001:db8:1::12';
+    env.addService({ id: f.base + 90, addr: null, family: f.v, port: 30087, proto: PROTO.UDP, flags: SVC.NODEPORT | SVC.DSR, revAddr: f.node,
+      backends: [{ id: f.base + 90, addr: f.remoteBe, port: 5353, nodeAddr: nodeB }] });
+    const req = pkt().ip({ src: f.client, dst: f.node }).udp({ sport: 5400, dport: 30087 }).payload(payload).buildL3();
+    const frags = fragmentL3(req, 1200, 0x5555);
+    for (const hook of ['xdp', 'tc'] as const) {
+      env.clearCt();
+      for (const fr of frags) {
+        const r = expectRun(hook, eth(fr), hook === 'xdp' ? XDP.TX : TC.REDIRECT, CNT.DSR_ENCAP);
+        assert.equal(r.p.ip?.dst, nodeB);
+        assert.deepEqual(r.out.subarray(14 + (f.v === 4 ? 20 : 40)), fr, `${hook}: the fragment travels untouched`);
+      }
+    }
+    // Backend node side (this node plays it): tunnelled fragments of a datagram to node-b's NodePort.
+    env.clearCt();
+    env.addService({ id: f.base + 91, addr: null, family: f.v, port: 30088, proto: PROTO.UDP, flags: SVC.NODEPORT | SVC.DSR, revAddr: f.node,
+      backends: [{ id: f.base + 91, addr: f.localBe, port: 5353, local: true }] });
+    const inner2 = pkt().ip({ src: f.client, dst: nodeB }).udp({ sport: 5401, dport: 30088 }).payload(payload).buildL3();
+    const tunnelled = fragmentL3(inner2, 1200, 0x6666).map((fr) => (f.v === 4
+      ? pkt().eth({ src: MAC.nodeB, dst: MAC.ext0 }).ipv4({ src: nodeB, dst: f.node, proto: PROTO.IPIP })
+      : pkt().eth({ src: MAC.nodeB, dst: MAC.ext0 }).ipv6({ src: nodeB, dst: f.node, nextHeader: PROTO.IPV6 })).payload(fr).build());
+    const dnat = tunnelled.map((t) => expectRun('tc', t, TC.OK, CNT.DSR_DECAP).out.subarray(14));
+    const got = parseIp(reassembleL3(dnat));
+    assert.equal(got.ip?.dst, f.localBe);
+    assert.equal(got.udp?.dport, 5353);
+    assert.equal(got.udp?.checksumOk, true);
+    // Its reply, fragmented, leaves with the address the client used.
+    const reply = pkt().ip({ src: f.localBe, dst: f.client }).udp({ sport: 5353, dport: 5401 }).payload(payload).buildL3();
+    const back = fragmentL3(reply, 1500, 0x7777).map((fr) => expectRun('egress', eth(fr, MAC.ext0, MAC.client), TC.OK, CNT.DSR_REPLY).out.subarray(14));
+    const r = parseIp(reassembleL3(back));
+    assert.equal(r.ip?.src, nodeB);
+    assert.equal(r.udp?.sport, 30088);
+    assert.equal(r.udp?.checksumOk, true);
+  });
+
+  test(`${fam}: the next hop is cached in the flow's entry until kpb_nh_gen moves`, () => {
+    const nodeB = f.v === 4 ? '192.0.2.12' : '2001:db8:1::12';
+    const first = expectRun('xdp', udpFrame(f.client, f.node, 5500, 30053), XDP.TX, CNT.REMOTE_FWD);
+    assert.equal(first.p.eth.dst, MAC.nodeB);
+    const fwd = env.ctEntries().find((e) => e.key.src === f.client && e.key.sport === 5500)!;
+    assert.ok(fwd.nh.ifindex > 0, 'the new flow cached its next hop');
+    const moved = '02:00:00:00:0b:0b';
+    try {
+      sh(['ip', 'neigh', 'replace', nodeB, 'lladdr', moved, 'dev', 'ext0', 'nud', 'permanent']);
+      // The neighbour changed, but nobody said so: the cached MAC is used (no FIB lookup).
+      assert.equal(expectRun('xdp', udpFrame(f.client, f.node, 5500, 30053), XDP.TX, CNT.REMOTE_FWD).p.eth.dst, MAC.nodeB);
+      env.bumpGen('kpb_nh_gen');
+      assert.equal(expectRun('xdp', udpFrame(f.client, f.node, 5500, 30053), XDP.TX, CNT.REMOTE_FWD).p.eth.dst, moved, 'after the bump the FIB is asked again');
+      assert.equal(expectRun('tc', udpFrame(f.client, f.node, 5500, 30053), TC.REDIRECT, CNT.REMOTE_FWD).p.eth.dst, moved);
+    } finally {
+      sh(['ip', 'neigh', 'replace', nodeB, 'lladdr', MAC.nodeB, 'dev', 'ext0', 'nud', 'permanent']);
+      env.bumpGen('kpb_nh_gen');
+    }
+  });
+
 }
 
 test('attachNorthSouth uses native XDP on a veth and falls back to tc only, with a reason, on a bridge', () => {
@@ -701,6 +848,70 @@ test('conntrack entries expire: a new flow selects again and an expired SNAT por
     assert.equal(again.p.ip?.dst, f.remoteBe2, 'expired flow selected again');
   } finally {
     fast.close();
+  }
+});
+
+test('SNAT reservations live in their own map: a flood of other flows evicting conntrack entries never takes a live flow\'s port', async () => {
+  // A conntrack LRU of 64 entries: the old single map also held the reservations, and the flood
+  // evicted them, handing the port to the next flow while the first one lived (issue 12).
+  const small = await NpEnv.load({ kpb_snat_port_min: 63000, kpb_snat_port_max: 63000 }, 'evict', { kpb_ct4: 64, kpb_ct6: 64 });
+  try {
+    const f = FAMS[0];
+    small.addNodeAddr(f.node);
+    small.addService({ id: 1, addr: null, family: 4, port: 30060, proto: PROTO.UDP, flags: SVC.NODEPORT, revAddr: f.node,
+      backends: [{ id: 1, addr: f.remoteBe, port: 5353 }] });
+    small.addService({ id: 2, addr: null, family: 4, port: 30061, proto: PROTO.TCP, flags: SVC.NODEPORT, revAddr: f.node,
+      backends: [{ id: 2, addr: f.localBe, port: 8080, local: true }] });
+    const run = (frame: Buffer, hook: 'xdp' | 'tc' = 'xdp') => {
+      const r = hook === 'xdp' ? small.xdpProg.testRun({ data: frame, ctx: xdpCtx(EXT0, frame.length) }) : small.tcIngress.testRun({ data: frame, ctx: skbCtx(EXT0) });
+      return { verdict: r.retval, p: parse(r.data) };
+    };
+    const a = run(udpFrame(f.client, f.node, 5600, 30060));
+    assert.equal(a.verdict, XDP.TX);
+    assert.equal(a.p.udp?.sport, 63000, 'the only SNAT port');
+    // 400 local flows: 800 conntrack entries through a 64-entry LRU.
+    for (let i = 0; i < 400; i++) assert.equal(run(tcpFrame(f.client2, f.node, 20000 + i, 30061), 'tc').verdict, TC.OK);
+    assert.ok(small.ctEntries().some((e) => e.map === 'kpb_snat4' && e.key.dport === 63000), 'the reservation survived the flood');
+    // The reply of the first flow is still translated back to its client ...
+    const back = run(udpFrame(f.remoteBe, f.node, 5353, 63000, MAC.nodeB, MAC.ext0));
+    assert.equal(back.verdict, XDP.TX);
+    assert.equal(back.p.ip?.dst, f.client);
+    assert.equal(back.p.udp?.dport, 5600);
+    // ... and another client cannot get its port: the range (one port) is exhausted, counted.
+    const before = small.counter(HOOK.XDP, CNT.SNAT_EXHAUSTED);
+    assert.equal(run(udpFrame(f.client2, f.node, 5601, 30060)).verdict, XDP.DROP);
+    assert.equal(small.counter(HOOK.XDP, CNT.SNAT_EXHAUSTED), before + 1);
+  } finally {
+    small.close();
+  }
+});
+
+test('a full SNAT map drops new SNAT flows with their own counter; the sweep frees reservations of ended flows', async () => {
+  const small = await NpEnv.load({ lb_kernel_hz: 5, kpb_snat_port_min: 61000, kpb_snat_port_max: 61999 }, 'snatfull', { kpb_snat4: 4, kpb_snat6: 4 });
+  try {
+    const f = FAMS[0];
+    small.addNodeAddr(f.node);
+    small.addService({ id: 1, addr: null, family: 4, port: 30060, proto: PROTO.UDP, flags: SVC.NODEPORT, revAddr: f.node,
+      backends: [{ id: 1, addr: f.remoteBe, port: 5353 }] });
+    const send = (sport: number) => {
+      const fr = udpFrame(f.client, f.node, sport, 30060);
+      return small.xdpProg.testRun({ data: fr, ctx: xdpCtx(EXT0, fr.length) }).retval;
+    };
+    for (let i = 0; i < 4; i++) assert.equal(send(5700 + i), XDP.TX);
+    assert.equal(send(5710), XDP.DROP);
+    assert.equal(small.counter(HOOK.XDP, CNT.SNAT_MAP_FULL), 1, 'counted as a full map, not as exhausted ports');
+    assert.equal(small.snatGc(), 0, 'live reservations are kept');
+    // UDP lives 60 s x 5 jiffies here: 1.2 s at HZ 250. One flow keeps sending, one way only:
+    // its reservation expires (no reply refreshes it) but its forward entry still uses it.
+    for (let i = 0; i < 4; i++) {
+      await new Promise((r) => setTimeout(r, 400));
+      assert.equal(send(5700), XDP.TX);
+    }
+    assert.equal(small.snatGc(), 3, 'the three ended flows\' reservations are deleted');
+    assert.equal(small.ctEntries().filter((e) => e.map === 'kpb_snat4').length, 1);
+    assert.equal(send(5711), XDP.TX, 'room again');
+  } finally {
+    small.close();
   }
 });
 

@@ -19,14 +19,14 @@ export const SVC = {
   TWO_SCOPES: 1 << 11, VIP_MARKER: 1 << 12,
 } as const;
 export const BE = { LOCAL: 1 << 0, TERMINATING: 1 << 1 } as const;
-export const CT = { LOCAL: 1, REMOTE: 2, REPLY: 4, SNAT: 8, DSR: 16, DSR_BACKEND: 32 } as const;
+export const CT = { LOCAL: 1, REMOTE: 2, REPLY: 4, SNAT: 8, DSR: 16, DSR_BACKEND: 32, HOST_BACKEND: 64 } as const;
 export const HOOK = { XDP: 0, TC_INGRESS: 1, TC_EGRESS: 2 } as const;
 export const CNT = {
   PASS: 0, DROP: 1, TX: 2, REDIRECT: 3, NOT_IP: 4, NOT_SERVICE: 5, UNSUPP_L4: 6, FRAGMENT: 7, MALFORMED: 8,
   SRC_RANGE: 9, NO_BACKEND: 10, SNAT_EXHAUSTED: 11, CT_FULL: 12, LOCAL_DNAT: 13, REMOTE_FWD: 14, REPLY_FWD: 15,
   REPLY_LOCAL: 16, TO_TC: 17, FIB_FAIL: 18, RST_SENT: 19, ICMP_SENT: 20, ICMP_XLATE: 21, DSR_ENCAP: 22,
   DSR_DECAP: 23, DSR_REPLY: 24, FRAG_NEEDED: 25, TTL: 26, ERROR: 27, VIP_UNKNOWN_PORT: 28,
-  NO_LOCAL_BACKEND: 29,
+  NO_LOCAL_BACKEND: 29, SNAT_MAP_FULL: 30,
 } as const;
 export const CNT_MAX = 32;
 export const XDP = { ABORTED: 0, DROP: 1, PASS: 2, TX: 3, REDIRECT: 4 } as const;
@@ -48,10 +48,17 @@ export interface Service {
 }
 
 export interface CtEntry {
+  /** The map holding it: kpb_ct4/kpb_ct6 (forward and local-reply entries) or kpb_snat4/kpb_snat6. */
+  map: string;
   key: { src: string; dst: string; sport: number; dport: number; proto: number };
   natSrc: string; natDst: string; natSport: number; natDport: number; flags: number; serviceId: number; backendId: number;
-  tunnelDst: string; tcpState: number; expires: bigint;
+  tcpState: number; expires: number; beGen: number;
+  nh: { gen: number; ifindex: number; mtu: number; macs: Uint8Array };
 }
+
+/** The conntrack maps of conntrack.h, and the fragment maps of frag.h. */
+export const CT_MAPS = ['kpb_ct4', 'kpb_ct6', 'kpb_snat4', 'kpb_snat6'] as const;
+export const FRAG_MAPS = ['kpb_frag4', 'kpb_frag6'] as const;
 
 export class NpEnv {
   readonly pin: string;
@@ -65,13 +72,16 @@ export class NpEnv {
   }
 
   /** Load both objects into a fresh pin folder (shared maps). */
-  static async load(rodata: Record<string, RodataValue> = {}, tag = 'np'): Promise<NpEnv> {
+  static async load(rodata: Record<string, RodataValue> = {}, tag = 'np', sizes: Record<string, number> = {}): Promise<NpEnv> {
     const pin = `/sys/fs/bpf/kpb-test-${process.pid}-${tag}-${Math.random().toString(36).slice(2, 8)}`;
+    const open = (path: string) => {
+      const o = BpfObject.open(path).setRodata(rodata);
+      for (const [name, n] of Object.entries(sizes)) if (o.maps.some((m) => m.name === name)) o.resizeMap(name, n);
+      return o;
+    };
     try {
-      const tcObj = BpfObject.open(TC_OBJ).setRodata(rodata);
-      const tc = await tcObj.load({ pinPath: pin });
-      const xdpObj = BpfObject.open(XDP_OBJ).setRodata(rodata);
-      const xdp = await xdpObj.load({ pinPath: pin });
+      const tc = await open(TC_OBJ).load({ pinPath: pin });
+      const xdp = await open(XDP_OBJ).load({ pinPath: pin });
       return new NpEnv(pin, xdp, tc);
     } catch (err) {
       rmSync(pin, { recursive: true, force: true });
@@ -121,17 +131,19 @@ export class NpEnv {
   }
 
   ctEntries(): CtEntry[] {
-    return [...this.map('kpb_ct').entries()].map(([k, v]) => {
-      const key = k as { src: Uint8Array; dst: Uint8Array; sport: number; dport: number; proto: number };
+    return CT_MAPS.flatMap((map) => [...this.map(map).entries()].map(([k, v]) => {
+      const key = k as { src: Uint8Array | number; dst: Uint8Array | number; sport: number; dport: number; proto: number };
       const val = v as Record<string, unknown>;
+      const nh = val.nh as { gen: number; ifindex: number; mtu: number; macs: Uint8Array };
       return {
-        key: { src: text16(key.src), dst: text16(key.dst), sport: key.sport, dport: key.dport, proto: key.proto },
+        map,
+        key: { src: keyAddr(key.src), dst: keyAddr(key.dst), sport: key.sport, dport: key.dport, proto: key.proto },
         natSrc: text16(val.nat_src as Uint8Array), natDst: text16(val.nat_dst as Uint8Array),
         natSport: val.nat_sport as number, natDport: val.nat_dport as number, flags: val.flags as number,
         serviceId: val.service_id as number, backendId: val.backend_id as number,
-        tunnelDst: text16(val.tunnel_dst as Uint8Array), tcpState: val.tcp_state as number, expires: BigInt(val.expires as number | bigint),
+        tcpState: val.tcp_state as number, expires: val.expires as number, beGen: val.be_gen as number, nh,
       };
-    });
+    }));
   }
 
   /** Sum over CPUs of counter `c` of `hook`. */
@@ -149,9 +161,25 @@ export class NpEnv {
     return out;
   }
 
+  /** Empty the conntrack and fragment maps. */
   clearCt(): void {
-    const keys = [...this.map('kpb_ct').keys({ raw: true })];
-    if (keys.length) this.map('kpb_ct').deleteBatch(keys);
+    for (const name of [...CT_MAPS, ...FRAG_MAPS]) {
+      const keys = [...this.map(name).keys({ raw: true })];
+      if (keys.length) this.map(name).deleteBatch(keys);
+    }
+  }
+
+  /** Run the SNAT reservations' sweep (snat_gc.h); returns how many it deleted. */
+  snatGc(): number {
+    const frame = Buffer.alloc(14);
+    return this.tc.program('kpb_snat_gc').testRun({ data: frame, ctx: skbCtx(1) }).retval;
+  }
+
+  /** Bump a generation (kpb_nh_gen or kpb_be_gen), as the agent does. */
+  bumpGen(map: 'kpb_nh_gen' | 'kpb_be_gen'): number {
+    const cur = Number(this.map(map).lookup(0) ?? 0);
+    this.map(map).update(0, (cur + 1) >>> 0);
+    return (cur + 1) >>> 0;
   }
 
   close(): void {
@@ -159,6 +187,16 @@ export class NpEnv {
     this.tc.close();
     rmSync(this.pin, { recursive: true, force: true });
   }
+}
+
+/** Text of a conntrack key address: a __be32 (IPv4 keys decode it as a number) or 16 bytes. */
+function keyAddr(a: Uint8Array | number): string {
+  if (typeof a === 'number') {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(a);
+    return addrText(b);
+  }
+  return text16(a);
 }
 
 /** Text of a 16-byte map address: v4-mapped shown as dotted IPv4. */

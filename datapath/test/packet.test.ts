@@ -2,7 +2,7 @@
 // BPF fixtures that rely on them stand on something other than the builder agreeing with itself.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pkt, parse, addr16, addrText, addrBytes, inetChecksum, TCP_FLAGS } from './packet.ts';
+import { pkt, parse, parseIp, addr16, addrText, addrBytes, inetChecksum, fragmentL3, fragInfo, reassembleL3, TCP_FLAGS } from './packet.ts';
 
 test('inetChecksum matches the RFC 1071 worked example', () => {
   // RFC 1071 §3: bytes 00 01 f2 03 f4 f5 f6 f7 sum to ddf2 (one's complement sum), checksum 220d.
@@ -46,4 +46,26 @@ test('ipv6 extension headers are chained and skipped by the parser', () => {
   assert.equal(p.ip?.proto, 17);
   assert.equal(p.udp?.dport, 2000);
   assert.equal(p.udp?.checksumOk, true);
+});
+
+test('fragmentL3 splits at the MTU on 8-byte boundaries and reassembleL3 gives the datagram back', () => {
+  for (const [src, dst] of [['192.0.2.100', '192.0.2.11'], ['2001:db8:1::100', '2001:db8:1::11']]) {
+    const payload = Uint8Array.from({ length: 3000 }, (_, i) => (i * 7) & 0xff);
+    const l3 = pkt().ip({ src, dst }).udp({ sport: 5000, dport: 30053 }).payload(payload).buildL3();
+    const frags = fragmentL3(l3, 1500, 0x1234);
+    assert.equal(frags.length, 3);
+    for (const f of frags) assert.ok(f.length <= 1500, `fragment of ${f.length} bytes`);
+    const infos = frags.map((f) => fragInfo(f)!);
+    assert.deepEqual(infos.map((i) => i.more), [true, true, false]);
+    assert.equal(infos[0].offset, 0);
+    for (const i of infos.slice(1)) assert.equal(i.offset % 8, 0);
+    if (!src.includes(':')) for (const f of frags) assert.equal(inetChecksum(f.subarray(0, 20)), 0, 'fragment header checksum');
+    const back = reassembleL3([frags[2], frags[0], frags[1]]);
+    const hl = src.includes(':') ? 40 : 20;
+    assert.deepEqual(back.subarray(hl), l3.subarray(hl), 'the datagram after the header');
+    assert.equal(back.length, l3.length);
+    if (!src.includes(':')) assert.equal(inetChecksum(back.subarray(0, 20)), 0, 'reassembled header checksum');
+    assert.equal(parseIp(back).udp?.checksumOk, true);
+    assert.throws(() => reassembleL3([frags[0], frags[2]]), /expected/);
+  }
 });

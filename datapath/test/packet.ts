@@ -356,3 +356,96 @@ function parseL3(b: Buffer, out: Parsed): Parsed {
   }
   return out;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Fragments
+
+/**
+ * Split an L3 packet (IPv4, or IPv6 without extension headers) into fragments whose IP packets
+ * are at most `mtu` bytes, the way a sending host does: IPv4 copies the header with MF and the
+ * offset set (DF cleared); IPv6 inserts a fragment header. `id` is the identification.
+ */
+export function fragmentL3(l3: Buffer, mtu: number, id: number): Buffer[] {
+  const v = l3[0] >> 4;
+  const hlen = v === 4 ? (l3[0] & 0x0f) * 4 : 40;
+  const extra = v === 4 ? 0 : 8;
+  const data = l3.subarray(hlen, v === 4 ? l3.readUInt16BE(2) : 40 + l3.readUInt16BE(4));
+  const chunk = Math.floor((mtu - hlen - extra) / 8) * 8;
+  if (chunk <= 0) throw new RangeError(`MTU ${mtu} leaves no room for fragment data`);
+  const out: Buffer[] = [];
+  for (let off = 0; off < data.length; off += chunk) {
+    const part = data.subarray(off, Math.min(off + chunk, data.length));
+    const more = off + part.length < data.length;
+    if (v === 4) {
+      const h = Buffer.from(l3.subarray(0, hlen));
+      h.writeUInt16BE(hlen + part.length, 2);
+      h.writeUInt16BE(id & 0xffff, 4);
+      h.writeUInt16BE((more ? 0x2000 : 0) | (off / 8), 6);
+      h.writeUInt16BE(0, 10);
+      h.writeUInt16BE(inetChecksum(h), 10);
+      out.push(Buffer.concat([h, part]));
+    } else {
+      const h = Buffer.from(l3.subarray(0, 40));
+      const fh = Buffer.alloc(8);
+      fh[0] = l3[6];
+      fh.writeUInt16BE((off / 8) << 3 | (more ? 1 : 0), 2);
+      fh.writeUInt32BE(id >>> 0, 4);
+      h[6] = 44;
+      h.writeUInt16BE(8 + part.length, 4);
+      out.push(Buffer.concat([h, fh, part]));
+    }
+  }
+  return out;
+}
+
+/** Identity and place of one fragment (null when the packet is not a fragment). */
+export function fragInfo(l3: Buffer): { id: number; offset: number; more: boolean; proto: number; hlen: number } | null {
+  if (l3[0] >> 4 === 4) {
+    const f = l3.readUInt16BE(6);
+    if (!(f & 0x3fff)) return null;
+    return { id: l3.readUInt16BE(4), offset: (f & 0x1fff) * 8, more: Boolean(f & 0x2000), proto: l3[9], hlen: (l3[0] & 0x0f) * 4 };
+  }
+  if (l3[6] !== 44) return null;
+  const fo = l3.readUInt16BE(42);
+  return { id: l3.readUInt32BE(44), offset: (fo >> 3) * 8, more: Boolean(fo & 1), proto: l3[40], hlen: 48 };
+}
+
+/**
+ * Put fragments (L3, any order) back into one L3 packet, the way a receiving host does: the
+ * first fragment's header (its source and destination must be the same in every fragment),
+ * without fragment fields. Throws when fragments disagree, overlap or leave a hole.
+ */
+export function reassembleL3(frags: Buffer[]): Buffer {
+  const infos = frags.map((f) => ({ f, i: fragInfo(f) }));
+  if (infos.some((x) => !x.i)) throw new Error('not every packet is a fragment');
+  const v = frags[0][0] >> 4;
+  const addr = (f: Buffer) => (v === 4 ? f.subarray(12, 20) : f.subarray(8, 40)).toString('hex');
+  for (const x of infos) {
+    if (addr(x.f) !== addr(frags[0]) || x.i!.id !== infos[0].i!.id) throw new Error('fragments of different datagrams');
+  }
+  infos.sort((a, b) => a.i!.offset - b.i!.offset);
+  let next = 0;
+  const parts: Buffer[] = [];
+  for (const { f, i } of infos) {
+    if (i!.offset !== next) throw new Error(`fragment at ${i!.offset}, expected ${next}`);
+    const end = v === 4 ? f.readUInt16BE(2) : 40 + f.readUInt16BE(4);
+    const part = f.subarray(i!.hlen, end);
+    parts.push(part);
+    next += part.length;
+  }
+  if (infos[infos.length - 1].i!.more) throw new Error('the last fragment says more follow');
+  const first = infos[0];
+  const data = Buffer.concat(parts);
+  if (v === 4) {
+    const h = Buffer.from(first.f.subarray(0, first.i!.hlen));
+    h.writeUInt16BE(h.length + data.length, 2);
+    h.writeUInt16BE(0, 6);
+    h.writeUInt16BE(0, 10);
+    h.writeUInt16BE(inetChecksum(h), 10);
+    return Buffer.concat([h, data]);
+  }
+  const h = Buffer.from(first.f.subarray(0, 40));
+  h[6] = first.i!.proto;
+  h.writeUInt16BE(data.length, 4);
+  return Buffer.concat([h, data]);
+}

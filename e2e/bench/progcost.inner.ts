@@ -79,7 +79,7 @@ try {
     const out: number[] = [];
     if (hook !== 'pass') {
       const r = run(hook, Buffer.from(first));
-      const want = hook === 'xdp' ? [XDP.TX, XDP.REDIRECT] : [TC.REDIRECT];
+      const want: number[] = hook === 'xdp' ? [XDP.TX, XDP.REDIRECT] : [TC.REDIRECT];
       if (!want.includes(r.retval)) throw new Error(`warm ${hook}: first packet verdict ${r.retval}`);
       writeMirror(env, parse(first), parse(r.data));
       // Check that the loop really forwards every time: two repetitions give the frame back.

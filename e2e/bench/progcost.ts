@@ -133,7 +133,7 @@ export function runProgCost(ctx: BenchContext, samples: number): Promise<ProgCos
 
 /** The figures only, as `--json` prints them. */
 export function progCostJson(r: ProgCost | NotRun): Record<string, unknown> {
-  if (r.status !== 'ok') return r;
+  if (r.status !== 'ok') return { ...r };
   const { raw: _raw, cases: _cases, counters: _counters, ...figures } = r;
   return figures;
 }

@@ -197,6 +197,7 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
   // nodePortAddresses is unset, else the node IPs it selects (known at the first sync, and kept:
   // a node's addresses rarely change, and kube-proxy also binds them once).
   let healthServers: ServiceHealthServers | null = null;
+  let lastSnatSweepAt = performance.now();
   const makeHealthServers = (addresses: string[]) => new ServiceHealthServers({
     addresses,
     proxyHealthy: () => health.health().healthy,
@@ -251,6 +252,23 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     if (r.ops > 0) logger.v(2).info('Synced the service maps', { mode, ops: r.ops, failed: r.failures.length, notProgrammed: r.notProgrammed });
     ok &&= r.ok;
     dpm.servicesNotProgrammed.set(r.notProgrammed);
+    // The datapath caches next hops and the existence of backends per flow, valid while these
+    // generations stay (datapath/include/conntrack.h). Until route and neighbour changes come
+    // from netlink, every sync bumps both, so a cache is never older than one sync; each flow then
+    // asks the FIB and re-checks its backend once, on its next packet.
+    try {
+      dp.bumpNextHopGeneration();
+      dp.bumpBackendGeneration();
+      // SNAT reservations of ended flows (not an LRU: nothing else frees them), once a sync period.
+      if (performance.now() - lastSnatSweepAt >= settings.syncPeriodMs) {
+        lastSnatSweepAt = performance.now();
+        const swept = dp.sweepSnat();
+        if (swept > 0) logger.v(2).info('Swept SNAT reservations of ended flows', { deleted: swept });
+      }
+    } catch (err) {
+      logger.error('Cannot update the datapath\'s generations or sweep SNAT reservations', { err });
+      dpm.syncErrorsTotal.inc({ ip_family: '', op: 'datapath generations' });
+    }
 
     // Service ports whose Local policy finds no local endpoint (so this node drops their traffic).
     for (const f of FAMILIES) {

@@ -15,9 +15,9 @@ export type BpfMapSizes = {
   backends: number;
   /** lb_slots entries (service id, slot -> backend). @default 262144 */
   slots: number;
-  /** kpb_ct entries (LRU). @default 262144 */
+  /** kpb_ct4 and kpb_ct6 entries, each (LRU). @default 262144 */
   conntrack: number;
-  /** SNAT entries (LRU). @default 262144 */
+  /** kpb_snat4 and kpb_snat6 entries (SNAT port reservations), each (hash, not LRU). @default 262144 */
   snat: number;
   /** lb_affinity entries (LRU). @default 65536 */
   affinity: number;

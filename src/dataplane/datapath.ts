@@ -31,6 +31,7 @@ import { MapMigration } from './map-migration.ts';
 import { checkPin, securePinFolder } from './pin-folder.ts';
 import { readCounters } from './read-counters.ts';
 import { repairDatapath, type KeptLink, type Repair, type RepairState } from './repair-datapath.ts';
+import { bumpGeneration, type GenerationMap } from './generations.ts';
 
 export type DatapathObjects = { sock: string; tc: string; xdp: string };
 
@@ -52,12 +53,16 @@ const RESIZABLE: Record<string, keyof BpfOptions['mapSizes']> = {
   lb_backends: 'backends',
   lb_rev_nat: 'services',
   lb_slots: 'slots',
-  kpb_ct: 'conntrack',
+  kpb_ct4: 'conntrack',
+  kpb_ct6: 'conntrack',
+  kpb_snat4: 'snat',
+  kpb_snat6: 'snat',
   lb_affinity: 'affinity',
   lb_sock_rev_nat: 'sockRevNat',
 };
 
-const SIZED_MAPS = ['lb_services', 'lb_slots', 'lb_backends', 'lb_rev_nat', 'lb_maglev', 'lb_node_addrs', 'lb_src_ranges', 'lb_affinity', 'lb_sock_rev_nat', 'kpb_ct'];
+const SIZED_MAPS = ['lb_services', 'lb_slots', 'lb_backends', 'lb_rev_nat', 'lb_maglev', 'lb_node_addrs', 'lb_src_ranges', 'lb_affinity', 'lb_sock_rev_nat',
+  'kpb_ct4', 'kpb_ct6', 'kpb_snat4', 'kpb_snat6', 'kpb_frag4', 'kpb_frag6'];
 
 function errText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -391,6 +396,32 @@ export class Datapath {
     return seedIdsFromMaps(ids, this.maps, this.codec, { services: 2 * c.lb_services, backends: 2 * c.lb_backends });
   }
 
+  /**
+   * Tell the datapath that routes or neighbours changed: every flow's cached next hop (MACs,
+   * ifindex) is dropped and re-learnt from the FIB on its next packet (kpb_nh_gen, conntrack.h).
+   * Returns the new generation.
+   */
+  bumpNextHopGeneration(): number {
+    return bumpGeneration(this.#colls.tc.map('kpb_nh_gen') as unknown as GenerationMap);
+  }
+
+  /**
+   * Tell the datapath that backends may have left lb_backends: each flow re-checks its backend
+   * once, on its next packet (kpb_be_gen, conntrack.h). Returns the new generation.
+   */
+  bumpBackendGeneration(): number {
+    return bumpGeneration(this.#colls.tc.map('kpb_be_gen') as unknown as GenerationMap);
+  }
+
+  /**
+   * Delete the SNAT reservations of ended flows (expired, and no longer used by their forward
+   * entry): kpb_snat4/kpb_snat6 are not LRU maps, so nothing else frees a port whose flow went
+   * away unless a new flow happens to probe it (snat_gc.h). Returns how many were deleted.
+   */
+  sweepSnat(): number {
+    return this.#colls.tc.program('kpb_snat_gc').testRun({ data: Buffer.alloc(14) }).retval;
+  }
+
   /** Counters and fill levels for the kubeproxy_bpf_* metrics. */
   #map(name: string): BpfMap | undefined {
     for (const c of [this.#colls.tc, this.#colls.sock, this.#colls.xdp]) {
@@ -406,7 +437,10 @@ export class Datapath {
   readCounters(): DatapathSnapshot {
     const m = (name: string): BpfMap | undefined => this.#map(name);
     return readCounters(
-      { npCounters: m('kpb_np_counters'), sockStats: m('lb_sock_stats'), sized: SIZED_MAPS.map((n) => m(n)!).filter(Boolean), conntrack: m('kpb_ct') },
+      {
+        npCounters: m('kpb_np_counters'), sockStats: m('lb_sock_stats'), sized: SIZED_MAPS.map((n) => m(n)!).filter(Boolean),
+        conntrack: { IPv4: [m('kpb_ct4'), m('kpb_snat4')].filter((x) => x !== undefined), IPv6: [m('kpb_ct6'), m('kpb_snat6')].filter((x) => x !== undefined) },
+      },
       this.#attachments
         .filter((a) => this.#bpf.xdp !== 'off')
         .map((a) => ({ device: a.device, reason: a.xdpFallbackReason || 'none', fallback: a.xdp === 'off' })),

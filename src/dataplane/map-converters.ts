@@ -11,8 +11,9 @@
  *   copied once more; the agent-written lb_* maps are not (the first full sync owns them).
  */
 import type { MapConverter } from './map-migration.ts';
+import { LEGACY_CONNTRACK_CONVERTER } from './convert-conntrack.ts';
 
-export const MAP_CONVERTERS: readonly MapConverter[] = [];
+export const MAP_CONVERTERS: readonly MapConverter[] = [LEGACY_CONNTRACK_CONVERTER];
 
 export const DATAPATH_WRITTEN: ReadonlySet<string> = new Set([
   'kpb_ct', 'kpb_ct4', 'kpb_ct6', 'kpb_snat4', 'kpb_snat6', 'lb_affinity', 'lb_sock_rev_nat',

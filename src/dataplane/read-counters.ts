@@ -14,7 +14,7 @@ const REASONS = [
   'not_ip', 'not_service', 'unsupp_l4', 'fragment', 'malformed', 'src_range', 'no_backend', 'snat_exhausted', 'ct_full',
   'local_dnat', 'remote_fwd', 'reply_fwd', 'reply_local', 'to_tc', 'fib_fail', 'rst_sent', 'icmp_sent', 'icmp_xlate',
   'dsr_encap', 'dsr_decap', 'dsr_reply', 'frag_needed', 'ttl', 'error', 'vip_unknown_port',
-  'no_local_backend',
+  'no_local_backend', 'snat_map_full',
 ] as const;
 const HOOKS = ['xdp', 'tc_ingress', 'tc_egress'] as const;
 const KPB_CNT_MAX = 32;
@@ -24,7 +24,8 @@ export type CounterMaps = {
   sockStats?: BpfMap;
   /** Maps whose fill level is reported. */
   sized: BpfMap[];
-  conntrack?: BpfMap;
+  /** Conntrack maps per family (kpb_ct4 and kpb_snat4, kpb_ct6 and kpb_snat6: conntrack.h). */
+  conntrack?: { IPv4: BpfMap[]; IPv6: BpfMap[] };
 };
 
 const sum = (per: unknown): number => (Array.isArray(per) ? per : [per]).reduce<number>((n, v) => n + Number(v ?? 0), 0);
@@ -52,15 +53,9 @@ export function readCounters(maps: CounterMaps, xdpFallback: DatapathSnapshot['x
   const sized = maps.sized.map((m) => ({ map: m.name, entries: count(m), maxEntries: m.info().maxEntries }));
   const conntrack: DatapathSnapshot['conntrack'][number][] = [];
   if (maps.conntrack) {
-    let v4 = 0;
-    let v6 = 0;
-    for (const k of maps.conntrack.keys({ raw: true }) as Iterable<Buffer>) {
-      // kpb_ct_key starts with the 16-byte source: v4-mapped (::ffff:a.b.c.d) for IPv4.
-      const mapped = k.subarray(0, 10).every((b) => b === 0) && k[10] === 0xff && k[11] === 0xff;
-      if (mapped) v4++;
-      else v6++;
+    for (const ipFamily of ['IPv4', 'IPv6'] as const) {
+      conntrack.push({ ipFamily, entries: maps.conntrack[ipFamily].reduce((n, m) => n + count(m), 0) });
     }
-    conntrack.push({ ipFamily: 'IPv4', entries: v4 }, { ipFamily: 'IPv6', entries: v6 });
   }
   return { verdicts, reasons, maps: sized, conntrack, xdpFallback };
 }
