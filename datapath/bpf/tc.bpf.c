@@ -31,10 +31,12 @@ int kpb_tc_general_egress(struct __sk_buff *ctx)
 	return verdict;
 }
 
-/* key: 0 ingress, 1 egress; value: the general programs, filled by libbpf at load. Not pinned. */
+/* key: 0 ingress, 1 egress; value: the general programs, written by libbpf at each load. Pinned by
+ * name so that it outlives the agent with the attached programs (see xdp.bpf.c). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
 	__uint(max_entries, 2);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__type(key, __u32);
 	__array(values, int(struct __sk_buff *));
 } kpb_tc_next SEC(".maps") = {

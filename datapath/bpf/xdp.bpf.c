@@ -20,10 +20,15 @@ int kpb_xdp_general(struct xdp_md *ctx)
 	return verdict;
 }
 
-/* key: 0; value: kpb_xdp_general, filled by libbpf at load. Not pinned: it belongs to this load. */
+/* key: 0; value: kpb_xdp_general, written by libbpf at each load. Pinned by name: the kernel empties
+ * a program array when no file descriptor or pin holds it any more, and the attached program
+ * outlives the agent (restart, upgrade, SIGKILL), so without the pin every packet off the lean
+ * path would lose its tail call the moment the agent exits. A new load rewrites the slot with its
+ * own program, which the still-attached one then reaches too (same maps, same contract). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
 	__uint(max_entries, 1);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__type(key, __u32);
 	__array(values, int(struct xdp_md *));
 } kpb_xdp_next SEC(".maps") = {
