@@ -111,7 +111,9 @@ static __always_inline int kpb_fast4(kpb_ctx_t *ctx, __u32 *reason, bool egress)
 	if (proto == KPB_IPPROTO_TCP) {
 		__u8 *th = ctx_ptr(ctx, KPB_ETH_HLEN + sizeof(*ip), 20);
 
-		if (!th || l3_len < 40 || (th[13] & (KPB_TCP_SYN | KPB_TCP_FIN | KPB_TCP_RST)))
+		/* A header the general path would call malformed (data offset) is left to it. */
+		if (!th || (th[13] & (KPB_TCP_SYN | KPB_TCP_FIN | KPB_TCP_RST)) || th[12] < 0x50 ||
+		    sizeof(*ip) + (th[12] >> 4) * 4 > l3_len)
 			return KPB_FAST_MISS;
 		l4len = 20;
 	} else if (proto == KPB_IPPROTO_UDP) {
@@ -210,7 +212,8 @@ static __always_inline int kpb_fast6(kpb_ctx_t *ctx, __u32 *reason, bool egress)
 	if (proto == KPB_IPPROTO_TCP) {
 		__u8 *th = ctx_ptr(ctx, KPB_ETH_HLEN + sizeof(*ip6), 20);
 
-		if (!th || l3_len < 60 || (th[13] & (KPB_TCP_SYN | KPB_TCP_FIN | KPB_TCP_RST)))
+		if (!th || (th[13] & (KPB_TCP_SYN | KPB_TCP_FIN | KPB_TCP_RST)) || th[12] < 0x50 ||
+		    sizeof(*ip6) + (th[12] >> 4) * 4 > l3_len)
 			return KPB_FAST_MISS;
 		l4len = 20;
 	} else if (proto == KPB_IPPROTO_UDP) {

@@ -88,6 +88,25 @@ for (const mode of ['xdp+tc', 'tc'] as const) {
       });
     });
 
+    test(`${mode} IPv${f.v}: UDP datagrams of 3000, 8192 and 30000 bytes in fragments reach remote (SNAT) and local backends and come back intact`, () => {
+      withLinks(mode, () => {
+        const hook = mode === 'xdp+tc' ? HOOK.XDP : HOOK.TC_INGRESS;
+        const fwd = env.counter(hook, CNT.REMOTE_FWD);
+        const local = env.counter(HOOK.TC_INGRESS, CNT.LOCAL_DNAT);
+        const frag = env.counter(hook, CNT.FRAGMENT);
+        for (const port of [30053, 30054]) {
+          for (const size of [3000, 8192, 30000]) {
+            const out = sh(['ip', 'netns', 'exec', CLIENT, process.execPath, ECHO, 'big', f.node, String(port), String(size)]).trim();
+            assert.equal(out, `intact ${size}`, `${size} bytes to ${port === 30053 ? 'the remote' : 'the local'} backend`);
+          }
+        }
+        // Every fragment was translated: 3 + 6 + 21 of them each way for IPv4 at MTU 1500.
+        assert.ok(env.counter(hook, CNT.REMOTE_FWD) - fwd >= 3 + 6 + 21, 'the remote datagrams went through in fragments');
+        assert.ok(env.counter(HOOK.TC_INGRESS, CNT.LOCAL_DNAT) - local >= 3 + 6 + 21, 'the local datagrams went through in fragments');
+        assert.equal(env.counter(hook, CNT.FRAGMENT), frag, 'no fragment was passed untranslated');
+      });
+    });
+
     test(`${mode} IPv${f.v}: local backend (DNAT) answers TCP and UDP; it sees the client`, () => {
       withLinks(mode, () => {
         const egress = env.counter(HOOK.TC_EGRESS, CNT.REPLY_LOCAL);
