@@ -237,7 +237,7 @@ test(`${FLOWS} random flows (seed ${SEED})`, () => {
           assert.equal(p.ip?.dst, fl.client);
           break;
         }
-        const want = kind === 'local' ? [TC.OK] : fl.hook === 'tc' ? [TC.REDIRECT] : kind === 'extip' ? [XDP.REDIRECT] : [XDP.TX];
+        const want: number[] = kind === 'local' ? [TC.OK] : fl.hook === 'tc' ? [TC.REDIRECT] : kind === 'extip' ? [XDP.REDIRECT] : [XDP.TX];
         assert.ok(want.includes(o.verdict), `forward verdict ${o.verdict}, expected ${want.join(' or ')}`);
         outs.push(o.out);
       }
@@ -277,7 +277,7 @@ test(`${FLOWS} random flows (seed ${SEED})`, () => {
       for (const fr of frames(fl, reply, rMac, kind === 'extip' ? MAC.ext1 : MAC.ext0, r)) {
         runs++;
         const o = run(rHook, fr, rIf);
-        const want = kind === 'local' ? [TC.OK] : rHook === 'tc' ? [TC.REDIRECT] : kind === 'extip' ? [XDP.REDIRECT] : [XDP.TX];
+        const want: number[] = kind === 'local' ? [TC.OK] : rHook === 'tc' ? [TC.REDIRECT] : kind === 'extip' ? [XDP.REDIRECT] : [XDP.TX];
         assert.ok(want.includes(o.verdict), `reply verdict ${o.verdict}, expected ${want.join(' or ')}`);
         back.push(o.out);
       }

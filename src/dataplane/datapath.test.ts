@@ -156,7 +156,7 @@ test('first start attaches everything and pins it; a restart adopts maps, ids an
 
   // A restart with a larger conntrack map migrates it: a flow's entry (written here as the
   // datapath would) and the service entries survive, and the old pin is gone afterwards.
-  const ct = openPinnedMap(`${PIN}/kpb_ct`);
+  const ct = openPinnedMap(`${PIN}/kpb_ct4`);
   const ctKey = Buffer.alloc(ct.keySize, 7);
   const ctValue = Buffer.alloc(ct.info().valueSize, 9);
   ct.update(ctKey, ctValue);
@@ -164,9 +164,9 @@ test('first start attaches everything and pins it; a restart adopts maps, ids an
   ct.close();
   const grown = lifetime('native', ['ext0', 'dum0'], undefined, 524288);
   assert.equal(grown.ops, 0, 'the lb maps were kept through the migration');
-  const ct2 = openPinnedMap(`${PIN}/kpb_ct`);
+  const ct2 = openPinnedMap(`${PIN}/kpb_ct4`);
   try {
-    assert.notEqual(ct2.info().id, oldCtId, 'kpb_ct was not re-created');
+    assert.notEqual(ct2.info().id, oldCtId, 'kpb_ct4 was not re-created');
     assert.equal(ct2.info().maxEntries, 524288);
     assert.deepEqual(ct2.lookup(ctKey), ctValue, 'the conntrack entry did not survive the migration');
   } finally {
