@@ -91,7 +91,7 @@ describe('restarts, apiserver outage and --cleanup', () => {
     const nodeA = cluster.nodes['node-a'];
     const a1 = nodeA.pods[0]!;
     await eventually('NodePort served', () => echo(cluster.client, 'tcp', nodeA.ipv4, nodePort, { timeoutMs: 1_000 }));
-    const ctBefore = openPinnedMap(`${nodeA.pinPath}/kpb_ct`);
+    const ctBefore = openPinnedMap(`${nodeA.pinPath}/kpb_ct4`);
     const [oldId, oldMax] = [ctBefore.info().id, ctBefore.info().maxEntries];
     ctBefore.close();
     const streams = [
@@ -101,7 +101,7 @@ describe('restarts, apiserver outage and --cleanup', () => {
     for (const s of streams) cluster.teardown.add(s.name, () => s.stop(), () => s.kill());
     await sleep(2_000);
     await agentA.stop();
-    const grown = ['--bpf-map-conntrack=524288', '--bpf-map-services=131072', '--bpf-map-backends=131072', '--bpf-map-affinity=131072', '--bpf-map-sock-rev-nat=524288'];
+    const grown = ['--bpf-map-conntrack=524288', '--bpf-map-snat=524288', '--bpf-map-services=131072', '--bpf-map-backends=131072', '--bpf-map-affinity=131072', '--bpf-map-sock-rev-nat=524288'];
     const restarted = await startReadyAgent(nodeA, [...AGENT_ARGS, ...grown], AGENT_OPTS);
     agentA = restarted;
     for (const stream of streams) {
@@ -111,12 +111,12 @@ describe('restarts, apiserver outage and --cleanup', () => {
       assert.equal(code, 0, `${stream.name}: the conversation broke across the migration: ${summary.why}`);
       assert.ok(summary.got > 150);
     }
-    for (const map of ['kpb_ct', 'lb_services', 'lb_backends', 'lb_affinity', 'lb_sock_rev_nat']) {
+    for (const map of ['kpb_ct4', 'kpb_ct6', 'kpb_snat4', 'kpb_snat6', 'lb_services', 'lb_backends', 'lb_affinity', 'lb_sock_rev_nat']) {
       assert.match(restarted.output, new RegExp(`"Migrating a pinned map" map="${map}" kind="copy"`), `${map} was not migrated`);
     }
-    await restarted.waitFor(/"Finished migrating a pinned map" map="kpb_ct"/, 30_000);
+    await restarted.waitFor(/"Finished migrating a pinned map" map="kpb_snat4"/, 30_000);
     assert.doesNotMatch(restarted.output, /"Synced the service maps" mode="full" ops=[1-9]/, 'the service entries were not carried over: the first sync rewrote them');
-    const ct = openPinnedMap(`${nodeA.pinPath}/kpb_ct`);
+    const ct = openPinnedMap(`${nodeA.pinPath}/kpb_ct4`);
     try {
       assert.notEqual(ct.info().id, oldId);
       assert.equal(oldMax, 262144);
