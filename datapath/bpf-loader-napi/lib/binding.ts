@@ -110,6 +110,7 @@ export interface Native {
   progOpenPinned(path: string): Handle;
   progInfo(h: Handle): { id: number; type: string; name: string; tag: string };
   progTestRun(h: Handle, data: Uint8Array, ctx: Uint8Array | null, repeat: number, dataSizeOut: number | null): { retval: number; data: Buffer; ctx?: Buffer; durationNs: number };
+  progTestRunLive(h: Handle, data: Uint8Array, ctx: Uint8Array | null, repeat: number, batchSize: number): { retval: number; durationNs: number };
   progPin(h: Handle, path: string): void;
   attachXdp(prog: Handle, ifindex: number, mode: string): Handle;
   attachTc(prog: Handle, ifindex: number, direction: string, handle: number, priority: number, replace: boolean): Handle;

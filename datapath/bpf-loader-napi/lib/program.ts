@@ -66,6 +66,23 @@ export class BpfProgram {
     return r.ctx ? r : { retval: r.retval, data: r.data, durationNs: r.durationNs };
   }
 
+  /**
+   * XDP only, BPF_F_TEST_XDP_LIVE_FRAMES: run the program on `repeat` frames made from `data` and
+   * really transmit what it sends (XDP_TX/XDP_REDIRECT) or pass up the stack (XDP_PASS). `ctx`
+   * (struct xdp_md) names the device the frames arrive on. Frames come from a page pool that is
+   * recycled without being re-initialised, so whatever consumes them must restore them (see
+   * e2e/bench/forward.ts). Returns the average time per frame, sending included.
+   */
+  testRunLive(options: { data: Uint8Array; ctx?: Uint8Array | undefined; repeat: number; batchSize?: number | undefined }): { retval: number; durationNs: number } {
+    if (typeof options !== 'object' || options === null) throw invalidParameterError('options', 'an object', options);
+    const { data, ctx, repeat, batchSize = 0 } = options;
+    if (!isBytes(data)) throw invalidParameterError('data', 'a Buffer or Uint8Array', data);
+    if (ctx !== undefined && !isBytes(ctx)) throw invalidParameterError('ctx', 'a Buffer or Uint8Array', ctx);
+    checkUint('repeat', repeat, 0xffffffff, 1);
+    checkUint('batchSize', batchSize, 256);
+    return native.progTestRunLive(this.#h, data, ctx ?? null, repeat, batchSize);
+  }
+
   pin(path: string): void {
     checkString('path', path);
     native.progPin(this.#h, path);

@@ -51,6 +51,22 @@ test('BpfProgram.testRun sees map state: an LPM hit on the source drops', () => 
   }
 });
 
+test('BpfProgram.testRunLive runs XDP on live frames (BPF_F_TEST_XDP_LIVE_FRAMES): once per frame, in batches', () => {
+  // Dropped frames only (an LPM hit on the source): nothing is sent or passed up a stack.
+  const lpm = coll.map('fx_lpm');
+  lpm.update({ prefixlen: 32, addr: new Uint8Array([192, 0, 2, 99]) }, 1);
+  try {
+    const before = sum(coll.map('fx_percpu').lookup(0));
+    const r = coll.program('xdp_swap').testRunLive({ data: packet([192, 0, 2, 99]), repeat: 1000, batchSize: 64 });
+    assert.equal(typeof r.durationNs, 'number');
+    assert.equal(sum(coll.map('fx_percpu').lookup(0)) - before, 1000n, 'the program ran once per frame');
+    assert.throws(() => coll.program('xdp_swap').testRunLive({ data: packet(), repeat: 1, batchSize: 1000 }), /batchSize/);
+    assert.throws(() => coll.program('tc_mark').testRunLive({ data: packet(), repeat: 1 }), /Live-frames test run of program "tc_mark" failed/);
+  } finally {
+    lpm.delete({ prefixlen: 32, addr: new Uint8Array([192, 0, 2, 99]) });
+  }
+});
+
 test('BpfProgram.testRun runs tc: the byte after Ethernet is rewritten, verdict OK', () => {
   const r = coll.program('tc_mark').testRun({ data: packet() });
   assert.equal(r.retval, TC_ACT_OK);
