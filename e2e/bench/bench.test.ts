@@ -106,17 +106,6 @@ test('proc parsers: /proc/stat deltas, pid stat with spaces in comm, VmRSS', asy
   assert.equal(parseRss('Name:\tnode\nVmRSS:\t  123456 kB\n'), 123456 * 1024);
 });
 
-test('trafgen config builds a 60-byte UDP frame with cycling source ports', async () => {
-  const { trafgenConfig, trafgenArgv } = await import('./trafgen.ts');
-  const cfg = trafgenConfig({ srcMac: 'aa:bb:cc:00:00:01', dstMac: 'aa:bb:cc:00:00:02', srcIp: '192.0.2.100', dstIp: '192.0.2.11', dstPort: 30080, flows: 16 });
-  assert.match(cfg, /eth\(da=aa:bb:cc:00:00:02, sa=aa:bb:cc:00:00:01\)/);
-  assert.match(cfg, /udp\(sp=dinc\(10000, 10015\), dp=30080, csum=0\)/);
-  assert.match(cfg, /fill\(0x41, 18\)/); // 14 + 20 + 8 + 18 = 60 bytes + FCS
-  assert.deepEqual(trafgenArgv('eth0', '/tmp/x.cfg', 0, 0),
-    ['taskset', '-c', '0', 'trafgen', '--dev', 'eth0', '--conf', '/tmp/x.cfg', '--cpus', '1', '--no-sock-mem', '--notouch-irq', '--no-cpu-stats']);
-  assert.ok(trafgenArgv('eth0', '/tmp/x.cfg', 1, 5000).includes('5000pps'));
-});
-
 test('bench objects: selector-less service, slice with trigger time, synthetic endpoints', async () => {
   const { service, endpointSlice, syntheticEndpoint } = await import('./objects.ts');
   const svc = service({ name: 's', type: 'NodePort', protocol: 'UDP', port: 80, targetPort: 9, nodePort: 30080 });

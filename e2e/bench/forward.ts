@@ -1,176 +1,192 @@
-// Part 1: NodePort forwarding to a remote backend. trafgen in the client namespace sends 64-byte
-// UDP frames to node-a; node-a (whatever contender is installed there) forwards them across the
-// fabric to a pod on node-b. Forwarded packets are counted at the pod's eth0 (rx counter), offered
-// packets at the client's eth0 (tx counter), over a steady-state window after a warm-up. CPU is
-// /proc/stat over the same window: machine-wide, because all namespaces share the host's CPUs
-// (and the generator's own send path is inside it, equally for every contender).
-import { writeFileSync } from 'node:fs';
+// NodePort forwarding, per-packet CPU cost on one pinned CPU (issue 12), the method measuring.md
+// found to hold on this VM: BPF_F_TEST_XDP_LIVE_FRAMES.
+//
+//   node e2e/bench/forward.ts [--json] [--frames N] [--rounds R] [--batch B] [--cpu C]
+//
+// In node-a's namespace of the bench cluster, the kernel's live-frames generator makes the same
+// 60-byte UDP frame (client -> node-a's NodePort) arrive on node-a's eth0, N times per round, in
+// batches, from a process pinned to one CPU. What each contender does with it really happens:
+//   xdpTxFloor  XDP_TX straight back out (the veth transmit every contender pays);
+//   oursXdp     our kpb_xdp_ingress translates (SNAT to the pod on node-b) and sends it out;
+//   oursTc      an XDP_PASS generator hands it to the stack, where our tc programs translate and
+//               redirect it;
+//   nftables / iptables  the same XDP_PASS generator, node-a's stack with upstream kube-proxy's real
+//               rules for the same NodePort Service (kube-proxy runs in node-a's namespace against
+//               the apiserver): DNAT + masquerade, routed, sent.
+// On the far side of eth0 (the fabric port) an XDP sink restores the canonical frame (the
+// generator's pages are recycled as they are) and drops it; generator, program, veth transmit,
+// stack and sink all run on the pinned CPU, and the kernel's average per frame is the figure
+// (it matches system time within 1% here). Contenders alternate within each round; the kube-proxy
+// modes are measured while their kube-proxy runs. Each figure is the median over rounds (>= 3),
+// with the ratios of the upstream modes over ours.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Cluster } from '../cluster/cluster.ts';
+import { parseArgs } from 'node:util';
+import { spawn } from 'node:child_process';
 import { PLAN } from '../cluster/plan.ts';
-import { placedArgv } from '../cluster/proc.ts';
 import { run } from '../cluster/run.ts';
-import { cpuDelta, readCpuTimes } from './cpu.ts';
-import { isNotRun, notRun, sleep, type BenchContext, type NotRun } from './context.ts';
-import { counters, macOf, warmNeighbour } from './net.ts';
-import { Generator, trafgenArgv, trafgenConfig } from './trafgen.ts';
+import { createContext, notRun, type BenchContext, type NotRun } from './context.ts';
+import { ensureNodePortService } from './contenders.ts';
+import { ifindexOf, macOf, warmNeighbour } from './net.ts';
+import { quantile } from './stats.ts';
+import { startUpstream, upstreamMissing, waitForFirstSync, type UpstreamMode } from './upstream.ts';
+import { pkt } from '../../datapath/test/packet.ts';
 
-export interface ForwardTarget {
-  /** Where the client sends: the backend itself (floor) or node-a's NodePort. */
-  dstIp: string;
-  dstPort: number;
-  /** How this contender was set up (e.g. "agent" or "objects loaded by the bench, maps filled directly"). */
-  how: string;
-  stop(): Promise<void>;
+export interface ForwardFigures {
+  xdpTxFloorNsPerPkt?: number;
+  oursXdpNsPerPkt?: number;
+  oursTcNsPerPkt?: number;
+  nftablesNsPerPkt?: number;
+  iptablesNsPerPkt?: number;
 }
 
-export interface ForwardEnv {
-  ctx: BenchContext;
-  cluster: Cluster;
-  /** The backend pod on node-b and the UDP port traffic is sent to. */
-  backendIp: string;
-  backendPort: number;
-  nodePort: number;
-}
-
-export interface ForwardContender {
-  name: string;
-  prepare(env: ForwardEnv): Promise<ForwardTarget | NotRun>;
-}
-
-export interface RatePoint {
-  /** Requested rate (0 = unlimited). */
-  requestedPps: number;
-  offeredPps: number;
-  forwardedPps: number;
-  lossRatio: number;
-  windowS: number;
-  /** Machine-wide CPU seconds per second by state over the window. */
-  cpu: { user: number; system: number; softirq: number; idle: number };
-  /** (system + softirq) machine-wide, per forwarded packet. */
-  kernelNsPerPacket: number;
-}
-
-export type ContenderResult =
-  | { name: string; status: 'ok'; how: string; points: RatePoint[] }
-  | { name: string; status: 'not run'; reason: string };
-
-export interface ForwardOptions {
-  rates: number[];
-  durationS: number;
-  warmupS: number;
+export interface ForwardLive extends ForwardFigures {
+  status: 'ok';
+  frames: number;
+  rounds: number;
+  batch: number;
   cpu: number;
-  flows: number;
+  /** Each round's figures, in order. */
+  perRound: ForwardFigures[];
+  /** kube-proxy mode's ns/packet over ours: how many times cheaper ours is. */
+  ratios: { nftablesOverOursXdp?: number; iptablesOverOursXdp?: number; nftablesOverOursTc?: number; iptablesOverOursTc?: number };
+  /** Why a contender has no figure. */
+  notRun: Record<string, string>;
+  how: Record<string, string>;
+  /** Our datapath's counters after the ours-xdp and ours-tc runs (they must show translation). */
+  counters: Record<string, unknown>;
+  loadavg: [number, number];
 }
 
-async function measureRate(env: ForwardEnv, t: ForwardTarget, pps: number, o: ForwardOptions, tag: string): Promise<RatePoint> {
-  const { cluster } = env;
-  const clientNs = cluster.net.clientNetns;
-  const pod = cluster.nodes['node-b'].pods[0];
-  const conf = join(env.ctx.outDir, `trafgen-${tag}.cfg`);
-  writeFileSync(conf, trafgenConfig({
-    srcMac: await macOf(clientNs, 'eth0'),
-    dstMac: await macOf(cluster.nodes['node-a'].netns, 'eth0'),
-    srcIp: PLAN.client.ipv4,
-    dstIp: t.dstIp, dstPort: t.dstPort, flows: o.flows,
-  }));
-  // Bounded: whatever happens below, the generator dies within warm-up + window + 10 s.
-  const gen = new Generator(placedArgv(cluster.client, trafgenArgv('eth0', conf, o.cpu, pps)), o.warmupS + o.durationS + 10);
-  try {
-    await sleep(o.warmupS * 1000);
-    if (!gen.running) throw new Error(`trafgen exited early:\n${gen.output.slice(-2000)}`);
-    const c0 = await counters(clientNs, 'eth0');
-    const p0 = await counters(pod.place.netns, 'eth0');
-    const s0 = readCpuTimes().get('cpu')!;
-    const t0 = process.hrtime.bigint();
-    await sleep(o.durationS * 1000);
-    const c1 = await counters(clientNs, 'eth0');
-    const p1 = await counters(pod.place.netns, 'eth0');
-    const s1 = readCpuTimes().get('cpu')!;
-    const windowS = Number(process.hrtime.bigint() - t0) / 1e9;
-    const d = cpuDelta(s0, s1);
-    const offered = c1.txPackets - c0.txPackets;
-    const forwarded = p1.rxPackets - p0.rxPackets;
-    return {
-      requestedPps: pps,
-      offeredPps: offered / windowS,
-      forwardedPps: forwarded / windowS,
-      lossRatio: offered > 0 ? Math.max(0, 1 - forwarded / offered) : 0,
-      windowS,
-      cpu: { user: d.user / windowS, system: d.system / windowS, softirq: d.softirq / windowS, idle: d.idle / windowS },
-      kernelNsPerPacket: forwarded > 0 ? ((d.system + d.softirq) * 1e9) / forwarded : Number.NaN,
-    };
-  } finally {
-    await gen.stop(2_000);
-  }
-}
+const NODE_PORT = 30080;
+const BACKEND_PORT = 9;
+const INNER = join(import.meta.dirname, 'forward-live.inner.ts');
+const SINK = join(import.meta.dirname, 'live-sink.ts');
+const median = (xs: number[]): number => quantile(xs, 0.5);
 
-/** A short low-rate burst: does the contender deliver anything at all to the backend? */
-async function reachable(env: ForwardEnv, t: ForwardTarget, o: ForwardOptions, tag: string): Promise<number> {
-  const p = await measureRate(env, t, 2_000, { ...o, durationS: 1, warmupS: 0.5 }, `${tag}-probe`);
-  return p.forwardedPps / Math.max(1, p.offeredPps);
-}
+type Mode = 'floor' | 'stack' | 'ours-xdp' | 'ours-tc';
 
-export async function runForward(ctx: BenchContext, contenders: readonly ForwardContender[], o: ForwardOptions): Promise<ContenderResult[]> {
+export async function runForwardLive(ctx: BenchContext, o: { frames: number; rounds: number; batch: number; cpu: number }): Promise<ForwardLive | NotRun> {
+  if (process.getuid?.() !== 0) return notRun('needs root (namespaces, BPF)');
+  const rounds = Math.max(3, o.rounds);
   const cluster = await ctx.cluster();
-  const backend = cluster.nodes['node-b'].pods[0];
-  const env: ForwardEnv = { ctx, cluster, backendIp: backend.ipv4, backendPort: 9, nodePort: 30080 };
-  // A veth delivers frames its peer XDP_TX'd only when it has an XDP program itself: attach a
-  // no-op XDP_PASS (xdp-pass.bpf.c) to node-a's fabric port, for every contender alike.
-  const passObj = join(ctx.outDir, 'xdp-pass.bpf.o');
-  await run(['clang', '-O2', '-target', 'bpf', '-c', join(import.meta.dirname, 'xdp-pass.bpf.c'), '-o', passObj]);
-  await run(['ip', '-n', cluster.net.fabricNetns, 'link', 'set', 'dev', 'f-node-a', 'xdpdrv', 'obj', passObj, 'sec', 'xdp']);
-  // Neighbour entries on the path exist before the first measured packet.
-  await warmNeighbour(cluster.nodes['node-a'].netns, cluster.nodes['node-b'].ipv4);
-  await warmNeighbour(cluster.nodes['node-b'].netns, cluster.nodes['node-a'].ipv4);
-  const out: ContenderResult[] = [];
-  for (const c of contenders) {
-    ctx.log(`forward: preparing ${c.name}`);
-    let t: ForwardTarget | NotRun;
-    try {
-      t = await c.prepare(env);
-    } catch (err) {
-      t = notRun(`setup failed: ${(err as Error).message.split('\n')[0]}`);
+  const a = cluster.nodes['node-a'];
+  const backend = cluster.nodes['node-b'].pods[0]!;
+  const liveObj = join(ctx.outDir, 'live.bpf.o');
+  await run(['clang', '-O2', '-g', '-target', 'bpf', '-D__TARGET_ARCH_x86', `-I${join(ctx.root, 'build', 'include')}`,
+    '-c', join(import.meta.dirname, 'live.bpf.c'), '-o', liveObj]);
+  const frame = pkt().eth({ src: await macOf(cluster.net.clientNetns, 'eth0'), dst: await macOf(a.netns, 'eth0') })
+    .ipv4({ src: PLAN.client.ipv4, dst: a.ipv4, ttl: 64, id: 1 })
+    .udp({ sport: 40000, dport: NODE_PORT }).payload(Buffer.concat([Buffer.from('KPBLIVE1'), Buffer.alloc(10)])).build();
+  if (frame.length !== 60) throw new Error(`the benchmark frame is ${frame.length} bytes, live.bpf.c expects 60`);
+  const ifindex = await ifindexOf(a.netns, 'eth0');
+  await warmNeighbour(a.netns, cluster.nodes['node-b'].ipv4);
+  await ensureNodePortService(cluster, NODE_PORT, backend.ipv4, BACKEND_PORT);
+
+  const inner = async (mode: Mode, n: number): Promise<{ ns: number[]; counters: Record<string, unknown> }> => {
+    const args = { mode, ifindex, frameHex: frame.toString('hex'), frames: o.frames, rounds: n, batch: o.batch, liveObj,
+      node: a.ipv4, backend: backend.ipv4, nodePort: NODE_PORT, backendPort: BACKEND_PORT };
+    const r = await run(['taskset', '-c', String(o.cpu), 'ip', 'netns', 'exec', a.netns, 'sh', '-c', 'mount -t bpf bpf /sys/fs/bpf && exec "$@"', 'sh',
+      process.execPath, INNER, JSON.stringify(args)], { timeoutMs: 600_000, allowFailure: true });
+    if (r.code !== 0) throw new Error(`live-frames run (${mode}) failed: ${r.stderr.trim().split('\n').slice(-3).join(' ')}`);
+    return JSON.parse(r.stdout.trim().split('\n').pop()!) as { ns: number[]; counters: Record<string, unknown> };
+  };
+
+  // The sink on the fabric side of node-a's eth0, for the whole measurement.
+  const sink = spawn('ip', ['netns', 'exec', cluster.net.fabricNetns, process.execPath, SINK, liveObj, 'f-node-a', frame.toString('hex')],
+    { stdio: ['pipe', 'pipe', 'pipe'] });
+  let sinkOut = '';
+  sink.stdout!.on('data', (d) => { sinkOut += d; });
+  sink.stderr!.on('data', (d) => { sinkOut += d; });
+  const load0 = loadavg()[0];
+  try {
+    const deadline = Date.now() + 20_000;
+    while (!sinkOut.includes('ready')) {
+      if (sink.exitCode !== null || Date.now() > deadline) throw new Error(`the live-frames sink did not start: ${sinkOut.trim()}`);
+      await new Promise((r) => setTimeout(r, 50));
     }
-    if (isNotRun(t)) {
-      ctx.log(`forward: ${c.name} not run: ${t.reason}`);
-      out.push({ name: c.name, status: 'not run', reason: t.reason });
-      continue;
+    const perRound: ForwardFigures[] = Array.from({ length: rounds }, () => ({}));
+    const counters: Record<string, unknown> = {};
+    for (let r = 0; r < rounds; r++) {
+      perRound[r]!.xdpTxFloorNsPerPkt = (await inner('floor', 1)).ns[0];
+      const x = await inner('ours-xdp', 1);
+      perRound[r]!.oursXdpNsPerPkt = x.ns[0];
+      counters.oursXdp = x.counters;
+      const t = await inner('ours-tc', 1);
+      perRound[r]!.oursTcNsPerPkt = t.ns[0];
+      counters.oursTc = t.counters;
+      ctx.log(`forward (live frames): round ${r + 1}: ${JSON.stringify(perRound[r])}`);
     }
-    try {
-      const ratio = await reachable(env, t, o, c.name);
-      if (ratio < 0.5) {
-        out.push({ name: c.name, status: 'not run', reason: `set up (${t.how}) but only ${(ratio * 100).toFixed(0)}% of a 2 kpps probe reached the backend` });
-        ctx.log(`forward: ${c.name}: probe delivered ${(ratio * 100).toFixed(0)}%, skipped`);
+    const notRunReasons: Record<string, string> = {};
+    for (const mode of ['nftables', 'iptables'] as const satisfies UpstreamMode[]) {
+      const missing = await upstreamMissing(mode);
+      if (missing) {
+        notRunReasons[mode] = missing;
         continue;
       }
-      const points: RatePoint[] = [];
-      for (const pps of o.rates) {
-        const p = await measureRate(env, t, pps, o, `${c.name}-${pps}`);
-        ctx.log(`forward: ${c.name} rate ${pps || 'max'}: offered ${Math.round(p.offeredPps)} pps, forwarded ${Math.round(p.forwardedPps)} pps, ` +
-          `loss ${(p.lossRatio * 100).toFixed(1)}%, kernel ${Math.round(p.kernelNsPerPacket)} ns/pkt (machine-wide), idle ${p.cpu.idle.toFixed(2)} CPUs`);
-        points.push(p);
+      const up = await startUpstream(a, mode);
+      try {
+        await waitForFirstSync(up, 60_000);
+        const s = await inner('stack', rounds);
+        s.ns.forEach((ns, r) => { perRound[r]![`${mode}NsPerPkt`] = ns; });
+        ctx.log(`forward (live frames): kube-proxy ${mode}: ${s.ns.join(', ')} ns/packet`);
+      } finally {
+        await up.stop();
       }
-      out.push({ name: c.name, status: 'ok', how: t.how, points });
-    } catch (err) {
-      out.push({ name: c.name, status: 'not run', reason: `measurement failed: ${(err as Error).message.split('\n')[0]}` });
-    } finally {
-      await t.stop().catch((e: Error) => ctx.log(`forward: stopping ${c.name}: ${e.message}`));
     }
+    const fig = (k: keyof ForwardFigures): number | undefined => {
+      const xs = perRound.map((p) => p[k]).filter((x): x is number => typeof x === 'number');
+      return xs.length ? median(xs) : undefined;
+    };
+    const f: ForwardFigures = {
+      xdpTxFloorNsPerPkt: fig('xdpTxFloorNsPerPkt'), oursXdpNsPerPkt: fig('oursXdpNsPerPkt'), oursTcNsPerPkt: fig('oursTcNsPerPkt'),
+      nftablesNsPerPkt: fig('nftablesNsPerPkt'), iptablesNsPerPkt: fig('iptablesNsPerPkt'),
+    };
+    const ratio = (up?: number, ours?: number) => (up !== undefined && ours ? up / ours : undefined);
+    return {
+      status: 'ok', frames: o.frames, rounds, batch: o.batch, cpu: o.cpu, ...f, perRound,
+      ratios: {
+        nftablesOverOursXdp: ratio(f.nftablesNsPerPkt, f.oursXdpNsPerPkt), iptablesOverOursXdp: ratio(f.iptablesNsPerPkt, f.oursXdpNsPerPkt),
+        nftablesOverOursTc: ratio(f.nftablesNsPerPkt, f.oursTcNsPerPkt), iptablesOverOursTc: ratio(f.iptablesNsPerPkt, f.oursTcNsPerPkt),
+      },
+      notRun: notRunReasons,
+      how: {
+        xdpTxFloor: 'live.bpf.c kpb_live_tx: XDP_TX out of node-a eth0',
+        oursXdp: 'xdp.bpf.o kpb_xdp_ingress as the generator (maps filled as the control plane does): SNAT to the pod on node-b, XDP_TX',
+        oursTc: 'kpb_live_pass up the stack; tc.bpf.o on node-a eth0 translates and redirects',
+        nftables: 'kpb_live_pass up the stack; upstream kube-proxy --proxy-mode=nftables in node-a\'s namespace for the same NodePort Service',
+        iptables: 'kpb_live_pass up the stack; upstream kube-proxy --proxy-mode=iptables in node-a\'s namespace for the same NodePort Service',
+      },
+      counters, loadavg: [load0, loadavg()[0]],
+    };
+  } finally {
+    sink.stdin!.end();
+    await new Promise((r) => { if (sink.exitCode !== null) r(null); else { sink.once('exit', r); setTimeout(() => { sink.kill('SIGKILL'); r(null); }, 5000); } });
   }
-  return out;
 }
 
-/** The floor: no service translation at all, the client sends to the backend pod address. */
-export const routingFloor: ForwardContender = {
-  name: 'routing (no NAT)',
-  async prepare(env) {
-    return { dstIp: env.backendIp, dstPort: env.backendPort, how: 'plain IP forwarding on node-a, no NAT', stop: async () => {} };
-  },
-};
+/** The figures only, as `--json` prints them. */
+export function forwardJson(r: ForwardLive | NotRun): Record<string, unknown> {
+  if (r.status !== 'ok') return { ...r };
+  const { counters: _c, how: _h, ...rest } = r;
+  return rest;
+}
 
-/** Best rate a contender sustained: highest forwarded pps over all offered loads. */
-export function peak(r: ContenderResult): RatePoint | undefined {
-  if (r.status !== 'ok') return undefined;
-  return [...r.points].sort((a, b) => b.forwardedPps - a.forwardedPps)[0];
+if (import.meta.main) {
+  const { values } = parseArgs({ options: {
+    json: { type: 'boolean', default: false }, frames: { type: 'string', default: '1000000' }, rounds: { type: 'string', default: '3' },
+    batch: { type: 'string', default: '64' }, cpu: { type: 'string', default: '1' },
+  } });
+  const outDir = mkdtempSync(join(tmpdir(), 'kpb-forward-'));
+  const ctx = createContext(join(import.meta.dirname, '..', '..'), outDir, new Date().toISOString().replace(/[:.]/g, '-'));
+  if (values.json) ctx.log = () => {};
+  try {
+    const r = await runForwardLive(ctx, { frames: Number(values.frames), rounds: Number(values.rounds), batch: Number(values.batch), cpu: Number(values.cpu) });
+    process.stdout.write(`${JSON.stringify(values.json ? forwardJson(r) : r, null, values.json ? 0 : 2)}\n`);
+    if (r.status !== 'ok') process.exitCode = 1;
+  } finally {
+    await ctx.close();
+    rmSync(outDir, { recursive: true, force: true });
+  }
 }

@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import type { ClusterIpResult } from './clusterip.ts';
 import type { NotRun } from './context.ts';
 import type { ControlResult } from './control.ts';
-import type { ContenderResult } from './forward.ts';
+import type { ContenderResult } from './forward-sweep.ts';
+import type { ForwardLive } from './forward.ts';
 import type { ProgCost } from './progcost.ts';
 
 export const PARTS = ['forward', 'progcost', 'clusterip', 'control', 'syncMicro'] as const;
@@ -30,7 +31,8 @@ export interface Results {
   finishedAt?: string;
   machine: { kernel: string; cpus: number; cpuModel: string; node: string; loadavgStart: number[]; loadavgEnd?: number[]; note: string };
   options: Record<string, unknown>;
-  forward?: ContenderResult[] | NotRun;
+  /** The live-frames figures (forward.ts); results before issue 12 hold the trafgen rate sweep. */
+  forward?: ForwardLive | ContenderResult[] | NotRun;
   progcost?: ProgCost | NotRun;
   clusterip?: ClusterIpResult | NotRun;
   control?: ControlResult | NotRun;

@@ -6,7 +6,7 @@
 //
 //   node e2e/bench/run.ts [--part forward,progcost,sync-micro,clusterip,control] [--quick] [--no-latest]
 //
-// Environment knobs: BENCH_RATES (pps list, 0 = unlimited), BENCH_DURATION (s per rate),
+// Environment knobs: BENCH_LIVE_FRAMES (frames per round of forward.ts), BENCH_LIVE_CPU (its pinned CPU),
 // BENCH_SCALE (service counts for the control-plane part, e.g. 1000,5000,10000),
 // BENCH_CONTROL_CONTENDERS (e.g. ours, or 'kube-proxy nftables'; default all),
 // BENCH_CHANGES (endpoint changes per scale), BENCH_RR_SECONDS, BENCH_CRR_SECONDS,
@@ -18,8 +18,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createContext, envList, envNumber } from './context.ts';
-import { upstreamForward, oursForward } from './contenders.ts';
-import { routingFloor, runForward } from './forward.ts';
+import { runForwardLive } from './forward.ts';
 import { runProgCost } from './progcost.ts';
 import { runClusterIp } from './clusterip.ts';
 import { runControlPlane } from './control.ts';
@@ -53,11 +52,8 @@ const quick = Boolean(values.quick);
 const writeLatest = values.latest ?? !quick;
 
 const opts = {
-  rates: envList('BENCH_RATES', quick ? [50_000, 0] : [25_000, 50_000, 100_000, 200_000, 0]),
-  durationS: envNumber('BENCH_DURATION', quick ? 3 : 5),
-  warmupS: 1,
-  flows: 256,
-  cpu: 0,
+  // forward.ts: live frames per round and rounds (measuring.md: 1M frames x 3 rounds, batch 64).
+  live: { frames: envNumber('BENCH_LIVE_FRAMES', quick ? 200_000 : 1_000_000), rounds: 3, batch: 64, cpu: envNumber('BENCH_LIVE_CPU', 1) },
   progSamples: quick ? 5_000 : 20_000,
   rrSeconds: envNumber('BENCH_RR_SECONDS', quick ? 3 : 10),
   crrSeconds: envNumber('BENCH_CRR_SECONDS', quick ? 3 : 10),
@@ -111,8 +107,7 @@ try {
     results.syncMicro = await part('sync-micro', () => runSyncMicro(ctx, opts.syncMicro));
   }
   if (parts.has('forward')) {
-    results.forward = await part('forward', () => runForward(ctx,
-      [routingFloor, upstreamForward('iptables'), upstreamForward('nftables'), oursForward('native'), oursForward('off')], opts));
+    results.forward = await part('forward', () => runForwardLive(ctx, opts.live));
   }
   if (parts.has('clusterip')) {
     results.clusterip = await part('clusterip', () => runClusterIp(ctx, { rrSeconds: opts.rrSeconds, crrSeconds: opts.crrSeconds }));
