@@ -113,12 +113,14 @@ function clusteripCharts(p: unknown): BenchChart[] {
     return [{ category: 'crr', contender: c.name, y, ...spread({ rounds: per }) }];
   });
   const crrRounds = Math.max(0, ...cs.map((c) => c.crr?.perRound?.service?.length ?? 0));
+  const pooled = Math.max(0, ...cs.map((c) => c.crr?.rounds ?? 0));
+  const crrNote = crrRounds >= 2 || pooled < 2 ? roundsNote(crrRounds) : `${pooled} rounds pooled, per-round rates not kept`;
   if (rr.length || crr.length) {
     out.push({ name: 'clusterip', spec: panels({
       title: 'ClusterIP from a pod (a-pod1 on node-a -> b-pod1 on node-b)',
       panels: [
         ...(rr.length ? [barPanel({ title: 'Request/response on one connection', subtitle: 'sockperf ping-pong, one run', yTitle: 'round trips/s', data: rr, log: false })] : []),
-        ...(crr.length ? [barPanel({ title: 'A new connection per request', subtitle: `crr.c, Service arm; ${roundsNote(crrRounds)}`, yTitle: 'connections/s', data: crr, log: false })] : []),
+        ...(crr.length ? [barPanel({ title: 'A new connection per request', subtitle: `crr.c, Service arm; ${crrNote}`, yTitle: 'connections/s', data: crr, log: false })] : []),
       ],
     }) });
   }
