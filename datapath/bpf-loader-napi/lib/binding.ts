@@ -120,6 +120,8 @@ export interface Native {
   linkDetach(link: Handle): void;
   linkOpenPinned(path: string): Handle;
   linkInfo(link: Handle): Record<string, string | number | bigint | boolean>;
+  attachIter(prog: Handle): Handle;
+  iterRead(link: Handle, netnsFd: number): Buffer;
   tcQuery(ifindex: number, direction: string, handle: number, priority: number): number;
   tcDetach(ifindex: number, direction: string, handle: number, priority: number): boolean;
   xdpQuery(ifindex: number): { mode: string; progId: number; nativeProgId: number; genericProgId: number };

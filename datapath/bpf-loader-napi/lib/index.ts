@@ -8,7 +8,7 @@ export { BpfObject, Collection, type LoadOptions, type MapSpec, type ProgramSpec
 export { BpfMap, createMap, openPinnedMap, openMapById, type CreateMapOptions, type MapInfo, type MapLayouts, type UpdateFlag } from './map.ts';
 export { BpfProgram, openPinnedProgram, type TestRunOptions, type TestRunResult } from './program.ts';
 export {
-  Link, attachXdp, attachTc, attachCgroup, openPinnedLink, tcQuery, tcDetach, xdpQuery, CGROUP_ATTACH_TYPES,
+  Link, attachIter, attachXdp, attachTc, attachCgroup, openPinnedLink, tcQuery, tcDetach, xdpQuery, CGROUP_ATTACH_TYPES,
   type CgroupAttachType, type TcDirection, type TcFilterId, type XdpState,
 } from './link.ts';
 export { netLinks, netAddresses, deleteNetLink, watchNetlink, NetlinkWatch, ADDRESS_SCOPE, type NetLink, type NetAddress, type NetEvent, type NetGroup } from './netlink.ts';

@@ -72,6 +72,18 @@ export class Link {
     return native.linkInfo(this.#h);
   }
 
+  /**
+   * Runs an iterator link (attachIter) once: creates an instance, reads it to the end and returns
+   * what the program wrote (bpf_seq_write). Socket iterators walk the sockets of one network
+   * namespace: by default the caller's, or the one `netnsFd` (an open /proc/<pid>/ns/net or
+   * /run/netns/<name>) names, entered by a short-lived thread only for creating the instance.
+   */
+  readIter(options: { netnsFd?: number } = {}): Buffer {
+    const netnsFd = options.netnsFd ?? -1;
+    if (netnsFd !== -1) checkUint('netnsFd', netnsFd, 0x7fffffff);
+    return native.iterRead(this.#h, netnsFd);
+  }
+
   /** Release the handle (see the module doc for what that means per kind). Idempotent. */
   close(): void {
     if (this.#closed) return;
@@ -85,6 +97,12 @@ function checkProgram(program: unknown, want: string[], op: string): asserts pro
   if (program.type && !want.includes(program.type)) {
     throw bpfError(op, 'EINVAL', 22, program.name, `Attach program "${program.name}" failed: its type is ${program.type}, expected ${want.join(' or ')}`);
   }
+}
+
+/** A bpf_link for an iterator program (SEC("iter/...")); run it with Link.readIter. */
+export function attachIter(program: BpfProgram): Link {
+  checkProgram(program, ['tracing'], 'attach_iter');
+  return new Link(native.attachIter(program.handle), 'bpf_link');
 }
 
 /** Attach an XDP program to an interface through a bpf_link. */

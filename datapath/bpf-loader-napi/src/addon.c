@@ -397,5 +397,6 @@ NAPI_MODULE_INIT()
 	kpb_probe_init(env, exports);
 	kpb_netlink_init(env, exports);
 	kpb_host_init(env, exports);
+	kpb_iter_init(env, exports);
 	return exports;
 }

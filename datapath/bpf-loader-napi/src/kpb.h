@@ -2,7 +2,8 @@
  * argument guards that throw TypeError naming the argument, and BpfError construction.
  * Each concern lives in its own file: addon.c (exports, registry, cleanup), error.c (errors and
  * libbpf log capture), object.c + btf_layout.c (open, describe, load), map.c, prog.c, link.c,
- * probe.c, netlink.c (links, addresses, change watcher), host.c (netns cookie, bpffs mount). Nothing here knows about Kubernetes. */
+ * probe.c, netlink.c (links, addresses, change watcher), host.c (netns cookie, bpffs mount),
+ * iter.c (BPF iterators, also run inside another network namespace). Nothing here knows about Kubernetes. */
 #ifndef KPB_H
 #define KPB_H
 
@@ -114,6 +115,7 @@ void kpb_link_init(napi_env env, napi_value exports);
 void kpb_probe_init(napi_env env, napi_value exports);
 void kpb_netlink_init(napi_env env, napi_value exports);
 void kpb_host_init(napi_env env, napi_value exports);
+void kpb_iter_init(napi_env env, napi_value exports);
 
 /* netlink.c: stop a watcher handle's thread and release what it owns. */
 void kpb_watch_release(struct kpb_handle *h);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* fixture.bpf.c: the addon's test object. One map of every type the datapath uses, an XDP and a tc
- * program with visible effects on the packet, and a cgroup connect4 program that redirects a port.
+ * program with visible effects on the packet, a cgroup connect4 program that redirects a port, and a
+ * UDP socket iterator.
  * Nothing here is part of the datapath. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -196,5 +197,19 @@ FX_ALLOW("cgroup/getsockname4", allow_getsockname4, bpf_sock_addr)
 FX_ALLOW("cgroup/getsockname6", allow_getsockname6, bpf_sock_addr)
 FX_ALLOW("cgroup/post_bind4", allow_post_bind4, bpf_sock)
 FX_ALLOW("cgroup/post_bind6", allow_post_bind6, bpf_sock)
+
+/* An iterator: the local port of every UDP socket of the namespace it runs in, as a __u16 each. */
+SEC("iter/udp")
+int udp_ports(struct bpf_iter__udp *ctx)
+{
+	struct sock_common *skc = (struct sock_common *)ctx->udp_sk;
+	__u16 port;
+
+	if (!skc)
+		return 0;
+	port = skc->skc_num;
+	bpf_seq_write(ctx->meta->seq, &port, sizeof(port));
+	return 0;
+}
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
