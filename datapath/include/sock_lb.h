@@ -84,6 +84,31 @@ static __always_inline bool lb_in_service_cidr(const __u8 *addr)
 	return bpf_map_lookup_elem(&lb_service_cidrs, &key) != NULL;
 }
 
+/* The socket terminator's filter (sock_term.bpf.c): the (frontend, backend) pairs whose
+ * LB-connected sockets must be destroyed because the backend left the service or stopped serving.
+ * frontend is what lb_sock_rev_nat recorded as the address the application asked for (a ClusterIP,
+ * ExternalIP or LB IP) or, for a NodePort reached on a node or loopback address, the family's
+ * NodePort wildcard (lb_set_wildcard). The control plane fills it just before an iterator run and
+ * empties it afterwards, so between runs it is empty. */
+struct lb_sock_term_key {
+	__u8 frontend[16];          /* network order, IPv4 v4-mapped */
+	__u8 backend[16];           /* network order, IPv4 v4-mapped */
+	__be16 frontend_port;
+	__be16 backend_port;
+	__u8 proto;                 /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 pad[3];
+};
+
+/* key: struct lb_sock_term_key; value: __u8 (1). Writer: control plane. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct lb_sock_term_key);
+	__type(value, __u8);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_sock_term SEC(".maps");
+
 /* errno values (asm-generic/errno.h); vmlinux.h carries no macros. */
 #define SOCK_EADDRINUSE   98
 #define SOCK_ENOMEM       12

@@ -126,16 +126,6 @@ export class LbMaps {
     this.map('lb_node_addrs').update({ addr: addr16(ip) }, { flags: 0 });
   }
 
-  /** A ServiceCIDR in lb_service_cidrs (sock_lb.h): prefixlen counts the 16-byte address, so an
-   * IPv4 /n is 96 + n over the v4-mapped form. */
-  putServiceCidr(cidr: string): void {
-    this.map('lb_service_cidrs').update(serviceCidrKey(cidr), 1);
-  }
-
-  deleteServiceCidr(cidr: string): void {
-    this.map('lb_service_cidrs').delete(serviceCidrKey(cidr));
-  }
-
   /** Marker {VIP, 0, 0, EXTERNAL}: "this address is a VIP" (LB_SVC_VIP_MARKER plus its kind). */
   putVipMarker(ip: string, serviceId: number, kind: number = SVC.CLUSTER_IP): void {
     this.map('lb_services').update(
@@ -229,11 +219,6 @@ export class LbMaps {
     }
     return rows;
   }
-}
-
-function serviceCidrKey(cidr: string): Row {
-  const [ip, len] = cidr.split('/');
-  return { prefixlen: (isIPv4(ip) ? 96 : 0) + Number(len), addr: addr16(ip) };
 }
 
 function serviceKey(s: ServiceSpec): Row {

@@ -4,7 +4,7 @@
 // change the maps while sockets are held open. The harness starts it inside the test cgroup and
 // network namespace, where the socket-LB programs translate its connect/sendmsg/recvmsg/
 // getpeername/bind calls.
-import { connect, createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { createInterface } from 'node:readline';
 import type { Socket as UdpSocket } from 'node:dgram';
@@ -17,11 +17,17 @@ export type Job =
   | { op: 'udp-hold'; host: string; port: number; type: 'udp4' | 'udp6'; sockets: number }
   /** For every held socket: getpeername now, then one request and the reply's source. */
   | { op: 'udp-held' }
+  /** Connect TCP sockets to a `hold` listener and keep them; result: the first line and getpeername. */
+  | { op: 'tcp-hold'; host: string; port: number; sockets: number }
+  /** Every held socket (UDP first, then TCP), watched for `ms`: error is the first error it got (in
+   * `ms`: milliseconds after the watch began), answer 'alive' when none came. A UDP socket is then
+   * sent one datagram, whose outcome is `from` ('sent' or the errno code). */
+  | { op: 'held-watch'; ms: number }
   | { op: 'pause' };
 
 /** answer: the backend's "ip port"; peer: getpeername() (TCP, connected UDP) or recvfrom()'s
  * source (unconnected UDP) as "ip port"; error: the errno code name. */
-export interface Outcome { answer?: string; peer?: string; from?: string; error?: string; socket?: number }
+export interface Outcome { answer?: string; peer?: string; from?: string; error?: string; socket?: number; ms?: number }
 
 const TIMEOUT_MS = 3000;
 const CONCURRENCY = 16;
@@ -118,6 +124,12 @@ function bind(job: Extract<Job, { op: 'bind' }>): Promise<Outcome[]> {
 }
 
 const held: UdpSocket[] = [];
+const heldTcp: Socket[] = [];
+/** The first error each held socket reported, and when. */
+const heldErrors = new Map<UdpSocket | Socket, { code: string; at: number }>();
+const noteError = (s: UdpSocket | Socket) => (err: unknown): void => {
+  if (!heldErrors.has(s)) heldErrors.set(s, { code: errCode(err), at: Date.now() });
+};
 
 async function udpHold(job: Extract<Job, { op: 'udp-hold' }>): Promise<Outcome[]> {
   const out: Outcome[] = [];
@@ -137,6 +149,7 @@ async function udpHold(job: Extract<Job, { op: 'udp-hold' }>): Promise<Outcome[]
       continue;
     }
     held.push(sock);
+    sock.on('error', noteError(sock));
     const r = sock.remoteAddress(); // dgram does not cache it: every call is a getpeername()
     out.push({ socket: s, peer: `${r.address} ${r.port}` });
   }
@@ -157,6 +170,55 @@ async function udpHeld(): Promise<Outcome[]> {
   return out;
 }
 
+async function tcpHold(job: Extract<Job, { op: 'tcp-hold' }>): Promise<Outcome[]> {
+  const out: Outcome[] = [];
+  for (let s = 0; s < job.sockets; s++) {
+    const sock = connect({ host: job.host, port: job.port });
+    const o = await new Promise<Outcome>((resolve) => {
+      const t = setTimeout(() => resolve({ socket: s, error: 'TIMEOUT' }), TIMEOUT_MS);
+      let line = '';
+      sock.once('error', (err) => { clearTimeout(t); resolve({ socket: s, error: errCode(err) }); });
+      sock.on('data', function first(d) {
+        line += d.toString();
+        if (!line.includes('\n')) return;
+        sock.off('data', first);
+        clearTimeout(t);
+        resolve({ socket: s, answer: line.trim(), peer: `${sock.remoteAddress} ${sock.remotePort}` });
+      });
+    });
+    out.push(o);
+    if (o.error) {
+      sock.destroy();
+      continue;
+    }
+    heldTcp.push(sock);
+    sock.on('error', noteError(sock));
+  }
+  return out;
+}
+
+async function heldWatch(job: Extract<Job, { op: 'held-watch' }>): Promise<Outcome[]> {
+  const start = Date.now();
+  const all = [...held, ...heldTcp];
+  while (Date.now() - start < job.ms && all.some((s) => !heldErrors.has(s))) await new Promise((r) => setTimeout(r, 10));
+  const out: Outcome[] = [];
+  for (const [i, s] of all.entries()) {
+    const e = heldErrors.get(s);
+    const o: Outcome = { socket: i, ...(e ? { error: e.code, ms: Math.max(0, e.at - start) } : { answer: 'alive' }) };
+    if (i < held.length) {
+      o.from = await new Promise<string>((resolve) => {
+        try {
+          (s as UdpSocket).send('q', (err) => resolve(err ? errCode(err) : 'sent'));
+        } catch (err) {
+          resolve(errCode(err));
+        }
+      });
+    }
+    out.push(o);
+  }
+  return out;
+}
+
 const input = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 const nextLine = async (): Promise<string> => {
   const r = await input.next();
@@ -172,6 +234,8 @@ for (const job of jobs) {
   else if (job.op === 'bind') out.push(await bind(job));
   else if (job.op === 'udp-hold') out.push(await udpHold(job));
   else if (job.op === 'udp-held') out.push(await udpHeld());
+  else if (job.op === 'tcp-hold') out.push(await tcpHold(job));
+  else if (job.op === 'held-watch') out.push(await heldWatch(job));
   else {
     process.stdout.write('pause\n');
     await nextLine();
@@ -179,5 +243,6 @@ for (const job of jobs) {
   }
 }
 for (const sock of held) sock.close();
+for (const sock of heldTcp) sock.destroy();
 process.stdout.write(`${JSON.stringify(out)}\n`);
 process.exit(0); // stdin stays open (line reader); nothing else is pending

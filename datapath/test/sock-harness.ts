@@ -20,7 +20,7 @@ export const SOCK_OBJECT = here('../../build/bpf/sock.bpf.o');
 const CLIENT = here('./sock-client.ts');
 const SERVER = here('./sock-server.ts');
 
-export interface Listener { ip: string; port: number }
+export interface Listener { ip: string; port: number; hold?: boolean }
 
 /** Addresses of the node<->pod veth pair. */
 export const POD_LINK = { node4: '198.18.1.1', pod4: '198.18.1.2', node6: '2001:db8:1::1', pod6: '2001:db8:1::2' } as const;

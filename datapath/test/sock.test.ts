@@ -7,6 +7,8 @@ import { SockEnv } from './sock-harness.ts';
 import { SVC, SCOPE_EXTERNAL, SCOPE_INTERNAL, TCP, UDP, lbHashU64 } from './lb-maps.ts';
 import type { ServiceSpec } from './lb-maps.ts';
 import type { Outcome } from './sock-client.ts';
+import { writeServiceCidrs } from '../../src/dataplane/write-service-cidrs.ts';
+import { parseCidr } from '../../src/model/ip.ts';
 
 const V4 = ['198.18.0.1', '198.18.0.2', '198.18.0.3', '198.18.0.4'];
 const V6 = ['2001:db8:18::1', '2001:db8:18::2', '2001:db8:18::3', '2001:db8:18::4'];
@@ -170,8 +172,10 @@ describe('socket LB (cgroup sock_addr + post_bind)', { timeout: 120_000 }, () =>
 
   it('an unallocated address of a service CIDR is refused (EHOSTUNREACH, kube-proxy\'s nftables drop); VIPs and other addresses are not', async () => {
     // CIDRs no other test uses: 198.19.99.99 (outside) must keep reaching the kernel's own verdict.
+    const cidrMap = env.maps.map('lb_service_cidrs');
     const cidrs = ['198.19.128.0/17', '2001:db8:19:1::/64'];
-    for (const c of cidrs) env.maps.putServiceCidr(c);
+    // Written by the control plane's writer (the host bits of the first are cleared by parsing).
+    assert.deepEqual(writeServiceCidrs(cidrMap, ['198.19.200.9/17', cidrs[1]!].map((c) => parseCidr(c)!)), { added: cidrs, removed: [] });
     try {
       env.maps.putService(svc({ ip: '198.19.128.1', port: 80, serviceId: 50, backendIds: ids(0) }));
       env.maps.putVipMarker('198.19.128.1', 50);
@@ -197,7 +201,7 @@ describe('socket LB (cgroup sock_addr + post_bind)', { timeout: 120_000 }, () =>
       const [fromPod] = await env.run([{ op: 'tcp', host: '198.19.200.3', port: 80, n: 2 }], env.podNs);
       assert.deepEqual(errors(fromPod), ['EHOSTUNREACH', 'EHOSTUNREACH'], 'pods are refused too');
     } finally {
-      for (const c of cidrs) env.maps.deleteServiceCidr(c);
+      assert.deepEqual(writeServiceCidrs(cidrMap, []), { added: [], removed: cidrs });
     }
     // Without the CIDRs the same address is nobody's business again.
     const [again] = await env.run([{ op: 'tcp', host: '198.19.200.1', port: 80, n: 1 }]);

@@ -28,6 +28,9 @@ import { effectiveFeatureGates } from '../config/feature-gates.ts';
 import { KUBE_PROXY_BPF_VERSION, KUBERNETES_VERSION } from '../config/version.ts';
 import { watchConfigFile } from '../config/watch-config-file.ts';
 import { bpfObjectPath } from '../dataplane/asset-paths.ts';
+import { ServiceCidrState } from '../dataplane/service-cidr-state.ts';
+import { SocketTerminator } from '../dataplane/socket-terminator.ts';
+import { reapStaleConnections } from '../dataplane/stale-connection-reaper.ts';
 import { Datapath } from '../dataplane/datapath.ts';
 import { DatapathLifecycle } from '../dataplane/datapath-lifecycle.ts';
 import { LbIds } from '../dataplane/ids.ts';
@@ -38,7 +41,7 @@ import { ProxyHealth } from '../health/proxy-health.ts';
 import { ServiceHealthServers } from '../health/service-health-servers.ts';
 import { createApiListWatches } from '../kube/api-list-watch.ts';
 import { kubeProxyUserAgent, loadKubeConfig } from '../kube/kube-config.ts';
-import type { NodeProjection } from '../kube/projections.ts';
+import type { NodeProjection, ServiceCIDRProjection } from '../kube/projections.ts';
 import { eventRecorder, type EventTarget } from '../kube/record-event.ts';
 import { startProxyInformers, type ProxyInformers } from '../kube/proxy-informers.ts';
 import { Reflector } from '../kube/reflector.ts';
@@ -49,7 +52,7 @@ import { restClientObserver } from '../metrics/rest-client-observer.ts';
 import { EndpointsChangeTracker, type EndpointsMap } from '../model/endpoints-change-tracker.ts';
 import type { IpFamily } from '../model/ip.ts';
 import { primaryNodeIPs, resolveNodePortAddresses } from '../model/node-port-addresses.ts';
-import type { Problem } from '../model/problem.ts';
+import { objectRef, type Problem } from '../model/problem.ts';
 import { ServiceChangeTracker, type ServicePortMap } from '../model/service-change-tracker.ts';
 import { BoundedFrequencyRunner } from '../runner/bounded-frequency-runner.ts';
 import { SyncCoordinator, type SyncMode } from '../runner/sync-coordinator.ts';
@@ -139,7 +142,7 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
   let dp: Datapath;
   try {
     dp = await Datapath.open({
-      bpf, logger, objects: { sock: bpfObjectPath('sock'), tc: bpfObjectPath('tc'), xdp: bpfObjectPath('xdp') },
+      bpf, logger, objects: { sock: bpfObjectPath('sock'), tc: bpfObjectPath('tc'), xdp: bpfObjectPath('xdp'), sockTerm: bpfObjectPath('sock_term') },
       // One setting governs both: the BPF conntrack lifetimes follow --conntrack-*.
       rodata: bpfConntrackTimeouts(config.conntrack),
     });
@@ -150,6 +153,12 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
   cleanups.push(() => dp.close());
   recordEvent(nodeRef, 'Normal', 'Starting', 'Starting kube-proxy.');
   dpm.setCollector(() => dp.readCounters());
+  // Sockets and UDP conntrack entries of backends that stop serving are ended after each sync.
+  const serviceCidrs = new ServiceCidrState();
+  const reapStale = reapStaleConnections({
+    datapath: dp, logger, ended: dpm.staleConnectionsEndedTotal,
+    makeTerminator: (collection) => new SocketTerminator({ collection }),
+  });
   const ids = new LbIds({ now: () => Date.now() });
   const rejected = dp.seedIds(ids);
   logger.info('Adopted ids from the pinned maps', {
@@ -239,6 +248,18 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     );
     const changed = new Set([...updatedServices, ...ep.updatedServices]);
     const r = programmer.program(serviceMap, endpointsMap, changed, mode === 'full' || nodeChanged ? 'full' : 'partial', mode === 'verify');
+    reapStale(changed, serviceMap, endpointsMap);
+    // Service CIDRs: an address inside one that no Service owns is refused (nftables mode's drop).
+    try {
+      const c = serviceCidrs.apply(dp.sockMap('lb_service_cidrs'), mode !== 'partial');
+      if (c) {
+        if (c.added.length + c.removed.length > 0) logger.v(2).info('Programmed the service CIDRs', { cidrs: c.cidrs, added: c.added.join(','), removed: c.removed.join(',') });
+      }
+    } catch (err) {
+      ok = false;
+      logger.error('Cannot program the service CIDRs', { err, map: 'lb_service_cidrs' });
+      dpm.syncErrorsTotal.inc({ ip_family: '', op: 'update lb_service_cidrs' });
+    }
     for (const f of r.failures) {
       dpm.syncErrorsTotal.inc({ ip_family: '', op: `${f.kind} ${f.map}` }, f.count);
       failureLog.log(`${f.kind} ${f.map} ${f.code ?? f.errno ?? ''}`, (held) => logger.error('Cannot program map entries; retrying at the next sync', {
@@ -376,6 +397,23 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     },
   });
   cleanups.push(() => informers.stop());
+  // ServiceCIDRs, watched as upstream does while MultiCIDRServiceAllocator (GA, on by default) is on.
+  if (config.featureGates.MultiCIDRServiceAllocator !== false) {
+    const cidrInformer = new Reflector<ServiceCIDRProjection>({
+      resource: 'servicecidrs', listWatch: transport.serviceCIDRs, resyncPeriodMs: 0, clock: systemClock, timers: systemTimers,
+      onError: (err) => logger.v(2).info('Informer error; retrying', { err, resource: err.resource, phase: err.phase }),
+      handler: {
+        onUpdate: (prev, cur) => {
+          problems.object(serviceCidrs.update(prev, cur), cur?.metadata?.resourceVersion);
+          if (cur === null && prev) problems.deleted(objectRef('ServiceCIDR', prev.metadata));
+          queued();
+        },
+        onSynced: () => queued(),
+      },
+    });
+    cidrInformer.start();
+    cleanups.push(() => cidrInformer.stop());
+  }
   if (dsr) {
     const allNodes = new Reflector<NodeProjection>({
       resource: 'nodes (all, for DSR)', listWatch: transport.nodes, resyncPeriodMs: 0, clock: systemClock, timers: systemTimers,

@@ -33,7 +33,13 @@ import { readCounters } from './read-counters.ts';
 import { repairDatapath, type KeptLink, type Repair, type RepairState } from './repair-datapath.ts';
 import { bumpGeneration, type GenerationMap } from './generations.ts';
 
-export type DatapathObjects = { sock: string; tc: string; xdp: string };
+export type DatapathObjects = {
+  sock: string;
+  tc: string;
+  xdp: string;
+  /** The socket terminator (sock_term.bpf.c), optional: a kernel without bpf_sock_destroy refuses it. */
+  sockTerm?: string;
+};
 
 export type DatapathOpenOptions = {
   bpf: BpfOptions;
@@ -93,6 +99,8 @@ export class Datapath {
   readonly #progIds = new Map<BpfProgram, number>();
   /** A migration of the pinned maps waiting for finishMigration(). */
   #migration: MapMigration | null = null;
+  /** The socket terminator's object, or why it could not be loaded. */
+  #sockTerm: { collection: Collection } | { unavailable: string } = { unavailable: 'not loaded' };
 
   private constructor(opts: DatapathOpenOptions, colls: { sock: Collection; tc: Collection; xdp: Collection }, pinnedMaps: string[]) {
     this.pinPath = opts.bpf.pinPath;
@@ -130,7 +138,7 @@ export class Datapath {
     /** The pinned-by-name maps of the three objects, as they will be created (after resizing). */
     const wanted = new Map<string, MapSpec>();
     const prepare = (name: keyof DatapathObjects): BpfObject => {
-      const path = opts.objects[name];
+      const path = opts.objects[name] ?? '';
       if (!existsSync(path)) throw new Error(`BPF object ${name} is missing at ${path} (run make bpf)`);
       const obj = BpfObject.open(path, { name });
       opened.push(obj);
@@ -154,6 +162,8 @@ export class Datapath {
     let migration: MapMigration | null = null;
     try {
       const objs = { tc: prepare('tc'), xdp: prepare('xdp'), sock: prepare('sock') };
+      // The socket terminator shares the socket LB's maps (declared the same way); optional.
+      const sockTermObj = bpf.socketLB !== 'off' && opts.objects.sockTerm ? prepare('sockTerm') : null;
       // Pins whose size or layout differs from this version's maps are migrated, not refused
       // (map-migration.ts): checked and planned before anything changes, moved aside, re-created
       // by the load, and copied before any program is replaced.
@@ -165,6 +175,15 @@ export class Datapath {
       const xdp = await load('xdp', objs.xdp);
       const sock = await load('sock', objs.sock);
       const dp = new Datapath(opts, { sock, tc, xdp }, [...wanted.keys()]);
+      if (sockTermObj) {
+        try {
+          dp.#sockTerm = { collection: await load('sockTerm', sockTermObj) };
+        } catch (err) {
+          // Its iterators call the bpf_sock_destroy kfunc (Linux 6.5+); without it the socket LB
+          // works on, and sockets connected to removed backends are simply not ended.
+          dp.#sockTerm = { unavailable: errText(err) };
+        }
+      }
       try {
         for (const r of migration.copy((name) => dp.#mapOrThrow(name))) {
           logger.info('Copied a pinned map into its new version', { map: r.map, kind: r.kind, into: r.into.join(','), copied: r.copied, dropped: r.dropped });
@@ -448,9 +467,33 @@ export class Datapath {
   }
 
   /** Releases our handles; pins and attachments stay (restart-safe). */
+  /** The loaded socket terminator object, or why there is none (see DatapathObjects.sockTerm). */
+  get socketTerminator(): { collection: Collection } | { unavailable: string } {
+    return this.#sockTerm;
+  }
+
+  /** A map only the socket LB declares (sock_lb.h), e.g. lb_service_cidrs. */
+  sockMap(name: string): BpfMap {
+    return this.#colls.sock.map(name);
+  }
+
+  /** The north-south conntrack maps: per family, and the SNAT flows' reply entries (conntrack.h). */
+  conntrackMaps(): BpfMap[] {
+    const out: BpfMap[] = [];
+    for (const name of ['kpb_ct4', 'kpb_ct6', 'kpb_snat4', 'kpb_snat6']) {
+      try {
+        out.push(this.#colls.tc.map(name));
+      } catch {
+        // not in this build
+      }
+    }
+    return out;
+  }
+
   close(): void {
     this.#migration?.close();
     this.#migration = null;
+    if ('collection' in this.#sockTerm) this.#sockTerm.collection.close();
     for (const l of [...this.#sockLinks.values(), ...this.#xdpLinks.values()]) l.close();
     this.#sockLinks.clear();
     this.#xdpLinks.clear();

@@ -11,7 +11,7 @@ import type { HttpsOptions as RequestOptions, KubeClientConfig as KubeConfig } f
 import { Agent, request, type Dispatcher } from 'undici';
 import { systemClock, systemTimers, type Clock, type Timers } from '../health/clock.ts';
 import { ApiStatusError, type ApiStatus, type KubeObject, type ListOptions, type ListPage, type ListWatch, type WatchEvent, type WatchOptions } from './list-watch.ts';
-import { projectEndpointSlice, projectNode, projectService, type EndpointSliceProjection, type NodeProjection, type ServiceProjection } from './projections.ts';
+import { projectEndpointSlice, projectNode, projectService, projectServiceCIDR, type EndpointSliceProjection, type NodeProjection, type ServiceCIDRProjection, type ServiceProjection } from './projections.ts';
 import { RateLimiter } from './rate-limiter.ts';
 import { WatchDecoder } from './watch-decoder.ts';
 
@@ -214,6 +214,7 @@ export interface ApiListWatches {
   services: ListWatch<ServiceProjection>;
   endpointSlices: ListWatch<EndpointSliceProjection>;
   nodes: ListWatch<NodeProjection>;
+  serviceCIDRs: ListWatch<ServiceCIDRProjection>;
 }
 
 /**
@@ -230,5 +231,6 @@ export function createApiListWatches(kc: KubeConfig, options: ApiTransportOption
     services: new ApiListWatch(client, '/api/v1/services', projectService),
     endpointSlices: new ApiListWatch(client, '/apis/discovery.k8s.io/v1/endpointslices', projectEndpointSlice),
     nodes: new ApiListWatch(client, '/api/v1/nodes', projectNode),
+    serviceCIDRs: new ApiListWatch(client, '/apis/networking.k8s.io/v1/servicecidrs', projectServiceCIDR),
   };
 }

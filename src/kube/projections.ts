@@ -70,6 +70,12 @@ export type NodeProjection = {
   status?: { addresses?: { type: string; address: string }[] };
 };
 
+/** networking.k8s.io/v1 ServiceCIDR: the ranges ClusterIPs are allocated from. */
+export type ServiceCIDRProjection = {
+  metadata?: ProjectedMeta;
+  spec?: { cidrs?: string[] };
+};
+
 /** Service labels the proxy reads. */
 const SERVICE_LABELS = ['service.kubernetes.io/service-proxy-name'];
 /** EndpointSlice labels the proxy reads. */
@@ -242,6 +248,17 @@ export function projectNode(raw: unknown): NodeProjection {
   }
   if (isObj(o.status) && Array.isArray(o.status.addresses)) {
     out.status = { addresses: o.status.addresses.filter(isObj).map((a) => ({ type: str(a.type) ?? '', address: str(a.address) ?? '' })) };
+  }
+  return out;
+}
+
+/** A ServiceCIDR as the informer cache keeps it: its name and its CIDRs. */
+export function projectServiceCIDR(raw: unknown): ServiceCIDRProjection {
+  const o = isObj(raw) ? raw : {};
+  const out: ServiceCIDRProjection = { metadata: meta(o.metadata, []) };
+  if (isObj(o.spec)) {
+    const cidrs = strings(o.spec.cidrs);
+    out.spec = cidrs ? { cidrs } : {};
   }
   return out;
 }

@@ -50,6 +50,12 @@ export interface DatapathMetrics {
   datapathRepairsTotal: Counter<'hook'>;
   /** Services waiting for room in the LB maps (not programmed at all); set by the caller after each sync. */
   servicesNotProgrammed: Gauge<string>;
+  /**
+   * Connections ended because their backend stopped serving, by `kind`: `tcp_socket` and
+   * `udp_socket` (destroyed by the socket terminator), `conntrack` (north-south UDP entries
+   * deleted); incremented by the caller.
+   */
+  staleConnectionsEndedTotal: Counter<'kind'>;
 }
 
 /**
@@ -182,6 +188,10 @@ export function createDatapathMetrics(options: DatapathMetricsOptions): Datapath
     }),
     servicesNotProgrammed: new Gauge({
       name: 'kubeproxy_bpf_services_not_programmed', help: 'Services not programmed at all because they do not fit in the BPF maps; they are programmed, oldest first, when entries free up', registers,
+    }),
+    staleConnectionsEndedTotal: new Counter({
+      name: 'kubeproxy_bpf_stale_connections_ended_total', help: 'Connections to backends that stopped serving which were ended: sockets destroyed at the client, north-south UDP conntrack entries deleted',
+      labelNames: ['kind'] as const, registers,
     }),
   };
 }
