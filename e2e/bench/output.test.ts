@@ -41,6 +41,12 @@ test('a target with nothing measured says why; a note explains a verdict', () =>
   const fwd = verdict(r, 'Live frames, ours XDP vs kube-proxy iptables: at least 5x fewer ns/packet');
   assert.equal(fwd.status, 'not measured');
   assert.match(fwd.detail, /forward part not run/);
+  // A part's own reason for a missing contender.
+  const f = fixtureResults();
+  const fw = f.forward as unknown as Record<string, unknown>;
+  delete fw.iptablesNsPerPkt;
+  fw.notRun = { iptables: 'kube-proxy binary missing' };
+  assert.match(verdict(f, 'Live frames, ours XDP vs kube-proxy iptables: at least 5x fewer ns/packet').detail, /iptables: kube-proxy binary missing/);
   assert.match(verdict(r, 'sync-micro every variant, 10k x 10: change p99').detail, /needs root/);
   assert.match(verdict(r, 'tc established flow, repeat=1 p50').detail, /over by 20%\. the fragment tracking lookup adds 40 ns/);
 });
@@ -52,6 +58,7 @@ test('the Markdown shows every figure, its rounds and the charts', () => {
   assert.match(md, /\| `xdpFragmentP50Ns` \| ours XDP \| fragment p50 \| 310 ns \| 300-320 \| 300, 310, 320 \|/);
   assert.match(md, /\| `ciliumNsPerPkt` \| cilium \| — \| 270 ns\/packet \| 260-280 \|/);
   assert.match(md, /kube-proxy nftables \/ oursXdpNsPerPkt: x5\.68/);
+  assert.match(md, /- oursXdp: kpb_xdp_ingress generates/);
   assert.match(md, /\| variant \| services \| endpoints \| changes \| firstSyncMs \|.*\| mapBytesMiB \| Rounds \|/);
   assert.match(md, /\| shared \| 10,000 \| 10 \| 200 \| 2,100 \(1,890-2,520\) \|/);
   assert.match(md, /!\[sync-micro\]\(sync-micro\.png\)/);

@@ -40,15 +40,25 @@ export async function writeResults(r: Results, dir: string, title: string): Prom
   return written;
 }
 
-/** A table of a part's figures (figures.ts): the value, and the spread and values of its rounds. */
+/**
+ * A table of a part's figures (figures.ts): the value, and the spread and values of its rounds;
+ * then the part's `how` and `notRun` notes (string maps keyed by contender), when it has them.
+ */
 function figureTable(p: unknown, match?: RegExp): string | undefined {
   const fs = figures(p, match);
   if (!fs.length) return undefined;
-  return markdownTable(['Figure', 'Contender', 'Measure', 'Value', 'Rounds min-max', 'Each round'], fs.map((f) => {
+  const table = markdownTable(['Figure', 'Contender', 'Measure', 'Value', 'Rounds min-max', 'Each round'], fs.map((f) => {
     const s = spread(f);
     return [`\`${f.field}\``, f.contender, f.measure || '—', `${fmt(f.value)} ${f.unit}`, s ? `${fmt(s.lo)}-${fmt(s.hi)}` : '—',
       f.rounds.length ? f.rounds.map((x) => fmt(x)).join(', ') : '—'];
   }));
+  const notes = (name: string, prefix: string): string[] => {
+    const m = (p as Record<string, unknown>)[name];
+    if (typeof m !== 'object' || m === null || Array.isArray(m)) return [];
+    return Object.entries(m).filter(([, v]) => typeof v === 'string').map(([k, v]) => `- ${k}: ${prefix}${String(v)}`);
+  };
+  const lines = [...notes('how', ''), ...notes('notRun', 'not run: ')];
+  return lines.length ? `${table}\n\n${lines.join('\n')}` : table;
 }
 
 // Structural views of the parts before issue 12 (the rate sweep; progcost cases).

@@ -36,7 +36,10 @@ export function fixtureResults(): Results {
       status: 'ok', samples: 100, rounds: 3, ...progRounds[1], perRound: progRounds,
       cases: [], raw: { 'xdp established': [120, 130, 140, 150, 2000], 'tc new': [400, 450, 500] }, counters: {}, loadavg: [0.1, 0.1],
     } as unknown as Results['progcost'],
-    forward: { status: 'ok', rounds: 3, ...fwdRounds[1], perRound: fwdRounds } as unknown as Results['forward'],
+    forward: {
+      status: 'ok', rounds: 3, ...fwdRounds[1], perRound: fwdRounds, ratios: { nftablesOverOursXdp: 5.68 },
+      how: { oursXdp: 'kpb_xdp_ingress generates' }, notRun: {},
+    } as unknown as Results['forward'],
     clusterip: {
       status: 'ok', client: 'a', server: 'b',
       contenders: [

@@ -53,6 +53,10 @@ function figureOf(r: Results, part: 'progcost' | 'forward', field: string): numb
   if (isNotRun(p)) return p.reason;
   const f = figures(p).find((x) => x.field === field);
   if (f) return f.value;
+  // A part may say why a contender has no figure: notRun keyed by the field's first words.
+  const reasons = (p as { notRun?: Record<string, unknown> }).notRun ?? {};
+  const key = Object.keys(reasons).filter((k) => field.startsWith(k)).sort((a, b) => b.length - a.length)[0];
+  if (key !== undefined && typeof reasons[key] === 'string') return `${key}: ${reasons[key]}`;
   // A progcost result from before issue 12 has the pooled p50 of one round per case.
   if (part === 'progcost') {
     const cases = (p as { cases?: ProgCostCaseView[] }).cases ?? [];
