@@ -40,5 +40,9 @@ if [ "$recipe" != "$BASE_RECIPE" ]; then
   podman import --quiet --change "LABEL kube-proxy-bpf.base-recipe=$BASE_RECIPE" "$tmp/rootfs.tar" "$BASE" >/dev/null
 fi
 echo ">> podman build -f manifests/Dockerfile -t $IMAGE ."
+old=$(podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 podman build --quiet --isolation chroot --network host --pull=never -f manifests/Dockerfile -t "$IMAGE" . >/dev/null
+# The previous build lost its tag; remove it (and only it) so repeated builds do not pile up.
+new=$(podman image inspect --format '{{.Id}}' "$IMAGE")
+if [ -n "$old" ] && [ "$old" != "$new" ]; then podman rmi "$old" >/dev/null 2>&1 || true; fi
 podman image inspect --format '{{.Id}} {{.Size}}' "$IMAGE" | awk -v i="$IMAGE" '{printf ">> %s: %s, %.1f MiB\n", i, substr($1,1,12), $2/1048576}'
