@@ -32,7 +32,7 @@ UNIT_TESTS = $(shell find src datapath scripts -name '*.test.ts' -not -path '*/n
 E2E_TESTS = $(shell find e2e -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 TEST_FLAGS := --test-reporter=spec --test-timeout=600000
 
-.PHONY: setup apt node deps bpffs build bpf addon typecheck test test-unit test-e2e demo bench binary image k8s clean distclean
+.PHONY: setup apt node deps bpffs build bpf addon proto typecheck test test-unit test-e2e demo bench binary image k8s clean distclean
 
 setup: apt node deps bpffs
 
@@ -64,7 +64,16 @@ node_modules/.package-lock.json: package.json package-lock.json datapath/bpf-loa
 bpffs:
 	@mountpoint -q /sys/fs/bpf || { echo ">> mounting bpffs at /sys/fs/bpf"; mkdir -p /sys/fs/bpf && mount -t bpf bpf /sys/fs/bpf; }
 
-build: setup bpf addon
+build: setup bpf addon proto
+
+# The Kubernetes protobuf schema the agent decodes API responses with: field numbers and types of
+# the messages it reads, taken from the generated.proto files of k8s.io/api and k8s.io/apimachinery
+# at the versions e2e/k8s/go.mod pins, fetched through the Go module proxy (`go mod download`).
+# Nothing of them is committed; rebuilt only when the generator, the field list or go.mod change.
+PROTO_SCHEMA := $(BUILD)/proto/k8s-schema.ts
+proto: $(PROTO_SCHEMA)
+$(PROTO_SCHEMA): scripts/gen-k8s-proto.ts src/kube/protobuf-fields.ts e2e/k8s/go.mod | deps
+	$(NODE) scripts/gen-k8s-proto.ts $@ $(BUILD)/proto/k8s-full.json
 
 bpf: $(BPF_OBJECTS)
 $(BUILD)/include/vmlinux.h: | apt
@@ -94,7 +103,7 @@ $(ADDON): $(ADDON_SOURCES) | deps apt
 	  $(filter %.c,$(ADDON_SOURCES)) -o $@ -Wl,--no-undefined -Wl,--unresolved-symbols=ignore-in-object-files \
 	  -lbpf -lelf -lz -lpthread
 
-typecheck: deps
+typecheck: deps proto
 	tsc -p tsconfig.json
 
 test: build typecheck test-unit test-e2e

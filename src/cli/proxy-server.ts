@@ -355,7 +355,11 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     userAgent: kubeProxyUserAgent(KUBERNETES_VERSION),
     qps: config.clientConnection.qps,
     burst: config.clientConnection.burst,
+    contentType: config.clientConnection.contentType,
+    acceptContentTypes: config.clientConnection.acceptContentTypes,
     onRequest: restClientObserver(m),
+    // Protobuf unless the server (or a proxy in between) answers JSON, which is then decoded.
+    onEncoding: (path, encoding) => logger.v(2).info('API responses decoded', { resource: path, encoding, requested: config.clientConnection.contentType }),
   });
   const informers: ProxyInformers = startProxyInformers({
     nodeName,

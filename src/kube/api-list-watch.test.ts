@@ -2,7 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KubeClientConfig } from './kube-config.ts';
 import { isGone } from './list-watch.ts';
-import { ApiClient, buildRequestUrl, createApiListWatches, listQuery, responseError, watchQuery } from './api-list-watch.ts';
+import { acceptHeader, ApiClient, buildRequestUrl, createApiListWatches, listQuery, responseEncoding, responseError, watchQuery } from './api-list-watch.ts';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import protobuf from 'protobufjs';
 
 test('buildRequestUrl keeps the server path prefix and drops unset parameters', () => {
   const u = buildRequestUrl('https://192.0.2.10:6443/prefix/', '/api/v1/services', { labelSelector: '!a,!b', limit: 500, continue: undefined, resourceVersion: '' });
@@ -36,4 +40,46 @@ test('createApiListWatches needs a current cluster', () => {
   const kc = new KubeClientConfig({ name: 'c', server: 'https://192.0.2.10:6443', skipTLSVerify: false }, { name: 'u' });
   const t = createApiListWatches(kc, { userAgent: 'kube-proxy/v0' });
   assert.ok(t.client instanceof ApiClient);
+});
+
+test('acceptHeader builds client-go\'s Accept header; responseEncoding reads the answer\'s type', () => {
+  assert.equal(acceptHeader('application/vnd.kubernetes.protobuf', ''), 'application/vnd.kubernetes.protobuf, */*');
+  assert.equal(acceptHeader('application/json', ''), 'application/json, */*');
+  assert.equal(acceptHeader('application/vnd.kubernetes.protobuf', 'application/json'), 'application/json');
+  assert.equal(acceptHeader('', ''), 'application/json');
+  for (const [ct, want] of [
+    ['application/vnd.kubernetes.protobuf', 'protobuf'], ['application/vnd.kubernetes.protobuf;stream=watch', 'protobuf'],
+    ['application/json', 'json'], ['application/json;charset=utf-8', 'json'], [undefined, 'json'],
+  ] as const) assert.equal(responseEncoding(ct, 'x'), want, String(ct));
+  assert.throws(() => responseEncoding('text/html', 'list /api/v1/services'), /list \/api\/v1\/services: the server answered text\/html/);
+});
+
+test('responseError reads a protobuf Status too', () => {
+  const root = protobuf.Root.fromJSON(JSON.parse(readFileSync(new URL('../../build/proto/k8s-full.json', import.meta.url), 'utf8')));
+  const enc = (name: string, o: object) => { const t = root.lookupType(name); return t.encode(t.fromObject(o)).finish(); };
+  const raw = enc('k8s.io.apimachinery.pkg.apis.meta.v1.Status', { status: 'Failure', message: 'too old resource version', reason: 'Expired', code: 410 });
+  const body = Buffer.concat([Buffer.from('k8s\0', 'latin1'), Buffer.from(enc('k8s.io.apimachinery.pkg.runtime.Unknown', { typeMeta: { apiVersion: 'v1', kind: 'Status' }, raw }))]);
+  const e = responseError('watch /api/v1/services', 410, body);
+  assert.equal(isGone(e), true);
+  assert.equal(e.message, 'watch /api/v1/services: too old resource version (410 Expired)');
+});
+
+test('a server that answers JSON to a protobuf request is decoded as JSON (the fallback)', async (t) => {
+  const seen: string[] = [];
+  const srv = createServer((req, res) => {
+    seen.push(String(req.headers.accept));
+    res.setHeader('Content-Type', 'application/json');
+    res.end(JSON.stringify({ kind: 'ServiceList', metadata: { resourceVersion: '7' }, items: [{ metadata: { name: 'web', namespace: 'default' }, spec: { clusterIP: '198.19.0.10', ports: [{ port: 80 }] } }] }));
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  t.after(() => srv.close());
+  const kc = new KubeClientConfig({ name: 'c', server: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`, skipTLSVerify: false }, { name: 'u' });
+  const encodings: string[] = [];
+  const lw = createApiListWatches(kc, { userAgent: 'kube-proxy/v0', onEncoding: (_p, e) => encodings.push(e) });
+  t.after(() => lw.client.close());
+  const page = await lw.services.list({ limit: 500 }, new AbortController().signal);
+  assert.deepEqual(seen, ['application/vnd.kubernetes.protobuf, */*']);
+  assert.deepEqual(encodings, ['json']);
+  assert.equal(page.resourceVersion, '7');
+  assert.deepEqual(page.items.map((s) => s.spec?.clusterIP), ['198.19.0.10']);
 });

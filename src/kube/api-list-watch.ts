@@ -1,19 +1,24 @@
 /**
  * @module
  * The default list/watch transport: plain HTTP requests to the API server through undici, with
- * the TLS material, credentials and server taken from the KubeConfig. It speaks JSON (we
- * accept `--kube-api-content-type` for compatibility, but do not decode protobuf), sends a
- * `kube-proxy/...` User-Agent, and waits on the shared client-side rate limiter before each
- * request. Exercised against a real kube-apiserver by the e2e suite; the pure parts (URLs,
- * stream decoding, status errors) are unit-tested.
+ * the TLS material, credentials and server taken from the KubeConfig. It asks for what
+ * `--kube-api-content-type` (clientConnection.contentType, protobuf by default) and
+ * acceptContentTypes say, with client-go's Accept header, and decodes whatever the server answers
+ * by its Content-Type: protobuf (protobuf-decoder.ts) or JSON, so a server or a proxy in between
+ * that does not speak protobuf gets JSON. It sends a `kube-proxy/...` User-Agent and waits on the
+ * shared client-side rate limiter before each request. Exercised against a real kube-apiserver by
+ * the e2e suite; the pure parts (URLs, headers, stream decoding, status errors) are unit-tested.
  */
 import type { HttpsOptions as RequestOptions, KubeClientConfig as KubeConfig } from './kube-config.ts';
 import { Agent, request, type Dispatcher } from 'undici';
 import { systemClock, systemTimers, type Clock, type Timers } from '../health/clock.ts';
 import { ApiStatusError, type ApiStatus, type KubeObject, type ListOptions, type ListPage, type ListWatch, type WatchEvent, type WatchOptions } from './list-watch.ts';
 import { projectEndpointSlice, projectNode, projectService, projectServiceCIDR, type EndpointSliceProjection, type NodeProjection, type ServiceCIDRProjection, type ServiceProjection } from './projections.ts';
+import { decodeProtobufList, decodeProtobufStatus, ProtobufWatchDecoder, RESOURCE_CODECS, type ResourceCodec } from './protobuf-decoder.ts';
 import { RateLimiter } from './rate-limiter.ts';
 import { WatchDecoder } from './watch-decoder.ts';
+
+export const PROTOBUF = 'application/vnd.kubernetes.protobuf';
 
 /** One finished request, for the rest_client_* metrics. */
 export interface RequestRecord {
@@ -34,9 +39,29 @@ export interface ApiTransportOptions {
   qps?: number;
   /** `--kube-api-burst`. @default 10 */
   burst?: number;
+  /** clientConnection.contentType (`--kube-api-content-type`). @default 'application/vnd.kubernetes.protobuf' */
+  contentType?: string;
+  /** clientConnection.acceptContentTypes: the Accept header as is, when set. @default '' */
+  acceptContentTypes?: string;
   clock?: Clock;
   timers?: Timers;
   onRequest?: (record: RequestRecord) => void;
+  /** The encoding a resource's responses came in, when it is seen first or changes. */
+  onEncoding?: (path: string, encoding: 'protobuf' | 'json') => void;
+}
+
+/** The Accept header, as client-go builds it from the two settings. */
+export function acceptHeader(contentType: string, acceptContentTypes: string): string {
+  if (acceptContentTypes !== '') return acceptContentTypes;
+  return contentType !== '' ? `${contentType}, */*` : 'application/json';
+}
+
+/** How a response body is to be decoded, from its Content-Type; throws on anything else. */
+export function responseEncoding(contentType: string | undefined, what: string): 'protobuf' | 'json' {
+  const media = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (media === PROTOBUF) return 'protobuf';
+  if (media === 'application/json' || media === '') return 'json';
+  throw new SyntaxError(`${what}: the server answered ${contentType}, which is neither ${PROTOBUF} nor application/json`);
 }
 
 /** Build a request URL on `server` (which may carry a path prefix), leaving out unset parameters. */
@@ -71,8 +96,13 @@ export function watchQuery(o: WatchOptions): Record<string, string | number | bo
   };
 }
 
-/** Turn a non-200 answer into an ApiStatusError, using the Status body when there is one. */
-export function responseError(what: string, httpCode: number, body: string): ApiStatusError {
+/** Turn a non-200 answer into an ApiStatusError, using the Status body (JSON or protobuf) when there is one. */
+export function responseError(what: string, httpCode: number, bodyBytes: string | Uint8Array): ApiStatusError {
+  if (typeof bodyBytes !== 'string') {
+    const pb = decodeProtobufStatus(bodyBytes);
+    if (pb) return ApiStatusError.fromStatus(what, pb, httpCode);
+  }
+  const body = typeof bodyBytes === 'string' ? bodyBytes : Buffer.from(bodyBytes).toString('utf8');
   try {
     const status = JSON.parse(body) as ApiStatus;
     if (status && typeof status === 'object' && status.kind === 'Status') return ApiStatusError.fromStatus(what, status, httpCode);
@@ -89,6 +119,8 @@ export class ApiClient {
   #clock: Clock;
   #limiter: RateLimiter;
   #agent: { key: string; agent: Agent } | null = null;
+  readonly #accept: string;
+  readonly #seen = new Map<string, 'protobuf' | 'json'>();
 
   constructor(kc: KubeConfig, options: ApiTransportOptions) {
     if (kc.getCurrentCluster() === null) throw new Error('Cannot create the API client: the kubeconfig has no current cluster');
@@ -96,6 +128,14 @@ export class ApiClient {
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
     this.#limiter = new RateLimiter({ qps: options.qps ?? 5, burst: options.burst ?? 10, clock: this.#clock, timers: options.timers ?? systemTimers });
+    this.#accept = acceptHeader(options.contentType ?? PROTOBUF, options.acceptContentTypes ?? '');
+  }
+
+  /** Records the encoding a response of `path` came in (for the onEncoding callback). */
+  noteEncoding(path: string, encoding: 'protobuf' | 'json'): void {
+    if (this.#seen.get(path) === encoding) return;
+    this.#seen.set(path, encoding);
+    this.#o.onEncoding?.(path, encoding);
   }
 
   /** GET `path` with `query`; the caller consumes or dumps the body. */
@@ -106,7 +146,7 @@ export class ApiClient {
     // Re-applied per request: token files and exec plugins rotate credentials.
     const opts: RequestOptions = {};
     await this.#kc.applyToHTTPSOptions(opts);
-    const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': this.#o.userAgent };
+    const headers: Record<string, string> = { Accept: this.#accept, 'User-Agent': this.#o.userAgent };
     for (const [k, v] of Object.entries(opts.headers ?? {})) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : String(v);
     if (opts.auth) headers.Authorization = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
     const started = this.#clock.now();
@@ -170,29 +210,39 @@ export class ApiListWatch<T extends KubeObject> implements ListWatch<T> {
   #client: ApiClient;
   #path: string;
   #project: (raw: unknown) => T;
+  #codec: ResourceCodec;
 
   /**
    * @param path the collection, e.g. `/api/v1/services`
-   * @param project turns a decoded object into what the cache keeps (see projections.ts)
+   * @param project turns a JSON-decoded object into what the cache keeps (see projections.ts)
+   * @param codec the same projection for protobuf (protobuf-decoder.ts RESOURCE_CODECS)
    */
-  constructor(client: ApiClient, path: string, project: (raw: unknown) => T) {
+  constructor(client: ApiClient, path: string, project: (raw: unknown) => T, codec: ResourceCodec) {
     this.#client = client;
     this.#path = path;
     this.#project = project;
+    this.#codec = codec;
   }
 
   async list(options: ListOptions, signal: AbortSignal): Promise<ListPage<T>> {
+    const what = `list ${this.#path}`;
     const res = await this.#client.get(this.#path, listQuery(options), signal, 300_000);
-    const text = await res.body.text();
-    if (res.statusCode !== 200) throw responseError(`list ${this.#path}`, res.statusCode, text);
-    return decodeListPage(text, this.#project);
+    const body = new Uint8Array(await res.body.arrayBuffer());
+    if (res.statusCode !== 200) throw responseError(what, res.statusCode, body);
+    const encoding = responseEncoding(headerOf(res, 'content-type'), what);
+    this.#client.noteEncoding(this.#path, encoding);
+    if (encoding === 'protobuf') return decodeProtobufList<T>(body, this.#codec, what);
+    return decodeListPage(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'), this.#project);
   }
 
   async watch(options: WatchOptions, onEvent: (event: WatchEvent<T>) => void, signal: AbortSignal): Promise<void> {
+    const what = `watch ${this.#path}`;
     // Idle longer than the server's own timeout plus a margin means the connection is dead.
     const res = await this.#client.get(this.#path, watchQuery(options), signal, (options.timeoutSeconds + 60) * 1000);
-    if (res.statusCode !== 200) throw responseError(`watch ${this.#path}`, res.statusCode, await res.body.text());
-    const decoder = new WatchDecoder<T>(`watch ${this.#path}`, this.#project);
+    if (res.statusCode !== 200) throw responseError(what, res.statusCode, new Uint8Array(await res.body.arrayBuffer()));
+    const decoder = responseEncoding(headerOf(res, 'content-type'), what) === 'protobuf'
+      ? new ProtobufWatchDecoder<T>(what, this.#codec)
+      : new WatchDecoder<T>(what, this.#project);
     try {
       for await (const chunk of res.body) {
         for (const ev of decoder.push(chunk as Buffer)) onEvent(ev);
@@ -206,6 +256,11 @@ export class ApiListWatch<T extends KubeObject> implements ListWatch<T> {
       if (!res.body.destroyed) res.body.destroy();
     }
   }
+}
+
+function headerOf(res: Dispatcher.ResponseData, name: string): string | undefined {
+  const v = res.headers[name];
+  return Array.isArray(v) ? v[0] : v;
 }
 
 /** The three collections kube-proxy watches, over one shared client. */
@@ -228,9 +283,9 @@ export function createApiListWatches(kc: KubeConfig, options: ApiTransportOption
   const client = new ApiClient(kc, options);
   return {
     client,
-    services: new ApiListWatch(client, '/api/v1/services', projectService),
-    endpointSlices: new ApiListWatch(client, '/apis/discovery.k8s.io/v1/endpointslices', projectEndpointSlice),
-    nodes: new ApiListWatch(client, '/api/v1/nodes', projectNode),
-    serviceCIDRs: new ApiListWatch(client, '/apis/networking.k8s.io/v1/servicecidrs', projectServiceCIDR),
+    services: new ApiListWatch(client, '/api/v1/services', projectService, RESOURCE_CODECS.services),
+    endpointSlices: new ApiListWatch(client, '/apis/discovery.k8s.io/v1/endpointslices', projectEndpointSlice, RESOURCE_CODECS.endpointslices),
+    nodes: new ApiListWatch(client, '/api/v1/nodes', projectNode, RESOURCE_CODECS.nodes),
+    serviceCIDRs: new ApiListWatch(client, '/apis/networking.k8s.io/v1/servicecidrs', projectServiceCIDR, RESOURCE_CODECS.servicecidrs),
   };
 }

@@ -82,6 +82,19 @@ const SERVICE_LABELS = ['service.kubernetes.io/service-proxy-name'];
 const SLICE_LABELS = ['kubernetes.io/service-name', 'service.kubernetes.io/headless', 'service.kubernetes.io/service-proxy-name'];
 const SLICE_ANNOTATIONS = ['endpoints.kubernetes.io/last-change-trigger-time'];
 
+export type ProjectionKind = 'service' | 'endpointslice' | 'node' | 'servicecidr';
+
+/**
+ * The label and annotation keys each projection keeps (null: every key). The protobuf decoder
+ * (protobuf-decoder.ts) keeps the same ones, so both encodings give the same projections.
+ */
+export const PROJECTED_LABELS: Record<ProjectionKind, { labels: readonly string[] | null; annotations: readonly string[] | null }> = {
+  service: { labels: SERVICE_LABELS, annotations: [] },
+  endpointslice: { labels: SLICE_LABELS, annotations: SLICE_ANNOTATIONS },
+  node: { labels: null, annotations: [] },
+  servicecidr: { labels: [], annotations: [] },
+};
+
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
@@ -124,6 +137,11 @@ class Interner {
   }
 }
 const interned = new Interner(16384);
+
+/** The shared copy of a short, highly repeated name (node names, zones, namespaces). */
+export function internName(s: string): string {
+  return interned.get(s) ?? s;
+}
 
 function meta(m: unknown, labels: readonly string[], annotations: readonly string[] = []): ProjectedMeta {
   const out: ProjectedMeta = {};
