@@ -118,7 +118,7 @@ export function targets(r: Results): { verdicts: Verdict[]; units: string[] } {
     if (isNotRun(last) || last.status === 'not run') return { reason: `${last.services} services: ${last.reason}`, n: last.services };
     return { m: last, reason: '', n: last.services };
   };
-  const ourRows = ctl ? ctl.contenders.filter((c) => c.name === 'ours' || c.name.startsWith('ours ')) : [];
+  const ourRows = ctl ? ctl.contenders.filter((c) => /^ours\b/.test(c.name)) : [];
   const columns: Array<{ label: string; get: (s: ScaleView) => number | undefined; unit: string; x: number }> = [
     { label: 'first full sync', get: (s) => num(s.firstSyncS), unit: 's', x: 1 },
     { label: 'change p50', get: (s) => num(s.observedMs?.p50), unit: 'ms', x: 1 },
