@@ -4,7 +4,8 @@
 //   NodePort traffic from the client both stop, and come back within two sync periods, with the
 //   repairs logged and counted in kubeproxy_bpf_datapath_repairs_total{hook};
 // - with a sync period of 5 minutes, an address added to node-a's eth0 is a NodePort address
-//   within seconds: the agent hears it from rtnetlink, not from a periodic sync.
+//   within seconds, and a neighbour added there bumps the next-hop generation: the agent hears
+//   both from rtnetlink, not from a periodic sync.
 // Addresses: fabric 192.0.2.0/24 (node-a .11, client .100; .50 is the added address).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -13,7 +14,7 @@ import { startCluster, type Cluster } from '../cluster/cluster.ts';
 import { endpointSliceFor } from '../cluster/endpoint-slice.ts';
 import { runIn, type Proc } from '../cluster/proc.ts';
 import { echo, httpGet, startEchoServer } from '../cluster/workload.ts';
-import { addr16, eventually, pinnedEntries, startReadyAgent } from './support.ts';
+import { addr16, eventually, pinnedEntries, sleep, startReadyAgent } from './support.ts';
 
 const NS = 'kpb-repair';
 const PORT = 8080;
@@ -93,5 +94,22 @@ describe('self-repair and host events', () => {
     const { value: [reply] } = await eventually('NodePort served on the added address', () => echo(cluster.client, 'tcp', added, nodePort, { timeoutMs: 1_000 }), 10_000, 200);
     assert.equal(reply!.name, 'b-pod1');
     assert.match(agentA.output, /"Host devices or addresses changed; syncing"/);
+  });
+
+  test('a neighbour change on the node invalidates cached next hops (kpb_nh_gen) without waiting for a sync', async (t) => {
+    const nodeA = cluster.nodes['node-a'];
+    const gen = () => pinnedEntries(nodeA, 'kpb_nh_gen')[0]![1].readUInt32LE(0);
+    // Quiet first (no change for a second), so the bump below is this neighbour's.
+    let before = gen();
+    await eventually('kpb_nh_gen quiet for a second', async () => {
+      before = gen();
+      await sleep(1_000);
+      assert.equal(gen(), before);
+    }, 15_000, 0);
+    const neighbour = '192.0.2.77';
+    await runIn(nodeA.place, ['ip', 'neigh', 'add', neighbour, 'lladdr', '02:00:00:00:00:77', 'dev', 'eth0', 'nud', 'permanent']);
+    t.after(() => runIn(nodeA.place, ['ip', 'neigh', 'del', neighbour, 'dev', 'eth0'], { allowFailure: true }));
+    const { ms } = await eventually('kpb_nh_gen bumped', () => assert.ok(gen() !== before, `kpb_nh_gen is still ${before}`), 5_000, 50);
+    t.diagnostic(`kpb_nh_gen ${before} -> ${gen()} ${ms} ms after the neighbour was added`);
   });
 });

@@ -199,6 +199,7 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     onDevicesChanged: () => {
       if (coordinator.initialized) runner.run();
     },
+    onRoutesChanged: () => void dp.bumpNextHopGeneration(),
     handleStaleRules: async () => void await handleStaleKubeProxyRules({ exec: commandExec(), logger, remove: bpf.removeStaleKubeProxyRules }),
   });
   cleanups.push(() => lifecycle.stop());
@@ -273,12 +274,11 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     if (r.ops > 0) logger.v(2).info('Synced the service maps', { mode, ops: r.ops, failed: r.failures.length, notProgrammed: r.notProgrammed });
     ok &&= r.ok;
     dpm.servicesNotProgrammed.set(r.notProgrammed);
-    // The datapath caches next hops and the existence of backends per flow, valid while these
-    // generations stay (datapath/include/conntrack.h). Until route and neighbour changes come
-    // from netlink, every sync bumps both, so a cache is never older than one sync; each flow then
-    // asks the FIB and re-checks its backend once, on its next packet.
+    // The datapath caches the existence of backends per flow, valid while this generation stays
+    // (datapath/include/conntrack.h): every sync bumps it, so each flow re-checks its backend once,
+    // on its next packet. Next hops are invalidated on route and neighbour events instead
+    // (datapath-lifecycle.ts).
     try {
-      dp.bumpNextHopGeneration();
       dp.bumpBackendGeneration();
       // SNAT reservations of ended flows (not an LRU: nothing else frees them), once a sync period.
       if (performance.now() - lastSnatSweepAt >= settings.syncPeriodMs) {

@@ -8,7 +8,7 @@ import type { Repair } from './repair-datapath.ts';
 
 const ETH0: HostDevice = { name: 'eth0', ifindex: 2, up: true, addresses: ['192.0.2.11'] };
 
-function fixture(opts: { attachFails?: boolean; repairs?: Repair[]; repairErrors?: Error[] } = {}) {
+function fixture(opts: { attachFails?: boolean; repairs?: Repair[]; repairErrors?: Error[]; noWatch?: boolean } = {}) {
   const events: string[] = [];
   const now = { t: 0 };
   let devices = [ETH0];
@@ -35,9 +35,12 @@ function fixture(opts: { attachFails?: boolean; repairs?: Repair[]; repairErrors
     syncPeriodMs: 30_000,
     now: () => now.t,
     onDevicesChanged: () => events.push('devices changed'),
+    onRoutesChanged: () => events.push('next hops'),
     handleStaleRules: async () => void events.push('stale rules'),
-    watcher: { start: () => null, stop: () => {}, devices: () => devices, invalidate: () => events.push('invalidate') },
+    watcher: { start: () => (opts.noWatch ? new Error('socket: EPERM') : null), stop: () => {}, devices: () => devices, invalidate: () => events.push('invalidate') },
   });
+  lc.start();
+  events.length = 0; // start() invalidates next hops once (tested below)
   return { lc, events, now, lines, registry, setDevices: (d: HostDevice[]) => (devices = d) };
 }
 
@@ -98,4 +101,17 @@ test('DatapathLifecycle fails the sync when a repair fails', () => {
   f.now.t = 30_000;
   assert.equal(f.lc.beforeSync(['192.0.2.11']).ok, false);
   assert.match(f.lines.join(''), /Cannot repair the datapath.*ENOENT/);
+});
+
+test('DatapathLifecycle without a netlink subscription invalidates next hops at every sync, and says so once', () => {
+  const f = fixture({ noWatch: true });
+  f.lc.beforeSync(null);
+  f.lc.beforeSync(null);
+  assert.deepEqual(f.events, ['next hops', 'next hops']);
+  assert.match(f.lines.join(''), /Cannot watch the host's devices, addresses, routes and neighbours.*EPERM/);
+  const watched = fixture();
+  watched.lc.beforeSync(null);
+  assert.deepEqual(watched.events, [], 'with a subscription only route and neighbour events invalidate next hops');
+  watched.lc.start();
+  assert.deepEqual(watched.events, ['next hops'], 'start() invalidates what was cached while no agent listened');
 });

@@ -12,7 +12,8 @@
  *   load is finished then (its last delta copied, the old pins removed), once every program runs
  *   on the new maps.
  * Link and address events ask for a sync (onDevicesChanged); route and neighbour events go to
- * onRoutesChanged, which invalidates the datapath's next-hop cache.
+ * onRoutesChanged, which bumps the datapath's next-hop generation (kpb_nh_gen), so each flow asks
+ * the FIB again on its next packet. Without a subscription both happen at every sync instead.
  */
 import type { Counter } from 'prom-client';
 import type { Logger } from '../log/logger.ts';
@@ -33,8 +34,11 @@ export type DatapathLifecycleOptions = {
   now: () => number;
   /** A link or address changed: ask for a sync. */
   onDevicesChanged: () => void;
-  /** A route or neighbour changed (or events were lost): invalidate next hops. @default logged at V(4) */
-  onRoutesChanged?: () => void;
+  /**
+   * A route or neighbour changed (or events were lost): invalidate the datapath's next hops.
+   * Without a subscription it is called at every sync instead.
+   */
+  onRoutesChanged: () => void;
   /** Removes (or reports) a previous kube-proxy's rules; called once, see afterSync(). */
   handleStaleRules: () => Promise<void>;
   /** @default a HostWatcher over rtnetlink */
@@ -49,6 +53,7 @@ export class DatapathLifecycle {
   #lastRepair = 0;
   #staleHandled = false;
   #migrationFinished = false;
+  #watching = false;
 
   constructor(opts: DatapathLifecycleOptions) {
     this.#o = opts;
@@ -57,7 +62,10 @@ export class DatapathLifecycle {
         opts.logger.v(2).info('Host devices or addresses changed; syncing');
         opts.onDevicesChanged();
       },
-      onRoutesChanged: () => (opts.onRoutesChanged ?? (() => opts.logger.v(4).info('Routes or neighbours changed')))(),
+      onRoutesChanged: () => {
+        opts.logger.v(4).info('Routes or neighbours changed; invalidating cached next hops');
+        opts.onRoutesChanged();
+      },
       onError: (err) => opts.logger.error('A host change handler failed', { err }),
     });
     for (const hook of HOOKS) opts.metrics.repairs.inc({ hook }, 0);
@@ -66,7 +74,14 @@ export class DatapathLifecycle {
   /** Subscribes to host changes; without a subscription every sync dumps the devices (logged). */
   start(): void {
     const err = this.#watcher.start();
-    if (err) this.#o.logger.warning('Cannot watch the host\'s devices and addresses; they are read at every sync instead', { err });
+    this.#watching = err === null;
+    // Routes may have changed while no agent listened: next hops cached before are checked again.
+    try {
+      this.#o.onRoutesChanged();
+    } catch (e) {
+      this.#o.logger.error('Cannot invalidate the datapath\'s cached next hops', { err: e });
+    }
+    if (err) this.#o.logger.warning('Cannot watch the host\'s devices, addresses, routes and neighbours; they are read, and next hops invalidated, at every sync instead', { err });
   }
 
   stop(): void {
@@ -87,6 +102,15 @@ export class DatapathLifecycle {
     const { dp, logger, metrics } = this.#o;
     let ok = true;
     const devices = this.#watcher.devices();
+    if (!this.#watching) {
+      try {
+        this.#o.onRoutesChanged();
+      } catch (err) {
+        ok = false;
+        logger.error('Cannot invalidate the datapath\'s cached next hops', { err });
+        metrics.syncErrors.inc({ ip_family: '', op: 'next hops' });
+      }
+    }
     if (nodeIPs !== null) {
       try {
         const key = dp.devicesFor(nodeIPs, devices).map((d) => `${d.name}#${d.ifindex}`).join(',');
