@@ -52,6 +52,11 @@
  * themselves containers, set it to their netns cookie (getsockopt SO_NETNS_COOKIE). */
 const volatile __u64 lb_host_netns_cookie = 0;
 
+/* --bpf-socket-lb=host-namespace-only: translate only sockets of the node's own namespace (the one
+ * lb_host_netns_cookie names). Pods' sockets then keep the frontend as their destination, and
+ * their packets are translated at the pod interfaces instead (pod.bpf.c). */
+const volatile bool lb_host_netns_only = false;
+
 union lb_addr {
 	__u8 b[16];
 	__u32 w[4];
@@ -347,6 +352,8 @@ static __always_inline int sock_fwd(struct bpf_sock_addr *ctx, bool v6)
 	struct sock_flow f = {};
 	int ret;
 
+	if (lb_host_netns_only && !in_host_netns(ctx))
+		return SYS_PROCEED;
 	if (!sock_proto_supported(ctx->protocol))
 		return SYS_PROCEED;
 	sock_addr_load(ctx, v6, &f.addr);
@@ -369,6 +376,8 @@ static __always_inline int sock_rev(struct bpf_sock_addr *ctx, bool v6)
 	__be16 port = (__be16)ctx->user_port;
 	union lb_addr a;
 
+	if (lb_host_netns_only && !in_host_netns(ctx))
+		return SYS_PROCEED;
 	sock_addr_load(ctx, v6, &a);
 	if (sock_xlate_rev(ctx, &a, &port))
 		sock_addr_store(ctx, v6, &a, port);

@@ -11,7 +11,7 @@ import { gunzipSync } from 'node:zlib';
 import { release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { BpfObject, attachCgroup } from 'bpf-loader-napi';
-import type { Collection, Link } from 'bpf-loader-napi';
+import type { Collection, Link, RodataValue } from 'bpf-loader-napi';
 import { LbMaps } from './lb-maps.ts';
 import type { Job, Outcome } from './sock-client.ts';
 
@@ -32,6 +32,8 @@ export interface SockEnvOptions {
   addresses: string[];
   /** TCP+UDP servers answering with their identity. */
   listeners: Listener[];
+  /** More load-time constants of sock.bpf.o (e.g. lb_host_netns_only). */
+  rodata?: Record<string, RodataValue>;
 }
 
 function sh(cmd: string, args: string[]): string {
@@ -141,7 +143,7 @@ export class SockEnv {
     const obj = BpfObject.open(SOCK_OBJECT);
     this.nodeCookie = netnsCookie(this.ns);
     this.podCookie = netnsCookie(this.podNs);
-    obj.setRodata({ lb_kernel_hz: kernelHz(), lb_host_netns_cookie: this.nodeCookie });
+    obj.setRodata({ lb_kernel_hz: kernelHz(), lb_host_netns_cookie: this.nodeCookie, ...opts.rodata });
     this.coll = await obj.load({ pinPath: this.pinDir });
     this.maps = new LbMaps(this.coll);
     for (const spec of obj.programs) {

@@ -22,7 +22,7 @@ import { addrText, backendRow, conntrackMatches, conntrackRow, hostPort, service
 import { parseIp } from '../model/ip.ts';
 
 const DEFAULT_PIN_PATH = '/sys/fs/bpf/kube-proxy-bpf';
-const CONNTRACK_MAPS = ['kpb_ct', 'kpb_ct4', 'kpb_ct6', 'kpb_snat4', 'kpb_snat6'];
+const CONNTRACK_MAPS = ['kpb_ct', 'kpb_ct4', 'kpb_ct6', 'kpb_snat4', 'kpb_snat6', 'kpb_pod_ct4', 'kpb_pod_ct6'];
 const WHAT = ['services', 'backends', 'conntrack', 'counters', 'config'] as const;
 type What = (typeof WHAT)[number];
 
@@ -185,7 +185,7 @@ function render(args: Args, maps: PinnedMaps): string {
       ]));
     }
     case 'counters': {
-      const snap = readCounters({ npCounters: maps.get('kpb_np_counters'), sockStats: maps.get('lb_sock_stats'), sized: [] }, []);
+      const snap = readCounters({ npCounters: maps.get('kpb_np_counters'), podCounters: maps.get('kpb_pod_counters'), sockStats: maps.get('lb_sock_stats'), sized: [] }, []);
       const rows = [
         ...snap.verdicts.map((v) => ({ hook: v.hook, kind: 'verdict', name: v.verdict, packets: v.packets })),
         ...snap.reasons.map((r) => ({ hook: r.hook, kind: 'reason', name: r.reason, packets: r.packets })),

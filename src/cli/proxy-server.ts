@@ -142,7 +142,8 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
   let dp: Datapath;
   try {
     dp = await Datapath.open({
-      bpf, logger, objects: { sock: bpfObjectPath('sock'), tc: bpfObjectPath('tc'), xdp: bpfObjectPath('xdp'), sockTerm: bpfObjectPath('sock_term') },
+      bpf, logger, objects: { sock: bpfObjectPath('sock'), tc: bpfObjectPath('tc'), xdp: bpfObjectPath('xdp'), sockTerm: bpfObjectPath('sock_term'), pod: bpfObjectPath('pod') },
+      detectLocal: { detectLocalMode: config.detectLocalMode, detectLocal: config.detectLocal, clusterCIDR: config.clusterCIDR },
       // One setting governs both: the BPF conntrack lifetimes follow --conntrack-*.
       rodata: bpfConntrackTimeouts(config.conntrack),
     });
@@ -229,6 +230,8 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     const host = lifecycle.beforeSync(node !== null || nodeSynced ? nodeAddresses(node) : null);
     let ok = host.ok;
     const devices = host.devices;
+    // --bpf-socket-lb=host-namespace-only: the pod-side programs on every pod interface (pod-attachments.ts).
+    ok = dp.syncPods(devices, node !== null || nodeSynced ? nodeAddresses(node) : null, node?.spec?.podCIDRs ?? null) && ok;
 
     const local = devices.flatMap((d) => d.addresses);
     const npa = resolveNodePortAddresses({

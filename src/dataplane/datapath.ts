@@ -32,6 +32,8 @@ import { checkPin, securePinFolder } from './pin-folder.ts';
 import { readCounters } from './read-counters.ts';
 import { repairDatapath, type KeptLink, type Repair, type RepairState } from './repair-datapath.ts';
 import { bumpGeneration, type GenerationMap } from './generations.ts';
+import { PodAttachments, detachPodFilters } from './pod-attachments.ts';
+import { podDetection, type DetectLocalSettings, type PodMatch } from './pod-detection.ts';
 
 export type DatapathObjects = {
   sock: string;
@@ -39,6 +41,8 @@ export type DatapathObjects = {
   xdp: string;
   /** The socket terminator (sock_term.bpf.c), optional: a kernel without bpf_sock_destroy refuses it. */
   sockTerm?: string;
+  /** The pod-side programs (pod.bpf.c), loaded with --bpf-socket-lb=host-namespace-only. */
+  pod?: string;
 };
 
 export type DatapathOpenOptions = {
@@ -51,6 +55,11 @@ export type DatapathOpenOptions = {
    * sysctl/conntrack-sysctls.ts); each object receives those it declares.
    */
   rodata?: Record<string, RodataValue>;
+  /**
+   * kube-proxy's local-traffic detection (detectLocalMode and its data), which finds the pods'
+   * interfaces for --bpf-socket-lb=host-namespace-only. @default ClusterCIDR without a CIDR
+   */
+  detectLocal?: DetectLocalSettings;
 };
 
 /** Map name -> BpfMapSizes field, for --bpf-map-* (lb_maps.h, conntrack.h, sock_lb.h). */
@@ -63,12 +72,14 @@ const RESIZABLE: Record<string, keyof BpfOptions['mapSizes']> = {
   kpb_ct6: 'conntrack',
   kpb_snat4: 'snat',
   kpb_snat6: 'snat',
+  kpb_pod_ct4: 'conntrack',
+  kpb_pod_ct6: 'conntrack',
   lb_affinity: 'affinity',
   lb_sock_rev_nat: 'sockRevNat',
 };
 
 const SIZED_MAPS = ['lb_services', 'lb_slots', 'lb_backends', 'lb_rev_nat', 'lb_maglev', 'lb_node_addrs', 'lb_src_ranges', 'lb_affinity', 'lb_sock_rev_nat',
-  'kpb_ct4', 'kpb_ct6', 'kpb_snat4', 'kpb_snat6', 'kpb_frag4', 'kpb_frag6'];
+  'kpb_ct4', 'kpb_ct6', 'kpb_snat4', 'kpb_snat6', 'kpb_frag4', 'kpb_frag6', 'kpb_pod_ct4', 'kpb_pod_ct6'];
 
 function errText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -86,6 +97,7 @@ export class Datapath {
   readonly codec: LbCodec;
   readonly #logger: Logger;
   readonly #bpf: BpfOptions;
+  readonly #detectLocal: DetectLocalSettings;
   readonly #colls: { sock: Collection; tc: Collection; xdp: Collection };
   /** Names of the maps pinned by name (the objects' LIBBPF_PIN_BY_NAME maps). */
   readonly #pinnedMaps: string[];
@@ -101,11 +113,18 @@ export class Datapath {
   #migration: MapMigration | null = null;
   /** The socket terminator's object, or why it could not be loaded. */
   #sockTerm: { collection: Collection } | { unavailable: string } = { unavailable: 'not loaded' };
+  /** The pod-side object and its attachments (host-namespace-only), else null. */
+  #pod: { collection: Collection; attachments: PodAttachments } | null = null;
+  /** Pod filters of an earlier run in another mode were removed (or there were none). */
+  #podSwept = false;
+  /** The pod-detection problems last logged, so each is logged when it changes. */
+  #podProblems = '';
 
   private constructor(opts: DatapathOpenOptions, colls: { sock: Collection; tc: Collection; xdp: Collection }, pinnedMaps: string[]) {
     this.pinPath = opts.bpf.pinPath;
     this.#logger = opts.logger;
     this.#bpf = opts.bpf;
+    this.#detectLocal = opts.detectLocal ?? { detectLocalMode: 'ClusterCIDR', detectLocal: { bridgeInterface: '', interfaceNamePrefix: '' }, clusterCIDR: '' };
     this.#colls = colls;
     this.#pinnedMaps = pinnedMaps;
     // The inner-map template carries BPF_F_INNER_MAP, so tables of any size can be swapped in.
@@ -132,6 +151,8 @@ export class Datapath {
       ...opts.rodata,
     };
     if (bpf.socketLB !== 'off') constants.lb_host_netns_cookie = hostNetnsCookie();
+    const podPath = bpf.socketLB === 'host-namespace-only';
+    if (podPath) constants.lb_host_netns_only = true;
 
     const loaded: Collection[] = [];
     const opened: BpfObject[] = [];
@@ -164,6 +185,10 @@ export class Datapath {
       const objs = { tc: prepare('tc'), xdp: prepare('xdp'), sock: prepare('sock') };
       // The socket terminator shares the socket LB's maps (declared the same way); optional.
       const sockTermObj = bpf.socketLB !== 'off' && opts.objects.sockTerm ? prepare('sockTerm') : null;
+      // Pods' service traffic is translated per packet at their interfaces when the socket LB
+      // stays in the node's namespace.
+      if (podPath && !opts.objects.pod) throw new Error('--bpf-socket-lb=host-namespace-only needs the pod-side BPF object (pod.bpf.o)');
+      const podObj = podPath ? prepare('pod') : null;
       // Pins whose size or layout differs from this version's maps are migrated, not refused
       // (map-migration.ts): checked and planned before anything changes, moved aside, re-created
       // by the load, and copied before any program is replaced.
@@ -175,6 +200,13 @@ export class Datapath {
       const xdp = await load('xdp', objs.xdp);
       const sock = await load('sock', objs.sock);
       const dp = new Datapath(opts, { sock, tc, xdp }, [...wanted.keys()]);
+      if (podObj) {
+        const collection = await load('pod', podObj);
+        dp.#pod = {
+          collection,
+          attachments: new PodAttachments({ ingress: collection.program('kpb_pod_ingress'), egress: collection.program('kpb_pod_egress'), cfg: collection.map('kpb_pod_cfg') }),
+        };
+      }
       if (sockTermObj) {
         try {
           dp.#sockTerm = { collection: await load('sockTerm', sockTermObj) };
@@ -240,9 +272,6 @@ export class Datapath {
   /** Cgroup links, pinned; updated in place when a previous run's link is pinned. */
   #attachSock(sock: Collection): void {
     const wanted = this.#bpf.socketLB !== 'off';
-    if (this.#bpf.socketLB === 'host-namespace-only') {
-      this.#logger.warning('--bpf-socket-lb=host-namespace-only is not supported by the datapath; socket load balancing covers the whole cgroup', { cgroup: this.#bpf.cgroupPath });
-    }
     if (wanted && this.#bpf.cgroupPath === '') throw new Error('socket load balancing needs a cgroup v2 directory (--bpf-cgroup-path); none was found');
     let updated = 0;
     let attached = 0;
@@ -324,6 +353,57 @@ export class Datapath {
     return this.#attachments;
   }
 
+  /**
+   * Pods' interfaces (--bpf-socket-lb=host-namespace-only): writes which packets are a pod's and
+   * puts the pod-side programs on every pod interface among `all`, off those that stopped being
+   * one; `nodeIPs` (null until the Node is known) find the external devices, which are never pods'.
+   * In the other modes, removes pod programs an earlier run left. Logs what it did; false when
+   * something failed (retried at the next sync).
+   */
+  syncPods(all: HostDevice[], nodeIPs: string[] | null, nodePodCIDRs: string[] | null): boolean {
+    if (!this.#pod) {
+      if (this.#podSwept) return true;
+      try {
+        for (const item of detachPodFilters(all)) this.#logger.info('Removed the pod-side datapath (the socket LB mode needs none)', { item });
+        this.#podSwept = true;
+        return true;
+      } catch (err) {
+        this.#logger.error('Cannot remove the pod-side programs of an earlier run', { err });
+        return false;
+      }
+    }
+    // Without the node's addresses its external devices are unknown, and one could pass for a pod's.
+    if (nodeIPs === null && this.#bpf.devices.length === 0) return true;
+    const d = podDetection(this.#detectLocal, nodePodCIDRs);
+    const problems = (['IPv4', 'IPv6'] as const).map((f) => [f, d.pods[f]] as const).filter((x): x is readonly ['IPv4' | 'IPv6', Extract<PodMatch, { kind: 'none' }>] => x[1].kind === 'none');
+    const bridgeMissing = d.mode === 'BridgeInterface' && !all.some((x) => x.name === d.bridge);
+    const text = JSON.stringify([problems, bridgeMissing]);
+    if (text !== this.#podProblems) {
+      this.#podProblems = text;
+      for (const [family, m] of problems) {
+        this.#logger.warning('Pods\' service traffic of this family is not translated: the local-traffic detection matches none of it', { ipFamily: family, detectLocalMode: d.mode, reason: m.why });
+      }
+      if (bridgeMissing) this.#logger.warning('The pod bridge does not exist (yet); pods behind it are not served until it does', { bridgeInterface: d.bridge });
+    }
+    let external: HostDevice[];
+    try {
+      external = this.devicesFor(nodeIPs ?? [], all);
+    } catch (err) {
+      this.#logger.error('Cannot tell the node\'s external devices from its pods\' interfaces', { err });
+      return false;
+    }
+    const r = this.#pod.attachments.sync(all, external, d);
+    for (const a of r.attached) this.#logger.v(2).info('Attached the pod-side datapath', { device: a.device, how: a.how, detectLocalMode: d.mode });
+    for (const x of r.detached) this.#logger.v(2).info('Detached the pod-side datapath', { device: x });
+    for (const err of r.errors) this.#logger.error('Cannot attach the pod-side datapath; retrying at the next sync', { err });
+    return r.errors.length === 0;
+  }
+
+  /** The interfaces the pod-side programs are on (empty outside host-namespace-only). */
+  get podInterfaces(): string[] {
+    return this.#pod ? this.#pod.attachments.interfaces.map((x) => x.name) : [];
+  }
+
   #deviceInput(): Omit<AttachDevicesInput, 'devices'> {
     return {
       tcIngress: this.#colls.tc.program('kpb_tc_ingress'),
@@ -379,6 +459,10 @@ export class Datapath {
           return fresh;
         },
       });
+    }
+    if (this.#pod) {
+      const ids = { ingress: this.#programId(this.#pod.collection.program('kpb_pod_ingress')), egress: this.#programId(this.#pod.collection.program('kpb_pod_egress')) };
+      tc.push(...this.#pod.attachments.repairEntries(ids));
     }
     const maps = this.#pinnedMaps.map((name) => {
       const map = this.#map(name)!;
@@ -443,7 +527,7 @@ export class Datapath {
 
   /** Counters and fill levels for the kubeproxy_bpf_* metrics. */
   #map(name: string): BpfMap | undefined {
-    for (const c of [this.#colls.tc, this.#colls.sock, this.#colls.xdp]) {
+    for (const c of [this.#colls.tc, this.#colls.sock, this.#colls.xdp, ...(this.#pod ? [this.#pod.collection] : [])]) {
       try {
         return c.map(name);
       } catch {
@@ -457,8 +541,11 @@ export class Datapath {
     const m = (name: string): BpfMap | undefined => this.#map(name);
     return readCounters(
       {
-        npCounters: m('kpb_np_counters'), sockStats: m('lb_sock_stats'), sized: SIZED_MAPS.map((n) => m(n)!).filter(Boolean),
-        conntrack: { IPv4: [m('kpb_ct4'), m('kpb_snat4')].filter((x) => x !== undefined), IPv6: [m('kpb_ct6'), m('kpb_snat6')].filter((x) => x !== undefined) },
+        npCounters: m('kpb_np_counters'), podCounters: m('kpb_pod_counters'), sockStats: m('lb_sock_stats'), sized: SIZED_MAPS.map((n) => m(n)!).filter(Boolean),
+        conntrack: {
+          IPv4: [m('kpb_ct4'), m('kpb_snat4'), m('kpb_pod_ct4')].filter((x) => x !== undefined),
+          IPv6: [m('kpb_ct6'), m('kpb_snat6'), m('kpb_pod_ct6')].filter((x) => x !== undefined),
+        },
       },
       this.#attachments
         .filter((a) => this.#bpf.xdp !== 'off')
@@ -477,7 +564,10 @@ export class Datapath {
     return this.#colls.sock.map(name);
   }
 
-  /** The north-south conntrack maps: per family, and the SNAT flows' reply entries (conntrack.h). */
+  /**
+   * The conntrack maps: north-south per family, the SNAT flows' reply entries (conntrack.h), and the
+   * pods' flows (pod.h) when the pod-side object is loaded.
+   */
   conntrackMaps(): BpfMap[] {
     const out: BpfMap[] = [];
     for (const name of ['kpb_ct4', 'kpb_ct6', 'kpb_snat4', 'kpb_snat6']) {
@@ -487,6 +577,7 @@ export class Datapath {
         // not in this build
       }
     }
+    if (this.#pod) for (const name of ['kpb_pod_ct4', 'kpb_pod_ct6']) out.push(this.#pod.collection.map(name));
     return out;
   }
 
@@ -494,6 +585,8 @@ export class Datapath {
     this.#migration?.close();
     this.#migration = null;
     if ('collection' in this.#sockTerm) this.#sockTerm.collection.close();
+    this.#pod?.collection.close();
+    this.#pod = null;
     for (const l of [...this.#sockLinks.values(), ...this.#xdpLinks.values()]) l.close();
     this.#sockLinks.clear();
     this.#xdpLinks.clear();
@@ -528,7 +621,9 @@ export function cleanupDatapath(pinPath: string): CleanupResult {
     }
   }
   try {
-    for (const f of detachDevices(hostDevices(), null)) removed.push(f);
+    const devices = hostDevices();
+    for (const f of detachDevices(devices, null)) removed.push(f);
+    for (const f of detachPodFilters(devices)) removed.push(f);
   } catch (err) {
     errors.push(new Error(`cannot remove tc filters: ${errText(err)}`, { cause: err }));
   }

@@ -65,8 +65,12 @@ export function ensureBpffs(pinPath: string): { root: string; mounted: boolean }
   return { root: '/sys/fs/bpf', mounted: true };
 }
 
-/** `kind`: the link type of virtual devices (`veth`, `bridge`...), '' for hardware. */
-export type HostDevice = { name: string; ifindex: number; addresses: string[]; up: boolean; kind?: string };
+/**
+ * `kind`: the link type of virtual devices (`veth`, `bridge`...), '' for hardware. `linkType`: the
+ * ARPHRD_* hardware type (1: Ethernet). `master`: ifindex of the bridge or bond it is enslaved to, 0
+ * when none.
+ */
+export type HostDevice = { name: string; ifindex: number; addresses: string[]; up: boolean; kind?: string; linkType?: number; master?: number };
 
 /** Devices of the agent's network namespace with their addresses other than link-local (rtnetlink dumps). */
 export function hostDevices(): HostDevice[] {
@@ -77,7 +81,7 @@ export function hostDevices(): HostDevice[] {
     if (!list) byIndex.set(a.ifindex, (list = []));
     list.push(a.address);
   }
-  return netLinks().map((l) => ({ name: l.name, ifindex: l.ifindex, up: l.up, kind: l.kind, addresses: byIndex.get(l.ifindex) ?? [] }));
+  return netLinks().map((l) => ({ name: l.name, ifindex: l.ifindex, up: l.up, kind: l.kind, linkType: l.type, master: l.master, addresses: byIndex.get(l.ifindex) ?? [] }));
 }
 
 /** The devices holding any of `ips` (the node's addresses), in ifindex order, loopback excluded. */

@@ -16,5 +16,5 @@ import { LEGACY_CONNTRACK_CONVERTER } from './convert-conntrack.ts';
 export const MAP_CONVERTERS: readonly MapConverter[] = [LEGACY_CONNTRACK_CONVERTER];
 
 export const DATAPATH_WRITTEN: ReadonlySet<string> = new Set([
-  'kpb_ct', 'kpb_ct4', 'kpb_ct6', 'kpb_snat4', 'kpb_snat6', 'lb_affinity', 'lb_sock_rev_nat',
+  'kpb_ct', 'kpb_ct4', 'kpb_ct6', 'kpb_snat4', 'kpb_snat6', 'kpb_pod_ct4', 'kpb_pod_ct6', 'lb_affinity', 'lb_sock_rev_nat',
 ]);

@@ -2,6 +2,7 @@
  * @module
  * Reads the datapath's counters into the DatapathSnapshot the metrics expose: the per-CPU
  * north-south counters (kpb_np_counters, index = hook * KPB_CNT_MAX + counter, counters.h), the
+ * pod-side ones (kpb_pod_counters, the same counters plus the pod's own, pod.h), the
  * socket LB's per-CPU stats (lb_sock_stats, sock_lb.h, one field per event), the fill level of
  * every map and the conntrack entries per family. Names follow the C enums, lower-cased.
  */
@@ -18,9 +19,14 @@ const REASONS = [
 ] as const;
 const HOOKS = ['xdp', 'tc_ingress', 'tc_egress'] as const;
 const KPB_CNT_MAX = 32;
+/** pod.h: enum kpb_pod_hook, and enum kpb_pod_counter from KPB_CNT_MAX on. */
+const POD_HOOKS = ['pod_ingress', 'pod_egress'] as const;
+const POD_REASONS = ['hairpin', 'not_pod', 'unallocated', 'bad_scope'] as const;
 
 export type CounterMaps = {
   npCounters?: BpfMap;
+  /** kpb_pod_counters: POD_HOOKS.length hooks of max_entries / 2 counters each. */
+  podCounters?: BpfMap;
   sockStats?: BpfMap;
   /** Maps whose fill level is reported. */
   sized: BpfMap[];
@@ -42,6 +48,15 @@ export function readCounters(maps: CounterMaps, xdpFallback: DatapathSnapshot['x
     HOOKS.forEach((hook, h) => {
       VERDICTS.forEach((verdict, i) => verdicts.push({ hook, verdict, packets: sum(maps.npCounters!.lookup(h * KPB_CNT_MAX + i)) }));
       REASONS.forEach((reason, i) => reasons.push({ hook, reason, packets: sum(maps.npCounters!.lookup(h * KPB_CNT_MAX + VERDICTS.length + i)) }));
+    });
+  }
+  if (maps.podCounters) {
+    const pc = maps.podCounters;
+    const per = pc.info().maxEntries / POD_HOOKS.length;
+    POD_HOOKS.forEach((hook, h) => {
+      VERDICTS.forEach((verdict, i) => verdicts.push({ hook, verdict, packets: sum(pc.lookup(h * per + i)) }));
+      REASONS.forEach((reason, i) => reasons.push({ hook, reason, packets: sum(pc.lookup(h * per + VERDICTS.length + i)) }));
+      POD_REASONS.forEach((reason, i) => reasons.push({ hook, reason, packets: sum(pc.lookup(h * per + KPB_CNT_MAX + i)) }));
     });
   }
   if (maps.sockStats) {

@@ -38,7 +38,8 @@ export type KeptLink = {
 
 export type RepairState = {
   links: KeptLink[];
-  tc: { device: string; ifindex: number; direction: 'ingress' | 'egress'; programId: number; reattach: () => void }[];
+  /** `filter`: handle and priority of the filter when not the north-south one (ourTcFilter), e.g. the pod-side filters. */
+  tc: { device: string; ifindex: number; direction: 'ingress' | 'egress'; programId: number; reattach: () => void; filter?: { handle: number; priority: number } }[];
   maps: { name: string; pin: string; map: BpfMap; id: number }[];
 };
 
@@ -123,7 +124,7 @@ export function repairDatapath(state: RepairState): { repairs: Repair[]; errors:
   for (const k of state.links) checkLink(k, repairs, errors);
   for (const t of state.tc) {
     try {
-      const id = tcQuery(ourTcFilter(t.ifindex, t.direction));
+      const id = tcQuery(t.filter ? { ifindex: t.ifindex, direction: t.direction, ...t.filter } : ourTcFilter(t.ifindex, t.direction));
       if (id === t.programId) continue;
       t.reattach();
       repairs.push({ hook: 'tc', what: `tc ${t.direction} on ${t.device}`, why: id === 0 ? 'the filter was removed' : `the filter runs program ${id}, not ours (${t.programId})` });

@@ -100,7 +100,9 @@ export function serviceRows(services: [Decoded, Decoded][], slots: ReadonlyMap<s
   return rows.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 }
 
-const KPB_CT_FLAGS: [number, string][] = [[1, 'local'], [2, 'remote'], [4, 'reply'], [8, 'snat'], [16, 'dsr'], [32, 'dsr-backend'], [64, 'host-backend']];
+const KPB_CT_FLAGS: [number, string][] = [[1, 'local'], [2, 'remote'], [4, 'reply'], [8, 'snat'], [16, 'dsr'], [32, 'dsr-backend'], [64, 'host-backend'],
+  // pod.h, in kpb_pod_ct4/6 only
+  [1 << 14, 'hairpin'], [1 << 15, 'routed']];
 const TCP_STATES = ['new', 'established', 'closing'];
 
 export type ConntrackRow = {

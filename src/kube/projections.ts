@@ -66,7 +66,7 @@ export type EndpointSliceProjection = {
 
 export type NodeProjection = {
   metadata?: ProjectedMeta;
-  spec?: { taints?: { key: string; effect?: string; value?: string }[] };
+  spec?: { taints?: { key: string; effect?: string; value?: string }[]; podCIDRs?: string[] };
   status?: { addresses?: { type: string; address: string }[] };
 };
 
@@ -264,6 +264,9 @@ export function projectNode(raw: unknown): NodeProjection {
       }),
     };
   }
+  // detectLocalMode NodeCIDR: the node's pod ranges are the pods' addresses.
+  const podCIDRs = isObj(o.spec) ? strings(o.spec.podCIDRs) : undefined;
+  if (podCIDRs && podCIDRs.length > 0) out.spec = { ...out.spec, podCIDRs };
   if (isObj(o.status) && Array.isArray(o.status.addresses)) {
     out.status = { addresses: o.status.addresses.filter(isObj).map((a) => ({ type: str(a.type) ?? '', address: str(a.address) ?? '' })) };
   }
