@@ -19,7 +19,7 @@ NODE := $(NODE_BIN_DIR)node
 
 APT_PACKAGES := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 iptables nftables \
 	conntrack curl iperf3 sockperf netsniff-ng openssl ca-certificates ethtool \
-	python3 util-linux binutils podman runc mmdebstrap prometheus fonts-dejavu-core
+	python3 util-linux binutils podman runc mmdebstrap prometheus fonts-dejavu-core tcpdump
 CLANG ?= clang
 BPF_CFLAGS := -O2 -g -Wall -Werror -fno-strict-aliasing -target bpf -D__TARGET_ARCH_x86 -I$(ROOT)/datapath/include -I$(BUILD)/include
 BPF_SOURCES := $(wildcard datapath/bpf/*.bpf.c) $(wildcard datapath/bpf-loader-napi/test/*.bpf.c) $(wildcard src/dataplane/testdata/*.bpf.c)
