@@ -70,7 +70,7 @@ const sliceProto = { ...sliceJson, metadata: { ...sliceJson.metadata, creationTi
 
 const nodeJson = {
   metadata: { name: 'node-a', resourceVersion: '7', creationTimestamp: '2026-12-01T09:00:00Z', deletionTimestamp: '2026-12-01T11:00:00Z', labels: { 'topology.kubernetes.io/zone': 'z1', 'kubernetes.io/hostname': 'node-a' } },
-  spec: { podCIDR: '198.18.1.0/24', taints: [{ key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' }] },
+  spec: { podCIDR: '198.18.1.0/24', podCIDRs: ['198.18.1.0/24', '2001:db8:10:1::/64'], taints: [{ key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' }] },
   status: { addresses: [{ type: 'InternalIP', address: '192.0.2.11' }, { type: 'InternalIP', address: '2001:db8:1::11' }], conditions: [{ type: 'Ready', status: 'True' }] },
 };
 const nodeProto = {

@@ -65,7 +65,8 @@ const FILL: Record<string, (o: Obj) => void> = {
     if (t === undefined) delete o.sessionAffinityConfig;
   },
   [`${CORE}.Node`]: (o) => {
-    if ((o.spec as Obj | undefined)?.taints === undefined) delete o.spec;
+    const spec = o.spec as Obj | undefined;
+    if (spec?.taints === undefined && spec?.podCIDRs === undefined) delete o.spec;
     if ((o.status as Obj | undefined)?.addresses === undefined) delete o.status;
   },
 };

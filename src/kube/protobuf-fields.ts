@@ -46,7 +46,7 @@ export const K8S_PROTO_FIELDS: Record<string, readonly string[]> = {
   [`${CORE}.LoadBalancerIngress`]: ['ip', 'ipMode'],
   [`${CORE}.NodeList`]: ['metadata', 'items'],
   [`${CORE}.Node`]: ['metadata', 'spec', 'status'],
-  [`${CORE}.NodeSpec`]: ['taints'],
+  [`${CORE}.NodeSpec`]: ['taints', 'podCIDRs'],
   [`${CORE}.Taint`]: ['key', 'value', 'effect'],
   [`${CORE}.NodeStatus`]: ['addresses'],
   [`${CORE}.NodeAddress`]: ['type', 'address'],
