@@ -65,7 +65,9 @@ async function assertProxierAccess(client: ClusterClient, who: string): Promise<
   assert.equal(await statusOf(client.discovery.listEndpointSliceForAllNamespaces()), 200, `${who}: list endpointslices`);
   assert.equal(await statusOf(client.core.listNode()), 200, `${who}: list nodes`);
   assert.equal(await statusOf(client.core.readNode({ name: 'node-a' })), 200, `${who}: get own node`);
-  for (const path of ['/api/v1/services', '/apis/discovery.k8s.io/v1/endpointslices', '/api/v1/nodes']) {
+  // ServiceCIDRs: watched while MultiCIDRServiceAllocator is on (GA); the bootstrap role has them.
+  assert.equal(await statusOf(client.objects.list('networking.k8s.io/v1', 'ServiceCIDR')), 200, `${who}: list servicecidrs`);
+  for (const path of ['/api/v1/services', '/apis/discovery.k8s.io/v1/endpointslices', '/api/v1/nodes', '/apis/networking.k8s.io/v1/servicecidrs']) {
     await watchOpens(client.kubeconfig, path);
   }
   // Events are how kube-proxy reports problems; system:node-proxier allows creating them.
