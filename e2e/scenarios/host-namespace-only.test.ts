@@ -9,11 +9,12 @@
 //   ClusterIP as its peer), and a NodePort on node-a's address; TCP and UDP, IPv4 and IPv6;
 // - the node's own sockets are still translated at connect();
 // - a pod interface created after the agent started is served, and a deleted pod filter is put
-//   back by self-repair; a restart in "on" mode removes the pod programs and the socket LB takes
+//   back by self-repair; conversations of pods survive a restart; a restart in "on" mode removes the pod programs and the socket LB takes
 //   over (the capture then shows the backend, which is how the test knows it can tell the modes).
 // Addresses: pods 198.18.1.11-13 / 2001:db8:10:1::11-13 (node-a), 198.18.2.11 (node-b).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { V1Service } from '@kubernetes/client-node';
@@ -29,6 +30,7 @@ const NS = 'kpb-hostonly';
 const PORT = 8080;
 const PROBE = join(import.meta.dirname, 'bin', 'peer-probe.ts');
 const SIDECAR = join(import.meta.dirname, 'bin', 'original-dst.py');
+const STREAM = join(import.meta.dirname, 'bin', 'stream-client.ts');
 const MODE = '--bpf-socket-lb=host-namespace-only';
 const POD_TC_PREF = String(0x4b51);
 
@@ -194,10 +196,28 @@ describe('--bpf-socket-lb=host-namespace-only', () => {
     assert.equal(p.reply.name, 'b-pod1');
   });
 
+  test('a restart keeps pods\' conversations through the pod path (pinned conntrack, programs replaced in place)', async () => {
+    const a1 = nodeA.pods[0]!;
+    const streams = (['remote', 'local'] as const).map((svc) => new Proc(a1.place,
+      [process.execPath, STREAM, 'tcp', services[svc].spec!.clusterIPs![0]!, '80', '8', '50'], { name: `conversation with ${svc}` }));
+    await new Promise((r) => setTimeout(r, 2_000));
+    await agentA.stop();
+    agentA = await startReadyAgent(nodeA, ['--v=2', MODE], { config: { iptables: { syncPeriod: '5s', minSyncPeriod: '1s' } } });
+    for (const s of streams) {
+      const { code } = await s.exited;
+      const summary = s.output.trim().split('\n').pop()!;
+      assert.equal(code, 0, `${s.name} broke across the restart: ${summary}`);
+      assert.equal((JSON.parse(summary) as { ok: boolean }).ok, true);
+    }
+    assert.match(agentA.output, /"Attached the pod-side datapath" device="v-a-pod1" how="replaced"/);
+  });
+
   test('restarted in "on" mode, the pod programs go and the socket LB translates in the pod again', async () => {
     await agentA.stop();
     agentA = await startReadyAgent(nodeA, ['--v=2', '--bpf-socket-lb=on']);
     assert.match(agentA.output, /"Removed the pod-side datapath \(the socket LB mode needs none\)" item="tc filter v-a-pod1 ingress \(pods\)"/);
+    assert.match(agentA.output, /"Removed the pod-side datapath \(the socket LB mode needs none\)" item="pin [^"]+\/kpb_pod_ct4"/);
+    assert.ok(!existsSync(`${nodeA.pinPath}/kpb_pod_ct6`), 'the pod conntrack maps are gone');
     const a1 = nodeA.pods[0]!;
     const vip = services.remote.spec!.clusterIPs![0]!;
     const b1 = cluster.nodes['node-b'].pods[0]!;

@@ -32,7 +32,7 @@ import { checkPin, securePinFolder } from './pin-folder.ts';
 import { readCounters } from './read-counters.ts';
 import { repairDatapath, type KeptLink, type Repair, type RepairState } from './repair-datapath.ts';
 import { bumpGeneration, type GenerationMap } from './generations.ts';
-import { PodAttachments, detachPodFilters } from './pod-attachments.ts';
+import { POD_ONLY_PINS, PodAttachments, detachPodFilters } from './pod-attachments.ts';
 import { podDetection, type DetectLocalSettings, type PodMatch } from './pod-detection.ts';
 
 export type DatapathObjects = {
@@ -365,6 +365,13 @@ export class Datapath {
       if (this.#podSwept) return true;
       try {
         for (const item of detachPodFilters(all)) this.#logger.info('Removed the pod-side datapath (the socket LB mode needs none)', { item });
+        // Its maps too: the conntrack ones hold (preallocated) memory for nothing in this mode.
+        for (const name of POD_ONLY_PINS) {
+          const pin = `${this.pinPath}/${name}`;
+          if (!existsSync(pin)) continue;
+          unlinkSync(pin);
+          this.#logger.info('Removed the pod-side datapath (the socket LB mode needs none)', { item: `pin ${pin}` });
+        }
         this.#podSwept = true;
         return true;
       } catch (err) {

@@ -22,6 +22,9 @@ import type { RepairState } from './repair-datapath.ts';
 export const POD_TC_HANDLE = 0x4b51;
 export const POD_TC_PRIORITY = 0x4b51;
 
+/** The maps and program array only pod.bpf.c declares (pod.h, pod.bpf.c), pinned by name. */
+export const POD_ONLY_PINS = ['kpb_pod_ct4', 'kpb_pod_ct6', 'kpb_pod_cfg', 'kpb_pod_counters', 'kpb_pod_next'] as const;
+
 /** pod.h enum kpb_pod_cfg_flags. */
 const CFG = { V4_CIDR: 1, V4_NONE: 2, V6_CIDR: 4, V6_NONE: 8 } as const;
 
