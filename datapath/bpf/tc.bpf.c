@@ -61,8 +61,14 @@ SEC("tc")
 int kpb_tc_egress(struct __sk_buff *ctx)
 {
 	__u32 reason = KPB_CNT_ERROR;
-	int verdict = kpb_fast(ctx, &reason, true);
+	int verdict;
 
+	if (ctx->tc_index == KPB_TC_INDEX_SENT) {
+		ctx->tc_index = 0;
+		kpb_count_exit(KPB_HOOK_TC_EGRESS, CTX_PASS, KPB_CNT_SENT_BY_US);
+		return CTX_PASS;
+	}
+	verdict = kpb_fast(ctx, &reason, true);
 	if (verdict == KPB_FAST_MISS) {
 		bpf_tail_call(ctx, &kpb_tc_next, 1);
 		verdict = CTX_PASS;

@@ -47,6 +47,7 @@ enum kpb_counter {
 	KPB_CNT_VIP_UNKNOWN_PORT = 28, /* ExternalIP/LB VIP on a port no service uses: dropped */
 	KPB_CNT_NO_LOCAL_BACKEND = 29, /* eTP=Local, endpoints only on other nodes: dropped silently */
 	KPB_CNT_SNAT_MAP_FULL = 30,    /* the SNAT map (--bpf-map-snat) is full: new SNAT flow dropped */
+	KPB_CNT_SENT_BY_US = 31,       /* tc egress: a packet our ingress translated and sent: passed as is */
 	KPB_CNT_MAX = 32,
 };
 

@@ -400,6 +400,18 @@ static __always_inline int ctx_set_len(kpb_ctx_t *ctx, __u32 len)
 #endif
 }
 
+#if defined(KPB_CTX_SKB)
+/* tc: a packet our ingress program translated and sends out carries this in skb->tc_index, so that
+ * our egress program on the way out passes it without parsing it again (tc_index is otherwise
+ * unused since the tcindex classifier left the kernel). */
+#define KPB_TC_INDEX_SENT 0x6b70
+
+static __always_inline void ctx_mark_sent(kpb_ctx_t *ctx)
+{
+	ctx->tc_index = KPB_TC_INDEX_SENT;
+}
+#endif
+
 /* Send the packet out of `ifindex` as it is (MAC header already written). XDP sends it back out
  * of the arrival device without a helper call. */
 static __always_inline int ctx_redirect(kpb_ctx_t *ctx, __u32 ifindex)
@@ -409,6 +421,7 @@ static __always_inline int ctx_redirect(kpb_ctx_t *ctx, __u32 ifindex)
 		return XDP_TX;
 	return bpf_redirect(ifindex, 0);
 #else
+	ctx_mark_sent(ctx);
 	return bpf_redirect(ifindex, 0);
 #endif
 }

@@ -241,8 +241,10 @@ static __always_inline int kpb_fib_send(kpb_ctx_t *ctx, const struct kpb_fib *r,
 	struct kpb_nh nh = { .ifindex = r->ifindex };
 
 #if defined(KPB_CTX_SKB)
-	if (r->ret == BPF_FIB_LKUP_RET_NO_NEIGH)
+	if (r->ret == BPF_FIB_LKUP_RET_NO_NEIGH) {
+		ctx_mark_sent(ctx);
 		return bpf_redirect_neigh(r->ifindex, NULL, 0, 0);
+	}
 #endif
 	kpb_copy12(nh.macs, r->macs);
 	return kpb_nh_send(ctx, &nh, reason);

@@ -85,6 +85,7 @@ static __always_inline int kpb_reply_send(kpb_ctx_t *ctx)
 #if defined(KPB_CTX_XDP)
 	return XDP_TX;
 #else
+	ctx_mark_sent(ctx);
 	return bpf_redirect(ctx->ifindex, 0);
 #endif
 }

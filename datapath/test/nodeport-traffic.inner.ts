@@ -66,13 +66,18 @@ for (const mode of ['xdp+tc', 'tc'] as const) {
       withLinks(mode, () => {
         const xdpFwd = env.counter(HOOK.XDP, CNT.REMOTE_FWD);
         const tcFwd = env.counter(HOOK.TC_INGRESS, CNT.REMOTE_FWD);
+        const sent = env.counter(HOOK.TC_EGRESS, CNT.SENT_BY_US);
         for (const proto of ['tcp', 'udp'] as const) {
           const [seen, port] = client(proto, f.node, proto === 'tcp' ? 30080 : 30053).split(' ');
           assert.equal(seen, f.node, `${proto}: backend saw the SNAT address`);
           assert.ok(Number(port) >= SNAT_MIN && Number(port) <= SNAT_MAX, `${proto}: SNAT port ${port} in range`);
         }
         if (mode === 'xdp+tc') assert.ok(env.counter(HOOK.XDP, CNT.REMOTE_FWD) > xdpFwd, 'XDP forwarded the new flows');
-        else assert.ok(env.counter(HOOK.TC_INGRESS, CNT.REMOTE_FWD) > tcFwd, 'tc forwarded the new flows');
+        else {
+          assert.ok(env.counter(HOOK.TC_INGRESS, CNT.REMOTE_FWD) > tcFwd, 'tc forwarded the new flows');
+          // What tc ingress sent out is passed by tc egress without a second parse (tc_index).
+          assert.ok(env.counter(HOOK.TC_EGRESS, CNT.SENT_BY_US) > sent, 'egress recognised the packets ingress sent');
+        }
       });
     });
 

@@ -15,7 +15,7 @@ const REASONS = [
   'not_ip', 'not_service', 'unsupp_l4', 'fragment', 'malformed', 'src_range', 'no_backend', 'snat_exhausted', 'ct_full',
   'local_dnat', 'remote_fwd', 'reply_fwd', 'reply_local', 'to_tc', 'fib_fail', 'rst_sent', 'icmp_sent', 'icmp_xlate',
   'dsr_encap', 'dsr_decap', 'dsr_reply', 'frag_needed', 'ttl', 'error', 'vip_unknown_port',
-  'no_local_backend', 'snat_map_full',
+  'no_local_backend', 'snat_map_full', 'sent_by_us',
 ] as const;
 const HOOKS = ['xdp', 'tc_ingress', 'tc_egress'] as const;
 const KPB_CNT_MAX = 32;
