@@ -222,7 +222,7 @@ static __noinline int kpb_dsr_decap(kpb_ctx_t *ctx, struct kpb_pkt *p, __u32 *re
 	}
 	svc = kpb_dsr_svc(p);
 	local = svc ? svc->local_backend_count : 0;
-	if (!local || lb_slot_backend(svc->service_id, bpf_get_prandom_u32() % local + 1, &id) != LB_SEL_OK) {
+	if (!local || lb_slot_backend(svc->service_id, kpb_rand() % local + 1, &id) != LB_SEL_OK) {
 		*reason = KPB_CNT_NO_BACKEND;
 		return CTX_DROP;
 	}

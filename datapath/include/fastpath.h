@@ -78,6 +78,17 @@ static __always_inline int kpb_fast_reason(int kind, const struct kpb_ct_value *
 	return (v->flags & KPB_CT_REPLY) ? KPB_CNT_REPLY_FWD : KPB_CNT_REMOTE_FWD;
 }
 
+/* No entry for a plain packet's tuple: tell the general path (tail-called next on this CPU) so it
+ * does not look the same tuple up again. */
+static __always_inline int kpb_fast_missed(void)
+{
+	struct kpb_np_tmp *t = kpb_np_tmp();
+
+	if (t)
+		t->ct_missed = 1;
+	return KPB_FAST_MISS;
+}
+
 /* The entry for a tuple: a packet to a port of the SNAT range may be a SNAT flow's reply. */
 #define KPB_FAST_LOOKUP(snat_map, ct_map, k) ({                                       \
 	struct kpb_ct_value *_v = NULL;                                                  \
@@ -132,7 +143,7 @@ static __always_inline int kpb_fast4(kpb_ctx_t *ctx, __u32 *reason, bool egress)
 	k.pad[0] = k.pad[1] = k.pad[2] = 0;
 	v = KPB_FAST_LOOKUP(kpb_snat4, kpb_ct4, &k);
 	if (!v)
-		return KPB_FAST_MISS;
+		return kpb_fast_missed();
 	kind = kpb_fast_check(ctx, v, proto, ip->ttl, l3_len, egress);
 	if (kind < 0)
 		return KPB_FAST_MISS;
@@ -232,7 +243,7 @@ static __always_inline int kpb_fast6(kpb_ctx_t *ctx, __u32 *reason, bool egress)
 	k.pad[0] = k.pad[1] = k.pad[2] = 0;
 	v = KPB_FAST_LOOKUP(kpb_snat6, kpb_ct6, &k);
 	if (!v)
-		return KPB_FAST_MISS;
+		return kpb_fast_missed();
 	kind = kpb_fast_check(ctx, v, proto, ip6->hop_limit, l3_len, egress);
 	if (kind < 0)
 		return KPB_FAST_MISS;

@@ -165,6 +165,7 @@ struct kpb_snat_walk {
 };
 
 static long kpb_snat_try(__u64 index, struct kpb_snat_walk *w);
+static __always_inline __u32 kpb_rand(void);
 
 /* Reserve a SNAT port by inserting the reply entry rk -> rv into kpb_snat* with NOEXIST. Keeps
  * the client's port when it is inside the range (fewer rewrites), else starts at a random port,
@@ -181,8 +182,10 @@ static __always_inline int kpb_snat_alloc(__u8 family, __be16 client_port)
 		return -1;
 	w.port = bpf_ntohs(client_port);
 	if (w.port < min || w.port > max)
-		w.port = min + bpf_get_prandom_u32() % (max - min + 1);
-	bpf_loop(KPB_SNAT_RETRIES, kpb_snat_try, &w, 0);
+		w.port = min + kpb_rand() % (max - min + 1);
+	/* The first try (almost always the last) without bpf_loop's call overhead. */
+	if (kpb_snat_try(0, &w) == 0)
+		bpf_loop(KPB_SNAT_RETRIES - 1, kpb_snat_try, &w, 0);
 	if (w.done)
 		return 0;
 	return w.full ? KPB_SNAT_FULL : -1;

@@ -56,6 +56,29 @@ struct kpb_icmp_quote {
 	struct kpb_pkt r;      /* R = reverse of the quoted packet, as a tuple for kpb_ct_lookup */
 };
 
+/* Next hops by destination: what the FIB answered for packets to `dst` arriving on `ifindex`
+ * (with the source address the route prefers), so that a new flow to a backend (or a node)
+ * others already reach costs one lookup instead of bpf_fib_lookup. Valid while nh.gen equals
+ * kpb_nh_gen, like a flow's own next hop. */
+struct kpb_nh_key {
+	__u8 dst[16];
+	__u32 ifindex;         /* the arrival device the FIB was asked for */
+};
+
+struct kpb_nh_val {
+	struct kpb_nh nh;
+	__u8 src[16];          /* the source address the route prefers */
+};
+
+/* key: struct kpb_nh_key; value: struct kpb_nh_val. Writer: datapath (new flows, FIB answers).
+ * Per object and not pinned: a restart starts it empty. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct kpb_nh_key);
+	__type(value, struct kpb_nh_val);
+	__uint(max_entries, 16384);
+} kpb_nh_cache SEC(".maps");
+
 /* The general path's working state, per CPU, not on the 512-byte stack: the packet being
  * handled, one FIB question at a time, an ICMP error's quote. Not zeroed: each user fills what it
  * reads. */
@@ -65,6 +88,9 @@ struct kpb_np_tmp {
 	struct bpf_fib_lookup fl;
 	struct kpb_icmp_quote q;
 	struct kpb_target target;
+	struct kpb_nh_val nv;  /* kpb_fib_lookup_cached's new cache entry */
+	__u32 rand;            /* xorshift32 state (kpb_rand) */
+	__u32 ct_missed;       /* the lean path looked this packet's tuple up and found nothing */
 };
 
 struct {
@@ -79,6 +105,25 @@ static __always_inline struct kpb_np_tmp *kpb_np_tmp(void)
 	__u32 zero = 0;
 
 	return bpf_map_lookup_elem(&kpb_np_tmp_map, &zero);
+}
+
+/* A cheap per-CPU pseudo-random number (xorshift32, seeded once from bpf_get_prandom_u32): backend
+ * choice and SNAT port start need spread, not secrecy, and a helper call costs ~20 ns here. */
+static __always_inline __u32 kpb_rand(void)
+{
+	struct kpb_np_tmp *t = kpb_np_tmp();
+	__u32 x;
+
+	if (!t)
+		return bpf_get_prandom_u32();
+	x = t->rand;
+	if (x == 0)
+		x = bpf_get_prandom_u32() | 1;
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	t->rand = x;
+	return x;
 }
 
 /* The two conntrack entries a new flow writes are built here, not on the 512-byte stack. */
@@ -187,6 +232,52 @@ static __always_inline void kpb_fib_lookup(kpb_ctx_t *ctx, __u8 family, __u8 pro
 	r->proto = proto;
 	r->want_src = want_src;
 	kpb_fib_ask(ctx, r);
+}
+
+/* kpb_fib_lookup through kpb_nh_cache: a complete answer for the destination, fresh and known to
+ * carry packets of this size, is taken from the cache; otherwise the FIB is asked and a complete
+ * answer remembered. */
+static __noinline void kpb_fib_lookup_cached(kpb_ctx_t *ctx, __u8 family, __u16 l3_len, const __u8 *dst, struct kpb_fib *r)
+{
+	struct kpb_nh_key k = { .ifindex = ctx_ifindex(ctx) };
+	struct kpb_np_tmp *t = kpb_np_tmp();
+	struct kpb_nh_val *c, *nv;
+	__u32 gen = kpb_gen_read(&kpb_nh_gen);
+
+	if (!t) {
+		r->ret = -1;
+		return;
+	}
+	nv = &t->nv;
+	kpb_copy16(k.dst, dst);
+	c = bpf_map_lookup_elem(&kpb_nh_cache, &k);
+	if (c && c->nh.ifindex && c->nh.gen == gen && (l3_len <= c->nh.mtu || l3_len == 0)) {
+		r->ret = BPF_FIB_LKUP_RET_SUCCESS;
+		r->ifindex = c->nh.ifindex;
+		kpb_copy12(r->macs, c->nh.macs);
+		kpb_copy16(r->src, c->src);
+		return;
+	}
+	/* Asked with no source: the answer (and the source it picks) is the destination's. */
+	__builtin_memset(r->src, 0, sizeof(r->src));
+	kpb_copy16(r->dst, dst);
+	r->l3_len = l3_len;
+	r->family = family;
+	r->proto = 0;
+	r->want_src = 1;
+	kpb_fib_ask(ctx, r);
+	if (r->ret != BPF_FIB_LKUP_RET_SUCCESS)
+		return;
+	__builtin_memset(nv, 0, sizeof(*nv));
+	if (c && c->nh.ifindex == r->ifindex && c->nh.gen == gen && c->nh.mtu > l3_len)
+		nv->nh.mtu = c->nh.mtu;
+	else
+		nv->nh.mtu = l3_len;
+	nv->nh.gen = gen;
+	nv->nh.ifindex = r->ifindex;
+	kpb_copy12(nv->nh.macs, r->macs);
+	kpb_copy16(nv->src, r->src);
+	bpf_map_update_elem(&kpb_nh_cache, &k, nv, BPF_ANY);
 }
 
 /* Can this hook send the packet out itself after the FIB answered? XDP needs a complete answer
@@ -387,7 +478,8 @@ static __noinline int kpb_np_new_snat(kpb_ctx_t *ctx, struct kpb_pkt *p, const s
 		return CTX_DROP;
 	}
 	fib = &tmp->fib;
-	kpb_fib_lookup(ctx, p->family, p->proto, ctx_is_gso(ctx) ? 0 : p->l3_len, p->src, t->be.addr, !cfg, fib);
+	/* The route to the backend, and the source it prefers (the SNAT address unless configured). */
+	kpb_fib_lookup_cached(ctx, p->family, ctx_is_gso(ctx) ? 0 : p->l3_len, t->be.addr, fib);
 	if (!kpb_fib_usable(fib)) {
 #if defined(KPB_CTX_XDP)
 		*reason = KPB_CNT_TO_TC;
@@ -492,7 +584,7 @@ static __noinline int kpb_np_select(kpb_ctx_t *ctx, struct kpb_pkt *p, const str
 	}
 	__builtin_memcpy(aff.client, p->src, 16);
 	aff.kind = LB_AFFINITY_ADDR;
-	ret = lb_select_backend(svc, &aff, bpf_get_prandom_u32(), kpb_flow_hash(svc, p), &sel);
+	ret = lb_select_backend(svc, &aff, kpb_rand(), kpb_flow_hash(svc, p), &sel);
 	/* eTP=Local with endpoints only on other nodes: kube-proxy drops ("has no local endpoints"),
 	 * it does not reject (spec §5.7, §5.11). */
 	if (ret == LB_SEL_NO_LOCAL_BACKENDS) {
@@ -657,7 +749,9 @@ static __noinline int kpb_np_ingress(kpb_ctx_t *ctx, __u32 *reason)
 		*reason = KPB_CNT_FRAGMENT;
 		return CTX_PASS;
 	}
-	ct = kpb_ct_lookup(p);
+	/* The lean path just looked this very tuple up and found nothing: no second lookup. */
+	ct = tmp->ct_missed ? NULL : kpb_ct_lookup(p);
+	tmp->ct_missed = 0;
 	if (ct && !kpb_ct_backend_gone(p, ct))
 		return kpb_np_tracked(ctx, p, ct, reason);
 	if (p->frag == KPB_FRAG_LATER) {

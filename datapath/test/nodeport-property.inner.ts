@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { inNetns } from './netns.ts';
 import { NpEnv, SVC, XDP, TC, xdpCtx, skbCtx, type Service } from './np-env.ts';
 import { MAC } from './np-topology.ts';
-import { pkt, parse, parseIp, fragmentL3, reassembleL3, inetChecksum, TCP_FLAGS, PROTO, type Parsed } from './packet.ts';
+import { pkt, parse, parseIp, fragmentL3, reassembleL3, inetChecksum, addrBytes, addrText, TCP_FLAGS, PROTO, type Parsed } from './packet.ts';
 
 if (!process.env.KPB_NETNS || !inNetns(process.env.KPB_NETNS)) {
   throw new Error('nodeport-property.inner.ts runs only inside the namespace nodeport-property.test.ts creates');
@@ -49,7 +49,8 @@ const FAMS: Fam[] = [
     client: (r) => `198.19.${128 + Math.floor(r() * 128)}.${1 + Math.floor(r() * 254)}` },
   { v: 6, node: '2001:db8:1::11', snatExt1: '2001:db8:250::1', localBe: '2001:db8:10:1::5', remoteBe: '2001:db8:10:2::5',
     remoteBe2: '2001:db8:10:3::5', nodeB: '2001:db8:1::12', extIp: '2001:db8:20::10',
-    client: (r) => `2001:db8:99:${Math.floor(r() * 0xffff).toString(16)}::${(1 + Math.floor(r() * 0xfffe)).toString(16)}` },
+    // In the parser's canonical text form, so addresses compare as strings.
+    client: (r) => addrText(addrBytes(`2001:db8:99:${Math.floor(r() * 0xffff).toString(16)}::${(1 + Math.floor(r() * 0xfffe)).toString(16)}`)) },
 ];
 /** The frontend of each kind and protocol: NodePorts on the node address, ExternalIP port 80. */
 const PORT: Record<Kind, Record<'tcp' | 'udp', number>> = {
