@@ -195,8 +195,7 @@ static __noinline int kpb_dsr_decap(kpb_ctx_t *ctx, struct kpb_pkt *p, __u32 *re
 		*reason = KPB_CNT_ERROR;
 		return CTX_DROP;
 	}
-	if (kpb_parse(ctx, p) != KPB_PARSE_OK ||
-	    (p->proto != KPB_IPPROTO_TCP && p->proto != KPB_IPPROTO_UDP)) {
+	if (kpb_parse(ctx, p) != KPB_PARSE_OK || !kpb_has_ports(p->proto) || (p->proto == KPB_IPPROTO_SCTP && p->frag)) {
 		*reason = KPB_CNT_MALFORMED;
 		return CTX_DROP;
 	}

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /* nat.h: rewrite a packet's addresses, ports and TTL in place by direct packet access, with one
  * incremental update per checksum field (IPv4 header; TCP/UDP for addresses, ports; SCTP's
- * CRC32c is recomputed by sctp.h), and reserve SNAT ports. Include ctx.h, parse.h, conntrack.h
+ * CRC32c for ports, sctp.h), and reserve SNAT ports. Include ctx.h, parse.h, conntrack.h
  * and sctp.h first. */
 #ifndef KPB_NAT_H
 #define KPB_NAT_H
@@ -27,6 +27,7 @@ static __noinline int kpb_nat_rewrite(kpb_ctx_t *ctx, struct kpb_pkt *p, const s
 {
 	__u64 pseudo, seg;
 	__be16 *ports;
+	__u32 old_ports;
 
 	if (p->family == KPB_AF_INET) {
 		struct iphdr *ip = ctx_ptr(ctx, KPB_ETH_HLEN, sizeof(*ip));
@@ -64,13 +65,14 @@ static __noinline int kpb_nat_rewrite(kpb_ctx_t *ctx, struct kpb_pkt *p, const s
 	ports = ctx_ptr(ctx, p->l4_off, 4);
 	if (!ports)
 		return -1;
+	old_ports = *(__u32 *)ports;
 	seg = csum_replace16(csum_replace16(0, ports[0], v->nat_sport), ports[1], v->nat_dport);
 	ports[0] = v->nat_sport;
 	ports[1] = v->nat_dport;
 	p->sport = v->nat_sport;
 	p->dport = v->nat_dport;
 	if (p->proto == KPB_IPPROTO_SCTP)
-		return kpb_sctp_csum_fix(ctx, p);
+		return kpb_sctp_csum_fix(ctx, p, old_ports);
 	return ctx_l4_csum_update(ctx, kpb_l4_csum_off(p), pseudo, seg, p->proto == KPB_IPPROTO_UDP);
 }
 

@@ -3,6 +3,8 @@
  * IPs), one implementation compiled into the XDP object and the tc object through ctx.h. The
  * entry points try fastpath.h first; whatever it leaves comes here.
  *
+ * TCP, UDP and SCTP (whose CRC32c sctp.h fixes when ports change).
+ *
  *   ingress (XDP or tc): tracked flow -> apply its conntrack entry; new flow to a service ->
  *     source ranges, backend selection, then
  *       local backend:  DNAT and hand to the stack (tc only; XDP passes such packets to tc),
@@ -741,8 +743,13 @@ static __noinline int kpb_np_ingress(kpb_ctx_t *ctx, __u32 *reason)
 		if (ret != KPB_NP_CONTINUE)
 			return ret;
 	}
-	if (p->proto != KPB_IPPROTO_TCP && p->proto != KPB_IPPROTO_UDP) {
+	if (!kpb_has_ports(p->proto)) {
 		*reason = KPB_CNT_UNSUPP_L4;
+		return CTX_PASS;
+	}
+	/* An SCTP fragment: its CRC32c covers bytes we do not see (SCTP avoids IP fragmentation). */
+	if (p->proto == KPB_IPPROTO_SCTP && p->frag) {
+		*reason = KPB_CNT_FRAGMENT;
 		return CTX_PASS;
 	}
 	if (p->frag == KPB_FRAG_LATER && !kpb_frag_ports(p)) {
@@ -796,7 +803,7 @@ static __noinline int kpb_np_egress(kpb_ctx_t *ctx, __u32 *reason)
 		if (ret != KPB_NP_CONTINUE)
 			return ret;
 	}
-	if (p->proto != KPB_IPPROTO_TCP && p->proto != KPB_IPPROTO_UDP) {
+	if (!kpb_has_ports(p->proto) || (p->proto == KPB_IPPROTO_SCTP && p->frag)) {
 		*reason = KPB_CNT_NOT_SERVICE;
 		return CTX_PASS;
 	}

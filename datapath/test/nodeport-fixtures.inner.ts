@@ -8,7 +8,7 @@ import { inNetns, sh } from './netns.ts';
 import { createMap } from 'bpf-loader-napi';
 import { attachNorthSouth } from './np-attach.ts';
 import { NpEnv, SVC, CT, HOOK, CNT, XDP, TC, xdpCtx, skbCtx, type Service } from './np-env.ts';
-import { pkt, parse, parseIp, addr16, inetChecksum, fragmentL3, reassembleL3, TCP_FLAGS, PROTO, type Parsed } from './packet.ts';
+import { pkt, parse, parseIp, addr16, inetChecksum, fragmentL3, reassembleL3, sctpDataChunk, TCP_FLAGS, PROTO, type Parsed } from './packet.ts';
 import { MAC } from './np-topology.ts';
 import { slice, svc, writeTranslated } from './translated.ts';
 import { BPF_F_INNER_MAP } from '../../src/dataplane/bpf-map-writer.ts';
@@ -147,6 +147,7 @@ function assertValid(p: Parsed) {
   assert.equal(p.ip.checksumOk, true, 'IPv4 header checksum');
   if (p.tcp) assert.equal(p.tcp.checksumOk, true, 'TCP checksum');
   if (p.udp) assert.equal(p.udp.checksumOk, true, 'UDP checksum');
+  if (p.sctp) assert.equal(p.sctp.checksumOk, true, 'SCTP CRC32c');
 }
 
 for (const f of FAMS) {
@@ -739,6 +740,72 @@ for (const f of FAMS) {
     assert.equal(r.ip?.src, nodeB);
     assert.equal(r.udp?.sport, 30088);
     assert.equal(r.udp?.checksumOk, true);
+  });
+
+  const sctpFrame = (src: string, dst: string, sport: number, dport: number, srcMac: string = MAC.client, dstMac: string = MAC.ext0, data = 'sctp data') =>
+    pkt().eth({ src: srcMac, dst: dstMac }).ip({ src, dst }).sctp({ sport, dport, vtag: 0xcafe0001 }).payload(sctpDataChunk(new TextEncoder().encode(data))).build();
+  const sctpServices = () => {
+    env.addService({ id: f.base + 92, addr: null, family: f.v, port: 30132, proto: PROTO.SCTP, flags: SVC.NODEPORT, revAddr: f.node,
+      backends: [{ id: f.base + 92, addr: f.remoteBe, port: 9132 }] });
+    env.addService({ id: f.base + 93, addr: null, family: f.v, port: 30133, proto: PROTO.SCTP, flags: SVC.NODEPORT, revAddr: f.node,
+      backends: [{ id: f.base + 93, addr: f.localBe, port: 9132, local: true }] });
+    env.addService({ id: f.base + 94, addr: f.extIp, port: 132, proto: PROTO.SCTP, flags: SVC.EXTERNAL_IP,
+      backends: [{ id: f.base + 94, addr: f.remoteBe2, port: 9132 }] });
+    env.addService({ id: f.base + 95, addr: f.lbIp, port: 132, proto: PROTO.SCTP, flags: SVC.LOADBALANCER,
+      backends: [{ id: f.base + 95, addr: f.remoteBe, port: 9132 }] });
+  };
+
+  for (const hook of ['xdp', 'tc'] as const) {
+    test(`${fam} ${hook}: SCTP NodePort, ExternalIP and LoadBalancer to remote backends: ports rewritten, CRC32c recomputed, replies reversed`, () => {
+      sctpServices();
+      const cases = [
+        { what: 'NodePort', dst: f.node, dport: 30132, be: f.remoteBe, snat: f.node, back: MAC.nodeB, via: EXT0 },
+        { what: 'ExternalIP', dst: f.extIp, dport: 132, be: f.remoteBe2, snat: f.v === 4 ? '198.18.250.1' : '2001:db8:250::1', back: MAC.router1, via: EXT1 },
+        { what: 'LoadBalancer', dst: f.lbIp, dport: 132, be: f.remoteBe, snat: f.node, back: MAC.nodeB, via: EXT0 },
+      ];
+      for (const [i, c] of cases.entries()) {
+        const sport = 36000 + i;
+        const input = sctpFrame(f.client, c.dst, sport, c.dport, MAC.client, MAC.ext0, `hello ${c.what}`);
+        assert.equal(parse(input).sctp?.checksumOk, true, 'a valid CRC32c in');
+        const fwd = hook === 'xdp' ? (c.via === EXT0 ? XDP.TX : XDP.REDIRECT) : TC.REDIRECT;
+        const r = expectRun(hook, input, fwd, CNT.REMOTE_FWD);
+        assertValid(r.p);
+        assert.equal(r.p.sctp?.checksumOk, true, `${c.what}: the CRC32c out is valid`);
+        assert.equal(r.p.ip?.src, c.snat);
+        assert.equal(r.p.ip?.dst, c.be);
+        assert.equal(r.p.sctp?.dport, 9132);
+        assert.equal(r.p.sctp?.vtag, 0xcafe0001, 'the verification tag is untouched');
+        assert.deepEqual(r.p.payload, parse(input).payload, 'the chunks are untouched');
+        const port = r.p.sctp!.sport;
+        const reply = sctpFrame(c.be, c.snat, 9132, port, c.back, c.via === EXT0 ? MAC.ext0 : MAC.ext1, 'reply');
+        const b = expectRun(hook, reply, hook === 'xdp' ? (c.via === EXT0 ? XDP.TX : XDP.REDIRECT) : TC.REDIRECT, CNT.REPLY_FWD, c.via);
+        assert.equal(b.p.sctp?.checksumOk, true, `${c.what}: the reply's CRC32c is valid`);
+        assert.equal(b.p.ip?.src, c.dst);
+        assert.equal(b.p.sctp?.sport, c.dport);
+        assert.equal(b.p.ip?.dst, f.client);
+        assert.equal(b.p.sctp?.dport, sport);
+      }
+    });
+  }
+
+  test(`${fam}: SCTP NodePort to a local backend: tc DNATs with a valid CRC32c, egress reverses`, () => {
+    sctpServices();
+    const x = expectRun('xdp', sctpFrame(f.client, f.node, 37000, 30133), XDP.PASS, CNT.TO_TC);
+    assert.equal(x.p.sctp?.checksumOk, true);
+    const t = expectRun('tc', sctpFrame(f.client, f.node, 37000, 30133), TC.OK, CNT.LOCAL_DNAT);
+    assert.equal(t.p.sctp?.checksumOk, true);
+    assert.equal(t.p.ip?.dst, f.localBe);
+    assert.equal(t.p.sctp?.dport, 9132);
+    assert.equal(t.p.sctp?.sport, 37000);
+    const e = expectRun('egress', sctpFrame(f.localBe, f.client, 9132, 37000, MAC.ext0, MAC.client), TC.OK, CNT.REPLY_LOCAL);
+    assert.equal(e.p.sctp?.checksumOk, true);
+    assert.equal(e.p.ip?.src, f.node);
+    assert.equal(e.p.sctp?.sport, 30133);
+    // A big packet (many chunks' worth): the CRC32c update covers any length.
+    const big = pkt().eth({ src: MAC.client, dst: MAC.ext0 }).ip({ src: f.client, dst: f.node }).sctp({ sport: 37001, dport: 30133 })
+      .payload(sctpDataChunk(Uint8Array.from({ length: 1300 }, (_, i) => i & 0xff))).build();
+    const bt = expectRun('tc', big, TC.OK, CNT.LOCAL_DNAT);
+    assert.equal(bt.p.sctp?.checksumOk, true);
   });
 
   test(`${fam}: the next hop is cached in the flow's entry until kpb_nh_gen moves`, () => {

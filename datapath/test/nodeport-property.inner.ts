@@ -1,5 +1,5 @@
 // The property run (see nodeport-property.test.ts); never run directly. A seeded generator makes
-// random flows - IPv4/IPv6, TCP/UDP, random client addresses (two routed prefixes) and ports,
+// random flows - IPv4/IPv6, TCP/UDP/SCTP, random client addresses (two routed prefixes) and ports,
 // IPv4 options and IPv6 extension headers, TTLs, payloads, UDP datagrams in fragments - to
 // NodePorts with a remote backend (SNAT), a local backend, a DSR backend, and to ExternalIPs
 // behind another device. Each flow's packets go through XDP or tc (BPF_PROG_TEST_RUN), and:
@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { inNetns } from './netns.ts';
 import { NpEnv, SVC, XDP, TC, xdpCtx, skbCtx, type Service } from './np-env.ts';
 import { MAC } from './np-topology.ts';
-import { pkt, parse, parseIp, fragmentL3, reassembleL3, inetChecksum, addrBytes, addrText, TCP_FLAGS, PROTO, type Parsed } from './packet.ts';
+import { pkt, parse, parseIp, fragmentL3, reassembleL3, inetChecksum, addrBytes, addrText, sctpDataChunk, TCP_FLAGS, PROTO, type Parsed } from './packet.ts';
 
 if (!process.env.KPB_NETNS || !inNetns(process.env.KPB_NETNS)) {
   throw new Error('nodeport-property.inner.ts runs only inside the namespace nodeport-property.test.ts creates');
@@ -53,10 +53,13 @@ const FAMS: Fam[] = [
     client: (r) => addrText(addrBytes(`2001:db8:99:${Math.floor(r() * 0xffff).toString(16)}::${(1 + Math.floor(r() * 0xfffe)).toString(16)}`)) },
 ];
 /** The frontend of each kind and protocol: NodePorts on the node address, ExternalIP port 80. */
-const PORT: Record<Kind, Record<'tcp' | 'udp', number>> = {
-  snat: { tcp: 31000, udp: 31001 }, local: { tcp: 31002, udp: 31003 }, dsr: { tcp: 31004, udp: 31005 }, extip: { tcp: 80, udp: 80 },
+type Proto = 'tcp' | 'udp' | 'sctp';
+const PORT: Record<Kind, Record<Proto, number>> = {
+  snat: { tcp: 31000, udp: 31001, sctp: 31006 }, local: { tcp: 31002, udp: 31003, sctp: 31007 }, dsr: { tcp: 31004, udp: 31005, sctp: 31008 },
+  extip: { tcp: 80, udp: 80, sctp: 80 },
 };
-const BPORT = { tcp: 8080, udp: 5353 };
+const BPORT = { tcp: 8080, udp: 5353, sctp: 9132 };
+const PROTO_NUM = { tcp: PROTO.TCP, udp: PROTO.UDP, sctp: PROTO.SCTP };
 
 let env: NpEnv;
 
@@ -65,8 +68,8 @@ before(async () => {
   let id = 1;
   for (const f of FAMS) {
     env.addNodeAddr(f.node);
-    for (const proto of ['tcp', 'udp'] as const) {
-      const p = proto === 'tcp' ? PROTO.TCP : PROTO.UDP;
+    for (const proto of ['tcp', 'udp', 'sctp'] as const) {
+      const p = PROTO_NUM[proto];
       const svcs: Service[] = [
         { id: id++, addr: null, family: f.v, port: PORT.snat[proto], proto: p, flags: SVC.NODEPORT, revAddr: f.node,
           backends: [{ id: id++, addr: f.remoteBe, port: BPORT[proto] }] },
@@ -107,7 +110,7 @@ function randomBytes(r: () => number, n: number): Uint8Array {
 }
 
 interface Flow {
-  i: number; f: Fam; kind: Kind; proto: 'tcp' | 'udp'; hook: 'xdp' | 'tc'; client: string; sport: number; ttl: number;
+  i: number; f: Fam; kind: Kind; proto: Proto; hook: 'xdp' | 'tc'; client: string; sport: number; ttl: number;
   opts: number; exts: number; frag: boolean; size: number; mtu: number;
 }
 
@@ -126,6 +129,7 @@ function l3(fl: Flow, r: () => number, src: string, dst: string, sport: number, 
     b.ipv6({ src, dst, hopLimit: ttl, ext });
   }
   if (fl.proto === 'tcp') b.tcp({ sport, dport, flags, seq: Math.floor(r() * 2 ** 32), ack: Math.floor(r() * 2 ** 32) });
+  else if (fl.proto === 'sctp') return b.sctp({ sport, dport, vtag: Math.floor(r() * 2 ** 32) }).payload(sctpDataChunk(payload)).buildL3();
   else b.udp({ sport, dport });
   return b.payload(payload).buildL3();
 }
@@ -136,7 +140,7 @@ function frames(fl: Flow, packet: Buffer, srcMac: string, dstMac: string, r: () 
   return parts.map((p) => eth(p, srcMac, dstMac));
 }
 
-const L4 = (p: Parsed) => (p.tcp ?? p.udp)!;
+const L4 = (p: Parsed) => (p.tcp ?? p.udp ?? p.sctp)!;
 
 /** The translated datagram: the one output, or the outputs reassembled. */
 function datagram(fl: Flow, outs: Buffer[]): Parsed {
@@ -148,7 +152,7 @@ function datagram(fl: Flow, outs: Buffer[]): Parsed {
   const whole = fl.frag ? parseIp(reassembleL3(outs.map((o) => o.subarray(14)))) : parse(outs[0]);
   const l4 = L4(whole);
   assert.ok(l4, 'the L4 header is there');
-  assert.equal(l4.checksumOk, true, `${fl.proto.toUpperCase()} checksum`);
+  assert.equal(l4.checksumOk, true, `${fl.proto.toUpperCase()} checksum (CRC32c for SCTP)`);
   return whole;
 }
 
@@ -191,7 +195,8 @@ test(`${FLOWS} random flows (seed ${SEED})`, () => {
     if (i % 500 === 0) env.clearCt();
     const f = FAMS[Math.floor(r() * 2)];
     const kind = (['snat', 'local', 'dsr', 'extip'] as const)[Math.floor(r() * 4)];
-    const proto = r() < 0.5 ? 'tcp' : 'udp';
+    const pr = r();
+    const proto: Proto = pr < 0.4 ? 'tcp' : pr < 0.8 ? 'udp' : 'sctp';
     const fl: Flow = {
       i, f, kind, proto, hook: kind === 'local' || r() < 0.5 ? 'tc' : 'xdp', client: f.client(r), sport: 1024 + Math.floor(r() * 64512),
       ttl: r() < 0.03 ? 1 : 2 + Math.floor(r() * 254), opts: r() < 0.3 ? 1 + Math.floor(r() * 10) : 0, exts: r() < 0.3 ? 1 + Math.floor(r() * 3) : 0,
@@ -267,7 +272,7 @@ test(`${FLOWS} random flows (seed ${SEED})`, () => {
         assert.equal(fl4.dport, BPORT[proto]);
         assert.equal(fwd.ip?.ttl, fl.ttl - 1, 'we routed it: TTL - 1');
       }
-      assert.deepEqual(fwd.payload, Buffer.from(payload), 'the payload is untouched');
+      assert.deepEqual(fwd.payload, Buffer.from(proto === 'sctp' ? sctpDataChunk(payload) : payload), 'the payload is untouched');
 
       // The backend answers: its reply, run back through the programs, restores the tuple.
       const rpay = randomBytes(r, fl.frag ? 1500 + Math.floor(r() * 6000) : Math.floor(r() * 1200));
@@ -287,7 +292,7 @@ test(`${FLOWS} random flows (seed ${SEED})`, () => {
       assert.equal(L4(rev).sport, fport);
       assert.equal(rev.ip?.dst, fl.client, 'to the client');
       assert.equal(L4(rev).dport, fl.sport);
-      assert.deepEqual(rev.payload, Buffer.from(rpay));
+      assert.deepEqual(rev.payload, Buffer.from(proto === 'sctp' ? sctpDataChunk(rpay) : rpay));
       if (kind !== 'local') assert.equal(parse(back[0]).eth.dst, '02:00:00:00:00:01', 'to the client\'s router');
 
       // Broken copies of a later packet of the flow: dropped or passed as they are.

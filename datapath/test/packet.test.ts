@@ -2,7 +2,7 @@
 // BPF fixtures that rely on them stand on something other than the builder agreeing with itself.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pkt, parse, parseIp, addr16, addrText, addrBytes, inetChecksum, fragmentL3, fragInfo, reassembleL3, TCP_FLAGS } from './packet.ts';
+import { pkt, parse, parseIp, addr16, addrText, addrBytes, inetChecksum, crc32c, fragmentL3, fragInfo, reassembleL3, TCP_FLAGS } from './packet.ts';
 
 test('inetChecksum matches the RFC 1071 worked example', () => {
   // RFC 1071 §3: bytes 00 01 f2 03 f4 f5 f6 f7 sum to ddf2 (one's complement sum), checksum 220d.
@@ -67,5 +67,20 @@ test('fragmentL3 splits at the MTU on 8-byte boundaries and reassembleL3 gives t
     if (!src.includes(':')) assert.equal(inetChecksum(back.subarray(0, 20)), 0, 'reassembled header checksum');
     assert.equal(parseIp(back).udp?.checksumOk, true);
     assert.throws(() => reassembleL3([frags[0], frags[2]]), /expected/);
+  }
+});
+
+test('crc32c matches the RFC 3720 check values, and built SCTP packets verify', () => {
+  // RFC 3720 B.4: 32 bytes of zeros -> 0x8a9136aa; 32 bytes of 0xff -> 0x62a8ab43; "123456789" -> 0xe3069283.
+  assert.equal(crc32c(new Uint8Array(32)), 0x8a9136aa);
+  assert.equal(crc32c(new Uint8Array(32).fill(0xff)), 0x62a8ab43);
+  assert.equal(crc32c(new TextEncoder().encode('123456789')), 0xe3069283);
+  for (const [src, dst] of [['192.0.2.100', '192.0.2.11'], ['2001:db8:1::100', '2001:db8:1::11']]) {
+    const b = pkt().eth().ip({ src, dst }).sctp({ sport: 5000, dport: 30132 }).build();
+    const p = parse(b);
+    assert.equal(p.ip?.proto, 132);
+    assert.deepEqual([p.sctp?.sport, p.sctp?.dport, p.sctp?.checksumOk], [5000, 30132, true]);
+    b[b.length - 1] ^= 1;
+    assert.equal(parse(b).sctp?.checksumOk, false);
   }
 });

@@ -87,7 +87,31 @@ function pseudoSum(src: Bytes, dst: Bytes, proto: number, len: number): number {
   return acc;
 }
 
-export const PROTO = { ICMP: 1, IPIP: 4, TCP: 6, UDP: 17, IPV6: 41, ICMPV6: 58 } as const;
+export const PROTO = { ICMP: 1, IPIP: 4, TCP: 6, UDP: 17, IPV6: 41, ICMPV6: 58, SCTP: 132 } as const;
+
+const CRC32C_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let i = 0; i < 256; i++) {
+    let c = i;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+    t[i] = c >>> 0;
+  }
+  return t;
+})();
+
+/** CRC32c (Castagnoli, RFC 3309) of `b`, table-driven, independent of the BPF code. */
+export function crc32c(b: Bytes): number {
+  let c = 0xffffffff;
+  for (const x of b) c = CRC32C_TABLE[(c ^ x) & 0xff]! ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/** An SCTP packet's checksum as RFC 4960 places it: CRC32c with the field zeroed, little-endian. */
+function sctpChecksum(seg: Bytes): number {
+  const z = Uint8Array.from(seg);
+  z.fill(0, 8, 12);
+  return crc32c(z);
+}
 export const TCP_FLAGS = { FIN: 0x01, SYN: 0x02, RST: 0x04, PSH: 0x08, ACK: 0x10 } as const;
 
 export interface EthOpts { src?: string; dst?: string; type?: number }
@@ -107,9 +131,11 @@ export interface Ipv6Opts { src: string; dst: string; hopLimit?: number; ext?: I
 export interface TcpOpts { sport: number; dport: number; flags?: number; seq?: number; ack?: number; window?: number; dataOffset?: number }
 export interface UdpOpts { sport: number; dport: number; /** send checksum 0 (IPv4 only: "no checksum") */ noChecksum?: boolean }
 export interface IcmpOpts { type: number; code: number; /** the 4 bytes after the checksum (id/seq, unused, MTU) */ rest?: number }
+/** An SCTP common header; the payload (chunks) is the builder's payload, a DATA chunk by default. */
+export interface SctpOpts { sport: number; dport: number; vtag?: number }
 
 type L3 = { kind: 'ipv4'; o: Ipv4Opts } | { kind: 'ipv6'; o: Ipv6Opts };
-type L4 = { kind: 'tcp'; o: TcpOpts } | { kind: 'udp'; o: UdpOpts } | { kind: 'icmp'; o: IcmpOpts };
+type L4 = { kind: 'tcp'; o: TcpOpts } | { kind: 'udp'; o: UdpOpts } | { kind: 'icmp'; o: IcmpOpts } | { kind: 'sctp'; o: SctpOpts };
 
 /** Chained packet builder: `pkt().eth().ipv4({...}).tcp({...}).payload(...).build()`. */
 export class PacketBuilder {
@@ -129,6 +155,7 @@ export class PacketBuilder {
   tcp(o: TcpOpts): this { this.#l4 = { kind: 'tcp', o }; return this; }
   udp(o: UdpOpts): this { this.#l4 = { kind: 'udp', o }; return this; }
   icmp(o: IcmpOpts): this { this.#l4 = { kind: 'icmp', o }; return this; }
+  sctp(o: SctpOpts): this { this.#l4 = { kind: 'sctp', o }; return this; }
   payload(p: Bytes | string): this { this.#payload = typeof p === 'string' ? new TextEncoder().encode(p) : p; return this; }
   /** Cut the built frame to n bytes (headers keep the lengths of the full packet). */
   truncate(n: number): this { this.#truncate = n; return this; }
@@ -189,6 +216,16 @@ export class PacketBuilder {
       }
       return seg;
     }
+    if (l4.kind === 'sctp') {
+      const o = l4.o;
+      // A DATA chunk carrying the payload when none is given as chunks (type 0, flags B|E).
+      const chunks = p.length ? p : sctpDataChunk(new TextEncoder().encode('sctp'));
+      const seg = concat(new Uint8Array(12), chunks);
+      const dv = new DataView(seg.buffer);
+      dv.setUint16(0, o.sport); dv.setUint16(2, o.dport); dv.setUint32(4, o.vtag ?? 0x01020304);
+      dv.setUint32(8, sctpChecksum(seg), true);
+      return seg;
+    }
     const o = l4.o;
     const seg = concat(new Uint8Array(8), p);
     const dv = new DataView(seg.buffer);
@@ -203,9 +240,20 @@ export function pkt(): PacketBuilder {
   return new PacketBuilder();
 }
 
+/** An SCTP DATA chunk (TSN 1, stream 0) carrying `data`, padded to 4 bytes. */
+export function sctpDataChunk(data: Bytes): Bytes {
+  const len = 16 + data.length;
+  const c = new Uint8Array(Math.ceil(len / 4) * 4);
+  const dv = new DataView(c.buffer);
+  c[0] = 0; c[1] = 0x03; dv.setUint16(2, len); dv.setUint32(4, 1);
+  c.set(data, 16);
+  return c;
+}
+
 function protoOf(l4: L4, v6: boolean): number {
   if (l4.kind === 'tcp') return PROTO.TCP;
   if (l4.kind === 'udp') return PROTO.UDP;
+  if (l4.kind === 'sctp') return PROTO.SCTP;
   return v6 ? PROTO.ICMPV6 : PROTO.ICMP;
 }
 
@@ -280,6 +328,7 @@ export interface Parsed {
   tcp?: { sport: number; dport: number; flags: number; seq: number; ack: number; checksumOk: boolean };
   udp?: { sport: number; dport: number; checksum: number; checksumOk: boolean };
   icmp?: { type: number; code: number; rest: number; checksumOk: boolean };
+  sctp?: { sport: number; dport: number; vtag: number; checksumOk: boolean };
   /** bytes after the L4 header (for ICMP: after the 8-byte header, i.e. the embedded packet) */
   payload: Buffer;
   /** the L3 packet (after Ethernet), for embedded-header comparisons */
@@ -345,6 +394,12 @@ function parseL3(b: Buffer, out: Parsed): Parsed {
       checksumOk: (c === 0 && version === 4) || csumFinish(sum16(seg, pseudo)) === 0,
     };
     out.payload = seg.subarray(8);
+  } else if (proto === PROTO.SCTP && seg.length >= 12) {
+    out.sctp = {
+      sport: seg.readUInt16BE(0), dport: seg.readUInt16BE(2), vtag: seg.readUInt32BE(4),
+      checksumOk: seg.readUInt32LE(8) === sctpChecksum(seg),
+    };
+    out.payload = seg.subarray(12);
   } else if ((proto === PROTO.ICMP || proto === PROTO.ICMPV6) && seg.length >= 8) {
     out.icmp = {
       type: seg[0], code: seg[1], rest: seg.readUInt32BE(4),
