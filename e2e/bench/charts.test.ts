@@ -74,7 +74,7 @@ test('whiskers are the min-max of the rounds', () => {
 
 test('one colour per contender, the same on every chart', () => {
   const seen = new Map<string, string>();
-  const charts = [...benchCharts(fixtureResults()), ...benchCharts(readResults(new URL('./latest/results.json', import.meta.url).pathname))];
+  const charts = [...benchCharts(fixtureResults()), ...benchCharts(readResults(new URL('./testdata/results-2026-11-25.json', import.meta.url).pathname))];
   for (const c of charts) {
     for (const v of views(c.spec as Obj)) {
       const colour = v.enc.color;
@@ -110,7 +110,7 @@ test('figures no code names are drawn: a new progcost field, a new contender, a 
 });
 
 test('a results file from before issues 10 and 12 still gives its charts', () => {
-  const charts = benchCharts(readResults(new URL('./latest/results.json', import.meta.url).pathname));
+  const charts = benchCharts(readResults(new URL('./testdata/results-2026-11-25.json', import.meta.url).pathname));
   for (const name of ['pps', 'progcost', 'clusterip', 'first-sync', 'change-latency', 'rss', 'cpu']) byName(charts, name);
   const p = dataOf(byName(charts, 'progcost'));
   assert.ok(p.some((d) => d.contender === 'ours XDP' && d.category === 'established' && d.target === 150));
