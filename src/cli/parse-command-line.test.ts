@@ -63,6 +63,7 @@ test('parseCommandLine() builds BpfOptions from --bpf-* flags', () => {
   assert.equal(o.bpf.pinPath, '/sys/fs/bpf/test');
   assert.equal(o.bpf.mapSizes.conntrack, 1024);
   assert.equal(o.bpf.mapSizes.services, 65536);
+  assert.deepEqual(o.bpf.mapSizesSet, ['conntrack'], 'only the sizes given on the command line are fixed; the others scale with the node');
   assert.equal(o.bpf.removeStaleKubeProxyRules, false);
   assert.deepEqual(o.bpf.nodePortSnatPortRange, { min: 40000, max: 41000 });
 });

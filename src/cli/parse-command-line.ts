@@ -136,7 +136,9 @@ export function parseCommandLine(argv: string[], _env: Record<string, string | u
     take(key, BPF_FLAG[key]);
   }
   for (const [key, flag] of Object.entries(BPF_FLAG.mapSizes)) {
-    if (explicit.has(flag)) bpf.mapSizes[key as keyof BpfOptions['mapSizes']] = explicit.get(flag) as number;
+    if (!explicit.has(flag)) continue;
+    bpf.mapSizes[key as keyof BpfOptions['mapSizes']] = explicit.get(flag) as number;
+    (bpf.mapSizesSet ??= []).push(key as keyof BpfOptions['mapSizes']);
   }
 
   const str = (name: string) => (explicit.get(name) as string | undefined) ?? '';

@@ -3,23 +3,28 @@
  * runProxy: the composition of the agent, in the shape of kube-proxy's cmd/kube-proxy/app/server.go.
  * In start-up order:
  *   1. metrics registry, proxy health, the :10256 health and :10249 metrics servers;
- *   2. the BPF datapath (bpffs, objects loaded into the pin folder, socket programs attached,
- *      ids seeded from what the pinned maps already hold, so a restart keeps established flows);
- *   3. informers for Services, EndpointSlices and the own Node -> change trackers -> the
+ *   2. informers for Services, EndpointSlices and the own Node -> change trackers;
+ *   3. once both caches synced: the map sizes from node memory and the listed objects
+ *      (map-sizes.ts; --bpf-map-* flags win), then the BPF datapath (bpffs, objects loaded into
+ *      the pin folder, pinned maps of another size migrated, socket programs attached, ids seeded
+ *      from what the pinned maps hold, so a restart keeps established flows), then the
  *      bounded-frequency runner (minSyncPeriod/syncPeriod of the mode's section) -> the sync
- *      coordinator (nothing before both caches synced; full or partial decided once per sync);
- *   4. each sync: translate -> diff -> apply (syncMaps), then metrics, health, the
- *      healthCheckNodePort servers; the first sync also attaches tc/XDP to the node's devices
- *      and then removes a previous kube-proxy's rules (so service traffic never falls between
- *      the two datapaths);
+ *      coordinator (full, partial or verifying, decided once per sync);
+ *   4. each sync: the changed Services compiled into the LB state and flushed (LbProgrammer),
+ *      then metrics, health, the healthCheckNodePort servers; the datapath lifecycle attaches
+ *      tc/XDP to the node's devices and, after the first programmed sync, removes a previous
+ *      kube-proxy's rules (so service traffic never falls between the two datapaths);
  *   5. SIGTERM/SIGINT stop everything but keep pins and attachments: the datapath goes on
  *      forwarding with the last programmed state until the next agent adopts it.
  * runProxy resolves on a signal and rejects when it cannot run (datapath load failure, a bind
  * failure with bindAddressHardFail, the --config file changing).
  */
 import { writeFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
+import { openPinnedMap } from 'bpf-loader-napi';
 import { handleStaleKubeProxyRules } from '../cleanup/handle-stale-kube-proxy-rules.ts';
 import { commandExec } from '../cleanup/exec.ts';
+import { defaultBpfOptions, type BpfMapSizes } from '../config/bpf-options.ts';
 import { parseDuration } from '../config/duration.ts';
 import { syncSettings } from '../config/sync-settings.ts';
 import { bpfConntrackTimeouts, setConntrackSysctls } from '../sysctl/conntrack-sysctls.ts';
@@ -35,6 +40,7 @@ import { Datapath } from '../dataplane/datapath.ts';
 import { DatapathLifecycle } from '../dataplane/datapath-lifecycle.ts';
 import { LbIds } from '../dataplane/ids.ts';
 import { LbProgrammer } from '../dataplane/lb-programmer.ts';
+import { demandOf, sizeMaps } from '../dataplane/map-sizes.ts';
 import { systemClock, systemTimers } from '../health/clock.ts';
 import { startProxyServers } from '../health/proxy-servers.ts';
 import { ProxyHealth } from '../health/proxy-health.ts';
@@ -128,7 +134,9 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
   });
 
   const cleanups: (() => Promise<void> | void)[] = [() => servers.close()];
+  let stopping = false;
   const stopAll = async () => {
+    stopping = true;
     for (const c of cleanups.reverse()) {
       try {
         await c();
@@ -138,33 +146,8 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     }
   };
 
-  // 2. The datapath.
-  let dp: Datapath;
-  try {
-    dp = await Datapath.open({
-      bpf, logger, objects: { sock: bpfObjectPath('sock'), tc: bpfObjectPath('tc'), xdp: bpfObjectPath('xdp'), sockTerm: bpfObjectPath('sock_term'), pod: bpfObjectPath('pod') },
-      detectLocal: { detectLocalMode: config.detectLocalMode, detectLocal: config.detectLocal, clusterCIDR: config.clusterCIDR },
-      // One setting governs both: the BPF conntrack lifetimes follow --conntrack-*.
-      rodata: bpfConntrackTimeouts(config.conntrack),
-    });
-  } catch (err) {
-    await stopAll();
-    throw err;
-  }
-  cleanups.push(() => dp.close());
-  recordEvent(nodeRef, 'Normal', 'Starting', 'Starting kube-proxy.');
-  dpm.setCollector(() => dp.readCounters());
-  // Sockets and UDP conntrack entries of backends that stop serving are ended after each sync.
+  // Service CIDRs (the servicecidrs informer fills this before the datapath exists).
   const serviceCidrs = new ServiceCidrState();
-  const reapStale = reapStaleConnections({
-    datapath: dp, logger, ended: dpm.staleConnectionsEndedTotal,
-    makeTerminator: (collection) => new SocketTerminator({ collection }),
-  });
-  const ids = new LbIds({ now: () => Date.now() });
-  const rejected = dp.seedIds(ids);
-  logger.info('Adopted ids from the pinned maps', {
-    services: ids.services.size, backends: ids.backends.size, rejected: rejected.services.length + rejected.backends.length,
-  });
   const maglev = bpf.algorithm === 'maglev';
   // DSR encapsulates to the backend's node, so it needs every node's address (a watch of all Nodes,
   // which system:node-proxier allows). Hybrid: DSR for TCP, SNAT for UDP (whose replies have no
@@ -179,31 +162,17 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
   const epTracker = new EndpointsChangeTracker(nodeName);
   const serviceMap: ServicePortMap = new Map();
   const endpointsMap: EndpointsMap = new Map();
-  const programmer = new LbProgrammer({
-    io: dp.maps, codec: dp.codec, ids, capacity: dp.capacity(), maglevTableSize: bpf.maglevTableSize,
-    ...(dsr ? { nodeAddress: (name: string, family: IpFamily) => nodeIPs.get(name)?.[family] } : {}),
-    onProblem: (p) => problems.report(p),
-    onNotProgrammed: (service, why) => problems.report({
-      object: `Service ${service}`, field: 'spec', reason: 'not_programmed',
-      message: `does not fit in ${why.map} (it needs ${why.need} more entries, ${why.free} are free); not programmed until entries free up`,
-    }),
-  });
+  // The datapath and what works on it exist once the caches synced (step 3 below).
+  let dp!: Datapath;
+  let programmer!: LbProgrammer;
+  let lifecycle!: DatapathLifecycle;
+  let reapStale!: ReturnType<typeof reapStaleConnections>;
+  let datapathReady = false;
   // Map write failures: at most one line per map, operation and error a minute.
   const failureLog = new RateLimitedLog({ now: () => Date.now() });
   let npaProblems = '';
   let node: NodeProjection | null = null;
   let nodeSynced = false;
-  // Devices, attach, self-repair and the stale-rule step around each sync (datapath-lifecycle.ts).
-  const lifecycle = new DatapathLifecycle({
-    dp, logger, syncPeriodMs: settings.syncPeriodMs, now: () => performance.now(),
-    metrics: { repairs: dpm.datapathRepairsTotal, syncErrors: dpm.syncErrorsTotal },
-    onDevicesChanged: () => {
-      if (coordinator.initialized) runner.run();
-    },
-    onRoutesChanged: () => void dp.bumpNextHopGeneration(),
-    handleStaleRules: async () => void await handleStaleKubeProxyRules({ exec: commandExec(), logger, remove: bpf.removeStaleKubeProxyRules }),
-  });
-  cleanups.push(() => lifecycle.stop());
   // healthCheckNodePort servers listen where NodePorts answer: every address when
   // nodePortAddresses is unset, else the node IPs it selects (known at the first sync, and kept:
   // a node's addresses rarely change, and kube-proxy also binds them once).
@@ -349,10 +318,12 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
       health.queuedUpdate(f);
       m.syncProxyRulesLastQueuedTimestamp.set({ ip_family: f }, Date.now() / 1000);
     }
-    // Before both caches synced a run would only be skipped, yet spend one of the runner's burst
-    // tokens, delaying the first real sync by minSyncPeriod.
-    if (coordinator.initialized) runner.run();
+    // Before both caches synced (and the datapath is loaded) a run would only be skipped, yet
+    // spend one of the runner's burst tokens, delaying the first real sync by minSyncPeriod.
+    if (datapathReady && coordinator.initialized) runner.run();
   };
+  let cachesSynced: () => void = () => {};
+  const synced = new Promise<void>((resolve) => (cachesSynced = resolve));
 
   const transport = createApiListWatches(kc, {
     userAgent: kubeProxyUserAgent(KUBERNETES_VERSION),
@@ -399,6 +370,7 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
         if (kind === 'services') coordinator.setServicesSynced();
         else if (kind === 'endpointslices') coordinator.setEndpointSlicesSynced();
         else nodeSynced = true;
+        if (coordinator.initialized) cachesSynced();
         queued();
       },
     },
@@ -433,7 +405,7 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
           else nodeIPs.set(name, primaryNodeIPs(cur));
           // lb_backend.node_addr of the backends running on that node (status updates that keep
           // the addresses cost nothing).
-          if (JSON.stringify(nodeIPs.get(name)) !== before) programmer.refreshNode(name);
+          if (JSON.stringify(nodeIPs.get(name)) !== before && datapathReady) programmer.refreshNode(name);
           queued();
         },
         onSynced: () => queued(),
@@ -444,9 +416,73 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
   }
   // Upstream marks every family updated when its sync loop starts, in case no sync ever succeeds.
   for (const f of FAMILIES) health.updated(f);
-  runner.start();
-  cleanups.push(() => runner.stop());
-  lifecycle.start();
+
+  // 3. The datapath, sized from node memory and the listed objects, then the sync loop.
+  const start = async (): Promise<void> => {
+    await synced;
+    if (stopping) return;
+    const pinned: Partial<BpfMapSizes> = {};
+    for (const [map, field] of [['lb_services', 'services'], ['lb_backends', 'backends'], ['lb_slots', 'slots'], ['kpb_ct', 'conntrack'], ['lb_affinity', 'affinity'], ['lb_sock_rev_nat', 'sockRevNat']] as const) {
+      try {
+        const pin = openPinnedMap(`${bpf.pinPath}/${map}`);
+        pinned[field] = pin.maxEntries;
+        pin.close();
+      } catch {
+        // Not pinned (first start) or unreadable: sized afresh.
+      }
+    }
+    const demand = demandOf(informers.services.items(), informers.endpointSlices.items());
+    const sizing = sizeMaps({ flags: bpf.mapSizes, explicit: new Set(bpf.mapSizesSet ?? []), defaults: defaultBpfOptions().mapSizes, totalMemory: totalmem(), demand, pinned });
+    logger.info('Sized the BPF maps', { ...sizing.sizes, listedEntries: JSON.stringify(demand), why: JSON.stringify(sizing.why) });
+    dp = await Datapath.open({
+      bpf: { ...bpf, mapSizes: sizing.sizes }, logger, objects: { sock: bpfObjectPath('sock'), tc: bpfObjectPath('tc'), xdp: bpfObjectPath('xdp'), sockTerm: bpfObjectPath('sock_term'), pod: bpfObjectPath('pod') },
+      detectLocal: { detectLocalMode: config.detectLocalMode, detectLocal: config.detectLocal, clusterCIDR: config.clusterCIDR },
+      // One setting governs both: the BPF conntrack lifetimes follow --conntrack-*.
+      rodata: bpfConntrackTimeouts(config.conntrack),
+    });
+    if (stopping) {
+      dp.close();
+      return;
+    }
+    cleanups.push(() => dp.close());
+    recordEvent(nodeRef, 'Normal', 'Starting', 'Starting kube-proxy.');
+    dpm.setCollector(() => dp.readCounters());
+    // Sockets and UDP conntrack entries of backends that stop serving are ended after each sync.
+    reapStale = reapStaleConnections({
+      datapath: dp, logger, ended: dpm.staleConnectionsEndedTotal,
+      makeTerminator: (collection) => new SocketTerminator({ collection }),
+    });
+    const ids = new LbIds({ now: () => Date.now() });
+    const rejected = dp.seedIds(ids);
+    logger.info('Adopted ids from the pinned maps', {
+      services: ids.services.size, backends: ids.backends.size, rejected: rejected.services.length + rejected.backends.length,
+    });
+    programmer = new LbProgrammer({
+      io: dp.maps, codec: dp.codec, ids, capacity: dp.capacity(), maglevTableSize: bpf.maglevTableSize,
+      ...(dsr ? { nodeAddress: (name: string, family: IpFamily) => nodeIPs.get(name)?.[family] } : {}),
+      onProblem: (p) => problems.report(p),
+      onNotProgrammed: (service, why) => problems.report({
+        object: `Service ${service}`, field: 'spec', reason: 'not_programmed',
+        message: `does not fit in ${why.map} (it needs ${why.need} more entries, ${why.free} are free); not programmed until entries free up`,
+      }),
+    });
+    // Devices, attach, self-repair and the stale-rule step around each sync (datapath-lifecycle.ts).
+    lifecycle = new DatapathLifecycle({
+      dp, logger, syncPeriodMs: settings.syncPeriodMs, now: () => performance.now(),
+      metrics: { repairs: dpm.datapathRepairsTotal, syncErrors: dpm.syncErrorsTotal },
+      onDevicesChanged: () => {
+        if (coordinator.initialized) runner.run();
+      },
+      onRoutesChanged: () => void dp.bumpNextHopGeneration(),
+      handleStaleRules: async () => void await handleStaleKubeProxyRules({ exec: commandExec(), logger, remove: bpf.removeStaleKubeProxyRules }),
+    });
+    cleanups.push(() => lifecycle.stop());
+    datapathReady = true;
+    runner.start();
+    cleanups.push(() => runner.stop());
+    lifecycle.start();
+    runner.run();
+  };
 
   // 5. Run until a signal, a config file change or a fatal server error.
   await new Promise<void>((resolve, reject) => {
@@ -469,5 +505,6 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
       ? watchConfigFile(options.configFile, (event) => finish(new Error(`the configuration file ${options.configFile} changed (${event}); exiting so the new one is used`)), (err) => logger.error('Cannot watch the configuration file', { err }))
       : () => {};
     servers.listening.catch((err: unknown) => finish(err instanceof Error ? err : new Error(String(err))));
+    start().catch((err: unknown) => finish(err instanceof Error ? err : new Error(String(err))));
   });
 }

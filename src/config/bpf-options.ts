@@ -43,6 +43,11 @@ export type BpfOptions = {
   /** cgroup v2 directory the socket programs attach to; '' means the cgroup2 mount root. @default '' */
   cgroupPath: string;
   mapSizes: BpfMapSizes;
+  /**
+   * The map sizes given by --bpf-map-* flags; the others are sized from node memory and the
+   * listed objects (map-sizes.ts). @default []
+   */
+  mapSizesSet?: (keyof BpfMapSizes)[];
   /** Remove a previous kube-proxy's iptables/nftables rules at start-up. @default true */
   removeStaleKubeProxyRules: boolean;
   /** Source ports used for NodePort SNAT to remote backends. @default {min: 61000, max: 65535} */

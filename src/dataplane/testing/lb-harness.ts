@@ -6,7 +6,7 @@
  * backends in slot order) and canonical dumps (every entry as hex) for byte-for-byte comparisons.
  */
 import { join } from 'node:path';
-import { BpfObject } from 'bpf-loader-napi';
+import { BpfObject, createMap, type BpfMap } from 'bpf-loader-napi';
 import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 import { EndpointsChangeTracker, type EndpointsMap } from '../../model/endpoints-change-tracker.ts';
 import { formatIp } from '../../model/ip.ts';
@@ -16,7 +16,8 @@ import { LbIds } from '../ids.ts';
 import { LbCodec, type MapLayouts } from '../lb-codec.ts';
 import type { LbMapIo, PackedMapName } from '../lb-io.ts';
 import { LbProgrammer, type LbProgrammerOptions } from '../lb-programmer.ts';
-import { zeroCounts, type MapCounts } from '../lb-state.ts';
+import { KIND_FRONTEND, zeroCounts, type LbState, type MapCounts } from '../lb-state.ts';
+import { maglevTable } from '../../translate/maglev.ts';
 import { MemoryLbMapIo } from './memory-lb-map-io.ts';
 
 export const TC_OBJECT = join(import.meta.dirname, '..', '..', '..', 'build', 'bpf', 'tc.bpf.o');
@@ -121,6 +122,62 @@ export function dumpMaps(io: LbMapIo, codec: LbCodec): string[] {
   for (const sid of io.dumpMaglev().keys()) {
     const t = io.maglevTable?.(sid);
     out.push(`lb_maglev ${sid}=${t ? Buffer.from(t.buffer, t.byteOffset, t.byteLength).toString('hex') : '?'}`);
+  }
+  return out.sort();
+}
+
+/**
+ * The control-plane LB maps created from the built tc object's specs (no program, no pin): real
+ * kernel maps for tests and benchmarks. Needs root. Close them with close().
+ */
+export function createLbMaps(sizes: Partial<Record<lb.LbMapName, number>> = {}): { maps: Map<lb.LbMapName, BpfMap>; close(): void } {
+  if (process.getuid?.() !== 0) throw new Error('Creating BPF maps needs root');
+  const obj = BpfObject.open(TC_OBJECT);
+  const maps = new Map<lb.LbMapName, BpfMap>();
+  try {
+    for (const name of lb.LB_MAP_NAMES) {
+      const spec = obj.maps.find((m) => m.name === name)!;
+      const inner = spec.innerMap ? createMap({ ...spec.innerMap, name: 'lb_maglev_tpl' }) : undefined;
+      maps.set(name, createMap({ ...spec, maxEntries: sizes[name] ?? spec.maxEntries, name, innerTemplate: inner, keyLayout: spec.keyLayout, valueLayout: spec.valueLayout }));
+      inner?.close();
+    }
+  } finally {
+    obj.close();
+  }
+  return { maps, close: () => { for (const m of maps.values()) m.close(); } };
+}
+
+/** What `state` holds, in dumpMaps' format (Maglev tables computed as the flush writes them). */
+export function dumpState(state: LbState, maglevTableSize: number): string[] {
+  const c = state.codec;
+  const out: string[] = [];
+  const u32 = (n: number) => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(n, 0);
+    return b.toString('hex');
+  };
+  for (const sid of state.serviceIds()) {
+    out.push(`lb_services ${state.key(sid).toString('hex')}=${state.value(sid).toString('hex')}`);
+    if (state.kind(sid) !== KIND_FRONTEND) continue;
+    out.push(`lb_rev_nat ${u32(sid)}=${state.revNatValue(sid).toString('hex')}`);
+    const slots = state.slots(sid);
+    const key = Buffer.alloc(c.slotKeySize);
+    slots.forEach((bid, i) => {
+      c.writeSlotKey(key, 0, sid, i + 1);
+      out.push(`lb_slots ${key.toString('hex')}=${u32(bid)}`);
+    });
+    const ranges = state.ranges(sid);
+    for (let o = 0; o < ranges.length; o += c.srcRangeKeySize) out.push(`lb_src_ranges ${ranges.subarray(o, o + c.srcRangeKeySize).toString('hex')}=01`);
+    if (state.maglev(sid)) {
+      const t = maglevTable(state.maglevBackends(sid), maglevTableSize);
+      out.push(`lb_maglev ${sid}=${Buffer.from(t.buffer, t.byteOffset, t.byteLength).toString('hex')}`);
+    }
+  }
+  for (const bid of state.backendIds()) out.push(`lb_backends ${u32(bid)}=${state.backendValue(bid).toString('hex')}`);
+  const na = Buffer.alloc(c.nodeAddrKeySize);
+  for (const addr of state.nodeAddrs.values()) {
+    c.writeNodeAddrKey(na, 0, addr);
+    out.push(`lb_node_addrs ${na.toString('hex')}=${Buffer.alloc(c.nodeAddrValueSize).toString('hex')}`);
   }
   return out.sort();
 }
