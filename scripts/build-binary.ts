@@ -33,6 +33,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, sta
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
+import { AGENT_V8_FLAGS } from '../src/cli/node-flags.ts';
 import postject from 'postject';
 import { seaAssetKeys, type BpfObjectName } from '../src/dataplane/asset-paths.ts';
 import { appendOwnSourceMap } from './own-source-map.ts';
@@ -118,7 +119,8 @@ async function main(): Promise<void> {
     // The agent is a daemon; the "experimental feature" warning would only clutter its log.
     disableExperimentalSEAWarning: true,
     useCodeCache: true,
-    execArgv: ['--enable-source-maps'],
+    // The agent's heap limits (src/cli/node-flags.ts) ride in the binary: NODE_OPTIONS is ignored.
+    execArgv: ['--enable-source-maps', ...AGENT_V8_FLAGS],
     // A privileged agent must not take Node options from its environment: with the default
     // ("env") NODE_OPTIONS=--require=/x.js would run foreign code as root. Node >= 24.6 honours this.
     execArgvExtension: 'none',

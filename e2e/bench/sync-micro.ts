@@ -1,190 +1,36 @@
-// Control-plane micro-benchmark of the real pipeline without an apiserver (issue 10, item 6):
-// an in-memory list/watch (500-item JSON pages, JSON watch lines) feeds the real Reflectors ->
-// change trackers -> translation -> writes to real BPF maps created from build/bpf/tc.bpf.o's map
-// specs (no pins, no programs, no attach). Not a test: it prints numbers.
+// Control-plane micro-benchmark of the real pipeline without an apiserver (issue 10, item 6).
+// Not a test: it prints numbers; with --json the last line is one JSON object (firstSyncMs,
+// changeP50Ms, changeP99Ms, fullRecomputes, heapUsedMiB, rssMiB, cpuMs, variant, ...).
 //
-//   node --expose-gc e2e/bench/sync-micro.ts --services 10000 --endpoints 10 --changes 200 \
+//   node e2e/bench/sync-micro.ts --services 10000 --endpoints 10 --changes 200 \
 //        [--variant distinct|shared|conflict] [--json]
 //
-// Variants (the endpoint address scheme, measuring.md "Endpoint address schemes matter"):
-//   distinct  every endpoint address is used by one Service; a change gives a Service fresh ones;
-//   shared    every address is used by two Services (service i shares half its endpoints with i+1);
-//   conflict  distinct, plus two Services that claim one ExternalIP:port.
-// firstSyncMs: reflector start -> end of the first full programming (listing, decoding, trackers,
-// translation, map writes; map creation included, program verification not: no programs load).
-// changeP50Ms/P99Ms: one EndpointSlice change (a watch event) -> end of the sync that programs it.
-// fullRecomputes: syncs after the first that translated every Service port.
-// Needs root (BPF maps) and `make bpf`.
+// The pipeline (sync-micro-run.ts: real Reflectors over an in-memory list/watch -> change trackers
+// -> compile -> LB state -> real BPF maps) runs the way the agent does: bundled by esbuild (no
+// TypeScript loader in the process) and with the agent's V8 flags (src/cli/node-flags.ts), so its
+// memory and CPU figures are the agent's. KPB_SYNC_MICRO_SOURCE=1 runs the TypeScript in this
+// process instead (for --cpu-prof and heap snapshots).
+import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { BpfObject, createMap, type BpfMap } from 'bpf-loader-napi';
-import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
-import { systemClock, systemTimers } from '../../src/health/clock.ts';
-import { projectEndpointSlice, projectService, type EndpointSliceProjection, type ServiceProjection } from '../../src/kube/projections.ts';
-import { Reflector } from '../../src/kube/reflector.ts';
-import { MemoryListWatch } from './memory-list-watch.ts';
-import { BENCH_NAMESPACE, endpointSlice, service } from './objects.ts';
-// --- the pipeline under test: trackers -> LbProgrammer (compile, LB state, flush) ---
-import { EndpointsChangeTracker, type EndpointsMap } from '../../src/model/endpoints-change-tracker.ts';
-import { ServiceChangeTracker, type ServicePortMap } from '../../src/model/service-change-tracker.ts';
-import { LbIds } from '../../src/dataplane/ids.ts';
-import { BpfLbMapIo } from '../../src/dataplane/bpf-map-writer.ts';
-import { LbProgrammer } from '../../src/dataplane/lb-programmer.ts';
-import { LB_MAP_NAMES, type LbMapName } from '../../src/translate/lb-types.ts';
+import * as esbuild from 'esbuild';
+import { AGENT_V8_FLAGS } from '../../src/cli/node-flags.ts';
 
-const { values } = parseArgs({
-  options: {
-    services: { type: 'string', default: '10000' },
-    endpoints: { type: 'string', default: '10' },
-    changes: { type: 'string', default: '200' },
-    variant: { type: 'string', default: 'distinct' },
-    json: { type: 'boolean', default: false },
-  },
-});
-const N = Number(values.services);
-const E = Number(values.endpoints);
-const CHANGES = Number(values.changes);
-const variant = String(values.variant);
-if (!['distinct', 'shared', 'conflict'].includes(variant)) throw new Error(`unknown --variant ${variant}: distinct, shared or conflict`);
-if (process.getuid?.() !== 0) throw new Error('sync-micro needs root (it creates BPF maps)');
-const log = (msg: string) => { if (!values.json) console.log(msg); };
-
-// Benchmark range 198.18.0.0/15 above the nodes' pod /24s (never routed: nothing is attached).
-const addr = (n: number) => {
-  const v = (198 << 24 | 18 << 16 | 3 << 8) + n;
-  if (n < 0 || v > (198 << 24 | 19 << 16 | 0xffff)) throw new RangeError(`endpoint address ${n} out of range`);
-  return `${v >>> 24}.${(v >> 16) & 255}.${(v >> 8) & 255}.${v & 255}`;
-};
-const clusterIP = (i: number) => `198.19.${(i + 1) >> 8 & 255}.${(i + 1) & 255}`.replace(/^198\.19\./, `198.19.`);
-const SLICE_MAX = 100;
-const ADDRESSES = 130304;
-let fresh = 0;
-const slicesPerService = Math.max(1, Math.ceil(E / SLICE_MAX));
-/** Endpoint address indexes of slice s of service i, generation g (0: as listed). */
-function endpointIndexes(i: number, s: number, g: number): number[] {
-  const n = Math.min(SLICE_MAX, E - s * SLICE_MAX);
-  if (variant === 'shared') {
-    // Every address serves two Services: i's second half is i+1's first half; a change moves i's
-    // set onto other Services' addresses, so it stays shared.
-    const half = Math.ceil(E / 2);
-    const span = Math.max(E, N * half);
-    return Array.from({ length: n }, (_, j) => ((i + g * 7919) * half + s * SLICE_MAX + j) % span);
-  }
-  if (g === 0) return Array.from({ length: n }, (_, j) => i * E + s * SLICE_MAX + j);
-  // Fresh addresses above the listed ones, as a rollout gives new pods.
-  return Array.from({ length: n }, () => N * E + (fresh++ % (ADDRESSES - N * E)));
+const root = join(import.meta.dirname, '..', '..');
+if (process.env.KPB_SYNC_MICRO_SOURCE) {
+  await import('./sync-micro-run.ts');
+} else {
+  const out = join(root, 'build', 'bench', 'sync-micro.mjs');
+  mkdirSync(join(root, 'build', 'bench'), { recursive: true });
+  const addon = join(root, 'datapath', 'bpf-loader-napi', 'build', 'bpf_loader.node');
+  await esbuild.build({
+    entryPoints: [join(import.meta.dirname, 'sync-micro-run.ts')], bundle: true, platform: 'node', format: 'esm', outfile: out,
+    logLevel: 'warning', external: ['*.node'],
+    // As the single binary does (scripts/sea-main.ts): the addon's path is handed over, not found next to the bundle.
+    banner: { js: `globalThis[Symbol.for('bpf-loader-napi.addonPath')] = () => ${JSON.stringify(addon)}; import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);` },
+  });
+  const r = spawnSync(process.execPath, ['--expose-gc', ...AGENT_V8_FLAGS, out, ...process.argv.slice(2)], {
+    stdio: 'inherit', env: { ...process.env, KPB_TC_OBJECT: join(root, 'build', 'bpf', 'tc.bpf.o') },
+  });
+  process.exit(r.status ?? 1);
 }
-function sliceOf(i: number, s: number, g: number): V1EndpointSlice {
-  const eps = endpointIndexes(i, s, g).map((n, j) => ({ ip: addr(n), node: j % 2 ? 'node-a' : 'node-b' }));
-  const sl = endpointSlice(`s${i}`, 'TCP', 8080, eps, new Date());
-  sl.metadata!.name = `s${i}-${s}`;
-  return sl;
-}
-function serviceOf(i: number): V1Service {
-  const s = service({ name: `s${i}`, type: i % 5 === 0 ? 'NodePort' : 'ClusterIP', protocol: 'TCP', port: 80, targetPort: 8080, clusterIP: clusterIP(i), ...(i % 5 === 0 ? { nodePort: 30000 + (i / 5) % 2768 } : {}) });
-  s.spec!.clusterIPs = [clusterIP(i)];
-  s.metadata!.creationTimestamp = new Date(Date.UTC(2026, 0, 1) + i * 1000);
-  // Two Services claiming one ExternalIP:port.
-  if (variant === 'conflict' && i < 2) s.spec!.externalIPs = ['203.0.113.10'];
-  return s;
-}
-
-// The objects, stored before the list (as the apiserver holds them when the agent starts).
-const services = new MemoryListWatch(projectService);
-const slices = new MemoryListWatch(projectEndpointSlice);
-services.generate(N, serviceOf);
-slices.generate(N * slicesPerService, (n) => sliceOf(Math.floor(n / slicesPerService), n % slicesPerService, 0));
-
-// BPF maps from the object's specs, sized for this run (today's agent has no sizing of its own).
-const obj = BpfObject.open(join(import.meta.dirname, '..', '..', 'build', 'bpf', 'tc.bpf.o'));
-const pow2 = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(2, n)));
-const sizes: Partial<Record<LbMapName, number>> = {
-  lb_services: Math.max(65536, pow2(N * 4)), lb_rev_nat: Math.max(65536, pow2(N * 4)),
-  lb_backends: Math.max(65536, pow2(N * E * 2)), lb_slots: Math.max(262144, pow2(N * E * 3)),
-};
-const maps = new Map<LbMapName, BpfMap>();
-function createMaps(): void {
-  for (const name of LB_MAP_NAMES) {
-    const spec = obj.maps.find((m) => m.name === name)!;
-    const inner = spec.innerMap ? createMap({ ...spec.innerMap, name: 'lb_maglev_tpl' }) : undefined;
-    maps.set(name, createMap({ ...spec, maxEntries: sizes[name] ?? spec.maxEntries, name, innerTemplate: inner, keyLayout: spec.keyLayout, valueLayout: spec.valueLayout }));
-  }
-}
-
-const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
-const cpu0 = process.cpuUsage();
-
-// --- pipeline ---
-const svcT = new ServiceChangeTracker();
-const epT = new EndpointsChangeTracker('node-a');
-const serviceMap: ServicePortMap = new Map();
-const endpointsMap: EndpointsMap = new Map();
-const ids = new LbIds({ now: () => Date.now() });
-let programmer: LbProgrammer;
-const node = { name: 'node-a', labels: {}, nodeIPs: ['192.0.2.11'], nodePortAddresses: ['192.0.2.11'], localhostNodePorts: true };
-function sync(mode: 'full' | 'partial'): void {
-  const a = svcT.apply(serviceMap);
-  const b = epT.apply(endpointsMap);
-  const r = programmer.program(serviceMap, endpointsMap, new Set([...a.updatedServices, ...b.updatedServices]), mode);
-  if (!r.ok) throw new Error(`sync failed: ${r.failures[0]?.message}`);
-  if (r.notProgrammed > 0) throw new Error(`${r.notProgrammed} Services did not fit in the maps`);
-}
-const handler = {
-  service: (p: ServiceProjection | null, c: ServiceProjection | null) => svcT.update(p, c),
-  slice: (p: EndpointSliceProjection | null, c: EndpointSliceProjection | null) => epT.update(p, c),
-};
-// --- end of pipeline ---
-
-let synced = 0;
-let onSynced: () => void = () => {};
-const allSynced = new Promise<void>((r) => { onSynced = r; });
-const common = { clock: systemClock, timers: systemTimers, onError: (e: Error) => { throw e; } };
-const t0 = performance.now();
-const sr = new Reflector<ServiceProjection>({ ...common, resource: 'services', listWatch: services, handler: { onUpdate: handler.service, onSynced: () => { if (++synced === 2) onSynced(); } } });
-const er = new Reflector<EndpointSliceProjection>({ ...common, resource: 'endpointslices', listWatch: slices, handler: { onUpdate: handler.slice, onSynced: () => { if (++synced === 2) onSynced(); } } });
-sr.start();
-er.start();
-await allSynced;
-const listedMs = performance.now() - t0;
-createMaps();
-const io = new BpfLbMapIo((n) => maps.get(n)!, 16381);
-programmer = new LbProgrammer({
-  io, codec: io.codec(), ids, maglevTableSize: 16381,
-  capacity: { lb_services: io.capacity('lb_services'), lb_slots: io.capacity('lb_slots'), lb_backends: io.capacity('lb_backends'), lb_rev_nat: io.capacity('lb_rev_nat'), lb_maglev: io.capacity('lb_maglev'), lb_src_ranges: io.capacity('lb_src_ranges') },
-});
-programmer.configure(node, { families: ['IPv4', 'IPv6'] });
-sync('full');
-const firstSyncMs = performance.now() - t0;
-log(`first full programming ${firstSyncMs.toFixed(0)} ms (listed after ${listedMs.toFixed(0)} ms)`);
-
-await slices.watching();
-const times: number[] = [];
-const gen = new Map<number, number>();
-for (let c = 0; c < CHANGES; c++) {
-  // One EndpointSlice change: a slice of service i gets new endpoints.
-  const i = (c * 7919) % N;
-  const k = c % slicesPerService;
-  const g = (gen.get(i * slicesPerService + k) ?? 0) + 1;
-  gen.set(i * slicesPerService + k, g);
-  const next = sliceOf(i, k, g);
-  const t = performance.now();
-  slices.emit(next);
-  sync('partial');
-  times.push(performance.now() - t);
-}
-await sr.stop();
-await er.stop();
-const cpu = process.cpuUsage(cpu0);
-gc(); gc();
-const mem = process.memoryUsage();
-// KPB_HEAP_SNAPSHOT=<file>: where the heap goes (read it with Chrome's devtools or by constructor).
-if (process.env.KPB_HEAP_SNAPSHOT) (await import('node:v8')).writeHeapSnapshot(process.env.KPB_HEAP_SNAPSHOT);
-const q = (xs: number[], p: number) => xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]! : 0;
-const out = {
-  variant, services: N, endpoints: E, changes: CHANGES,
-  firstSyncMs: Math.round(firstSyncMs), changeP50Ms: +q(times, 0.5).toFixed(2), changeP99Ms: +q(times, 0.99).toFixed(2),
-  fullRecomputes: programmer.fullRecomputes, heapUsedMiB: +(mem.heapUsed / 2 ** 20).toFixed(1), rssMiB: +(mem.rss / 2 ** 20).toFixed(1),
-  cpuMs: Math.round((cpu.user + cpu.system) / 1000),
-};
-for (const m of maps.values()) m.close();
-console.log(values.json ? JSON.stringify(out) : out);

@@ -422,7 +422,7 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     await synced;
     if (stopping) return;
     const pinned: Partial<BpfMapSizes> = {};
-    for (const [map, field] of [['lb_services', 'services'], ['lb_backends', 'backends'], ['lb_slots', 'slots'], ['kpb_ct', 'conntrack'], ['lb_affinity', 'affinity'], ['lb_sock_rev_nat', 'sockRevNat']] as const) {
+    for (const [map, field] of [['lb_services', 'services'], ['lb_backends', 'backends'], ['lb_slots', 'slots'], ['kpb_ct4', 'conntrack'], ['kpb_snat4', 'snat'], ['lb_affinity', 'affinity'], ['lb_sock_rev_nat', 'sockRevNat']] as const) {
       try {
         const pin = openPinnedMap(`${bpf.pinPath}/${map}`);
         pinned[field] = pin.maxEntries;
@@ -431,7 +431,7 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
         // Not pinned (first start) or unreadable: sized afresh.
       }
     }
-    const demand = demandOf(informers.services.items(), informers.endpointSlices.items());
+    const demand = demandOf(informers.services.items(), epTracker.endpointCounts());
     const sizing = sizeMaps({ flags: bpf.mapSizes, explicit: new Set(bpf.mapSizesSet ?? []), defaults: defaultBpfOptions().mapSizes, totalMemory: totalmem(), demand, pinned });
     logger.info('Sized the BPF maps', { ...sizing.sizes, listedEntries: JSON.stringify(demand), why: JSON.stringify(sizing.why) });
     dp = await Datapath.open({

@@ -338,6 +338,8 @@ export class LbFlusher {
 
     const ok = failures.length === 0;
     if (ok) state.commit();
+    // A full sync's batches are big; keep only small buffers between syncs.
+    for (const [name, b] of this.#batches) if (b.keys.length + b.values.length > 1 << 20) this.#batches.delete(name);
     return { ok, ops, failures, failedServiceIds: failedF };
   }
 }

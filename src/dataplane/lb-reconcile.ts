@@ -12,7 +12,7 @@ import { backendKey, type BackendKey } from '../model/backend-key.ts';
 import type { LbIds } from './ids.ts';
 import type { LbCodec } from './lb-codec.ts';
 import type { LbMapIo } from './lb-io.ts';
-import { containsKey, KIND_FREE, KIND_FRONTEND, KIND_MARKER, type FrontendSnapshot, type LbState } from './lb-state.ts';
+import { containsKey, KIND_FREE, KIND_FRONTEND, KIND_MARKER, NO_BACKEND, NOTHING, type FrontendSnapshot, type LbState } from './lb-state.ts';
 import { LB_SVC_VIP_MARKER } from '../translate/lb-types.ts';
 
 /** Slots per entry never exceed backend_count's range; a higher slot in the maps is a stray. */
@@ -107,6 +107,14 @@ export function reconcileLbState(state: LbState, io: LbMapIo): { frontends: numb
   const compare = (sid: number) => {
     const k = kernel.get(sid);
     const kind = state.kind(sid);
+    if (!k) {
+      // The maps hold nothing for this id (all of them at a first start).
+      if (kind !== KIND_FREE) {
+        frontends++;
+        state.setFrontendSnapshot(sid, NOTHING);
+      }
+      return;
+    }
     const snap: FrontendSnapshot = {
       kind: k?.key ? (c.serviceValueFlags(k.value!, 0) & LB_SVC_VIP_MARKER ? KIND_MARKER : KIND_FRONTEND) : KIND_FREE,
       key: k?.key ?? null,
@@ -137,7 +145,7 @@ export function reconcileLbState(state: LbState, io: LbMapIo): { frontends: numb
   for (const bid of state.backendIds()) {
     if (inKernel.has(bid)) continue;
     backends++;
-    state.setBackendSnapshot(bid, { value: null });
+    state.setBackendSnapshot(bid, NO_BACKEND);
   }
 
   const na = io.dump('lb_node_addrs');

@@ -130,6 +130,11 @@ export class LbState {
   #nodeIndex = new Map<string, number>();
   #nodeNames: string[] = [];
 
+  /**
+   * False while a fresh state is built (a full sync): nothing is in the maps for it yet, so no
+   * snapshot is taken; reconcileLbState() then records what the maps really hold.
+   */
+  #tracking = false;
   #ports = new Map<string, PortClaim>();
   #servicePorts = new Map<string, Set<string>>();
   /** Frontend key -> port key -> port, for claimants that lost. */
@@ -558,7 +563,7 @@ export class LbState {
   /** What the maps hold for `sid` now, when it is not dirty: exactly the state. */
   #snapshotOf(sid: number): FrontendSnapshot {
     const kind = this.kind(sid);
-    if (kind === KIND_FREE) return { kind, key: null, value: null, slots: EMPTY_IDS, revNat: null, maglev: 0, ranges: EMPTY_BUF };
+    if (kind === KIND_FREE) return NOTHING;
     return {
       kind,
       key: Buffer.from(this.key(sid)),
@@ -571,7 +576,7 @@ export class LbState {
   }
 
   #before(sid: number): void {
-    if (!this.dirtyFrontends.has(sid)) this.dirtyFrontends.set(sid, this.#snapshotOf(sid));
+    if (this.#tracking && !this.dirtyFrontends.has(sid)) this.dirtyFrontends.set(sid, this.#snapshotOf(sid));
     this.#account(sid, -1);
   }
 
@@ -618,7 +623,7 @@ export class LbState {
   }
 
   #beforeBackend(bid: number): void {
-    if (!this.dirtyBackends.has(bid)) this.dirtyBackends.set(bid, { value: this.backendRefs(bid) > 0 ? Buffer.from(this.backendValue(bid)) : null });
+    if (this.#tracking && !this.dirtyBackends.has(bid)) this.dirtyBackends.set(bid, this.backendRefs(bid) > 0 ? { value: Buffer.from(this.backendValue(bid)) } : NO_BACKEND);
     this.#accountBackend(bid, -1);
   }
 
@@ -675,6 +680,7 @@ export class LbState {
     this.dirtyBackends.clear();
     this.nodeAddrsSnapshot = null;
     for (const m of COUNTED_MAPS) this.used[m] = this.entries[m];
+    this.#tracking = true;
   }
 
   /**
@@ -777,6 +783,9 @@ export class LbState {
 }
 
 const EMPTY_BUF = Buffer.alloc(0);
+/** Nothing in the maps for an id: shared, never mutated. */
+export const NOTHING: FrontendSnapshot = Object.freeze({ kind: KIND_FREE, key: null, value: null, slots: EMPTY_IDS, revNat: null, maglev: 0, ranges: EMPTY_BUF });
+export const NO_BACKEND: BackendSnapshot = Object.freeze({ value: null });
 const NO_PORTS: ReadonlySet<string> = new Set();
 
 function growBuffer(b: Buffer, size: number): Buffer {

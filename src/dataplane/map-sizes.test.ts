@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { defaultBpfOptions } from '../config/bpf-options.ts';
+import { EndpointsChangeTracker } from '../model/endpoints-change-tracker.ts';
 import { slice, svc } from '../model/testing/fixtures.ts';
 import { demandOf, sizeMaps } from './map-sizes.ts';
 
@@ -13,7 +14,9 @@ test('demandOf counts frontends, markers, slots and backends of the listed objec
     svc('np', { type: 'NodePort', externalTrafficPolicy: 'Local', externalIPs: ['203.0.113.5'], ports: [{ name: 'http', port: 80, nodePort: 30080 }] }),
   ];
   const eps = Array.from({ length: 10 }, (_, i) => ({ ip: `198.18.2.${i + 1}` }));
-  const d = demandOf(services, [slice('a', 'a-1', eps), slice('np', 'np-1', eps.slice(0, 4)), slice('gone', 'g-1', eps)]);
+  const t = new EndpointsChangeTracker('node-a');
+  for (const s of [slice('a', 'a-1', eps), slice('np', 'np-1', eps.slice(0, 4)), slice('gone', 'g-1', eps)]) t.update(null, s);
+  const d = demandOf(services, t.endpointCounts());
   // a: ClusterIP + marker; np: ClusterIP + (NodePort + ExternalIP) x 2 scopes, + 2 markers.
   assert.deepEqual(d, { services: 2 + 7, slots: 10 + 5 * 4, backends: 14 });
 });

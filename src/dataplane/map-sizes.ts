@@ -8,14 +8,14 @@
  * maps for nothing. Sizes are powers of two: a small change of the cluster gives the same size.
  */
 import type { BpfMapSizes } from '../config/bpf-options.ts';
-import type { EndpointSliceProjection, ServiceProjection } from '../kube/projections.ts';
+import type { ServiceProjection } from '../kube/projections.ts';
 
 export type MapDemand = { services: number; backends: number; slots: number };
 
 /** Share of total memory for the LRU maps' entries (Cilium's default dynamic size ratio). */
 export const DYNAMIC_SIZE_RATIO = 0.0025;
-/** Bytes one tracked connection costs across the LRU maps (entries with kernel overhead): conntrack, socket reverse NAT, a quarter affinity. */
-const BYTES_PER_CONNECTION = 200 + 120 + 104 / 4;
+/** Bytes one tracked connection costs across the per-connection maps (entries with kernel overhead): conntrack, SNAT, socket reverse NAT, a quarter affinity. */
+const BYTES_PER_CONNECTION = 200 + 100 + 120 + 104 / 4;
 /** The LB maps' entries are allocated on use (BPF_F_NO_PREALLOC): max_entries costs only buckets. */
 const LB_MAX = 1 << 24;
 /** Room to grow before the next restart; the admission control covers what is beyond. */
@@ -27,16 +27,10 @@ const pow2floor = (n: number) => 2 ** Math.floor(Math.log2(Math.max(1, n)));
 /**
  * An upper bound of the LB entries the listed objects need: per service port one entry per
  * frontend (ClusterIP, NodePort, each ExternalIP and LB VIP; twice for eTP=Local), VIP markers,
- * a slot per frontend and endpoint, a backend per endpoint.
+ * a slot per frontend and endpoint, a backend per endpoint. `endpoints`: per "namespace/name",
+ * its endpoints summed over slice ports (EndpointsChangeTracker.endpointCounts()).
  */
-export function demandOf(services: Iterable<ServiceProjection>, slices: Iterable<EndpointSliceProjection>): MapDemand {
-  const endpoints = new Map<string, number>();
-  for (const s of slices) {
-    const svc = s.metadata?.labels?.['kubernetes.io/service-name'];
-    if (!svc) continue;
-    const key = `${s.metadata?.namespace ?? ''}/${svc}`;
-    endpoints.set(key, (endpoints.get(key) ?? 0) + s.endpoints.length * Math.max(1, s.ports?.length ?? 0));
-  }
+export function demandOf(services: Iterable<ServiceProjection>, endpoints: ReadonlyMap<string, number>): MapDemand {
   const d: MapDemand = { services: 0, backends: 0, slots: 0 };
   for (const svc of services) {
     const spec = svc.spec ?? {};

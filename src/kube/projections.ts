@@ -247,6 +247,17 @@ export function projectEndpointSlice(raw: unknown): EndpointSliceProjection {
   return out;
 }
 
+const NO_ENDPOINTS: ProjectedEndpoint[] = [];
+
+/**
+ * What the EndpointSlice informer keeps once the change tracker has converted a slice: its
+ * identity and the labels that say which Service it belongs to. The endpoints live on in the
+ * tracker's converted form only, not twice.
+ */
+export function slimEndpointSlice(s: EndpointSliceProjection): EndpointSliceProjection {
+  return { metadata: s.metadata, addressType: s.addressType, endpoints: NO_ENDPOINTS };
+}
+
 /** A Node as the informer cache keeps it: labels (topology), taints (draining), addresses. */
 export function projectNode(raw: unknown): NodeProjection {
   const o = isObj(raw) ? raw : {};

@@ -7,7 +7,7 @@
  */
 import type { Clock, Timers } from '../health/clock.ts';
 import type { ListWatch } from './list-watch.ts';
-import type { EndpointSliceProjection, NodeProjection, ServiceProjection } from './projections.ts';
+import { slimEndpointSlice, type EndpointSliceProjection, type NodeProjection, type ServiceProjection } from './projections.ts';
 import { Reflector, type ReflectorError } from './reflector.ts';
 
 /** A Service or slice with this label belongs to another proxy implementation. */
@@ -79,6 +79,8 @@ export function startProxyInformers(options: ProxyInformersOptions): ProxyInform
   });
   const endpointSlices = new Reflector<EndpointSliceProjection>({
     ...common, resource: 'endpointslices', listWatch: options.transport.endpointSlices, labelSelector: PROXY_LABEL_SELECTOR,
+    // The change tracker keeps the endpoints (converted); the cache only who a slice belongs to.
+    cacheAs: slimEndpointSlice,
     handler: { onUpdate: (p, c) => handler.onEndpointSlice(p, c), onSynced: () => handler.onSynced('endpointslices') },
   });
   const node = new Reflector<NodeProjection>({

@@ -273,3 +273,21 @@ test('Reflector stop aborts a list in flight and never syncs', async () => {
   assert.equal(s.errors.length, 0, 'stopping is not an error');
   assert.throws(() => s.r.start(), /already started/);
 });
+
+test('Reflector with cacheAs keeps the reduced form: prev carries it, cur the whole object', async () => {
+  const lw = new FakeListWatch();
+  const { timers } = manualTimers();
+  const seen: string[] = [];
+  const r = new Reflector<Obj>({
+    resource: 'endpointslices', listWatch: lw, clock: { now: () => 0 }, timers, random: () => 0,
+    cacheAs: (o) => ({ metadata: o.metadata }),
+    handler: { onUpdate: (prev, cur) => seen.push(`${prev?.v ?? '-'} -> ${cur?.v ?? '-'}`), onSynced: () => {} },
+  });
+  lw.listFn = () => ({ items: [obj('a', '4', 7)], resourceVersion: '10' });
+  r.start();
+  const w = await lw.watchNo(1);
+  w.emit({ type: 'MODIFIED', object: obj('a', '11', 8) });
+  w.emit({ type: 'DELETED', object: obj('a', '12', 8) });
+  assert.deepEqual(seen, ['- -> 7', '- -> 8', '- -> -']);
+  await r.stop();
+});

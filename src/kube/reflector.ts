@@ -51,6 +51,11 @@ export interface ReflectorOptions<T extends KubeObject> {
   backoff?: Omit<BackoffOptions, 'clock' | 'random'>;
   /** Every failure, for logs and metrics. */
   onError?: (err: ReflectorError) => void;
+  /**
+   * What the cache keeps of each object, when the handler keeps the rest itself: `prev` (and a
+   * resync's update(obj, obj)) then carries this form, `cur` the whole object. @default the object
+   */
+  cacheAs?: (obj: T) => T;
 }
 
 /** A watch that ends this fast without a single event is treated as a failure, so we never spin. */
@@ -228,7 +233,7 @@ export class Reflector<T extends KubeObject> {
       case 'MODIFIED': {
         const key = objectKey(ev.object);
         const prev = this.#cache.get(key) ?? null;
-        this.#cache.set(key, ev.object);
+        this.#cache.set(key, this.#o.cacheAs ? this.#o.cacheAs(ev.object) : ev.object);
         this.#setRV(ev.object);
         this.#deliver(prev, ev.object);
         return;
@@ -251,7 +256,7 @@ export class Reflector<T extends KubeObject> {
     for (const obj of items) fresh.set(objectKey(obj), obj);
     for (const [key, obj] of fresh) {
       const prev = this.#cache.get(key) ?? null;
-      this.#cache.set(key, obj);
+      this.#cache.set(key, this.#o.cacheAs ? this.#o.cacheAs(obj) : obj);
       this.#deliver(prev, obj);
     }
     for (const [key, prev] of this.#cache) {

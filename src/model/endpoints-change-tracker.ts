@@ -11,6 +11,7 @@ import {
   endpointsFromSlice,
   LAST_CHANGE_TRIGGER_TIME_ANNOTATION,
   mergeSliceEndpoints,
+  sameEndpoints,
   sliceServiceName,
   type EndpointInfo,
   type SliceEndpoints,
@@ -20,14 +21,26 @@ import type { Problem } from './problem.ts';
 /** Endpoints by service-port key (see servicePortKey). */
 export type EndpointsMap = Map<string, EndpointInfo[]>;
 
-type Pending = { previous: Map<string, EndpointInfo[]>; previousText: string; triggerTimes: Date[] };
+/** A pending change: what was applied last, and the merged endpoints now (null: not merged yet). */
+type Pending = { previous: Map<string, EndpointInfo[]>; current: Map<string, EndpointInfo[]> | null; triggerTimes: Date[] };
 
-const text = (m: Map<string, EndpointInfo[]>) => JSON.stringify([...m]);
+const NONE: Map<string, EndpointInfo[]> = new Map();
+
+function sameMerged(a: Map<string, EndpointInfo[]>, b: Map<string, EndpointInfo[]>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [k, eps] of a) {
+    const other = b.get(k);
+    if (!other || !sameEndpoints(eps, other)) return false;
+  }
+  return true;
+}
 
 export class EndpointsChangeTracker {
   readonly #nodeName: string;
   readonly #startedAt: number;
   #slices = new Map<string, Map<string, SliceEndpoints>>();
+  /** The merged endpoints of each service as last applied (shared with the caller's map). */
+  #applied = new Map<string, Map<string, EndpointInfo[]>>();
   #pending = new Map<string, Pending>();
 
   /**
@@ -49,16 +62,18 @@ export class EndpointsChangeTracker {
   #touch(service: string): Pending {
     let p = this.#pending.get(service);
     if (!p) {
-      const previous = this.#merged(service);
-      p = { previous, previousText: text(previous), triggerTimes: [] };
+      p = { previous: this.#applied.get(service) ?? NONE, current: null, triggerTimes: [] };
       this.#pending.set(service, p);
     }
     return p;
   }
 
+  /** Merges the service's slices; drops the pending change when that is what was applied. */
   #settle(service: string): void {
     const p = this.#pending.get(service);
-    if (p && text(this.#merged(service)) === p.previousText) this.#pending.delete(service);
+    if (!p) return;
+    p.current = this.#merged(service);
+    if (sameMerged(p.current, p.previous)) this.#pending.delete(service);
   }
 
   /**
@@ -66,6 +81,8 @@ export class EndpointsChangeTracker {
    * problems found in `cur` (report once per object version).
    */
   update(prev: EndpointSliceProjection | null, cur: EndpointSliceProjection | null): { pending: boolean; problems: Problem[] } {
+    // An informer resync re-delivers what it keeps (update(obj, obj)): nothing changed.
+    if (prev !== null && prev === cur) return { pending: this.#pending.size > 0, problems: [] };
     const sliceName = (cur ?? prev)?.metadata?.name ?? '';
     const prevService = prev ? sliceServiceName(prev) : null;
     const curService = cur ? sliceServiceName(cur) : null;
@@ -105,6 +122,17 @@ export class EndpointsChangeTracker {
     return { pending, problems };
   }
 
+  /** Endpoints per service (summed over its slices' ports), applied or not: for sizing the maps. */
+  endpointCounts(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [service, slices] of this.#slices) {
+      let n = 0;
+      for (const ports of slices.values()) for (const eps of ports.values()) n += eps.length;
+      out.set(service, n);
+    }
+    return out;
+  }
+
   /** Number of services with pending endpoint changes. */
   get pendingCount(): number {
     return this.#pending.size;
@@ -119,8 +147,11 @@ export class EndpointsChangeTracker {
     const updatedServices = new Set<string>();
     const lastChangeTriggerTimes = new Map<string, Date[]>();
     for (const [service, p] of this.#pending) {
+      const current = p.current ?? this.#merged(service);
       for (const key of p.previous.keys()) map.delete(key);
-      for (const [key, eps] of this.#merged(service)) map.set(key, eps);
+      for (const [key, eps] of current) map.set(key, eps);
+      if (current.size > 0) this.#applied.set(service, current);
+      else this.#applied.delete(service);
       updatedServices.add(service);
       if (p.triggerTimes.length > 0) lastChangeTriggerTimes.set(service, p.triggerTimes);
     }

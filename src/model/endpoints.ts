@@ -37,6 +37,22 @@ export type EndpointInfo = {
 
 const IP_PROTOCOLS: Record<string, number> = { TCP: 6, UDP: 17, SCTP: 132 };
 
+const byAddressPort = (a: EndpointInfo, b: EndpointInfo) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : a.port - b.port);
+
+/** True when two endpoint lists say the same (the change tracker drops a change that flapped back). */
+export function sameEndpoints(a: readonly EndpointInfo[], b: readonly EndpointInfo[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x === y) continue;
+    if (x.backend !== y.backend || x.ip !== y.ip || x.port !== y.port || x.ready !== y.ready || x.serving !== y.serving || x.terminating !== y.terminating
+      || x.nodeName !== y.nodeName || x.zone !== y.zone || x.isLocal !== y.isLocal || x.family !== y.family
+      || x.zoneHints.join() !== y.zoneHints.join() || x.nodeHints.join() !== y.nodeHints.join()) return false;
+  }
+  return true;
+}
+
 /** Shared by every endpoint without hints (most of them); never mutated. */
 const NO_HINTS: string[] = [];
 
@@ -120,14 +136,24 @@ export function endpointsFromSlice(slice: EndpointSliceProjection, nodeName: str
  * order.
  */
 export function mergeSliceEndpoints(slices: Iterable<[string, SliceEndpoints]>): Map<string, EndpointInfo[]> {
-  const byPort = new Map<string, Map<string, EndpointInfo>>();
   const ordered = [...slices].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  if (ordered.length === 1) {
+    // One slice (most Services): its addresses are unique per port already; only the order is made canonical.
+    const out = new Map<string, EndpointInfo[]>();
+    for (const key of [...ordered[0]![1].keys()].sort()) {
+      const eps = ordered[0]![1].get(key)!;
+      if (eps.length > 0) out.set(key, [...eps].sort(byAddressPort));
+    }
+    return out;
+  }
+  const byPort = new Map<string, Map<string | number, EndpointInfo>>();
   for (const [, sliceEps] of ordered) {
     for (const [key, eps] of sliceEps) {
       let set = byPort.get(key);
       if (!set) byPort.set(key, (set = new Map()));
       for (const ep of eps) {
-        const id = `${ep.ip}|${ep.port}`;
+        // The backend key is address and port (the protocol is the port key's).
+        const id = ep.backend;
         const existing = set.get(id);
         if (!existing || (existing.terminating && !ep.terminating)) set.set(id, ep);
       }
@@ -137,7 +163,7 @@ export function mergeSliceEndpoints(slices: Iterable<[string, SliceEndpoints]>):
   for (const key of [...byPort.keys()].sort()) {
     const eps = [...byPort.get(key)!.values()];
     if (eps.length === 0) continue;
-    eps.sort((a, b) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : a.port - b.port));
+    eps.sort(byAddressPort);
     out.set(key, eps);
   }
   return out;

@@ -14,7 +14,7 @@ export type ServicePortMap = Map<string, ServicePortInfo[]>;
 
 type Pending = { previous: ServicePortInfo[]; current: ServicePortInfo[] };
 
-const same = (a: ServicePortInfo[], b: ServicePortInfo[]) => JSON.stringify(a) === JSON.stringify(b);
+const same = (a: ServicePortInfo[], b: ServicePortInfo[]) => a.length === b.length && (a.length === 0 || JSON.stringify(a) === JSON.stringify(b));
 
 export class ServiceChangeTracker {
   #pending = new Map<string, Pending>();

@@ -1,0 +1,209 @@
+// The body of e2e/bench/sync-micro.ts (which bundles this file and runs it as the agent runs).
+// Control-plane micro-benchmark of the real pipeline without an apiserver (issue 10, item 6):
+// an in-memory list/watch (500-item JSON pages, JSON watch lines) feeds the real Reflectors ->
+// change trackers -> translation -> writes to real BPF maps created from build/bpf/tc.bpf.o's map
+// specs (no pins, no programs, no attach). Not a test: it prints numbers.
+//
+//   node --expose-gc e2e/bench/sync-micro.ts --services 10000 --endpoints 10 --changes 200 \
+//        [--variant distinct|shared|conflict] [--json]
+//
+// Variants (the endpoint address scheme, measuring.md "Endpoint address schemes matter"):
+//   distinct  every endpoint address is used by one Service; a change gives a Service fresh ones;
+//   shared    every address is used by two Services (service i shares half its endpoints with i+1);
+//   conflict  distinct, plus two Services that claim one ExternalIP:port.
+// firstSyncMs: reflector start -> end of the first full programming (listing, decoding, trackers,
+// translation, map writes; map creation included, program verification not: no programs load).
+// changeP50Ms/P99Ms: one EndpointSlice change (a watch event) -> end of the sync that programs it.
+// fullRecomputes: syncs after the first that translated every Service port.
+// Needs root (BPF maps) and `make bpf`.
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { BpfObject, createMap, type BpfMap } from 'bpf-loader-napi';
+import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
+import { systemClock, systemTimers } from '../../src/health/clock.ts';
+import { projectEndpointSlice, projectNode, projectService, type EndpointSliceProjection, type ServiceProjection } from '../../src/kube/projections.ts';
+import { startProxyInformers } from '../../src/kube/proxy-informers.ts';
+import { defaultBpfOptions } from '../../src/config/bpf-options.ts';
+import { demandOf, sizeMaps } from '../../src/dataplane/map-sizes.ts';
+import { totalmem } from 'node:os';
+import { MemoryListWatch } from './memory-list-watch.ts';
+import { BENCH_NAMESPACE, endpointSlice, service } from './objects.ts';
+// --- the pipeline under test: trackers -> LbProgrammer (compile, LB state, flush) ---
+import { EndpointsChangeTracker, type EndpointsMap } from '../../src/model/endpoints-change-tracker.ts';
+import { ServiceChangeTracker, type ServicePortMap } from '../../src/model/service-change-tracker.ts';
+import { LbIds } from '../../src/dataplane/ids.ts';
+import { BpfLbMapIo } from '../../src/dataplane/bpf-map-writer.ts';
+import { LbProgrammer } from '../../src/dataplane/lb-programmer.ts';
+import { LB_MAP_NAMES, type LbMapName } from '../../src/translate/lb-types.ts';
+
+const { values } = parseArgs({
+  options: {
+    services: { type: 'string', default: '10000' },
+    endpoints: { type: 'string', default: '10' },
+    changes: { type: 'string', default: '200' },
+    variant: { type: 'string', default: 'distinct' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const N = Number(values.services);
+const E = Number(values.endpoints);
+const CHANGES = Number(values.changes);
+const variant = String(values.variant);
+if (!['distinct', 'shared', 'conflict'].includes(variant)) throw new Error(`unknown --variant ${variant}: distinct, shared or conflict`);
+if (process.getuid?.() !== 0) throw new Error('sync-micro needs root (it creates BPF maps)');
+const log = (msg: string) => { if (!values.json) console.log(msg); };
+
+// Benchmark range 198.18.0.0/15 above the nodes' pod /24s (never routed: nothing is attached).
+const addr = (n: number) => {
+  const v = (198 << 24 | 18 << 16 | 3 << 8) + n;
+  if (n < 0 || v > (198 << 24 | 19 << 16 | 0xffff)) throw new RangeError(`endpoint address ${n} out of range`);
+  return `${v >>> 24}.${(v >> 16) & 255}.${(v >> 8) & 255}.${v & 255}`;
+};
+const clusterIP = (i: number) => `198.19.${(i + 1) >> 8 & 255}.${(i + 1) & 255}`.replace(/^198\.19\./, `198.19.`);
+const SLICE_MAX = 100;
+const ADDRESSES = 130304;
+let fresh = 0;
+const slicesPerService = Math.max(1, Math.ceil(E / SLICE_MAX));
+/** Endpoint address indexes of slice s of service i, generation g (0: as listed). */
+function endpointIndexes(i: number, s: number, g: number): number[] {
+  const n = Math.min(SLICE_MAX, E - s * SLICE_MAX);
+  if (variant === 'shared') {
+    // Every address serves two Services: i's second half is i+1's first half; a change moves i's
+    // set onto other Services' addresses, so it stays shared.
+    const half = Math.ceil(E / 2);
+    const span = Math.max(E, N * half);
+    return Array.from({ length: n }, (_, j) => ((i + g * 7919) * half + s * SLICE_MAX + j) % span);
+  }
+  if (g === 0) return Array.from({ length: n }, (_, j) => i * E + s * SLICE_MAX + j);
+  // Fresh addresses above the listed ones, as a rollout gives new pods.
+  return Array.from({ length: n }, () => N * E + (fresh++ % (ADDRESSES - N * E)));
+}
+function sliceOf(i: number, s: number, g: number): V1EndpointSlice {
+  const eps = endpointIndexes(i, s, g).map((n, j) => ({ ip: addr(n), node: j % 2 ? 'node-a' : 'node-b' }));
+  const sl = endpointSlice(`s${i}`, 'TCP', 8080, eps, new Date());
+  sl.metadata!.name = `s${i}-${s}`;
+  return sl;
+}
+function serviceOf(i: number): V1Service {
+  const s = service({ name: `s${i}`, type: i % 5 === 0 ? 'NodePort' : 'ClusterIP', protocol: 'TCP', port: 80, targetPort: 8080, clusterIP: clusterIP(i), ...(i % 5 === 0 ? { nodePort: 30000 + (i / 5) % 2768 } : {}) });
+  s.spec!.clusterIPs = [clusterIP(i)];
+  s.metadata!.creationTimestamp = new Date(Date.UTC(2026, 0, 1) + i * 1000);
+  // Two Services claiming one ExternalIP:port.
+  if (variant === 'conflict' && i < 2) s.spec!.externalIPs = ['203.0.113.10'];
+  return s;
+}
+
+// The objects, stored before the list (as the apiserver holds them when the agent starts).
+const services = new MemoryListWatch(projectService);
+const slices = new MemoryListWatch(projectEndpointSlice);
+services.generate(N, serviceOf);
+slices.generate(N * slicesPerService, (n) => sliceOf(Math.floor(n / slicesPerService), n % slicesPerService, 0));
+
+// BPF maps from the object's specs (no programs, no pins), sized as the agent sizes them.
+const obj = BpfObject.open(process.env.KPB_TC_OBJECT ?? join(import.meta.dirname, '..', '..', 'build', 'bpf', 'tc.bpf.o'));
+const maps = new Map<LbMapName, BpfMap>();
+function createMaps(sizes: Partial<Record<LbMapName, number>>): void {
+  for (const name of LB_MAP_NAMES) {
+    const spec = obj.maps.find((m) => m.name === name)!;
+    const inner = spec.innerMap ? createMap({ ...spec.innerMap, name: 'lb_maglev_tpl' }) : undefined;
+    maps.set(name, createMap({ ...spec, maxEntries: sizes[name] ?? spec.maxEntries, name, innerTemplate: inner, keyLayout: spec.keyLayout, valueLayout: spec.valueLayout }));
+    inner?.close();
+  }
+}
+
+const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
+const cpu0 = process.cpuUsage();
+
+// --- pipeline ---
+const svcT = new ServiceChangeTracker();
+const epT = new EndpointsChangeTracker('node-a');
+const serviceMap: ServicePortMap = new Map();
+const endpointsMap: EndpointsMap = new Map();
+const ids = new LbIds({ now: () => Date.now() });
+let programmer: LbProgrammer;
+const node = { name: 'node-a', labels: {}, nodeIPs: ['192.0.2.11'], nodePortAddresses: ['192.0.2.11'], localhostNodePorts: true };
+function sync(mode: 'full' | 'partial'): void {
+  const a = svcT.apply(serviceMap);
+  const b = epT.apply(endpointsMap);
+  const r = programmer.program(serviceMap, endpointsMap, new Set([...a.updatedServices, ...b.updatedServices]), mode);
+  if (!r.ok) throw new Error(`sync failed: ${r.failures[0]?.message}`);
+  if (r.notProgrammed > 0) throw new Error(`${r.notProgrammed} Services did not fit in the maps`);
+}
+const handler = {
+  service: (p: ServiceProjection | null, c: ServiceProjection | null) => svcT.update(p, c),
+  slice: (p: EndpointSliceProjection | null, c: EndpointSliceProjection | null) => epT.update(p, c),
+};
+// --- end of pipeline ---
+
+let onSynced: () => void = () => {};
+const allSynced = new Promise<void>((r) => { onSynced = r; });
+const stage = (what: string) => {
+  if (!process.env.KPB_BENCH_STAGES) return;
+  const m = process.memoryUsage();
+  console.error(`${what}: rss ${(m.rss / 2 ** 20).toFixed(0)} heapTotal ${(m.heapTotal / 2 ** 20).toFixed(0)} heapUsed ${(m.heapUsed / 2 ** 20).toFixed(0)} external ${(m.external / 2 ** 20).toFixed(0)} MiB`);
+};
+stage('before the list');
+const t0 = performance.now();
+const cpuAtStart = process.cpuUsage();
+// The agent's own informers (selectors, the slim EndpointSlice cache), over the in-memory transport.
+const informers = startProxyInformers({
+  nodeName: 'node-a', transport: { services, endpointSlices: slices, nodes: new MemoryListWatch(projectNode) },
+  resyncPeriodMs: 0, clock: systemClock, timers: systemTimers, onError: (e) => { throw e; },
+  handler: {
+    onService: handler.service, onEndpointSlice: handler.slice, onNode: () => {},
+    onSynced: () => { if (informers?.synced()) onSynced(); },
+  },
+});
+await allSynced;
+const listedMs = performance.now() - t0;
+stage('listed');
+// Sized as the agent sizes them (map-sizes.ts), from the listed objects.
+const demand = demandOf(informers.services.items(), epT.endpointCounts());
+const defaults = defaultBpfOptions().mapSizes;
+const { sizes } = sizeMaps({ flags: defaults, explicit: new Set(), defaults, totalMemory: totalmem(), demand, pinned: {} });
+createMaps({ lb_services: sizes.services, lb_rev_nat: sizes.services, lb_backends: sizes.backends, lb_slots: sizes.slots });
+const io = new BpfLbMapIo((n) => maps.get(n)!, 16381);
+programmer = new LbProgrammer({
+  io, codec: io.codec(), ids, maglevTableSize: 16381,
+  capacity: { lb_services: io.capacity('lb_services'), lb_slots: io.capacity('lb_slots'), lb_backends: io.capacity('lb_backends'), lb_rev_nat: io.capacity('lb_rev_nat'), lb_maglev: io.capacity('lb_maglev'), lb_src_ranges: io.capacity('lb_src_ranges') },
+});
+programmer.configure(node, { families: ['IPv4', 'IPv6'] });
+sync('full');
+const firstSyncMs = performance.now() - t0;
+const firstSyncCpu = process.cpuUsage(cpuAtStart);
+stage('first sync');
+log(`first full programming ${firstSyncMs.toFixed(0)} ms (listed after ${listedMs.toFixed(0)} ms)`);
+
+await slices.watching();
+const times: number[] = [];
+const gen = new Map<number, number>();
+for (let c = 0; c < CHANGES; c++) {
+  // One EndpointSlice change: a slice of service i gets new endpoints.
+  const i = (c * 7919) % N;
+  const k = c % slicesPerService;
+  const g = (gen.get(i * slicesPerService + k) ?? 0) + 1;
+  gen.set(i * slicesPerService + k, g);
+  const next = sliceOf(i, k, g);
+  const t = performance.now();
+  slices.emit(next);
+  sync('partial');
+  times.push(performance.now() - t);
+}
+await informers.stop();
+const cpu = process.cpuUsage(cpu0);
+gc(); gc();
+stage('after the changes, collected');
+const mem = process.memoryUsage();
+// KPB_HEAP_SNAPSHOT=<file>: where the heap goes (read it with Chrome's devtools or by constructor).
+if (process.env.KPB_HEAP_SNAPSHOT) (await import('node:v8')).writeHeapSnapshot(process.env.KPB_HEAP_SNAPSHOT);
+const q = (xs: number[], p: number) => xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]! : 0;
+const out = {
+  variant, services: N, endpoints: E, changes: CHANGES,
+  firstSyncMs: Math.round(firstSyncMs), changeP50Ms: +q(times, 0.5).toFixed(2), changeP99Ms: +q(times, 0.99).toFixed(2),
+  fullRecomputes: programmer.fullRecomputes, heapUsedMiB: +(mem.heapUsed / 2 ** 20).toFixed(1), rssMiB: +(mem.rss / 2 ** 20).toFixed(1),
+  cpuMs: Math.round((cpu.user + cpu.system) / 1000),
+  firstSyncCpuMs: Math.round((firstSyncCpu.user + firstSyncCpu.system) / 1000),
+  heapTotalMiB: +(mem.heapTotal / 2 ** 20).toFixed(1), externalMiB: +(mem.external / 2 ** 20).toFixed(1),
+};
+for (const m of maps.values()) m.close();
+console.log(values.json ? JSON.stringify(out) : out);
