@@ -115,9 +115,10 @@ test('bench objects: selector-less service, slice with trigger time, synthetic e
   const sl = endpointSlice('s', 'UDP', 9, [{ ip: '198.18.2.11', node: 'node-b' }], t);
   assert.equal(sl.metadata?.labels?.['kubernetes.io/service-name'], 's');
   assert.equal(sl.metadata?.annotations?.['endpoints.kubernetes.io/last-change-trigger-time'], '2026-01-01T00:00:00.000Z');
-  assert.equal(syntheticEndpoint(0), '198.18.16.0');
-  assert.equal(syntheticEndpoint(257), '198.18.17.1');
-  assert.throws(() => syntheticEndpoint(61440), RangeError);
+  assert.equal(syntheticEndpoint(0), '198.18.3.0');
+  assert.equal(syntheticEndpoint(257), '198.18.4.1');
+  assert.equal(syntheticEndpoint(130_303), '198.19.255.255');
+  assert.throws(() => syntheticEndpoint(130_304), RangeError);
 });
 
 test('parseSockperf reads the valid window, average and percentiles', async () => {

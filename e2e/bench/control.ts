@@ -1,6 +1,10 @@
 // Part 3: the control plane at scale. For each scale N (BENCH_SCALE), N selector-less Services with
 // 10 endpoints each are written to the real apiserver (bounded concurrency), then each proxy is
-// started alone on node-a and measured:
+// started alone on node-a and measured, twice: with distinct endpoint addresses (every address
+// used by one Service; a change gives a Service fresh ones) and with shared addresses (every
+// address used by two Services; a change moves a Service onto other Services' addresses), the
+// second as rows named "<proxy> (shared addresses)" (measuring.md: address schemes take different
+// code paths, so each is measured on its own). Per row:
 //   - time to first full programming: process start -> kubeproxy_sync_proxy_rules_last_timestamp_seconds
 //     (the end of its first sync, which covers every Service);
 //   - endpoint-change latency over BENCH_CHANGES changes made one at a time, 1.1 s apart (both
@@ -16,7 +20,7 @@ import { startForward } from '../cluster/forward.ts';
 import { procUsage } from './cpu.ts';
 import { notRun, type BenchContext, type NotRun } from './context.ts';
 import { ensureNamespace } from './contenders.ts';
-import { BENCH_NAMESPACE, endpointSlice, service, syntheticEndpoint } from './objects.ts';
+import { BENCH_NAMESPACE, endpointSlice, service, SYNTHETIC_ENDPOINTS, syntheticEndpoint } from './objects.ts';
 import { agentMissing, errorLines, startOurs } from './ours.ts';
 import { histogram, metricMax, parseMetrics, type Sample } from './prom.ts';
 import { histogramDelta, histogramQuantile, summarize, type Summary } from './stats.ts';
@@ -27,8 +31,12 @@ const NPD = 'kubeproxy_network_programming_duration_seconds';
 const LAST_SYNC = 'kubeproxy_sync_proxy_rules_last_timestamp_seconds';
 const CHANGE_GAP_MS = 1_100;
 
+export type AddressScheme = 'distinct' | 'shared';
+
 export interface ScaleMeasurement {
   services: number;
+  /** The endpoint address scheme of this row. */
+  variant: AddressScheme;
   firstSyncS: number;
   /** ms from each EndpointSlice write to the end of the first sync after it. */
   observedMs: Summary;
@@ -107,10 +115,38 @@ function svcName(i: number): string {
   return `scale-${String(i).padStart(5, '0')}`;
 }
 
-function endpointsFor(i: number, generation: number): Array<{ ip: string; node: string }> {
-  return Array.from({ length: ENDPOINTS_PER_SERVICE }, (_, j) => ({
-    ip: syntheticEndpoint((i * ENDPOINTS_PER_SERVICE + j + generation * 7919) % 61440), node: 'node-b',
-  }));
+/** Addresses handed out by changes in the distinct scheme, above every Service's own. */
+let fresh = 0;
+
+/**
+ * Endpoints of Service i, generation g, of `n` Services. Distinct: generation 0 is the Service's
+ * own block of addresses, later generations fresh ones (a rollout gives new pods). Shared: Service
+ * i's second half is i+1's first half, and a change moves i onto other Services' addresses.
+ */
+function endpointsFor(i: number, generation: number, scheme: AddressScheme, n: number): Array<{ ip: string; node: string }> {
+  const E = ENDPOINTS_PER_SERVICE;
+  let index: (j: number) => number;
+  if (scheme === 'shared') {
+    const half = Math.ceil(E / 2);
+    index = (j) => ((i + generation * 7919) * half + j) % Math.max(E, n * half);
+  } else if (generation === 0) {
+    index = (j) => i * E + j;
+  } else {
+    const top = Math.max(...[n * E, 10_000 * E].filter((x) => x < SYNTHETIC_ENDPOINTS));
+    index = () => top + (fresh++ % (SYNTHETIC_ENDPOINTS - top));
+  }
+  return Array.from({ length: E }, (_, j) => ({ ip: syntheticEndpoint(index(j)), node: 'node-b' }));
+}
+
+/** Rewrites the slices of Services [0, n) to the scheme's generation-0 endpoints; returns seconds taken. */
+async function rewriteSlices(cluster: Cluster, n: number, scheme: AddressScheme, deadlineMs: number): Promise<number> {
+  const t0 = Date.now();
+  await pool(Array.from({ length: n }, (_, i) => i), 32, async (i) => {
+    if (Date.now() > deadlineMs) throw new Error(`rewriting slices: time box exceeded at ${i}`);
+    const slice = endpointSlice(svcName(i), 'TCP', 8080, endpointsFor(i, 0, scheme, n));
+    await cluster.admin.discovery.replaceNamespacedEndpointSlice({ name: slice.metadata!.name!, namespace: BENCH_NAMESPACE, body: slice });
+  });
+  return (Date.now() - t0) / 1000;
 }
 
 /** Creates Services [from, to) with their EndpointSlices; returns seconds taken. */
@@ -120,7 +156,7 @@ async function createServices(cluster: Cluster, from: number, to: number, deadli
   await pool(idx, 32, async (i) => {
     if (Date.now() > deadlineMs) throw new Error(`creating services: time box exceeded at ${i}`);
     await cluster.admin.createService(BENCH_NAMESPACE, service({ name: svcName(i), type: 'ClusterIP', protocol: 'TCP', port: 80, targetPort: 8080 }));
-    await cluster.admin.createEndpointSlice(BENCH_NAMESPACE, endpointSlice(svcName(i), 'TCP', 8080, endpointsFor(i, 0)));
+    await cluster.admin.createEndpointSlice(BENCH_NAMESPACE, endpointSlice(svcName(i), 'TCP', 8080, endpointsFor(i, 0, 'distinct', to)));
   });
   return (Date.now() - t0) / 1000;
 }
@@ -150,40 +186,55 @@ export async function runControlPlane(ctx: BenchContext, o: { scales: number[]; 
   }
 
   let created = 0;
-  const generation = new Map<number, number>();
+  let scheme: AddressScheme = 'distinct';
+  const schemes = (process.env.BENCH_CONTROL_SCHEMES ?? 'distinct,shared').split(',').map((x) => x.trim()).filter((x): x is AddressScheme => x === 'distinct' || x === 'shared');
   for (const n of scales) {
+    if (scheme !== 'distinct' && created > 0) {
+      ctx.log(`control: rewriting ${created} slices back to distinct addresses`);
+      await rewriteSlices(cluster, created, 'distinct', deadline);
+      scheme = 'distinct';
+    }
     ctx.log(`control: creating services ${created}..${n} (x${ENDPOINTS_PER_SERVICE} endpoints)`);
     const s = await createServices(cluster, created, n, deadline);
     created = n;
     creation.push({ services: n, seconds: s });
     ctx.log(`control: ${n} services present (this batch took ${s.toFixed(1)} s)`);
-    for (const c of CONTENDERS) {
-      const reason = missing.get(c.name);
-      if (reason) {
-        perContender.set(c.name, { name: c.name, status: 'not run', reason });
-        continue;
+    for (const variant of schemes) {
+      if (variant !== scheme) {
+        const t = await rewriteSlices(cluster, n, variant, deadline);
+        scheme = variant;
+        ctx.log(`control: ${n} slices rewritten to ${variant} addresses in ${t.toFixed(1)} s`);
       }
-      const prev = perContender.get(c.name);
-      const entry = prev && prev.status === 'ok' ? prev : { name: c.name, status: 'ok' as const, scales: [] as Array<ScaleMeasurement | (NotRun & { services: number })> };
-      perContender.set(c.name, entry);
-      if (Date.now() > deadline) {
-        entry.scales.push({ ...notRun('time box exceeded'), services: n });
-        continue;
+      const generation = new Map<number, number>();
+      for (const c of CONTENDERS) {
+        const name = variant === 'distinct' ? c.name : `${c.name} (shared addresses)`;
+        const reason = missing.get(c.name);
+        if (reason) {
+          perContender.set(name, { name, status: 'not run', reason });
+          continue;
+        }
+        const prev = perContender.get(name);
+        const entry = prev && prev.status === 'ok' ? prev : { name, status: 'ok' as const, scales: [] as Array<ScaleMeasurement | (NotRun & { services: number })> };
+        perContender.set(name, entry);
+        if (Date.now() > deadline) {
+          entry.scales.push({ ...notRun('time box exceeded'), services: n });
+          continue;
+        }
+        try {
+          entry.scales.push(await measure(ctx, cluster, node, { ...c, name }, n, o.changes, scrape, generation, (o.changesBudgetS ?? 240) * 1000, variant));
+        } catch (err) {
+          ctx.log(`control: ${name} at ${n}: ${(err as Error).message.split('\n')[0]}`);
+          entry.scales.push({ ...notRun(`failed: ${(err as Error).message.split('\n')[0]}`), services: n });
+        }
+        onProgress?.({ status: 'ok', endpointsPerService: ENDPOINTS_PER_SERVICE, creation, contenders: [...perContender.values()] });
       }
-      try {
-        entry.scales.push(await measure(ctx, cluster, node, c, n, o.changes, scrape, generation, (o.changesBudgetS ?? 240) * 1000));
-      } catch (err) {
-        ctx.log(`control: ${c.name} at ${n}: ${(err as Error).message.split('\n')[0]}`);
-        entry.scales.push({ ...notRun(`failed: ${(err as Error).message.split('\n')[0]}`), services: n });
-      }
-      onProgress?.({ status: 'ok', endpointsPerService: ENDPOINTS_PER_SERVICE, creation, contenders: [...perContender.values()] });
     }
   }
   return { status: 'ok', endpointsPerService: ENDPOINTS_PER_SERVICE, creation, contenders: [...perContender.values()] };
 }
 
 async function measure(ctx: BenchContext, cluster: Cluster, node: ClusterNode, c: ControlContender, n: number, changes: number,
-  scrape: () => Promise<Sample[]>, generation: Map<number, number>, changesBudgetMs: number): Promise<ScaleMeasurement> {
+  scrape: () => Promise<Sample[]>, generation: Map<number, number>, changesBudgetMs: number, variant: AddressScheme): Promise<ScaleMeasurement> {
   const t0 = Date.now() / 1000;
   const h = c.start(node);
   const ready = (h as ProxyHandle & { ready?: Promise<unknown> }).ready;
@@ -219,7 +270,7 @@ async function measure(ctx: BenchContext, cluster: Cluster, node: ClusterNode, c
       const g = (generation.get(i) ?? 0) + 1;
       generation.set(i, g);
       const write = Date.now() / 1000;
-      const slice = endpointSlice(svcName(i), 'TCP', 8080, endpointsFor(i, g), new Date());
+      const slice = endpointSlice(svcName(i), 'TCP', 8080, endpointsFor(i, g, variant, n), new Date());
       await cluster.admin.discovery.replaceNamespacedEndpointSlice({ name: slice.metadata!.name!, namespace: BENCH_NAMESPACE, body: slice });
       const until = Date.now() + 30_000;
       let seen = 0;
@@ -245,6 +296,7 @@ async function measure(ctx: BenchContext, cluster: Cluster, node: ClusterNode, c
     const end = procUsage(h.pid);
     const m: ScaleMeasurement = {
       services: n,
+      variant,
       firstSyncS: firstTs - t0,
       observedMs: summarize(observed),
       observedSamplesMs: observed,

@@ -55,10 +55,16 @@ export function endpointSlice(serviceName: string, protocol: 'TCP' | 'UDP', port
   };
 }
 
-/** A synthetic, non-routed endpoint address for scale tests: 198.18.<200+i/65536>... kept in the pod range. */
+/** How many synthetic endpoint addresses there are (see syntheticEndpoint). */
+export const SYNTHETIC_ENDPOINTS = 130_304;
+
+/**
+ * A synthetic endpoint address for scale tests, never routed (nothing sends traffic to it):
+ * 198.18.3.0 upwards through 198.19.255.255, above the nodes' pod /24s (198.18.1/24, 198.18.2/24),
+ * so 10k Services x 10 endpoints (plus the changes) all get addresses of their own.
+ */
 export function syntheticEndpoint(i: number): string {
-  // 198.18.16.0 - 198.18.255.255 is outside both nodes' pod CIDRs (198.18.1/24, 198.18.2/24).
-  const n = 16 * 256 + i;
-  if (n >= 65536) throw new RangeError(`synthetic endpoint ${i} out of range`);
-  return `198.18.${n >> 8}.${n & 255}`;
+  if (!Number.isInteger(i) || i < 0 || i >= SYNTHETIC_ENDPOINTS) throw new RangeError(`synthetic endpoint ${i} out of range`);
+  const n = 3 * 256 + i;
+  return `198.${18 + (n >> 16)}.${(n >> 8) & 255}.${n & 255}`;
 }

@@ -171,6 +171,8 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
   // Map write failures: at most one line per map, operation and error a minute.
   const failureLog = new RateLimitedLog({ now: () => Date.now() });
   let npaProblems = '';
+  /** Last-change-trigger-times of changes not yet programmed by a successful sync, by Service. */
+  const triggerTimes = new Map<string, Date[]>();
   let node: NodeProjection | null = null;
   let nodeSynced = false;
   // healthCheckNodePort servers listen where NodePorts answer: every address when
@@ -193,6 +195,9 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     const start = performance.now();
     const { updatedServices } = svcTracker.apply(serviceMap);
     const ep = epTracker.apply(endpointsMap);
+    // A failed sync keeps what it could not write and the next one writes it: the latency of those
+    // changes is measured to that sync, so their trigger times wait too (a few per Service).
+    for (const [service, times] of ep.lastChangeTriggerTimes) triggerTimes.set(service, [...(triggerTimes.get(service) ?? []), ...times].slice(-8));
     m.serviceChangesPending.set(svcTracker.pendingCount);
     m.endpointChangesPending.set(epTracker.pendingCount);
 
@@ -221,7 +226,6 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     );
     const changed = new Set([...updatedServices, ...ep.updatedServices]);
     const r = programmer.program(serviceMap, endpointsMap, changed, mode === 'full' || nodeChanged ? 'full' : 'partial', mode === 'verify');
-    reapStale(changed, serviceMap, endpointsMap);
     // Service CIDRs: an address inside one that no Service owns is refused (nftables mode's drop).
     try {
       const c = serviceCidrs.apply(dp.sockMap('lb_service_cidrs'), mode !== 'partial');
@@ -292,11 +296,16 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
         m.syncProxyRulesLastTimestamp.set({ ip_family: f }, now / 1000);
         health.updated(f);
       }
-      for (const [service, times] of ep.lastChangeTriggerTimes) {
+      for (const [service, times] of triggerTimes) {
         const fams = new Set((serviceMap.get(service) ?? []).map((sp) => sp.family));
         for (const t of times) for (const f of fams) m.networkProgrammingDuration.observe({ ip_family: f }, Math.max(0, (now - t.getTime()) / 1000));
       }
+      triggerTimes.clear();
     }
+    // Connections to backends that stopped serving are ended once the maps are written and the
+    // sync is recorded: a reconnect is already balanced over the remaining backends, and the
+    // recorded programming latency is the maps' (ending sockets in every namespace takes tens of ms).
+    reapStale(changed, serviceMap, endpointsMap);
     logger.v(updatedServices.size + ep.updatedServices.size > 0 ? 2 : 4).info('Sync done', { mode, ok, ms: Math.round(seconds * 1000) });
 
     await lifecycle.afterSync(ok);
