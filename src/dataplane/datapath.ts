@@ -406,11 +406,6 @@ export class Datapath {
     return r.errors.length === 0;
   }
 
-  /** The interfaces the pod-side programs are on (empty outside host-namespace-only). */
-  get podInterfaces(): string[] {
-    return this.#pod ? this.#pod.attachments.interfaces.map((x) => x.name) : [];
-  }
-
   #deviceInput(): Omit<AttachDevicesInput, 'devices'> {
     return {
       tcIngress: this.#colls.tc.program('kpb_tc_ingress'),

@@ -87,11 +87,6 @@ export class PodAttachments {
     this.#o = opts;
   }
 
-  /** The interfaces the programs are on. */
-  get interfaces(): Pick<HostDevice, 'name' | 'ifindex'>[] {
-    return [...this.#current.values()];
-  }
-
   /**
    * Brings the attachments in line with `devices` (all of the node's), `external` (the north-south
    * devices) and `d`. The first call also removes pod filters left on any other device by an earlier
