@@ -12,10 +12,15 @@
 //   shared    every address is used by two Services (service i shares half its endpoints with i+1);
 //   conflict  distinct, plus two Services that claim one ExternalIP:port.
 // firstSyncMs: reflector start -> end of the first full programming (listing, decoding, trackers,
-// translation, map writes; map creation included, program verification not: no programs load).
+// translation, map writes; map creation included, program verification not: no programs load),
+// less the time the in-memory server spent making its pages' JSON (serverMs: an apiserver's work,
+// done in another process for a real agent; the agent's JSON.parse of every page is counted).
 // changeP50Ms/P99Ms: one EndpointSlice change (a watch event) -> end of the sync that programs it.
 // fullRecomputes: syncs after the first that translated every Service port.
-// Needs root (BPF maps) and `make bpf`.
+// Needs root (BPF maps) and `make bpf`. Diagnostics (stderr): KPB_BENCH_STAGES=1 memory per stage
+// (=2 also V8 spaces and resident mappings); KPB_BENCH_PROFILE=<file> a CPU profile of the first
+// programming; KPB_HEAP_SNAPSHOT=<file> a heap snapshot at the end.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BpfObject, createMap, type BpfMap } from 'bpf-loader-napi';
@@ -123,8 +128,10 @@ const ids = new LbIds({ now: () => Date.now() });
 let programmer: LbProgrammer;
 const node = { name: 'node-a', labels: {}, nodeIPs: ['192.0.2.11'], nodePortAddresses: ['192.0.2.11'], localhostNodePorts: true };
 function sync(mode: 'full' | 'partial'): void {
+  const ta = performance.now();
   const a = svcT.apply(serviceMap);
   const b = epT.apply(endpointsMap);
+  if (mode === 'full') log(`trackers applied in ${(performance.now() - ta).toFixed(0)} ms`);
   const r = programmer.program(serviceMap, endpointsMap, new Set([...a.updatedServices, ...b.updatedServices]), mode);
   if (!r.ok) throw new Error(`sync failed: ${r.failures[0]?.message}`);
   if (r.notProgrammed > 0) throw new Error(`${r.notProgrammed} Services did not fit in the maps`);
@@ -140,6 +147,20 @@ const allSynced = new Promise<void>((r) => { onSynced = r; });
 const stage = (what: string) => {
   if (!process.env.KPB_BENCH_STAGES) return;
   const m = process.memoryUsage();
+  if (process.env.KPB_BENCH_STAGES === '2') {
+    // Where the resident memory is: the V8 spaces (committed/used), and the process's mappings.
+    const spaces = process.getBuiltinModule('node:v8').getHeapSpaceStatistics().filter((sp) => sp.space_size > 0);
+    console.error(`${what}: ${spaces.map((sp) => `${sp.space_name} ${(sp.physical_space_size / 2 ** 20).toFixed(1)}/${(sp.space_used_size / 2 ** 20).toFixed(1)}`).join(' ')} MiB`);
+    const rss = new Map<string, number>();
+    let name = '';
+    for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+      const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+      if (head) name = (head[1] || '(anonymous)').split('/').pop()!;
+      const kb = /^Rss:\s+(\d+) kB/.exec(line);
+      if (kb) rss.set(name, (rss.get(name) ?? 0) + Number(kb[1]));
+    }
+    console.error(`${what}: resident ${[...rss].sort((x, y) => y[1] - x[1]).slice(0, 4).map(([n, k]) => `${n} ${(k / 1024).toFixed(0)}`).join(', ')} MiB`);
+  }
   console.error(`${what}: rss ${(m.rss / 2 ** 20).toFixed(0)} heapTotal ${(m.heapTotal / 2 ** 20).toFixed(0)} heapUsed ${(m.heapUsed / 2 ** 20).toFixed(0)} external ${(m.external / 2 ** 20).toFixed(0)} MiB`);
 };
 stage('before the list');
@@ -155,12 +176,22 @@ const informers = startProxyInformers({
   },
 });
 await allSynced;
-const listedMs = performance.now() - t0;
+const serverMs = () => services.serverMs + slices.serverMs;
+const listedMs = performance.now() - t0 - serverMs();
 stage('listed');
 // Sized as the agent sizes them (map-sizes.ts), from the listed objects.
 const demand = demandOf(informers.services.items(), epT.endpointCounts());
 const defaults = defaultBpfOptions().mapSizes;
 const { sizes } = sizeMaps({ flags: defaults, explicit: new Set(), defaults, totalMemory: totalmem(), demand, pinned: {} });
+// KPB_BENCH_PROFILE=<file>: a CPU profile of the programming of the first sync (after the list).
+const inspector = process.env.KPB_BENCH_PROFILE ? new (await import('node:inspector')).Session() : null;
+if (inspector) {
+  inspector.connect();
+  inspector.post('Profiler.enable');
+  inspector.post('Profiler.setSamplingInterval', { interval: 100 });
+  inspector.post('Profiler.start');
+}
+const tm = performance.now();
 createMaps({ lb_services: sizes.services, lb_rev_nat: sizes.services, lb_backends: sizes.backends, lb_slots: sizes.slots });
 const io = new BpfLbMapIo((n) => maps.get(n)!, 16381);
 programmer = new LbProgrammer({
@@ -168,11 +199,15 @@ programmer = new LbProgrammer({
   capacity: { lb_services: io.capacity('lb_services'), lb_slots: io.capacity('lb_slots'), lb_backends: io.capacity('lb_backends'), lb_rev_nat: io.capacity('lb_rev_nat'), lb_maglev: io.capacity('lb_maglev'), lb_src_ranges: io.capacity('lb_src_ranges') },
 });
 programmer.configure(node, { families: ['IPv4', 'IPv6'] });
+log(`maps created in ${(performance.now() - tm).toFixed(0)} ms`);
 sync('full');
-const firstSyncMs = performance.now() - t0;
+const firstSyncMs = performance.now() - t0 - serverMs();
 const firstSyncCpu = process.cpuUsage(cpuAtStart);
+if (inspector) {
+  inspector.post('Profiler.stop', (err, r) => { if (!err) writeFileSync(process.env.KPB_BENCH_PROFILE!, JSON.stringify(r.profile)); });
+}
 stage('first sync');
-log(`first full programming ${firstSyncMs.toFixed(0)} ms (listed after ${listedMs.toFixed(0)} ms)`);
+log(`first full programming ${firstSyncMs.toFixed(0)} ms (listed after ${listedMs.toFixed(0)} ms; the server's page making, ${serverMs().toFixed(0)} ms, left out)`);
 
 await slices.watching();
 const times: number[] = [];
@@ -202,7 +237,7 @@ const out = {
   firstSyncMs: Math.round(firstSyncMs), changeP50Ms: +q(times, 0.5).toFixed(2), changeP99Ms: +q(times, 0.99).toFixed(2),
   fullRecomputes: programmer.fullRecomputes, heapUsedMiB: +(mem.heapUsed / 2 ** 20).toFixed(1), rssMiB: +(mem.rss / 2 ** 20).toFixed(1),
   cpuMs: Math.round((cpu.user + cpu.system) / 1000),
-  firstSyncCpuMs: Math.round((firstSyncCpu.user + firstSyncCpu.system) / 1000),
+  firstSyncCpuMs: Math.round((firstSyncCpu.user + firstSyncCpu.system) / 1000), serverMs: Math.round(serverMs()),
   heapTotalMiB: +(mem.heapTotal / 2 ** 20).toFixed(1), externalMiB: +(mem.external / 2 ** 20).toFixed(1),
 };
 for (const m of maps.values()) m.close();

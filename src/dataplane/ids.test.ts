@@ -77,3 +77,43 @@ test('releaseIdsExcept releases exactly the keys whose id is not kept', () => {
   assert.deepEqual([...a.keys()], ['x']);
   assert.equal(a.size, 1);
 });
+
+test('number keys (IPv4 backends) and text keys (IPv6) behave as one map under churn', () => {
+  let t = 0;
+  const a = new IdAllocator<number | string>({ now: () => t, graceMs: 5 });
+  const ref = new Map<number | string, number>();
+  let seed = 7;
+  const rnd = (n: number) => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed % n;
+  };
+  // Keys as backendKey() makes them: address × 2^18 + port × 4 + protocol, addresses above 2^31.
+  const keyOf = (i: number): number | string => (i % 7 === 0 ? `2001:db8::${i.toString(16)}|80|6` : (0xc6120000 + i) * 262144 + 8080 * 4);
+  for (let step = 0; step < 20_000; step++) {
+    t++;
+    const k = keyOf(rnd(3000));
+    if (rnd(3) === 0) {
+      a.release(k);
+      ref.delete(k);
+    } else {
+      const id = a.acquire(k);
+      if (ref.has(k)) assert.equal(id, ref.get(k));
+      ref.set(k, id);
+    }
+    if (step % 997 === 0) {
+      assert.equal(a.size, ref.size);
+      for (const [key, id] of ref) {
+        assert.equal(a.lookup(key), id);
+        assert.equal(a.keyOf(id), key);
+      }
+      assert.deepEqual(new Set(a.keys()), new Set(ref.keys()));
+      assert.equal(new Set(ref.values()).size, ref.size, 'ids are unique');
+      // Adopted by a new allocator (a restart), twice over: the same map.
+      const b = new IdAllocator<number | string>({ now: () => t });
+      assert.deepEqual(b.seed([...ref]), []);
+      assert.deepEqual(b.seed([...ref]), []);
+      assert.equal(b.size, ref.size);
+      for (const [key, id] of ref) assert.equal(b.lookup(key), id);
+    }
+  }
+});

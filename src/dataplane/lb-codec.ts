@@ -8,6 +8,11 @@
 import type { Layout } from 'bpf-loader-napi';
 import type { LbMapName } from '../translate/lb-types.ts';
 
+/** Zeroes `n` bytes at `off` (a plain loop: Buffer#fill's argument checks cost more at these sizes). */
+function zero(buf: Uint8Array, off: number, n: number): void {
+  for (let i = off, end = off + n; i < end; i++) buf[i] = 0;
+}
+
 /** The key and value layouts of a map, as BpfMap's codecs or a MapSpec carry them. */
 export type MapLayouts = { key?: Layout | undefined; value?: Layout | undefined };
 
@@ -127,7 +132,7 @@ export class LbCodec {
   }
 
   writeServiceKey(buf: Buffer, off: number, addr: Uint8Array, port: number, proto: number, scope: number): void {
-    buf.fill(0, off, off + this.serviceKeySize);
+    zero(buf, off, this.serviceKeySize);
     buf.set(addr, off + this.#sk.addr.offset);
     writeInt(buf, off, this.#sk.port, port);
     writeInt(buf, off, this.#sk.proto, proto);
@@ -139,7 +144,7 @@ export class LbCodec {
   }
 
   writeServiceValue(buf: Buffer, off: number, id: number, count: number, local: number, flags: number, timeout: number): void {
-    buf.fill(0, off, off + this.serviceValueSize);
+    zero(buf, off, this.serviceValueSize);
     writeInt(buf, off, this.#sv.id, id);
     writeInt(buf, off, this.#sv.count, count);
     writeInt(buf, off, this.#sv.local, local);
@@ -180,7 +185,7 @@ export class LbCodec {
   }
 
   writeSlotKey(buf: Buffer, off: number, id: number, slot: number): void {
-    buf.fill(0, off, off + this.slotKeySize);
+    zero(buf, off, this.slotKeySize);
     writeInt(buf, off, this.#slot.id, id);
     writeInt(buf, off, this.#slot.slot, slot);
   }
@@ -194,7 +199,7 @@ export class LbCodec {
   }
 
   writeBackend(buf: Buffer, off: number, addr: Uint8Array, port: number, proto: number, flags: number, nodeAddr: Uint8Array | null): void {
-    buf.fill(0, off, off + this.backendSize);
+    zero(buf, off, this.backendSize);
     buf.set(addr, off + this.#be.addr.offset);
     writeInt(buf, off, this.#be.port, port);
     writeInt(buf, off, this.#be.proto, proto);
@@ -213,7 +218,7 @@ export class LbCodec {
   setBackendNodeAddr(buf: Buffer, off: number, nodeAddr: Uint8Array | null): void {
     const o = off + this.#be.node.offset;
     if (nodeAddr) buf.set(nodeAddr, o);
-    else buf.fill(0, o, o + 16);
+    else zero(buf, o, 16);
   }
 
   /** Backend identity (address, port, protocol) of an encoded lb_backend, for adopting ids. */
@@ -224,14 +229,14 @@ export class LbCodec {
 
   /** lb_rev_nat's value from the frontend's encoded key: the address and port replies must show. */
   writeRevNatFromKey(buf: Buffer, off: number, key: Uint8Array, keyOff: number): void {
-    buf.fill(0, off, off + this.revNatSize);
+    zero(buf, off, this.revNatSize);
     const a = keyOff + this.#sk.addr.offset;
     buf.set(key.subarray(a, a + 16), off + this.#rn.addr.offset);
     writeInt(buf, off, this.#rn.port, readInt(key, keyOff, this.#sk.port));
   }
 
   writeSrcRangeKey(buf: Buffer, off: number, prefixlen: number, id: number, addr: Uint8Array): void {
-    buf.fill(0, off, off + this.srcRangeKeySize);
+    zero(buf, off, this.srcRangeKeySize);
     writeInt(buf, off, this.#sr.prefixlen, prefixlen);
     writeInt(buf, off, this.#sr.id, id);
     buf.set(addr, off + this.#sr.addr.offset);
@@ -242,7 +247,7 @@ export class LbCodec {
   }
 
   writeNodeAddrKey(buf: Buffer, off: number, addr: Uint8Array): void {
-    buf.fill(0, off, off + this.nodeAddrKeySize);
+    zero(buf, off, this.nodeAddrKeySize);
     buf.set(addr, off + this.#na.offset);
   }
 

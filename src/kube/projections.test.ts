@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { reviveTimestamps } from './watch-decoder.ts';
 import { projectEndpointSlice, projectNode, projectService } from './projections.ts';
-import { decodeListPage } from './api-list-watch.ts';
+import { decodeListPage, listItemBounds } from './api-list-watch.ts';
 
 // Address plan (architecture §5): ClusterIPs 198.19.0.0/16, pods 198.18.0.0/16, nodes 192.0.2.0/24,
 // ExternalIPs and LB IPs 203.0.113.0/24.
@@ -90,4 +90,26 @@ test('projectNode keeps labels, taints and addresses', () => {
 test('decodeListPage projects every item of a page', () => {
   const page = decodeListPage('{"metadata":{"resourceVersion":"5","continue":"c"},"items":[{"metadata":{"name":"a","managedFields":[1]},"spec":{"selector":{"x":"y"}}}]}', projectService);
   assert.deepEqual(page, { items: [{ metadata: { name: 'a' }, spec: {} }], resourceVersion: '5', continue: 'c' });
+});
+
+test('decodeListPage parses item by item where it can, and agrees with a whole parse on odd pages', () => {
+  const id = (raw: unknown) => raw;
+  const pages = [
+    '{"kind":"List","apiVersion":"v1","metadata":{"resourceVersion":"7","continue":"x"},"items":[{"a":"]}\\"[{","b":[1,{"c":2}]},{"d":"items"}]}',
+    '{"items":[],"metadata":{"resourceVersion":"1"}}',
+    '{ "metadata" : {"resourceVersion":"2"} , "items" : [ {"x":1} ,\n {"y":[]} ] }',
+    '{"metadata":{"resourceVersion":"3","items":[{"not":"these"}]},"items":[{"z":"\\\\"}]}',
+    '{"metadata":{"resourceVersion":"4"},"items":[null,{"a":1}]}',
+    '{"metadata":{"resourceVersion":"5"},"items":null}',
+    '{"metadata":{"resourceVersion":"6"}}',
+  ];
+  for (const text of pages) {
+    const whole = JSON.parse(text) as { items?: unknown[] | null; metadata: { resourceVersion: string; continue?: string } };
+    const page = decodeListPage(text, id);
+    assert.deepEqual(page.items, whole.items ?? [], text);
+    assert.equal(page.resourceVersion, whole.metadata.resourceVersion);
+    assert.equal(page.continue, whole.metadata.continue || undefined);
+  }
+  assert.ok(listItemBounds(pages[0]!), 'a normal page is split');
+  assert.equal(listItemBounds(pages[4]!), null, 'a page with a null item is parsed whole');
 });

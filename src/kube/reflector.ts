@@ -166,22 +166,36 @@ export class Reflector<T extends KubeObject> {
     }
   }
 
+  /**
+   * Lists page by page, each page's objects cached and delivered as it arrives (a page is
+   * converted and dropped before the next: the full objects of a whole list are never held at
+   * once); after the last page, what the list did not name is deleted. Pages of one list are one
+   * snapshot, so the handlers see only states the server had. A list that fails half way leaves
+   * what it delivered (newer states of those objects); the next list reconciles the rest.
+   */
   async #list(resourceVersion: string): Promise<void> {
     const o = this.#o;
     const abort = (this.#abort = new AbortController());
-    const items: T[] = [];
+    const seen = new Set<string>();
     let listRV = '';
     let cont: string | undefined;
     do {
       const base = { labelSelector: o.labelSelector, fieldSelector: o.fieldSelector, limit: o.pageSize ?? 500 };
       const page = await o.listWatch.list(cont ? { ...base, continue: cont } : { ...base, resourceVersion }, abort.signal);
-      items.push(...page.items);
+      if (this.#stopped) return;
+      for (const obj of page.items) {
+        const key = objectKey(obj);
+        seen.add(key);
+        const prev = this.#cache.get(key) ?? null;
+        this.#cache.set(key, o.cacheAs ? o.cacheAs(obj) : obj);
+        this.#deliver(prev, obj);
+      }
       listRV = page.resourceVersion;
       cont = page.continue || undefined;
     } while (cont !== undefined && !this.#stopped);
     this.#abort = null;
     if (this.#stopped) return;
-    this.#replace(items, listRV);
+    this.#finishList(seen, listRV);
   }
 
   /** Run one watch; null when the server ended it normally, else why it failed. */
@@ -251,16 +265,10 @@ export class Reflector<T extends KubeObject> {
     }
   }
 
-  #replace(items: T[], listRV: string): void {
-    const fresh = new Map<string, T>();
-    for (const obj of items) fresh.set(objectKey(obj), obj);
-    for (const [key, obj] of fresh) {
-      const prev = this.#cache.get(key) ?? null;
-      this.#cache.set(key, this.#o.cacheAs ? this.#o.cacheAs(obj) : obj);
-      this.#deliver(prev, obj);
-    }
+  /** The end of a list: what it did not name is deleted; the first one marks the cache synced. */
+  #finishList(seen: Set<string>, listRV: string): void {
     for (const [key, prev] of this.#cache) {
-      if (fresh.has(key)) continue;
+      if (seen.has(key)) continue;
       this.#cache.delete(key);
       this.#deliver(prev, null);
     }

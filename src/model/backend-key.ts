@@ -26,6 +26,13 @@ export function backendKey(addr: ArrayLike<number>, port: number, proto: number)
   return `${formatIp(addr)}|${port}|${proto}`;
 }
 
+/** backendKey() of an IPv4 address given as a number (see canonicalIpv4). */
+export function backendKeyV4(v4: number, port: number, proto: number): BackendKey {
+  const code = PROTO_CODE[proto];
+  if (code === undefined) return `${v4 >>> 24}.${(v4 >>> 16) & 255}.${(v4 >>> 8) & 255}.${v4 & 255}|${port}|${proto}`;
+  return v4 * 262144 + port * 4 + code;
+}
+
 /** The 16 address bytes of a key. */
 export function backendKeyAddr(key: BackendKey): Uint8Array {
   const out = new Uint8Array(16);

@@ -5,8 +5,8 @@
  * protocol, address family) and every endpoint's first address is one EndpointInfo.
  */
 import type { EndpointSliceProjection } from '../kube/projections.ts';
-import { backendKey, type BackendKey } from './backend-key.ts';
-import { parseIp, type IpFamily } from './ip.ts';
+import { backendKey, backendKeyV4, type BackendKey } from './backend-key.ts';
+import { canonicalIpv4, parseIp, type IpFamily } from './ip.ts';
 import { objectRef, type Problem } from './problem.ts';
 import { servicePortKey } from './service-port.ts';
 
@@ -79,31 +79,44 @@ export function endpointsFromSlice(slice: EndpointSliceProjection, nodeName: str
   const object = objectRef('EndpointSlice', slice.metadata);
   const family = slice.addressType as IpFamily;
 
-  const infos: EndpointInfo[] = [];
-  const addrs: Uint8Array[] = [];
+  // Per endpoint: its fields but the port's, and its address (a number for canonical IPv4 text,
+  // the common case, which needs no parse into bytes).
+  const infos: Omit<EndpointInfo, 'port' | 'backend'>[] = [];
+  const addrs: (number | Uint8Array)[] = [];
   const seen = new Set<string>();
-  (slice.endpoints ?? []).forEach((ep, i) => {
+  const list = slice.endpoints ?? [];
+  for (let i = 0; i < list.length; i++) {
+    const ep = list[i]!;
     const text = ep.addresses?.[0];
-    if (text === undefined) return;
-    const ip = parseIp(text);
-    if (!ip) return problems.push({ object, field: `endpoints[${i}].addresses[0]`, reason: 'invalid_ip', message: `invalid IP address "${text}"; endpoint ignored` });
-    if (ip.family !== family) {
-      return problems.push({ object, field: `endpoints[${i}].addresses[0]`, reason: 'wrong_family', message: `address "${text}" is not ${family}; endpoint ignored` });
+    if (text === undefined) continue;
+    let ip = text;
+    let addr: number | Uint8Array = family === 'IPv4' ? canonicalIpv4(text) : -1;
+    if (addr === -1) {
+      const parsed = parseIp(text);
+      if (!parsed) {
+        problems.push({ object, field: `endpoints[${i}].addresses[0]`, reason: 'invalid_ip', message: `invalid IP address "${text}"; endpoint ignored` });
+        continue;
+      }
+      if (parsed.family !== family) {
+        problems.push({ object, field: `endpoints[${i}].addresses[0]`, reason: 'wrong_family', message: `address "${text}" is not ${family}; endpoint ignored` });
+        continue;
+      }
+      // The slice's own string when it is already canonical: one string per address, not two.
+      ip = parsed.text === text ? text : parsed.text;
+      addr = parsed.bytes;
     }
-    if (seen.has(ip.text)) {
-      return problems.push({ object, field: `endpoints[${i}].addresses[0]`, reason: 'duplicate', message: `duplicate address "${text}" ignored` });
+    if (seen.has(ip)) {
+      problems.push({ object, field: `endpoints[${i}].addresses[0]`, reason: 'duplicate', message: `duplicate address "${text}" ignored` });
+      continue;
     }
-    seen.add(ip.text);
+    seen.add(ip);
     const c = ep.conditions ?? {};
     const ready = c.ready ?? true;
     const epNode = ep.nodeName ?? '';
-    addrs.push(ip.bytes);
+    addrs.push(addr);
     infos.push({
-      // The slice's own string when it is already canonical: one string per address, not two.
-      ip: ip.text === text ? text : ip.text,
-      backend: 0,
+      ip,
       family,
-      port: 0,
       ready,
       serving: c.serving ?? ready,
       terminating: c.terminating ?? false,
@@ -113,7 +126,7 @@ export function endpointsFromSlice(slice: EndpointSliceProjection, nodeName: str
       zoneHints: ep.hints?.forZones?.length ? [...new Set(ep.hints.forZones.map((z) => z.name))].sort() : NO_HINTS,
       nodeHints: ep.hints?.forNodes?.length ? [...new Set(ep.hints.forNodes.map((n) => n.name))].sort() : NO_HINTS,
     });
-  });
+  }
 
   (slice.ports ?? []).forEach((p, i) => {
     if (p.port === undefined || p.port === null || p.port === 0) return;
@@ -124,7 +137,19 @@ export function endpointsFromSlice(slice: EndpointSliceProjection, nodeName: str
     const key = servicePortKey(service, p.name ?? '', protocol, family);
     if (endpoints.has(key)) return problems.push({ object, field: `ports[${i}].name`, reason: 'duplicate', message: `duplicate port "${p.name ?? ''}"/${protocol} ignored` });
     const proto = IP_PROTOCOLS[protocol] ?? 0;
-    endpoints.set(key, infos.map((e, j) => ({ ...e, port: p.port as number, backend: backendKey(addrs[j]!, p.port as number, proto) })));
+    const port = p.port;
+    const out: EndpointInfo[] = new Array(infos.length);
+    for (let j = 0; j < infos.length; j++) {
+      const e = infos[j]!;
+      const addr = addrs[j]!;
+      // Every field written in one order: one object shape for all endpoints.
+      out[j] = {
+        ip: e.ip, backend: typeof addr === 'number' ? backendKeyV4(addr, port, proto) : backendKey(addr, port, proto), family: e.family, port,
+        ready: e.ready, serving: e.serving, terminating: e.terminating, nodeName: e.nodeName, zone: e.zone, isLocal: e.isLocal,
+        zoneHints: e.zoneHints, nodeHints: e.nodeHints,
+      };
+    }
+    endpoints.set(key, out);
   });
   return { endpoints, problems };
 }

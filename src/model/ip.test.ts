@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cidrContains, formatIp, isLoopback, parseCidr, parseIp, wildcardBytes } from './ip.ts';
+import { canonicalIpv4, cidrContains, formatIp, isLoopback, parseCidr, parseIp, wildcardBytes } from './ip.ts';
 
 test('parseIp accepts addresses and canonicalises them', () => {
   const rows: [string, string | null, string | null][] = [
@@ -69,4 +69,17 @@ test('wildcardBytes and isLoopback follow lb_structs.h conventions', () => {
   assert.equal(isLoopback(parseIp('127.3.0.1')!), true);
   assert.equal(isLoopback(parseIp('::1')!), true);
   assert.equal(isLoopback(parseIp('192.0.2.1')!), false);
+});
+
+test('canonicalIpv4 takes exactly the canonical dotted quads, and agrees with parseIp', () => {
+  for (const s of ['0.0.0.0', '10.0.0.1', '198.18.255.254', '255.255.255.255', '1.2.3.4']) {
+    const v = canonicalIpv4(s);
+    assert.ok(v >= 0, s);
+    const p = parseIp(s)!;
+    assert.equal(p.text, s);
+    assert.deepEqual([...p.bytes.subarray(12)], [v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255]);
+  }
+  for (const s of ['010.0.0.1', '1.2.3', '1.2.3.4.5', '256.1.1.1', ' 1.2.3.4', '1.2.3.4 ', '1..2.3', '', '::1', '::ffff:1.2.3.4', '1.2.3.04', '1.2.3.4/32']) {
+    assert.equal(canonicalIpv4(s), -1, s);
+  }
 });

@@ -53,6 +53,33 @@ function parseV4Octets(s: string): number[] | null {
   return out.length === 4 ? out : null;
 }
 
+/**
+ * The address as a number when `s` is a canonical dotted quad ("10.0.0.1": no leading zeros, no
+ * spaces), else -1. The per-endpoint fast path: no allocation; anything else goes to parseIp.
+ */
+export function canonicalIpv4(s: string): number {
+  let v = 0;
+  let n = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i <= s.length; i++) {
+    const c = i < s.length ? s.charCodeAt(i) : 46;
+    if (c === 46) {
+      if (digits === 0 || n > 255) return -1;
+      v = v * 256 + n;
+      if (++dots > 4) return -1;
+      n = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57 && digits < 3 && !(digits === 1 && n === 0)) {
+      n = n * 10 + (c - 48);
+      digits++;
+    } else {
+      return -1;
+    }
+  }
+  return dots === 4 ? v : -1;
+}
+
 function parseV6Groups(s: string): number[] | null {
   // Returns 16 bytes or null. Accepts an embedded IPv4 tail and one "::".
   if (s.length === 0 || s.includes('%')) return null;
