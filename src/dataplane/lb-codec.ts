@@ -198,9 +198,20 @@ export class LbCodec {
     return readInt(buf, off, this.#slot.slot);
   }
 
-  writeBackend(buf: Buffer, off: number, addr: Uint8Array, port: number, proto: number, flags: number, nodeAddr: Uint8Array | null): void {
+  /** `addr`: 16 bytes, or an IPv4 address as a number (written v4-mapped). */
+  writeBackend(buf: Buffer, off: number, addr: Uint8Array | number, port: number, proto: number, flags: number, nodeAddr: Uint8Array | null): void {
     zero(buf, off, this.backendSize);
-    buf.set(addr, off + this.#be.addr.offset);
+    const a = off + this.#be.addr.offset;
+    if (typeof addr === 'number') {
+      buf[a + 10] = 0xff;
+      buf[a + 11] = 0xff;
+      buf[a + 12] = addr >>> 24;
+      buf[a + 13] = (addr >>> 16) & 255;
+      buf[a + 14] = (addr >>> 8) & 255;
+      buf[a + 15] = addr & 255;
+    } else {
+      buf.set(addr, a);
+    }
     writeInt(buf, off, this.#be.port, port);
     writeInt(buf, off, this.#be.proto, proto);
     writeInt(buf, off, this.#be.flags, flags);

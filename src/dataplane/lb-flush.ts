@@ -18,7 +18,7 @@
  */
 import { maglevTable } from '../translate/maglev.ts';
 import type { LbMapIo, PackedMapName } from './lb-io.ts';
-import { containsKey, KIND_FREE, KIND_FRONTEND, type LbState } from './lb-state.ts';
+import { containsKey, KIND_FREE, KIND_FRONTEND, type BackendSnapshot, type FrontendSnapshot, type LbState } from './lb-state.ts';
 
 export type FlushFailure = {
   map: PackedMapName | 'lb_maglev';
@@ -109,8 +109,20 @@ export class LbFlusher {
   flush(state: LbState): FlushResult {
     const io = this.#io;
     const c = state.codec;
-    const F = state.dirtyFrontends;
-    const B = state.dirtyBackends;
+    // The dirty ids and their snapshots as arrays: the passes below index them (iterating the
+    // Maps a dozen times would allocate an entry pair per id and pass).
+    const fIds: number[] = [];
+    const fSnaps: FrontendSnapshot[] = [];
+    state.dirtyFrontends.forEach((snap, sid) => {
+      fIds.push(sid);
+      fSnaps.push(snap);
+    });
+    const bIds: number[] = [];
+    const bSnaps: BackendSnapshot[] = [];
+    state.dirtyBackends.forEach((snap, bid) => {
+      bIds.push(bid);
+      bSnaps.push(snap);
+    });
     const failures: FlushFailure[] = [];
     const failedF = new Set<number>();
     let ops = 0;
@@ -148,7 +160,9 @@ export class LbFlusher {
 
     // 1. Backends.
     const be = this.#batch('be+', 4, c.backendSize);
-    for (const [bid, snap] of B) {
+    for (let x = 0; x < bIds.length; x++) {
+      const bid = bIds[x]!;
+      const snap = bSnaps[x]!;
       if (state.backendRefs(bid) === 0) continue;
       const val = state.backendValue(bid);
       if (snap.value && snap.value.equals(val)) continue;
@@ -159,13 +173,15 @@ export class LbFlusher {
     const badB = write('lb_backends', 'update', be);
     if (badB.size > 0) {
       const failed = new Set([...badB].map((i) => be.owners[i]!));
-      for (const sid of F.keys()) if (state.slots(sid).some((id) => failed.has(id))) failedF.add(sid);
+      for (const sid of fIds) if (state.slots(sid).some((id) => failed.has(id))) failedF.add(sid);
     }
     const live = (sid: number) => state.kind(sid) === KIND_FRONTEND && !failedF.has(sid);
 
     // 2. Slots.
     const sl = this.#batch('slot+', c.slotKeySize, 4);
-    for (const [sid, snap] of F) {
+    for (let x = 0; x < fIds.length; x++) {
+      const sid = fIds[x]!;
+      const snap = fSnaps[x]!;
       if (!live(sid)) continue;
       const cur = state.slots(sid);
       for (let i = 0; i < cur.length; i++) {
@@ -179,7 +195,9 @@ export class LbFlusher {
 
     // 3. Reverse NAT.
     const rn = this.#batch('rn+', 4, c.revNatSize);
-    for (const [sid, snap] of F) {
+    for (let x = 0; x < fIds.length; x++) {
+      const sid = fIds[x]!;
+      const snap = fSnaps[x]!;
       if (!live(sid)) continue;
       const want = state.revNatValue(sid);
       if (snap.revNat && snap.revNat.equals(want)) continue;
@@ -190,7 +208,9 @@ export class LbFlusher {
     failOwners(rn, write('lb_rev_nat', 'update', rn));
 
     // 4. Maglev tables, swapped in whole.
-    for (const [sid, snap] of F) {
+    for (let x = 0; x < fIds.length; x++) {
+      const sid = fIds[x]!;
+      const snap = fSnaps[x]!;
       if (!live(sid) || !state.maglev(sid)) continue;
       const cur = state.slots(sid);
       if (snap.maglev === 1 && snap.slots.length === cur.length && snap.slots.every((v, i) => v === cur[i])) continue;
@@ -206,7 +226,9 @@ export class LbFlusher {
     // 5. Source ranges.
     const rk = c.srcRangeKeySize;
     const sr = this.#batch('sr+', rk, 1);
-    for (const [sid, snap] of F) {
+    for (let x = 0; x < fIds.length; x++) {
+      const sid = fIds[x]!;
+      const snap = fSnaps[x]!;
       if (!live(sid)) continue;
       const cur = state.ranges(sid);
       for (let o = 0; o < cur.length; o += rk) {
@@ -233,7 +255,9 @@ export class LbFlusher {
     // 7. Service entries: internal scope, then external.
     for (const internal of [true, false]) {
       const sv = this.#batch('svc+', c.serviceKeySize, c.serviceValueSize);
-      for (const [sid, snap] of F) {
+      for (let x = 0; x < fIds.length; x++) {
+        const sid = fIds[x]!;
+        const snap = fSnaps[x]!;
         const kind = state.kind(sid);
         if (kind === KIND_FREE || failedF.has(sid)) continue;
         const key = state.key(sid);
@@ -250,7 +274,9 @@ export class LbFlusher {
     // 8. Delete service entries: external scope, then internal.
     for (const internal of [false, true]) {
       const sv = this.#batch('svc-', c.serviceKeySize, 0);
-      for (const [sid, snap] of F) {
+      for (let x = 0; x < fIds.length; x++) {
+        const sid = fIds[x]!;
+        const snap = fSnaps[x]!;
         if (!snap.key || (state.kind(sid) !== KIND_FREE && snap.key.equals(state.key(sid)))) continue;
         if (state.isInternal(snap.key) !== internal) continue;
         const j = sv.add(sid);
@@ -268,7 +294,9 @@ export class LbFlusher {
 
     // 9. Trailing or abandoned slots.
     const sd = this.#batch('slot-', c.slotKeySize, 0);
-    for (const [sid, snap] of F) {
+    for (let x = 0; x < fIds.length; x++) {
+      const sid = fIds[x]!;
+      const snap = fSnaps[x]!;
       if (!settled(sid)) continue;
       const n = state.kind(sid) === KIND_FRONTEND ? state.slots(sid).length : 0;
       for (let i = n; i < snap.slots.length; i++) {
@@ -285,13 +313,17 @@ export class LbFlusher {
 
     // 10-12. Reverse NAT, Maglev tables and source ranges of frontends that went.
     const rd = this.#batch('rn-', 4, 0);
-    for (const [sid, snap] of F) {
+    for (let x = 0; x < fIds.length; x++) {
+      const sid = fIds[x]!;
+      const snap = fSnaps[x]!;
       if (!settled(sid) || !snap.revNat || state.kind(sid) === KIND_FRONTEND) continue;
       const j = rd.add(sid);
       u32(rd.keys, j * 4, sid);
     }
     failOwners(rd, write('lb_rev_nat', 'delete', rd));
-    for (const [sid, snap] of F) {
+    for (let x = 0; x < fIds.length; x++) {
+      const sid = fIds[x]!;
+      const snap = fSnaps[x]!;
       if (!settled(sid) || snap.maglev === 0 || state.maglev(sid)) continue;
       ops++;
       try {
@@ -302,7 +334,9 @@ export class LbFlusher {
       }
     }
     const srd = this.#batch('sr-', rk, 0);
-    for (const [sid, snap] of F) {
+    for (let x = 0; x < fIds.length; x++) {
+      const sid = fIds[x]!;
+      const snap = fSnaps[x]!;
       if (!settled(sid)) continue;
       const cur = state.ranges(sid);
       for (let o = 0; o < snap.ranges.length; o += rk) {
@@ -317,7 +351,9 @@ export class LbFlusher {
     // previous entry may still point at them.
     if (failures.length === 0) {
       const bd = this.#batch('be-', 4, 0);
-      for (const [bid, snap] of B) {
+      for (let x = 0; x < bIds.length; x++) {
+        const bid = bIds[x]!;
+        const snap = bSnaps[x]!;
         if (state.backendRefs(bid) > 0 || !snap.value) continue;
         const j = bd.add(bid);
         u32(bd.keys, j * 4, bid);

@@ -204,12 +204,15 @@ export function listItemBounds(text: string): { open: number; close: number; ite
     if (c === 34) {
       // A string: to its closing quote. At depth 1 it may be the "items" key.
       const start = i;
-      for (i++; i < text.length; i++) {
-        const d = text.charCodeAt(i);
-        if (d === 92) i++;
-        else if (d === 34) break;
+      for (;;) {
+        i = text.indexOf('"', i + 1);
+        if (i < 0) return null;
+        // Escaped when an odd number of backslashes precede it.
+        let k = i - 1;
+        while (text.charCodeAt(k) === 92) k--;
+        if ((i - 1 - k) % 2 === 0) break;
       }
-      if (i >= text.length || (depth === 2 && open >= 0)) return null;
+      if (depth === 2 && open >= 0) return null;
       if (depth === 1 && open < 0 && i - start === 6 && text.startsWith('"items"', start)) keyAt = i;
       continue;
     }

@@ -33,6 +33,11 @@ export function backendKeyV4(v4: number, port: number, proto: number): BackendKe
   return v4 * 262144 + port * 4 + code;
 }
 
+/** The IPv4 address of a number key, as a number. */
+export function backendKeyV4Address(key: number): number {
+  return Math.floor(key / 262144);
+}
+
 /** The 16 address bytes of a key. */
 export function backendKeyAddr(key: BackendKey): Uint8Array {
   const out = new Uint8Array(16);

@@ -149,6 +149,18 @@ export function formatIp(bytes: ArrayLike<number>): string {
  * does. Returns null for anything that is not an address (CIDRs, zones, hostnames, empty).
  */
 export function parseIp(input: string): ParsedIp | null {
+  const quad = canonicalIpv4(input);
+  if (quad >= 0) {
+    // The common case, without the general parse's intermediate arrays and text.
+    const u8 = new Uint8Array(16);
+    u8[10] = 0xff;
+    u8[11] = 0xff;
+    u8[12] = quad >>> 24;
+    u8[13] = (quad >>> 16) & 255;
+    u8[14] = (quad >>> 8) & 255;
+    u8[15] = quad & 255;
+    return { family: 'IPv4', text: input, bytes: u8 };
+  }
   const s = input.trim();
   const v4 = s.includes(':') ? null : parseV4Octets(s);
   let bytes: number[] | null = null;

@@ -140,6 +140,16 @@ function frontendParts(key: FrontendKey): [string, number, number, number] {
 }
 const byAddress = (a: EndpointInfo, b: EndpointInfo) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : a.port - b.port);
 
+/** Sorts `xs` by address unless it is in that order already. */
+function inAddressOrder(xs: EndpointInfo[]): void {
+  for (let i = 1; i < xs.length; i++) {
+    if (byAddress(xs[i - 1]!, xs[i]!) > 0) {
+      xs.sort(byAddress);
+      return;
+    }
+  }
+}
+
 function describe(addrText: string, port: number, proto: number, scope: number): string {
   const p = Object.entries(IPPROTO).find(([, v]) => v === proto)?.[0] ?? String(proto);
   return `${addrText.includes(':') ? `[${addrText}]` : addrText}:${port}/${p} (${scope === LB_SCOPE_INTERNAL ? 'internal' : 'external'})`;
@@ -175,7 +185,14 @@ export function compilePort(sp: ServicePortInfo, endpointList: EndpointInfo[] | 
   const slotOrder = (set: EndpointInfo[]): EndpointInfo[] => {
     let list = sorted.get(set);
     if (!list) {
-      list = [...set.filter((e) => e.isLocal).sort(byAddress), ...set.filter((e) => !e.isLocal).sort(byAddress)];
+      // Local endpoints first, each part by address (the tracker's lists are in that order
+      // already: then nothing is sorted).
+      const local: EndpointInfo[] = [];
+      const rest: EndpointInfo[] = [];
+      for (const e of set) (e.isLocal ? local : rest).push(e);
+      inAddressOrder(local);
+      inAddressOrder(rest);
+      list = local.length === 0 ? rest : rest.length === 0 ? local : local.concat(rest);
       sorted.set(set, list);
     }
     return list;
