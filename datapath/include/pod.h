@@ -487,7 +487,8 @@ static __noinline int kpb_pod_icmp(kpb_ctx_t *ctx, struct kpb_pkt *p, bool egres
 	return kpb_fib_send(ctx, fib, reason);
 }
 
-/* The general path of both hooks: everything the lean one (below) leaves. */
+/* The general path of both hooks: everything the lean one (below) leaves, SCTP among it (its CRC32c
+ * is fixed by nat.h's rewrite, sctp.h). */
 static __noinline int kpb_pod_general(kpb_ctx_t *ctx, bool egress, __u32 *reason)
 {
 	struct lb_service_value *svc = NULL;
@@ -525,11 +526,12 @@ static __noinline int kpb_pod_general(kpb_ctx_t *ctx, bool egress, __u32 *reason
 		if (ret != KPB_NP_CONTINUE)
 			return ret;
 	}
-	if (p->proto != KPB_IPPROTO_TCP && p->proto != KPB_IPPROTO_UDP) {
+	if (!kpb_has_ports(p->proto)) {
 		*reason = KPB_CNT_UNSUPP_L4;
 		return CTX_PASS;
 	}
-	if (p->frag == KPB_FRAG_LATER && !kpb_frag_ports(p)) {
+	/* An SCTP fragment: its CRC32c covers bytes we do not see (nodeport.h passes them too). */
+	if ((p->proto == KPB_IPPROTO_SCTP && p->frag) || (p->frag == KPB_FRAG_LATER && !kpb_frag_ports(p))) {
 		*reason = KPB_CNT_FRAGMENT;
 		return CTX_PASS;
 	}

@@ -6,7 +6,7 @@ import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { inNetns } from './netns.ts';
 import { SVC, CT, CNT, TC, skbCtx, type Service } from './np-env.ts';
-import { pkt, parse, addr16, fragmentL3, TCP_FLAGS, PROTO, type Parsed } from './packet.ts';
+import { pkt, parse, addr16, fragmentL3, sctpDataChunk, TCP_FLAGS, PROTO, type Parsed } from './packet.ts';
 import { PodEnv, POD_ADDR, POD_CNT, POD_CT, POD_HOOK, POD_MAC } from './pod-env.ts';
 
 if (!process.env.KPB_NETNS || !inNetns(process.env.KPB_NETNS)) {
@@ -50,6 +50,8 @@ function services(f: Fam): (Service & { scope: number })[] {
     { id: b + 12, addr: null, family: f.v, port: 30080, proto: PROTO.TCP, flags: SVC.NODEPORT, revAddr: f.node,
       backends: [be(2, f.p2, 8080, true)], scope: 0 },
     cip(13, 80, PROTO.TCP, [be(13, f.remote, 8080)]),
+    cip(14, 3868, PROTO.SCTP, [be(14, f.remote, 3869)]),
+    cip(15, 3868, PROTO.SCTP, [be(15, f.p2, 3869, true)]),
   ];
 }
 
@@ -398,6 +400,39 @@ for (const f of FAMS) {
       const r = expectRun('ingress', fr, VP1, TC.OK, CNT.REMOTE_FWD);
       assert.equal(r.p.ip?.dst, f.remote, 'a later fragment goes where its datagram goes');
     }
+  });
+}
+
+for (const f of FAMS) {
+  const fam = `IPv${f.v}`;
+  const sctp = (mac: { src: string; dst: string }, src: string, dst: string, sport: number, dport: number): Buffer =>
+    pkt().eth(mac).ip({ src, dst }).sctp({ sport, dport, vtag: 0xcafe0002 }).payload(sctpDataChunk(new TextEncoder().encode('diameter'))).build();
+
+  test(`${fam}: SCTP to remote and local backends, CRC32c valid in and out, and the reply path`, () => {
+    const r = expectRun('ingress', sctp(fromPod('p1'), f.p1, f.vip(14), 40100, 3868), VP1, TC.OK, CNT.REMOTE_FWD);
+    assertValid(r.p);
+    assert.equal(r.p.ip?.dst, f.remote);
+    assert.equal(r.p.sctp?.dport, 3869);
+    assert.equal(r.p.sctp?.sport, 40100);
+    assert.equal(r.p.sctp?.checksumOk, true, 'CRC32c after the port change');
+    assert.equal(r.p.sctp?.vtag, 0xcafe0002);
+    const back = expectRun('egress', sctp(toPod('p1'), f.remote, f.p1, 3869, 40100), VP1, TC.OK, CNT.REPLY_FWD);
+    assertValid(back.p);
+    assert.equal(back.p.ip?.src, f.vip(14));
+    assert.equal(back.p.sctp?.sport, 3868);
+    assert.equal(back.p.sctp?.checksumOk, true);
+    // Every packet of the association (the lean path leaves SCTP to the general one).
+    assert.equal(expectRun('ingress', sctp(fromPod('p1'), f.p1, f.vip(14), 40100, 3868), VP1, TC.OK, CNT.REMOTE_FWD).p.sctp?.checksumOk, true);
+
+    const l = expectRun('ingress', sctp(fromPod('p1'), f.p1, f.vip(15), 40101, 3868), VP1, TC.REDIRECT, CNT.LOCAL_DNAT);
+    assertValid(l.p);
+    assert.equal(l.p.eth.dst, POD_MAC.p2);
+    assert.equal(l.p.sctp?.dport, 3869);
+    assert.equal(l.p.sctp?.checksumOk, true);
+    const lr = expectRun('ingress', sctp(fromPod('p2'), f.p2, f.p1, 3869, 40101), VP2, TC.REDIRECT, CNT.REPLY_LOCAL);
+    assert.equal(lr.p.ip?.src, f.vip(15));
+    assert.equal(lr.p.sctp?.sport, 3868);
+    assert.equal(lr.p.sctp?.checksumOk, true);
   });
 }
 
