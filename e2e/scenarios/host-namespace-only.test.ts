@@ -10,7 +10,8 @@
 // - the node's own sockets are still translated at connect();
 // - a pod interface created after the agent started is served, and a deleted pod filter is put
 //   back by self-repair; conversations of pods survive a restart; a restart in "on" mode removes the pod programs and the socket LB takes
-//   over (the capture then shows the backend, which is how the test knows it can tell the modes).
+//   over (the capture then shows the backend, which is how the test knows it can tell the modes);
+// - NodeCIDR and InterfaceNamePrefix find the same pods as the default ClusterCIDR.
 // Addresses: pods 198.18.1.11-13 / 2001:db8:10:1::11-13 (node-a), 198.18.2.11 (node-b).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -18,6 +19,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { V1Service } from '@kubernetes/client-node';
+import { openPinnedMap } from 'bpf-loader-napi';
 import { startCluster, type Cluster, type ClusterNode, type ClusterPod } from '../cluster/cluster.ts';
 import { endpointSliceFor } from '../cluster/endpoint-slice.ts';
 import { PLAN } from '../cluster/plan.ts';
@@ -210,6 +212,41 @@ describe('--bpf-socket-lb=host-namespace-only', () => {
       assert.equal((JSON.parse(summary) as { ok: boolean }).ok, true);
     }
     assert.match(agentA.output, /"Attached the pod-side datapath" device="v-a-pod1" how="replaced"/);
+  });
+
+  test('the other detect-local modes: NodeCIDR (the Node\'s podCIDRs) and InterfaceNamePrefix find the same pods', async () => {
+    const a1 = nodeA.pods[0]!;
+    const modes: [string, Record<string, unknown>, number][] = [
+      // The pods' addresses: node-a's podCIDRs, as the apiserver serves the Node (protobuf by default).
+      ['NodeCIDR', { detectLocalMode: 'NodeCIDR' }, 1 | 4],
+      // Every packet on the interfaces named v-*.
+      ['InterfaceNamePrefix', { detectLocalMode: 'InterfaceNamePrefix', detectLocal: { interfaceNamePrefix: 'v-' } }, 0],
+    ];
+    for (const [mode, config, flags] of modes) {
+      await agentA.stop();
+      agentA = await startReadyAgent(nodeA, ['--v=2', MODE], { config });
+      assert.match(agentA.output, new RegExp(`"Attached the pod-side datapath" device="v-a-pod1" how="replaced" detectLocalMode="${mode}"`));
+      // Decoded through the map's BTF (without layouts a pinned map gives raw bytes).
+      const path = `${nodeA.pinPath}/kpb_pod_cfg`;
+      const raw = openPinnedMap(path);
+      const layouts = raw.btfLayouts();
+      raw.close();
+      const cfg = openPinnedMap(path, { keyLayout: layouts.key, valueLayout: layouts.value });
+      try {
+        const v = cfg.lookup(0) as { flags: number; net4: number; mask4: number };
+        assert.equal(v.flags, flags, `${mode}: kpb_pod_cfg flags`);
+        if (mode === 'NodeCIDR') assert.deepEqual([v.net4 >>> 0, v.mask4 >>> 0], [0xc6120100, 0xffffff00], 'node-a\'s 198.18.1.0/24');
+      } finally {
+        cfg.close();
+      }
+      for (const [svc, name] of [['remote', 'b-pod1'], ['self', 'a-pod1']] as const) {
+        for (const vip of services[svc].spec!.clusterIPs!) {
+          const p = (await eventually(`${mode}: ${svc} ${vip}`, () => probe(a1.place, 'tcp', vip, 80), 20_000)).value;
+          assert.equal(p.reply.name, name);
+          assert.equal(p.peer, vip, `${mode}: getpeername`);
+        }
+      }
+    }
   });
 
   test('restarted in "on" mode, the pod programs go and the socket LB translates in the pod again', async () => {
