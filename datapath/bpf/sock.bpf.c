@@ -19,10 +19,12 @@
  *   4. Miss, and A lies in a service CIDR (lb_service_cidrs): an unallocated ClusterIP, which
  *      kube-proxy's nftables mode drops: refuse.
  *   5. Miss: not a service; the socket proceeds unchanged.
- * SCTP: Linux runs none of these hooks for SCTP sockets today (sctp_prot has no pre_connect, its
- * bind is its own, and the sendmsg/recvmsg hooks are UDP's), so SCTP is accepted here only so
- * that a kernel which does run them gets the same translation; nothing tests it (the test kernel
- * has no SCTP). SCTP to a ClusterIP from the node is otherwise left to the packet path.
+ * SCTP: Linux (6.18) runs no connect, sendmsg, recvmsg or post_bind hook for SCTP sockets
+ * (sctp_prot has no pre_connect and its own bind, which inet_bind_sk calls before the bind hooks;
+ * the sendmsg/recvmsg hooks are UDP's); only getpeername4/6 run (inet_getname, inet6_getname), and
+ * find no reverse entry since nothing was translated. SCTP is accepted here so that a kernel which
+ * does run them gets the same translation; nothing tests it (the test kernel has no SCTP). Pods'
+ * SCTP is translated per packet with host-namespace-only (pod.bpf.c); the node's is not.
  * A frontend flagged LB_SVC_SOURCE_RANGES is not translated here (see sock_xlate_fwd).
  * Backend choice is lb_select.h's: affinity first (client = netns cookie), then Maglev indexed by
  * lb_hash_u64(socket cookie) % M, else slot = seed % count + 1 where the seed is random for TCP
