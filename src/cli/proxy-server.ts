@@ -21,7 +21,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
-import { openPinnedMap } from 'bpf-loader-napi';
+import { mallocStats, mallocTrim, openPinnedMap } from 'bpf-loader-napi';
+import { startMallocTrimmer } from './malloc-trimmer.ts';
 import { handleStaleKubeProxyRules } from '../cleanup/handle-stale-kube-proxy-rules.ts';
 import { commandExec } from '../cleanup/exec.ts';
 import { defaultBpfOptions, type BpfMapSizes } from '../config/bpf-options.ts';
@@ -157,6 +158,10 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
   const nodeIPs = new Map<string, Partial<Record<IpFamily, string>>>();
 
   // 3. Model, trackers, the LB state, runner.
+  // The first list and full sync free most of what they allocated in C; malloc keeps it resident
+  // unless trimmed (malloc-trimmer.ts).
+  const trimmer = startMallocTrimmer({ freeBytes: () => mallocStats().freeBytes, trim: mallocTrim });
+  cleanups.push(() => trimmer.stop());
   const problems = new ProblemLog({ logger, now: () => Date.now(), count: (kind, reason) => dpm.badObjectsTotal.inc({ kind, reason }) });
   const svcTracker = new ServiceChangeTracker();
   const epTracker = new EndpointsChangeTracker(nodeName);

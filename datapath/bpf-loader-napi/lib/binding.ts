@@ -13,6 +13,19 @@ import type { Layout } from './codec.ts';
 /** An opaque native handle (an N-API external tagged with its kind). */
 export type Handle = { readonly __kpbHandle: unique symbol };
 
+/** glibc's mallinfo2() over all arenas, in bytes (host.ts mallocStats). */
+export interface MallocStats {
+  /** Taken from the kernel (brk and mmap'd arenas) for small chunks. */
+  arenaBytes: number;
+  inUseBytes: number;
+  /** Free chunks inside arenaBytes: resident until trimmed if they were touched. */
+  freeBytes: number;
+  /** Large chunks, each its own mmap (returned on free). */
+  mmapBytes: number;
+  /** Free at the top of the main arena (what a plain free() trim would release). */
+  topFreeBytes: number;
+}
+
 export interface NativeMapSpec {
   name: string;
   type: string;
@@ -131,6 +144,8 @@ export interface Native {
   netLinkDelete(name: string): boolean;
   netnsCookie(): bigint;
   mountBpffs(path: string, mode: number): void;
+  mallocStats(): MallocStats;
+  mallocTrim(): boolean;
   probeProgramType(name: string): boolean;
   probeMapType(name: string): boolean;
   probeHelper(programType: string, helper: string): boolean;

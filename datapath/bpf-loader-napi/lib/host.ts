@@ -1,9 +1,10 @@
 /**
  * Host facts that would otherwise need a helper program: the network namespace cookie (Node has
- * no getsockopt) and a bpffs mount (mount(2) without util-linux).
+ * no getsockopt) and a bpffs mount (mount(2) without util-linux); glibc's malloc statistics and
+ * trim (Node has neither).
  * @module
  */
-import { native } from './binding.ts';
+import { native, type MallocStats } from './binding.ts';
 import { checkString, checkUint } from './errors.ts';
 
 /** The cookie of the caller's network namespace: what bpf_get_netns_cookie() gives for its sockets. */
@@ -20,4 +21,20 @@ export function mountBpffs(path: string, options: { mode?: number } = {}): void 
   const mode = options.mode ?? 0o700;
   checkUint('mode', mode, 0o7777);
   native.mountBpffs(path, mode);
+}
+
+export type { MallocStats };
+
+/** glibc's malloc statistics over all arenas (mallinfo2), in bytes. */
+export function mallocStats(): MallocStats {
+  return native.mallocStats();
+}
+
+/**
+ * Returns the free pages of every malloc arena to the kernel (glibc malloc_trim(0)); true when
+ * some were released. glibc trims only the top of the main arena on its own, so what a burst
+ * (the first list's JSON, the first sync's buffers) freed in the middle stays resident otherwise.
+ */
+export function mallocTrim(): boolean {
+  return native.mallocTrim();
 }

@@ -1,7 +1,9 @@
 /* host.c: facts about the calling process's host that would otherwise need a helper program:
  * the network namespace cookie (getsockopt SO_NETNS_COOKIE, which Node cannot call) and mounting
- * bpffs (mount(2), without util-linux's mount). */
+ * bpffs (mount(2), without util-linux's mount); and glibc's malloc statistics and trim, which Node
+ * cannot reach either (the agent returns the first list's freed C heap to the kernel). */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -58,8 +60,37 @@ static napi_value js_mount_bpffs(napi_env env, napi_callback_info info)
 	return kpb_undefined(env);
 }
 
+/* mallocStats() -> { arenaBytes, inUseBytes, freeBytes, mmapBytes, topFreeBytes }: glibc's
+ * mallinfo2() over all arenas: bytes taken from the kernel with brk/mmap for small chunks, in use,
+ * free in those chunks, in large mmap'd chunks, and free at the top of the main arena. */
+static napi_value js_malloc_stats(napi_env env, napi_callback_info info)
+{
+	struct mallinfo2 mi = mallinfo2();
+	napi_value out;
+	(void)info;
+	KPB_TRY(napi_create_object(env, &out));
+	kpb_set_i64(env, out, "arenaBytes", (int64_t)mi.arena);
+	kpb_set_i64(env, out, "inUseBytes", (int64_t)mi.uordblks);
+	kpb_set_i64(env, out, "freeBytes", (int64_t)mi.fordblks);
+	kpb_set_i64(env, out, "mmapBytes", (int64_t)mi.hblkhd);
+	kpb_set_i64(env, out, "topFreeBytes", (int64_t)mi.keepcost);
+	return out;
+}
+
+/* mallocTrim() -> boolean: malloc_trim(0), which returns the free pages of every arena (not only
+ * the top of the heap) to the kernel; true when some memory was released. */
+static napi_value js_malloc_trim(napi_env env, napi_callback_info info)
+{
+	napi_value out;
+	(void)info;
+	KPB_TRY(napi_get_boolean(env, malloc_trim(0) == 1, &out));
+	return out;
+}
+
 void kpb_host_init(napi_env env, napi_value exports)
 {
+	kpb_export(env, exports, "mallocStats", js_malloc_stats);
+	kpb_export(env, exports, "mallocTrim", js_malloc_trim);
 	kpb_export(env, exports, "netnsCookie", js_netns_cookie);
 	kpb_export(env, exports, "mountBpffs", js_mount_bpffs);
 }
