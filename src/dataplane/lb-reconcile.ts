@@ -17,7 +17,7 @@ import { LB_SVC_VIP_MARKER } from '../translate/lb-types.ts';
 
 /** Slots per entry never exceed backend_count's range; a higher slot in the maps is a stray. */
 const MAX_SLOT = 65535;
-const EMPTY_IDS = new Uint32Array(0);
+const EMPTY_IDS: readonly number[] = Object.freeze([]);
 const EMPTY = Buffer.alloc(0);
 
 /** The identity (frontendKey) of an encoded lb_service_key. */
@@ -119,7 +119,7 @@ export function reconcileLbState(state: LbState, io: LbMapIo): { frontends: numb
       kind: k?.key ? (c.serviceValueFlags(k.value!, 0) & LB_SVC_VIP_MARKER ? KIND_MARKER : KIND_FRONTEND) : KIND_FREE,
       key: k?.key ?? null,
       value: k?.value ?? null,
-      slots: k && k.slots.length > 0 ? Uint32Array.from(k.slots, (v) => v ?? 0) : EMPTY_IDS,
+      slots: k && k.slots.length > 0 ? Array.from(k.slots, (v) => v ?? 0) : EMPTY_IDS,
       revNat: k?.revNat ?? null,
       maglev: k?.maglev ?? 0,
       ranges: k && k.ranges.length > 0 ? Buffer.concat(k.ranges) : EMPTY,

@@ -43,8 +43,10 @@ export const KIND_MARKER = 2;
 const REF_LOCAL = 1;
 const REF_TERM = 2;
 const MARKER_KINDS = [LB_SVC_CLUSTER_IP, LB_SVC_EXTERNAL_IP, LB_SVC_LOADBALANCER] as const;
-const EMPTY_IDS = new Uint32Array(0);
-const EMPTY_FLAGS = new Uint8Array(0);
+// Per-frontend slot lists are plain arrays of small integers: at ~10 slots a Uint32Array costs
+// about four times as much (its object, its ArrayBuffer and a malloc'd backing store each).
+const EMPTY_IDS: readonly number[] = Object.freeze([]);
+const EMPTY_FLAGS: readonly number[] = EMPTY_IDS;
 
 /** What the maps hold for one service id (taken at its first touch in a sync, or from a dump). */
 export type FrontendSnapshot = {
@@ -54,7 +56,7 @@ export type FrontendSnapshot = {
   /** Encoded lb_service_value (null: none). */
   value: Buffer | null;
   /** Backend id per slot (slot i+1); 0: no entry for that slot. */
-  slots: Uint32Array;
+  slots: readonly number[];
   /** Encoded lb_rev_nat value (null: none). */
   revNat: Buffer | null;
   /** 0 none; 1 the table we wrote; 2 a table of unknown content (rewritten when wanted). */
@@ -111,9 +113,9 @@ export class LbState {
   #fKey: Buffer = Buffer.alloc(0);
   #fVal: Buffer = Buffer.alloc(0);
   #fMaglev = new Uint8Array(0);
-  #fSlots: (Uint32Array | undefined)[] = [];
-  #fSlotRefs: (Uint8Array | undefined)[] = [];
-  #fSlotNodes: (Uint32Array | undefined)[] = [];
+  #fSlots: (readonly number[] | undefined)[] = [];
+  #fSlotRefs: (readonly number[] | undefined)[] = [];
+  #fSlotNodes: (readonly number[] | undefined)[] = [];
   #fRanges: (Buffer | undefined)[] = [];
   /** The winning port of each frontend id. */
   #fOwner: (ServicePortInfo | undefined)[] = [];
@@ -188,7 +190,7 @@ export class LbState {
     return this.#fVal.subarray(sid * n, sid * n + n);
   }
 
-  slots(sid: number): Uint32Array {
+  slots(sid: number): readonly number[] {
     return (sid < this.#cap ? this.#fSlots[sid] : undefined) ?? EMPTY_IDS;
   }
 
@@ -430,9 +432,9 @@ export class LbState {
     const oldRefs = this.#fSlotRefs[sid] ?? EMPTY_FLAGS;
     const oldNodes = this.#fSlotNodes[sid];
     const n = backends.length;
-    const ids = n === 0 ? EMPTY_IDS : new Uint32Array(n);
-    const refs = n === 0 ? EMPTY_FLAGS : new Uint8Array(n);
-    const nodes = this.#nodeAddress && n > 0 ? new Uint32Array(n) : undefined;
+    const ids: number[] = new Array(n);
+    const refs: number[] = new Array(n);
+    const nodes: number[] | undefined = this.#nodeAddress && n > 0 ? new Array(n) : undefined;
     for (let i = 0; i < n; i++) {
       const ep = backends[i]!;
       ids[i] = this.#backendId(ep);
