@@ -122,7 +122,7 @@ export interface Native {
   mapPin(h: Handle, path: string): void;
   progOpenPinned(path: string): Handle;
   progInfo(h: Handle): { id: number; type: string; name: string; tag: string };
-  progTestRun(h: Handle, data: Uint8Array, ctx: Uint8Array | null, repeat: number, dataSizeOut: number | null): { retval: number; data: Buffer; ctx?: Buffer; durationNs: number };
+  progTestRun(h: Handle, data: Uint8Array, ctx: Uint8Array | null, repeat: number, dataSizeOut: number | null, checksumComplete: boolean | null): { retval: number; data: Buffer; ctx?: Buffer; durationNs: number };
   progTestRunLive(h: Handle, data: Uint8Array, ctx: Uint8Array | null, repeat: number, batchSize: number): { retval: number; durationNs: number };
   progPin(h: Handle, path: string): void;
   attachXdp(prog: Handle, ifindex: number, mode: string): Handle;

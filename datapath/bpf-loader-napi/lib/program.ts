@@ -15,6 +15,12 @@ export interface TestRunOptions {
   repeat?: number | undefined;
   /** Output buffer size; the addon always allows at least input + 4096 bytes. */
   dataSizeOut?: number | undefined;
+  /**
+   * skb programs: run on a CHECKSUM_COMPLETE skb (skb->csum set over the packet from the network
+   * header) and fail with EBADMSG when the program leaves skb->csum wrong (Linux 6.16+).
+   * @default false
+   */
+  checksumComplete?: boolean | undefined;
 }
 
 export interface TestRunResult {
@@ -57,12 +63,13 @@ export class BpfProgram {
   /** Run the program once (or `repeat` times) on a crafted packet, in the kernel. */
   testRun(options: TestRunOptions): TestRunResult {
     if (typeof options !== 'object' || options === null) throw invalidParameterError('options', 'an object', options);
-    const { data, ctx, repeat = 1, dataSizeOut } = options;
+    const { data, ctx, repeat = 1, dataSizeOut, checksumComplete = false } = options;
     if (!isBytes(data)) throw invalidParameterError('data', 'a Buffer or Uint8Array', data);
     if (ctx !== undefined && !isBytes(ctx)) throw invalidParameterError('ctx', 'a Buffer or Uint8Array', ctx);
     checkUint('repeat', repeat, 0xffffffff, 1);
     if (dataSizeOut !== undefined) checkUint('dataSizeOut', dataSizeOut);
-    const r = native.progTestRun(this.#h, data, ctx ?? null, repeat, dataSizeOut ?? null);
+    if (typeof checksumComplete !== 'boolean') throw invalidParameterError('checksumComplete', 'a boolean', checksumComplete);
+    const r = native.progTestRun(this.#h, data, ctx ?? null, repeat, dataSizeOut ?? null, checksumComplete);
     return r.ctx ? r : { retval: r.retval, data: r.data, durationNs: r.durationNs };
   }
 

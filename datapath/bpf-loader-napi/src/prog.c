@@ -79,11 +79,17 @@ static napi_value js_prog_info(napi_env env, napi_callback_info info)
 	return out;
 }
 
-/* progTestRun(program, data, ctx|null, repeat, dataSizeOut|null)
- *   -> { retval, data, ctx?, durationNs } */
+/* progTestRun(program, data, ctx|null, repeat, dataSizeOut|null, checksumComplete)
+ *   -> { retval, data, ctx?, durationNs }
+ * checksumComplete (BPF_F_TEST_SKB_CHECKSUM_COMPLETE, skb programs, Linux 6.16+): the skb arrives
+ * CHECKSUM_COMPLETE with skb->csum over the packet from the network header, and the kernel fails
+ * the run with EBADMSG when the program left skb->csum disagreeing with the packet. */
+#ifndef BPF_F_TEST_SKB_CHECKSUM_COMPLETE
+#define BPF_F_TEST_SKB_CHECKSUM_COMPLETE (1U << 2)
+#endif
 static napi_value js_prog_test_run(napi_env env, napi_callback_info info)
 {
-	KPB_ARGS(5);
+	KPB_ARGS(6);
 	struct kpb_handle *h = prog_arg(env, argv[0]);
 	void *data = NULL, *ctx = NULL;
 	size_t dlen = 0, clen = 0;
@@ -97,6 +103,9 @@ static napi_value js_prog_test_run(napi_env env, napi_callback_info info)
 		return NULL;
 	if (!kpb_is_nullish(env, argv[4]) && !kpb_get_u32(env, argv[4], "dataSizeOut", &out_size))
 		return NULL;
+	bool csum_complete = false;
+	if (!kpb_is_nullish(env, argv[5]))
+		KPB_TRY(napi_get_value_bool(env, argv[5], &csum_complete));
 	if (dlen > UINT32_MAX - KPB_TEST_RUN_PAD) {
 		kpb_throw(env, E2BIG, "prog_test_run", h->name, "Test run of program \"%s\" failed: input too big",
 			  h->name);
@@ -116,7 +125,7 @@ static napi_value js_prog_test_run(napi_env env, napi_callback_info info)
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = dlen ? data : NULL, .data_size_in = (uint32_t)dlen,
 		    .data_out = dout, .data_size_out = out_size, .ctx_in = clen ? ctx : NULL,
 		    .ctx_size_in = (uint32_t)clen, .ctx_out = cout, .ctx_size_out = ctx_out_size,
-		    .repeat = (int)(repeat ? repeat : 1));
+		    .repeat = (int)(repeat ? repeat : 1), .flags = csum_complete ? BPF_F_TEST_SKB_CHECKSUM_COMPLETE : 0);
 	if (bpf_prog_test_run_opts(h->fd, &opts)) {
 		int e = errno;
 		free(dout);

@@ -74,6 +74,16 @@ test('BpfProgram.testRun runs tc: the byte after Ethernet is rewritten, verdict 
   assert.deepEqual(r.data.subarray(15), packet().subarray(15));
 });
 
+test('BpfProgram.testRun checksumComplete: a tc program that changes bytes without skb->csum fails with EBADMSG', () => {
+  // tc_mark writes 0xaa after the Ethernet header and leaves skb->csum alone.
+  assert.throws(() => coll.program('tc_mark').testRun({ data: packet(), checksumComplete: true }),
+    (e: unknown) => e instanceof BpfError && e.code === 'EBADMSG' && e.objectName === 'tc_mark');
+  const same = packet();
+  same[14] = 0xaa; // nothing changes, so skb->csum stays right
+  assert.equal(coll.program('tc_mark').testRun({ data: same, checksumComplete: true }).retval, TC_ACT_OK);
+  assert.throws(() => coll.program('tc_mark').testRun({ data: packet(), checksumComplete: 1 as unknown as boolean }), TypeError);
+});
+
 test('BpfProgram.testRun with a too-short packet returns the program verdict, no crash', () => {
   assert.equal(coll.program('xdp_swap').testRun({ data: Buffer.alloc(14) }).retval, XDP_PASS);
   assert.throws(() => coll.program('tc_mark').testRun({ data: Buffer.alloc(2) }), (e: unknown) => e instanceof BpfError && e.code === 'EINVAL' && e.objectName === 'tc_mark');
