@@ -49,6 +49,10 @@ int kpb_tc_ingress(struct __sk_buff *ctx)
 	__u32 reason = KPB_CNT_ERROR;
 	int verdict = kpb_fast(ctx, &reason, false);
 
+#if KPB_ABL(KPB_ABL_TAIL)
+	if (verdict == KPB_FAST_MISS)
+		verdict = kpb_np_ingress(ctx, &reason);
+#endif
 	if (verdict == KPB_FAST_MISS) {
 		bpf_tail_call(ctx, &kpb_tc_next, 0);
 		verdict = CTX_PASS; /* only if the program array were empty */

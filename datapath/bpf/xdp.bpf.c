@@ -41,6 +41,10 @@ int kpb_xdp_ingress(struct xdp_md *ctx)
 	__u32 reason = KPB_CNT_ERROR;
 	int verdict = kpb_fast(ctx, &reason, false);
 
+#if KPB_ABL(KPB_ABL_TAIL)
+	if (verdict == KPB_FAST_MISS)
+		verdict = kpb_np_ingress(ctx, &reason);
+#endif
 	if (verdict == KPB_FAST_MISS) {
 		bpf_tail_call(ctx, &kpb_xdp_next, 0);
 		/* Only if the program array were empty: leave the packet to tc, counted as an error. */

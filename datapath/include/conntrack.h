@@ -171,8 +171,11 @@ struct {
 static __always_inline __u32 kpb_gen_read(void *map)
 {
 	__u32 zero = 0;
-	__u32 *g = bpf_map_lookup_elem(map, &zero);
+	__u32 *g;
 
+	if (KPB_ABL(KPB_ABL_GEN))
+		return 0;
+	g = bpf_map_lookup_elem(map, &zero);
 	return g ? *g : 0;
 }
 
@@ -288,6 +291,8 @@ static __always_inline struct kpb_ct_value *kpb_snat_get(__u8 family, const unio
 
 static __always_inline int kpb_ct_put(__u8 family, const union kpb_ct_key *k, const struct kpb_ct_value *v)
 {
+	if (KPB_ABL(KPB_ABL_CT_INSERT))
+		return 0;
 	if (family == KPB_AF_INET)
 		return bpf_map_update_elem(&kpb_ct4, &k->v4, v, BPF_ANY);
 	return bpf_map_update_elem(&kpb_ct6, &k->v6, v, BPF_ANY);

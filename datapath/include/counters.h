@@ -74,6 +74,8 @@ static __always_inline void kpb_count_exit(__u32 hook, int verdict, __u32 reason
 {
 	__u32 v;
 
+	if (KPB_ABL(KPB_ABL_COUNT))
+		return;
 	if (verdict == CTX_DROP)
 		v = KPB_CNT_VERDICT_DROP;
 #if defined(KPB_CTX_XDP)

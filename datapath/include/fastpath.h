@@ -9,8 +9,8 @@
  * What it costs, per packet: one conntrack lookup (two for a packet to a SNAT port that is not a
  * reply), two inlined array reads (generations), bpf_jiffies64 (inlined), direct loads and
  * stores, one checksum update per field, and for XDP no helper call at all when the packet leaves
- * by the device it came in on. tc adds bpf_l4_csum_replace (see ctx.h) and bpf_redirect. The
- * entry's expiry is written at most once a second.
+ * by the device it came in on. tc adds bpf_redirect (and bpf_csum_update for a CHECKSUM_COMPLETE
+ * IPv4 skb, see ctx.h). The entry's expiry is written at most once a second.
  * Include nodeport.h's dependencies first. */
 #ifndef KPB_FASTPATH_H
 #define KPB_FASTPATH_H
@@ -89,6 +89,51 @@ static __always_inline int kpb_fast_missed(void)
 	return KPB_FAST_MISS;
 }
 
+#if KPB_ABL(KPB_ABL_CT_MEMO)
+struct kpb_abl_ct { struct kpb_ct4_key k[2]; struct kpb_ct_value v[2]; __u32 used[2]; __u32 next; };
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct kpb_abl_ct);
+	__uint(max_entries, 1);
+} kpb_abl_ct_map SEC(".maps");
+
+static __always_inline bool kpb_abl_key_eq(const struct kpb_ct4_key *a, const struct kpb_ct4_key *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+
+	return x[0] == y[0] && x[1] == y[1];
+}
+
+/* The IPv4 lookup through a two-flow memo (the warm loop alternates two keys). */
+static __always_inline struct kpb_ct_value *kpb_abl_ct4(const struct kpb_ct4_key *k)
+{
+	__u32 zero = 0, i;
+	struct kpb_abl_ct *m = bpf_map_lookup_elem(&kpb_abl_ct_map, &zero);
+	struct kpb_ct_value *v;
+
+	if (!m)
+		return (void *)0;
+	if (m->used[0] && kpb_abl_key_eq(&m->k[0], k))
+		return &m->v[0];
+	if (m->used[1] && kpb_abl_key_eq(&m->k[1], k))
+		return &m->v[1];
+	v = (void *)0;
+	if (kpb_snat_port(k->dport))
+		v = bpf_map_lookup_elem(&kpb_snat4, k);
+	if (!v)
+		v = bpf_map_lookup_elem(&kpb_ct4, k);
+	if (!v)
+		return (void *)0;
+	i = m->next & 1;
+	m->next++;
+	m->k[i] = *k;
+	m->v[i] = *v;
+	m->used[i] = 1;
+	return &m->v[i];
+}
+#endif
+
 /* The entry for a tuple: a packet to a port of the SNAT range may be a SNAT flow's reply. */
 #define KPB_FAST_LOOKUP(snat_map, ct_map, k) ({                                       \
 	struct kpb_ct_value *_v = NULL;                                                  \
@@ -112,6 +157,8 @@ static __always_inline int kpb_fast4(kpb_ctx_t *ctx, __u32 *reason, bool egress)
 	__u8 proto;
 	int kind;
 
+	if (KPB_ABL(KPB_ABL_FAST_MISS))
+		return kpb_fast_missed();
 	ip = ctx_ptr(ctx, KPB_ETH_HLEN, sizeof(*ip) + 8);
 	if (!ip || *(__u8 *)ip != 0x45 || (ip->frag_off & bpf_htons(0x3fff)))
 		return KPB_FAST_MISS;
@@ -141,7 +188,11 @@ static __always_inline int kpb_fast4(kpb_ctx_t *ctx, __u32 *reason, bool egress)
 	k.dport = ports[1];
 	k.proto = proto;
 	k.pad[0] = k.pad[1] = k.pad[2] = 0;
+#if KPB_ABL(KPB_ABL_CT_MEMO)
+	v = kpb_abl_ct4(&k);
+#else
 	v = KPB_FAST_LOOKUP(kpb_snat4, kpb_ct4, &k);
+#endif
 	if (!v)
 		return kpb_fast_missed();
 	kind = kpb_fast_check(ctx, v, proto, ip->ttl, l3_len, egress);
@@ -162,6 +213,8 @@ static __always_inline int kpb_fast4(kpb_ctx_t *ctx, __u32 *reason, bool egress)
 		csum = (__u16 *)((__u8 *)(ip + 1) + KPB_UDP_CSUM_OFF);
 	}
 	ports = (__be16 *)(ip + 1);
+	if (KPB_ABL(KPB_ABL_NAT))
+		goto send;
 	ns = *(__u32 *)(v->nat_src + 12);
 	nd = *(__u32 *)(v->nat_dst + 12);
 	pseudo = csum_replace32(csum_replace32(0, ip->saddr, ns), ip->daddr, nd);
@@ -175,13 +228,8 @@ static __always_inline int kpb_fast4(kpb_ctx_t *ctx, __u32 *reason, bool egress)
 	kpb_ip4_csum_apply(ip, l3);
 	ports[0] = v->nat_sport;
 	ports[1] = v->nat_dport;
-#if defined(KPB_CTX_XDP)
-	if (l4len == 20 || *csum) {
-		__u16 c = csum_apply(*csum, pseudo + seg);
-
-		*csum = (l4len == 8 && c == 0) ? 0xffff : c;
-	}
-#endif
+	ctx_l4_csum_apply(ctx, csum, pseudo, seg, l4len == 8, true, 0);
+send:
 	if (kind == KPB_FAST_ROUTE) {
 		__u8 *eth = ctx_ptr(ctx, 0, 12);
 
@@ -189,14 +237,6 @@ static __always_inline int kpb_fast4(kpb_ctx_t *ctx, __u32 *reason, bool egress)
 			return KPB_FAST_MISS; /* unreachable: the IP header lies behind it */
 		kpb_copy12(eth, v->nh.macs);
 	}
-#if defined(KPB_CTX_SKB)
-	(void)csum; /* tc updates it through the helper, by offset */
-	if (ctx_l4_csum_update(ctx, KPB_ETH_HLEN + sizeof(*ip) + (l4len == 20 ? KPB_TCP_CSUM_OFF : KPB_UDP_CSUM_OFF),
-			       pseudo, seg, l4len == 8) < 0) {
-		*reason = KPB_CNT_ERROR;
-		return CTX_DROP;
-	}
-#endif
 	*reason = kpb_fast_reason(kind, v);
 	return kind == KPB_FAST_ROUTE ? ctx_redirect(ctx, v->nh.ifindex) : CTX_PASS;
 }
@@ -209,7 +249,7 @@ static __always_inline int kpb_fast6(kpb_ctx_t *ctx, __u32 *reason, bool egress)
 	__be16 *ports;
 	__u16 *csum;
 	__u32 l3_len, l4len;
-	__u64 pseudo, seg;
+	__u64 pseudo, seg, hop;
 	__u8 proto;
 	int kind;
 
@@ -263,18 +303,10 @@ static __always_inline int kpb_fast6(kpb_ctx_t *ctx, __u32 *reason, bool egress)
 	pseudo = csum_rewrite128(&ip6->saddr, v->nat_src, 0);
 	pseudo = csum_rewrite128(&ip6->daddr, v->nat_dst, pseudo);
 	seg = csum_replace16(csum_replace16(0, ports[0], v->nat_sport), ports[1], v->nat_dport);
-	if (kind == KPB_FAST_ROUTE)
-		ip6->hop_limit--;
+	hop = kind == KPB_FAST_ROUTE ? kpb_ip6_dec_hop(ip6) : 0;
 	ports[0] = v->nat_sport;
 	ports[1] = v->nat_dport;
-#if defined(KPB_CTX_XDP)
-	{
-		__u16 c = csum_apply(*csum, pseudo + seg);
-
-		/* IPv6 UDP always carries a checksum; 0 is sent as 0xffff. */
-		*csum = (l4len == 8 && c == 0) ? 0xffff : c;
-	}
-#endif
+	ctx_l4_csum_apply(ctx, csum, pseudo, seg, l4len == 8, false, hop);
 	if (kind == KPB_FAST_ROUTE) {
 		__u8 *eth = ctx_ptr(ctx, 0, 12);
 
@@ -282,14 +314,6 @@ static __always_inline int kpb_fast6(kpb_ctx_t *ctx, __u32 *reason, bool egress)
 			return KPB_FAST_MISS;
 		kpb_copy12(eth, v->nh.macs);
 	}
-#if defined(KPB_CTX_SKB)
-	(void)csum;
-	if (ctx_l4_csum_update(ctx, KPB_ETH_HLEN + sizeof(*ip6) + (l4len == 20 ? KPB_TCP_CSUM_OFF : KPB_UDP_CSUM_OFF),
-			       pseudo, seg, l4len == 8) < 0) {
-		*reason = KPB_CNT_ERROR;
-		return CTX_DROP;
-	}
-#endif
 	*reason = kpb_fast_reason(kind, v);
 	return kind == KPB_FAST_ROUTE ? ctx_redirect(ctx, v->nh.ifindex) : CTX_PASS;
 }

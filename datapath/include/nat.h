@@ -28,7 +28,10 @@ static __noinline int kpb_nat_rewrite(kpb_ctx_t *ctx, struct kpb_pkt *p, const s
 	__u64 pseudo, seg;
 	__be16 *ports;
 	__u32 old_ports;
+	__u64 hop = 0;
 
+	if (KPB_ABL(KPB_ABL_NAT))
+		return 0;
 	if (p->family == KPB_AF_INET) {
 		struct iphdr *ip = ctx_ptr(ctx, KPB_ETH_HLEN, sizeof(*ip));
 		__be32 ns = *(__u32 *)(v->nat_src + 12), nd = *(__u32 *)(v->nat_dst + 12);
@@ -51,7 +54,7 @@ static __noinline int kpb_nat_rewrite(kpb_ctx_t *ctx, struct kpb_pkt *p, const s
 		pseudo = csum_rewrite128(&ip6->saddr, v->nat_src, 0);
 		pseudo = csum_rewrite128(&ip6->daddr, v->nat_dst, pseudo);
 		if (route)
-			ip6->hop_limit--;
+			hop = kpb_ip6_dec_hop(ip6);
 	}
 	kpb_copy16(p->src, v->nat_src);
 	kpb_copy16(p->dst, v->nat_dst);
@@ -73,7 +76,7 @@ static __noinline int kpb_nat_rewrite(kpb_ctx_t *ctx, struct kpb_pkt *p, const s
 	p->dport = v->nat_dport;
 	if (p->proto == KPB_IPPROTO_SCTP)
 		return kpb_sctp_csum_fix(ctx, p, old_ports);
-	return ctx_l4_csum_update(ctx, kpb_l4_csum_off(p), pseudo, seg, p->proto == KPB_IPPROTO_UDP);
+	return ctx_l4_csum_update(ctx, kpb_l4_csum_off(p), pseudo, seg, p->proto == KPB_IPPROTO_UDP, p->family == KPB_AF_INET, hop);
 }
 
 /* Decrement the TTL / hop limit of a packet we route without NAT (DSR encapsulation of the inner
@@ -120,6 +123,8 @@ static __always_inline bool kpb_snat_addr_cfg(__u8 family, __u8 *out16)
 
 static __always_inline int kpb_snat_insert(__u8 family, const union kpb_ct_key *rk, const struct kpb_ct_value *rv)
 {
+	if (KPB_ABL(KPB_ABL_SNAT_INSERT))
+		return 0;
 	if (family == KPB_AF_INET)
 		return bpf_map_update_elem(&kpb_snat4, &rk->v4, rv, BPF_NOEXIST);
 	return bpf_map_update_elem(&kpb_snat6, &rk->v6, rv, BPF_NOEXIST);

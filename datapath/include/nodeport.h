@@ -185,7 +185,7 @@ static __always_inline struct kpb_np_scratch *kpb_np_scratch(void)
 	__u32 zero = 0;
 	struct kpb_np_scratch *s = bpf_map_lookup_elem(&kpb_np_scratch_map, &zero);
 
-	if (s)
+	if (s && !KPB_ABL(KPB_ABL_ZERO))
 		__builtin_memset(s, 0, sizeof(*s));
 	return s;
 }
@@ -239,12 +239,26 @@ static __always_inline void kpb_fib_lookup(kpb_ctx_t *ctx, __u8 family, __u8 pro
 /* kpb_fib_lookup through kpb_nh_cache: a complete answer for the destination, fresh and known to
  * carry packets of this size, is taken from the cache; otherwise the FIB is asked and a complete
  * answer remembered. */
+#if KPB_ABL(KPB_ABL_FIB_MEMO)
+struct kpb_abl_fib { struct kpb_nh_key k; struct kpb_nh_val v; __u32 used; };
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct kpb_abl_fib);
+	__uint(max_entries, 1);
+} kpb_abl_fib_map SEC(".maps");
+#endif
+
 static __noinline void kpb_fib_lookup_cached(kpb_ctx_t *ctx, __u8 family, __u16 l3_len, const __u8 *dst, struct kpb_fib *r)
 {
 	struct kpb_nh_key k = { .ifindex = ctx_ifindex(ctx) };
 	struct kpb_np_tmp *t = kpb_np_tmp();
 	struct kpb_nh_val *c, *nv;
 	__u32 gen = kpb_gen_read(&kpb_nh_gen);
+#if KPB_ABL(KPB_ABL_FIB_MEMO)
+	__u32 zero = 0;
+	struct kpb_abl_fib *m = bpf_map_lookup_elem(&kpb_abl_fib_map, &zero);
+#endif
 
 	if (!t) {
 		r->ret = -1;
@@ -252,7 +266,20 @@ static __noinline void kpb_fib_lookup_cached(kpb_ctx_t *ctx, __u8 family, __u16 
 	}
 	nv = &t->nv;
 	kpb_copy16(k.dst, dst);
+#if KPB_ABL(KPB_ABL_FIB_MEMO)
+	if (m && m->used && kpb_addr_eq(m->k.dst, k.dst) && m->k.ifindex == k.ifindex) {
+		c = &m->v;
+	} else {
+		c = bpf_map_lookup_elem(&kpb_nh_cache, &k);
+		if (c && m) {
+			m->k = k;
+			m->v = *c;
+			m->used = 1;
+		}
+	}
+#else
 	c = bpf_map_lookup_elem(&kpb_nh_cache, &k);
+#endif
 	if (c && c->nh.ifindex && c->nh.gen == gen && (l3_len <= c->nh.mtu || l3_len == 0)) {
 		r->ret = BPF_FIB_LKUP_RET_SUCCESS;
 		r->ifindex = c->nh.ifindex;
@@ -604,13 +631,54 @@ static __noinline int kpb_np_select(kpb_ctx_t *ctx, struct kpb_pkt *p, const str
 	return KPB_NP_CONTINUE;
 }
 
+#if KPB_ABL(KPB_ABL_SVC_MEMO)
+struct kpb_abl_svc { __u8 dst[16]; __be16 dport; __u8 proto; __u8 used; struct lb_service_value svc; struct kpb_target t; };
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct kpb_abl_svc);
+	__uint(max_entries, 1);
+} kpb_abl_svc_map SEC(".maps");
+
+static __always_inline struct kpb_abl_svc *kpb_abl_svc(const struct kpb_pkt *p)
+{
+	__u32 zero = 0;
+	struct kpb_abl_svc *m = bpf_map_lookup_elem(&kpb_abl_svc_map, &zero);
+
+	if (m && m->used == 2 && kpb_addr_eq(m->dst, p->dst) && m->dport == p->dport && m->proto == p->proto)
+		return m;
+	return (void *)0;
+}
+#endif
+
 static __always_inline int kpb_np_new(kpb_ctx_t *ctx, struct kpb_pkt *p, const struct lb_service_value *svc,
 				      struct kpb_target *t, __u32 *reason)
 {
 	int ret;
+#if KPB_ABL(KPB_ABL_SVC_MEMO)
+	__u32 zero = 0;
+	struct kpb_abl_svc *m = kpb_abl_svc(p);
 
+	if (m) {
+		*t = m->t;
+		ret = KPB_NP_CONTINUE;
+	} else {
+		__builtin_memset(t, 0, sizeof(*t));
+		ret = kpb_np_select(ctx, p, svc, t, reason);
+		m = bpf_map_lookup_elem(&kpb_abl_svc_map, &zero);
+		if (m && ret == KPB_NP_CONTINUE) {
+			kpb_copy16(m->dst, p->dst);
+			m->dport = p->dport;
+			m->proto = p->proto;
+			m->svc = *svc;
+			m->t = *t;
+			m->used = 2;
+		}
+	}
+#else
 	__builtin_memset(t, 0, sizeof(*t));
 	ret = kpb_np_select(ctx, p, svc, t, reason);
+#endif
 	if (ret == KPB_NP_REFUSE)
 		return kpb_np_refuse(ctx, p, svc->flags, reason);
 	if (ret != KPB_NP_CONTINUE)
@@ -766,6 +834,14 @@ static __noinline int kpb_np_ingress(kpb_ctx_t *ctx, __u32 *reason)
 		*reason = KPB_CNT_FRAGMENT;
 		return CTX_PASS;
 	}
+#if KPB_ABL(KPB_ABL_SVC_MEMO)
+	{
+		struct kpb_abl_svc *m = kpb_abl_svc(p);
+
+		if (m)
+			return kpb_np_new(ctx, p, &m->svc, &tmp->target, reason);
+	}
+#endif
 	switch (kpb_svc_lookup(p, &svc)) {
 	case KPB_SVC_FOUND:
 		return kpb_np_new(ctx, p, svc, &tmp->target, reason);

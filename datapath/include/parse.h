@@ -259,7 +259,7 @@ static __always_inline int kpb_parse_l4(kpb_ctx_t *ctx, struct kpb_pkt *p, __u32
 
 static __noinline int kpb_parse(kpb_ctx_t *ctx, struct kpb_pkt *p)
 {
-	__u32 len = ctx_len(ctx);
+	__u32 len = KPB_ABL(KPB_ABL_PARSE_LEN) ? ctx_len_cheap(ctx) : ctx_len(ctx);
 	__be16 *proto;
 	int ret;
 

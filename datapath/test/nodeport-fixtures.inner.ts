@@ -197,6 +197,86 @@ for (const f of FAMS) {
     assert.equal(e.p.udp?.sport, 30054);
   });
 
+  // CHECKSUM_COMPLETE skbs (BPF_F_TEST_SKB_CHECKSUM_COMPLETE): skb->csum sums the packet from the
+  // IP header on, and the kernel fails the run (EBADMSG) when the program leaves it disagreeing
+  // with the packet. Three packets per flow: the first selects (general path), the second makes
+  // the flow established (general path), the third takes the lean path. A routed flow also
+  // decrements the TTL / hop limit, which skb->csum must follow for IPv6 (no header checksum).
+  {
+    const runC = (hook: 'tc' | 'egress', frame: Buffer, verdict: number) => {
+      let r;
+      try {
+        r = (hook === 'tc' ? env.tcIngress : env.tcEgress).testRun({ data: frame, ctx: skbCtx(EXT0), checksumComplete: true });
+      } catch (err) {
+        const q = parse(frame);
+        throw new Error(`${hook} ${q.ip?.src} -> ${q.ip?.dst} ${q.tcp?.dport ?? q.udp?.dport} flags ${q.tcp?.flags}: ${(err as Error).message}`);
+      }
+      assert.equal(r.retval, verdict, `verdict of ${hook}`);
+      const p = parse(r.data);
+      assertValid(p);
+      return p;
+    };
+    const udpNoSum = (src: string, dst: string, sport: number, dport: number, srcMac: string = MAC.client, dstMac: string = MAC.ext0) =>
+      pkt().eth({ src: srcMac, dst: dstMac }).ip({ src, dst }).udp({ sport, dport, noChecksum: true }).payload('dns?').build();
+    /** The SNAT port the node gave the flow from the client's `sport` (remote backends). */
+    const snatPort = (sport: number) => env.ctEntries().find((e) => e.key.src === f.client && e.key.sport === sport)!.natSport;
+    const TCP3 = [TCP_FLAGS.SYN, TCP_FLAGS.ACK, TCP_FLAGS.ACK];
+    const REPLY3 = [TCP_FLAGS.SYN | TCP_FLAGS.ACK, TCP_FLAGS.ACK, TCP_FLAGS.ACK];
+    const cases: Array<{ name: string; v4only?: boolean; run: () => void }> = [
+      { name: 'TCP to a local backend and its reply', run: () => {
+        for (const fl of TCP3) assert.equal(runC('tc', tcpFrame(f.client, f.node, 40301, 30080, fl), TC.OK).ip?.dst, f.localBe);
+        for (const fl of REPLY3) {
+          assert.equal(runC('egress', tcpFrame(f.localBe, f.client, 8080, 40301, fl, 63, MAC.ext0, MAC.client), TC.OK).ip?.src, f.node);
+        }
+      } },
+      { name: 'TCP to a remote backend (routed: TTL/hop limit decremented) and its reply', run: () => {
+        for (const fl of TCP3) {
+          const p = runC('tc', tcpFrame(f.client, f.node, 40302, 30081, fl), TC.REDIRECT);
+          assert.equal(p.ip?.dst, f.remoteBe);
+          assert.equal(p.ip?.ttl, 63, 'TTL/hop limit decremented');
+        }
+        const port = snatPort(40302);
+        for (const fl of REPLY3) {
+          const p = runC('tc', tcpFrame(f.remoteBe, f.node, 8080, port, fl, 64, MAC.nodeB, MAC.ext0), TC.REDIRECT);
+          assert.equal(p.tcp?.dport, 40302);
+          assert.equal(p.ip?.ttl, 63, 'TTL/hop limit decremented');
+        }
+      } },
+      { name: 'UDP to a local backend and its reply', run: () => {
+        for (let i = 0; i < 3; i++) {
+          assert.equal(runC('tc', udpFrame(f.client, f.node, 5301, 30054), TC.OK).ip?.dst, f.localBe);
+          assert.equal(runC('egress', udpFrame(f.localBe, f.client, 5353, 5301, MAC.ext0, MAC.client), TC.OK).ip?.src, f.node);
+        }
+      } },
+      { name: 'UDP to a remote backend (routed) and its reply', run: () => {
+        for (let i = 0; i < 3; i++) {
+          const p = runC('tc', udpFrame(f.client, f.node, 5302, 30053), TC.REDIRECT);
+          assert.equal(p.ip?.dst, f.remoteBe);
+          assert.equal(p.ip?.ttl, 63, 'TTL/hop limit decremented');
+        }
+        const port = snatPort(5302);
+        for (let i = 0; i < 3; i++) assert.equal(runC('tc', udpFrame(f.remoteBe, f.node, 5353, port, MAC.nodeB, MAC.ext0), TC.REDIRECT).udp?.dport, 5302);
+      } },
+      { name: 'UDP with checksum 0 to a local and a remote backend, and replies (IPv4 only: IPv6 forbids it)', v4only: true, run: () => {
+        for (let i = 0; i < 3; i++) {
+          const p = runC('tc', udpNoSum(f.client, f.node, 5303, 30054), TC.OK);
+          assert.equal(p.ip?.dst, f.localBe);
+          assert.equal(p.udp?.checksum, 0, 'no checksum stays no checksum');
+          assert.equal(runC('egress', udpNoSum(f.localBe, f.client, 5353, 5303, MAC.ext0, MAC.client), TC.OK).udp?.checksum, 0);
+          const q = runC('tc', udpNoSum(f.client, f.node, 5304, 30053), TC.REDIRECT);
+          assert.equal(q.ip?.dst, f.remoteBe);
+          assert.equal(q.udp?.checksum, 0);
+        }
+        const port = snatPort(5304);
+        for (let i = 0; i < 3; i++) assert.equal(runC('tc', udpNoSum(f.remoteBe, f.node, 5353, port, MAC.nodeB, MAC.ext0), TC.REDIRECT).udp?.dport, 5304);
+      } },
+    ];
+    for (const c of cases) {
+      if (c.v4only && f.v !== 4) continue;
+      test(`${fam} tc, CHECKSUM_COMPLETE skb, skb->csum stays right: ${c.name}`, c.run);
+    }
+  }
+
   for (const hook of ['xdp', 'tc'] as const) {
     const fwdVerdict = hook === 'xdp' ? XDP.TX : TC.REDIRECT;
 
