@@ -8,8 +8,10 @@ import type { BpfMap, BpfProgram, Collection, RodataValue } from 'bpf-loader-nap
 import { addr16, addrText } from './packet.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
-export const XDP_OBJ = `${ROOT}build/bpf/xdp.bpf.o`;
-export const TC_OBJ = `${ROOT}build/bpf/tc.bpf.o`;
+/** The objects' folder: build/bpf, or KPB_BPF_DIR (the ablation builds of e2e/bench/ablate.ts). */
+export const BPF_OBJ_DIR = process.env.KPB_BPF_DIR ?? `${ROOT}build/bpf`;
+export const XDP_OBJ = `${BPF_OBJ_DIR}/xdp.bpf.o`;
+export const TC_OBJ = `${BPF_OBJ_DIR}/tc.bpf.o`;
 
 // Constants of the C headers (not layout, so BTF cannot supply them): lb_structs.h, counters.h,
 // conntrack.h. Keep in sync by hand.
@@ -71,8 +73,8 @@ export class NpEnv {
     this.tc = tc;
   }
 
-  /** Load both objects into a fresh pin folder (shared maps). */
-  static async load(rodata: Record<string, RodataValue> = {}, tag = 'np', sizes: Record<string, number> = {}): Promise<NpEnv> {
+  /** Load both objects (from `dir`: build/bpf unless told) into a fresh pin folder (shared maps). */
+  static async load(rodata: Record<string, RodataValue> = {}, tag = 'np', sizes: Record<string, number> = {}, dir = BPF_OBJ_DIR): Promise<NpEnv> {
     const pin = `/sys/fs/bpf/kpb-test-${process.pid}-${tag}-${Math.random().toString(36).slice(2, 8)}`;
     const open = (path: string) => {
       const o = BpfObject.open(path).setRodata(rodata);
@@ -80,8 +82,8 @@ export class NpEnv {
       return o;
     };
     try {
-      const tc = await open(TC_OBJ).load({ pinPath: pin });
-      const xdp = await open(XDP_OBJ).load({ pinPath: pin });
+      const tc = await open(`${dir}/tc.bpf.o`).load({ pinPath: pin });
+      const xdp = await open(`${dir}/xdp.bpf.o`).load({ pinPath: pin });
       return new NpEnv(pin, xdp, tc);
     } catch (err) {
       rmSync(pin, { recursive: true, force: true });

@@ -32,7 +32,7 @@ function figureBars(part: Part, p: unknown, match: RegExp, category: (f: Figure)
   }));
 }
 
-const HOOK_CONTENDER: Record<string, string> = { xdp: 'ours XDP', tc: 'ours tc', 'xdp-pass': 'XDP_PASS floor' };
+const HOOK_CONTENDER: Record<string, string> = { xdp: 'ours XDP', tc: 'ours tc', 'xdp-pass': 'XDP_PASS floor', 'tc-pass': 'TC_ACT_OK floor' };
 
 function progcostCharts(p: unknown): BenchChart[] {
   const out: BenchChart[] = [];
@@ -42,7 +42,7 @@ function progcostCharts(p: unknown): BenchChart[] {
     // Before issue 12: per-case pooled samples of one round.
     const cases = (p as { cases?: Array<{ hook: string; flow: string; ns: { p50: number } }> }).cases ?? [];
     p50 = cases.filter((c) => Number.isFinite(c.ns.p50)).map((c) => ({
-      category: c.hook === 'xdp-pass' ? 'no-op (method floor)' : c.flow, contender: HOOK_CONTENDER[c.hook] ?? c.hook, y: c.ns.p50,
+      category: c.hook === 'xdp-pass' || c.hook === 'tc-pass' ? 'no-op (method floor)' : c.flow, contender: HOOK_CONTENDER[c.hook] ?? c.hook, y: c.ns.p50,
       target: FIGURE_BOUNDS.find((b) => b.part === 'progcost' && b.field === `${c.hook}${c.flow[0].toUpperCase()}${c.flow.slice(1)}P50Ns`)?.atMost,
     }));
   }

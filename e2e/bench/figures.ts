@@ -27,7 +27,7 @@ export const UNITS: ReadonlyArray<readonly [string, string]> = [
 
 /** First words of a figure's name -> contender, longest first; the names the charts colour. */
 export const CONTENDER_PREFIXES: ReadonlyArray<readonly [string, string]> = [
-  ['xdpTxFloor', 'XDP_TX floor'], ['xdpPassFloor', 'XDP_PASS floor'], ['floor', 'XDP_PASS floor'],
+  ['xdpTxFloor', 'XDP_TX floor'], ['xdpPassFloor', 'XDP_PASS floor'], ['tcPassFloor', 'TC_ACT_OK floor'], ['floor', 'XDP_PASS floor'],
   ['oursXdp', 'ours XDP'], ['oursTc', 'ours tc'], ['ours', 'ours'], ['xdp', 'ours XDP'], ['tc', 'ours tc'],
   ['nftables', 'kube-proxy nftables'], ['iptables', 'kube-proxy iptables'], ['routing', 'routing (no NAT)'],
 ];

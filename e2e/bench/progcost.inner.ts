@@ -12,15 +12,20 @@
 // warm (repeat=N): a second conntrack entry maps the translated packet back to the original one,
 // so every repetition is a full established forward; the TTL starts at 255 and N stays below it.
 // The programs are attached to a spare device first, so test_run does not rewrite the XDP
-// dispatcher on every call (measuring.md).
+// dispatcher on every call (measuring.md). The XDP_PASS floor program is attached too (to another
+// spare device): an attached XDP program is called directly from the dispatcher, a detached one
+// through a retpolined indirect call, ~25 ns more at repeat=1 on this VM, so a detached floor
+// would not be the floor of the attached program it is subtracted from. The tc floor (TC_ACT_OK)
+// has no dispatcher: tc's test_run always calls indirectly, as it does for our tc program.
 import { NpEnv, SVC, HOOK, xdpCtx, skbCtx, XDP, TC } from '../../datapath/test/np-env.ts';
 import { pkt, parse, PROTO } from '../../datapath/test/packet.ts';
 import { BpfObject, attachXdp, attachTc } from 'bpf-loader-napi';
 import { writeMirror } from './progcost-mirror.ts';
 
-const [ifindexArg, spareArg, nodeIp, clientIp, backendIp, extIp, clientMac, nodeMac, samplesArg, roundsArg, passObj] = process.argv.slice(2);
+const [ifindexArg, spareArg, passSpareArg, nodeIp, clientIp, backendIp, extIp, clientMac, nodeMac, samplesArg, roundsArg, passObj, tcPassObj] = process.argv.slice(2);
 const ifindex = Number(ifindexArg);
 const spare = Number(spareArg);
+const passSpare = Number(passSpareArg);
 const samples = Number(samplesArg ?? 20000);
 const rounds = Number(roundsArg ?? 3);
 const NODEPORT = 30080;
@@ -29,7 +34,7 @@ const NEW_FLOWS = 2000; // under half of the SNAT range (61000-65535), so bounde
 
 interface Series { ns: number[]; verdicts: Record<string, number> }
 interface Round {
-  floor: Series; xdpEstablished: Series; xdpNew: Series; tcEstablished: Series; tcNew: Series;
+  floor: Series; tcFloor: Series; xdpEstablished: Series; xdpNew: Series; tcEstablished: Series; tcNew: Series;
   xdpWarmNs: number[]; tcWarmNs: number[]; xdpPassWarmNs: number[];
 }
 
@@ -46,10 +51,12 @@ try {
   const frame = (sport: number, dst = nodeIp, dport = NODEPORT, ttl = 64): Buffer => pkt().eth({ src: clientMac, dst: nodeMac })
     .ipv4({ src: clientIp, dst, ttl }).udp({ sport, dport }).payload(new Uint8Array(18)).build() as Buffer;
   const pass = await BpfObject.open(passObj).load({});
+  const tcPass = await BpfObject.open(tcPassObj).load({});
   links.push(attachXdp(env.xdpProg, spare, { mode: 'native' }));
+  links.push(attachXdp(pass.program('kpb_bench_pass'), passSpare, { mode: 'native' }));
   links.push(attachTc(env.tcIngress, spare, { direction: 'ingress' }));
-  const run = (hook: 'xdp' | 'tc' | 'pass', data: Buffer, repeat = 1) => (hook === 'tc'
-    ? env.tcIngress.testRun({ data, ctx: skbCtx(ifindex), repeat })
+  const run = (hook: 'xdp' | 'tc' | 'pass' | 'tc-pass', data: Buffer, repeat = 1) => (hook === 'tc' || hook === 'tc-pass'
+    ? (hook === 'tc' ? env.tcIngress : tcPass.program('kpb_bench_tc_pass')).testRun({ data, ctx: skbCtx(ifindex), repeat })
     : (hook === 'xdp' ? env.xdpProg : pass.program('kpb_bench_pass')).testRun({ data, ctx: xdpCtx(ifindex, data.length), repeat }));
 
   const measure = (hook: 'xdp' | 'tc', newFlows: boolean, round: number): Series => {
@@ -66,11 +73,11 @@ try {
     }
     return { ns, verdicts };
   };
-  const floor = (): Series => {
+  const floor = (hook: 'pass' | 'tc-pass'): Series => {
     const f = frame(10_000);
     const ns: number[] = [];
-    for (let i = 0; i < samples; i++) ns.push(run('pass', Buffer.from(f)).durationNs);
-    return { ns, verdicts: { [XDP.PASS]: samples } };
+    for (let i = 0; i < samples; i++) ns.push(run(hook, Buffer.from(f)).durationNs);
+    return { ns, verdicts: { [hook === 'pass' ? XDP.PASS : TC.OK]: samples } };
   };
   /** repeat=WARM_REPEAT averages over an established flow that its mirror entry keeps translating. */
   const warm = (hook: 'xdp' | 'tc' | 'pass', reps: number): number[] => {
@@ -94,7 +101,8 @@ try {
   for (let round = 0; round < rounds; round++) {
     // Alternate the contenders inside a round, so machine noise hits them alike.
     out.push({
-      floor: floor(),
+      floor: floor('pass'),
+      tcFloor: floor('tc-pass'),
       xdpEstablished: measure('xdp', false, round),
       xdpNew: measure('xdp', true, round),
       tcEstablished: measure('tc', false, round),
@@ -104,7 +112,9 @@ try {
       xdpPassWarmNs: warm('pass', 200),
     });
   }
+  for (const l of links.splice(0).reverse()) l.detach();
   pass.close();
+  tcPass.close();
   process.stdout.write(JSON.stringify({
     rounds: out,
     expect: { xdpTx: XDP.TX, tcRedirect: TC.REDIRECT, tcOk: TC.OK },

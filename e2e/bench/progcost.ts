@@ -15,12 +15,13 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { run } from '../cluster/run.ts';
 import { createFixtureTopology, MAC } from '../../datapath/test/np-topology.ts';
-import { BPF_DIR, notRun, type BenchContext, type NotRun } from './context.ts';
+import { BPF_OBJ_DIR } from '../../datapath/test/np-env.ts';
+import { notRun, type BenchContext, type NotRun } from './context.ts';
 import { quantile, summarize, type Summary } from './stats.ts';
 
 export interface ProgCostCase {
-  /** xdp-pass/baseline: a program that only returns XDP_PASS, the method's own overhead. */
-  hook: 'xdp' | 'tc' | 'xdp-pass';
+  /** xdp-pass/tc-pass baseline: a program that only returns XDP_PASS / TC_ACT_OK, the method's own overhead. */
+  hook: 'xdp' | 'tc' | 'xdp-pass' | 'tc-pass';
   flow: 'established' | 'new' | 'baseline';
   /** All rounds' repeat=1 samples pooled. */
   ns: Summary;
@@ -30,7 +31,10 @@ export interface ProgCostCase {
 
 /** The issue's figures: medians over rounds of each round's p50 (ns). */
 export interface ProgCostFigures {
+  /** XDP_PASS, attached like our XDP program (called directly by the dispatcher). */
   floorP50Ns: number;
+  /** TC_ACT_OK: tc's own fixed part (an skb test run, always an indirect call). */
+  tcPassFloorP50Ns: number;
   xdpEstablishedP50Ns: number;
   xdpNewP50Ns: number;
   tcEstablishedP50Ns: number;
@@ -65,34 +69,40 @@ const EXT_IP = '203.0.113.10';
 
 interface Series { ns: number[]; verdicts: Record<string, number> }
 interface InnerRound {
-  floor: Series; xdpEstablished: Series; xdpNew: Series; tcEstablished: Series; tcNew: Series;
+  floor: Series; tcFloor: Series; xdpEstablished: Series; xdpNew: Series; tcEstablished: Series; tcNew: Series;
   xdpWarmNs: number[]; tcWarmNs: number[]; xdpPassWarmNs: number[];
 }
 
 const median = (xs: number[]): number => quantile(xs, 0.5);
 
 export async function measureProgCost(o: { samples: number; rounds: number; outDir: string; log?: (m: string) => void }): Promise<ProgCost | NotRun> {
-  for (const f of [join(BPF_DIR, 'xdp.bpf.o'), join(BPF_DIR, 'tc.bpf.o'), ADDON]) {
+  // build/bpf, or KPB_BPF_DIR's objects (np-env.ts), e.g. another branch's for an A/B comparison.
+  const bpfDir = BPF_OBJ_DIR;
+  for (const f of [join(bpfDir, 'xdp.bpf.o'), join(bpfDir, 'tc.bpf.o'), ADDON]) {
     if (!existsSync(f)) return notRun(`${f} not built (make build)`);
   }
   if (process.getuid?.() !== 0) return notRun('needs root (namespaces, BPF)');
   const passObj = join(o.outDir, 'xdp-pass.bpf.o');
+  const tcPassObj = join(o.outDir, 'tc-pass.bpf.o');
   await run(['clang', '-O2', '-target', 'bpf', '-c', join(import.meta.dirname, 'xdp-pass.bpf.c'), '-o', passObj]);
+  await run(['clang', '-O2', '-target', 'bpf', '-c', join(import.meta.dirname, 'tc-pass.bpf.c'), '-o', tcPassObj]);
   const load0 = loadavg()[0];
   const topo = createFixtureTopology('pcost');
   try {
     // The warm loop's ExternalIP must be routable for its mirror packet (progcost.inner.ts).
     topo.ns.ip('route', 'add', '203.0.113.0/24', 'via', '192.0.2.12', 'dev', 'ext0');
     const inner = join(import.meta.dirname, 'progcost.inner.ts');
-    const args = [String(topo.ext0), String(topo.ext1), NODE, CLIENT, BACKEND, EXT_IP, MAC.client, MAC.ext0,
-      String(o.samples), String(o.rounds), passObj];
+    // ext1p (ext1's peer) is the floor program's spare device.
+    const args = [String(topo.ext0), String(topo.ext1), String(topo.ns.ifindex('ext1p')), NODE, CLIENT, BACKEND, EXT_IP, MAC.client, MAC.ext0,
+      String(o.samples), String(o.rounds), passObj, tcPassObj];
     // `ip netns exec` gives the process a fresh /sys without bpffs; mount a private one for its pins.
-    const r = await run(['ip', 'netns', 'exec', topo.ns.name, 'sh', '-c', 'mount -t bpf bpf /sys/fs/bpf && exec "$@"', 'sh',
+    const r = await run(['ip', 'netns', 'exec', topo.ns.name, 'env', `KPB_BPF_DIR=${bpfDir}`, 'sh', '-c', 'mount -t bpf bpf /sys/fs/bpf && exec "$@"', 'sh',
       process.execPath, inner, ...args], { timeoutMs: 900_000, allowFailure: true });
     if (r.code !== 0) return notRun(`test-run helper failed: ${r.stderr.trim().split('\n').slice(-3).join(' ')}`);
     const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as { rounds: InnerRound[]; counters: Record<string, Record<string, number>> };
     const perRound: ProgCostFigures[] = j.rounds.map((x) => ({
       floorP50Ns: median(x.floor.ns),
+      tcPassFloorP50Ns: median(x.tcFloor.ns),
       xdpEstablishedP50Ns: median(x.xdpEstablished.ns),
       xdpNewP50Ns: median(x.xdpNew.ns),
       tcEstablishedP50Ns: median(x.tcEstablished.ns),
@@ -104,7 +114,7 @@ export async function measureProgCost(o: { samples: number; rounds: number; outD
     const fig = (k: keyof ProgCostFigures): number => median(perRound.map((x) => x[k]));
     const cases: ProgCostCase[] = [];
     const raw: Record<string, number[]> = {};
-    for (const [key, hook, flow] of [['floor', 'xdp-pass', 'baseline'], ['xdpEstablished', 'xdp', 'established'], ['xdpNew', 'xdp', 'new'],
+    for (const [key, hook, flow] of [['floor', 'xdp-pass', 'baseline'], ['tcFloor', 'tc-pass', 'baseline'], ['xdpEstablished', 'xdp', 'established'], ['xdpNew', 'xdp', 'new'],
       ['tcEstablished', 'tc', 'established'], ['tcNew', 'tc', 'new']] as const) {
       const ns = j.rounds.flatMap((x) => x[key].ns);
       const verdicts: Record<string, number> = {};
@@ -114,7 +124,7 @@ export async function measureProgCost(o: { samples: number; rounds: number; outD
     }
     const out: ProgCost = {
       status: 'ok', samples: o.samples, rounds: o.rounds,
-      floorP50Ns: fig('floorP50Ns'), xdpEstablishedP50Ns: fig('xdpEstablishedP50Ns'), xdpNewP50Ns: fig('xdpNewP50Ns'),
+      floorP50Ns: fig('floorP50Ns'), tcPassFloorP50Ns: fig('tcPassFloorP50Ns'), xdpEstablishedP50Ns: fig('xdpEstablishedP50Ns'), xdpNewP50Ns: fig('xdpNewP50Ns'),
       tcEstablishedP50Ns: fig('tcEstablishedP50Ns'), tcNewP50Ns: fig('tcNewP50Ns'),
       xdpEstablishedWarmNs: fig('xdpEstablishedWarmNs'), tcEstablishedWarmNs: fig('tcEstablishedWarmNs'), floorWarmNs: fig('floorWarmNs'),
       perRound, cases, raw, counters: j.counters, loadavg: [load0, loadavg()[0]],
