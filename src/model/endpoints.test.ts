@@ -85,3 +85,18 @@ test('mergeSliceEndpoints deduplicates across slices preferring the non-terminat
     assert.deepEqual(merged.get(KEY)!.map((e) => `${e.ip}:${e.terminating}`), ['198.18.1.5:false', '198.18.1.7:false', '198.18.1.9:false']);
   }
 });
+
+test('mergeSliceEndpoints returns a lone slice as is when it is canonical, and a sorted copy otherwise', () => {
+  // endpointsFromSlice sorts each port's endpoints (string order of the address, then port).
+  const lone = endpointsFromSlice(slice('web', 's1', [{ ip: '198.18.1.9' }, { ip: '198.18.1.10' }, { ip: '198.18.1.5' }]), 'node-a').endpoints;
+  assert.deepEqual(lone.get(KEY)!.map((e) => e.ip), ['198.18.1.10', '198.18.1.5', '198.18.1.9']);
+  const merged = mergeSliceEndpoints([['s1', lone]]);
+  assert.equal(merged, lone, 'the slice Map itself: no second Map and list per Service');
+  // A slice Map not in that order (keys unsorted, a list unsorted, an empty list) is copied, canonical.
+  const [a, b, c] = lone.get(KEY)!;
+  const odd = new Map([['web:z/TCP/IPv4', [c!, a!]], ['web:a/TCP/IPv4', [b!]], ['web:m/TCP/IPv4', []]]);
+  const copy = mergeSliceEndpoints([['s1', odd]]);
+  assert.notEqual(copy, odd);
+  assert.deepEqual([...copy].map(([k, eps]) => `${k}=${eps.map((e) => e.ip).join(',')}`), ['web:a/TCP/IPv4=198.18.1.5', 'web:z/TCP/IPv4=198.18.1.10,198.18.1.9']);
+  assert.deepEqual(odd.get('web:z/TCP/IPv4')!.map((e) => e.ip), ['198.18.1.9', '198.18.1.10'], 'the input is not reordered');
+});

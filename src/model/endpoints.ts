@@ -39,6 +39,27 @@ const IP_PROTOCOLS: Record<string, number> = { TCP: 6, UDP: 17, SCTP: 132 };
 
 const byAddressPort = (a: EndpointInfo, b: EndpointInfo) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : a.port - b.port);
 
+/** Sorts `eps` by address and port unless it is in that order already. */
+function inOrder(eps: EndpointInfo[]): void {
+  for (let i = 1; i < eps.length; i++) {
+    if (byAddressPort(eps[i - 1]!, eps[i]!) > 0) {
+      eps.sort(byAddressPort);
+      return;
+    }
+  }
+}
+
+/** True when `m` is what mergeSliceEndpoints makes of it alone: keys sorted, lists non-empty and sorted. */
+function isCanonical(m: SliceEndpoints): boolean {
+  let prev: string | null = null;
+  for (const [key, eps] of m) {
+    if (eps.length === 0 || (prev !== null && prev >= key)) return false;
+    for (let i = 1; i < eps.length; i++) if (byAddressPort(eps[i - 1]!, eps[i]!) > 0) return false;
+    prev = key;
+  }
+  return true;
+}
+
 /** True when two endpoint lists say the same (the change tracker drops a change that flapped back). */
 export function sameEndpoints(a: readonly EndpointInfo[], b: readonly EndpointInfo[]): boolean {
   if (a.length !== b.length) return false;
@@ -149,6 +170,9 @@ export function endpointsFromSlice(slice: EndpointSliceProjection, nodeName: str
         zoneHints: e.zoneHints, nodeHints: e.nodeHints,
       };
     }
+    // In the merged order already, so that a Service's only slice is its merged endpoints as is
+    // (mergeSliceEndpoints): one list and one Map per Service instead of two.
+    inOrder(out);
     endpoints.set(key, out);
   });
   return { endpoints, problems };
@@ -163,7 +187,11 @@ export function endpointsFromSlice(slice: EndpointSliceProjection, nodeName: str
 export function mergeSliceEndpoints(slices: Iterable<[string, SliceEndpoints]>): Map<string, EndpointInfo[]> {
   const ordered = [...slices].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   if (ordered.length === 1) {
-    // One slice (most Services): its addresses are unique per port already; only the order is made canonical.
+    // One slice (most Services): its addresses are unique per port already; only the order is made
+    // canonical, and endpointsFromSlice made it so (then the slice's own Map is the result: neither
+    // is ever mutated).
+    const only = ordered[0]![1];
+    if (isCanonical(only)) return only;
     const out = new Map<string, EndpointInfo[]>();
     for (const key of [...ordered[0]![1].keys()].sort()) {
       const eps = ordered[0]![1].get(key)!;
