@@ -4,7 +4,8 @@
 // or serving-terminating. The removed pod keeps running and would keep answering, so only the
 // agent's socket terminator can make the clients notice: they must get an error within 2 s, and a
 // UDP client that reconnects must be served by the remaining endpoint. From outside, a UDP flow to
-// a NodePort whose backend left must move to the live one (its conntrack entries deleted).
+// a NodePort whose backend left must move to the live one (its conntrack entries deleted). Sockets
+// opened before an agent restart are ended by the restarted agent too.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -13,7 +14,7 @@ import { startCluster, type Cluster } from '../cluster/cluster.ts';
 import { endpointSliceFor, type SliceEndpoint } from '../cluster/endpoint-slice.ts';
 import { Proc } from '../cluster/proc.ts';
 import { echo, httpGet, startEchoServer } from '../cluster/workload.ts';
-import { eventually, sleep, startAgents } from './support.ts';
+import { eventually, sleep, startAgents, startReadyAgent } from './support.ts';
 
 const NS = 'kpb-stale';
 const PORT = 8080;
@@ -30,13 +31,14 @@ function events(p: Proc): Event[] {
 
 describe('connections to backends that stop serving', () => {
   let cluster: Cluster;
+  let agents: Awaited<ReturnType<typeof startAgents>>;
   const slicePorts = [{ name: 'tcp', port: PORT, protocol: 'TCP' as const }, { name: 'udp', port: PORT, protocol: 'UDP' as const }];
 
   before(async () => {
     cluster = await startCluster();
     for (const p of [cluster.nodes['node-a'].pods[1]!, cluster.nodes['node-b'].pods[0]!]) await startEchoServer(p.place, p.name, [PORT], cluster.teardown);
     await cluster.admin.createNamespace(NS);
-    await startAgents(cluster, ['--bpf-xdp=generic']);
+    agents = await startAgents(cluster, ['--bpf-xdp=generic']);
   });
 
   after(async () => {
@@ -57,8 +59,9 @@ describe('connections to backends that stop serving', () => {
    * Holds COUNT UDP sockets and COUNT TCP connections from a1 to the ClusterIP of `name`, backed by
    * a2 and b1; then replaces the slice with `change(victim, survivor)`, the victim being the
    * endpoint the first UDP socket reached; waits `watchMs`. Returns what the client saw.
+   * `beforeChange` runs once the sockets are held, before the slice changes.
    */
-  async function holdAndChange(name: string, change: (victim: Target, survivor: Target) => SliceEndpoint[], watchMs: number) {
+  async function holdAndChange(name: string, change: (victim: Target, survivor: Target) => SliceEndpoint[], watchMs: number, beforeChange?: (client: Proc) => Promise<void>) {
     const a1 = cluster.nodes['node-a'].pods[0]!;
     const backends = [cluster.nodes['node-a'].pods[1]!, cluster.nodes['node-b'].pods[0]!];
     const svc = await cluster.admin.createService(NS, service(name));
@@ -71,6 +74,7 @@ describe('connections to backends that stop serving', () => {
     const ready = events(client).find((e) => e.event === 'ready')!;
     const victim = backends.find((b) => b.name === ready.udp![0])!;
     const survivor = backends.find((b) => b !== victim)!;
+    await beforeChange?.(client);
     const changedAt = Date.now();
     await replaceSlice(endpointSliceFor(name, 'IPv4', change(victim, survivor), slicePorts));
     await sleep(watchMs);
@@ -111,6 +115,17 @@ describe('connections to backends that stop serving', () => {
 
   test('an endpoint that stops being ready (not serving-terminating) ends its connections the same way', async (t) => {
     const r = await holdAndChange('unready', (victim, survivor) => [{ target: survivor }, { target: victim, ready: false, serving: false, terminating: false }], 3_000);
+    assertEnded(r, t);
+  });
+
+  test('sockets opened before an agent restart are ended the same way by the restarted agent', async (t) => {
+    // The new agent never saw these connect()s: it must find them through the pinned reverse-NAT
+    // entries the previous agent's socket programs wrote.
+    const r = await holdAndChange('restarted', (_victim, survivor) => [{ target: survivor }], 3_000, async (client) => {
+      await agents['node-a'].stop();
+      agents['node-a'] = await startReadyAgent(cluster.nodes['node-a'], ['--v=2', '--bpf-xdp=generic']);
+      assert.deepEqual(events(client).filter((e) => e.event === 'error' || e.event === 'close'), [], 'no socket ended by the restart itself');
+    });
     assertEnded(r, t);
   });
 
