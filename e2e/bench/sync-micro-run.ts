@@ -45,6 +45,7 @@ import { ServiceChangeTracker, type ServicePortMap } from '../../src/model/servi
 import { LbIds } from '../../src/dataplane/ids.ts';
 import { BpfLbMapIo } from '../../src/dataplane/bpf-map-writer.ts';
 import { LbProgrammer } from '../../src/dataplane/lb-programmer.ts';
+import { runSteps } from '../../src/runner/run-steps.ts';
 import { LB_MAP_NAMES, type LbMapName } from '../../src/translate/lb-types.ts';
 
 const { values } = parseArgs({
@@ -54,12 +55,22 @@ const { values } = parseArgs({
     changes: { type: 'string', default: '200' },
     variant: { type: 'string', default: 'distinct' },
     json: { type: 'boolean', default: false },
+    'verify-every': { type: 'string', default: '0' },
+    'verify-blocking': { type: 'boolean', default: false },
   },
 });
 const N = Number(values.services);
 const E = Number(values.endpoints);
 const CHANGES = Number(values.changes);
 const variant = String(values.variant);
+// As the agent does every sync period (sync-coordinator.ts, proxy-server.ts): every Nth change
+// arrives VERIFY_CHANGE_AT_MS into a verifying sync (the maps compared with the state), and is
+// timed from then to the end of the sync that programs it. The comparison runs in slices that
+// give way to changes (run-steps.ts), or in one piece with --verify-blocking (as before issue 10's
+// p99 work). 0: no verifying syncs.
+const VERIFY_EVERY = Number(values['verify-every']);
+const VERIFY_BLOCKING = values['verify-blocking'];
+const VERIFY_CHANGE_AT_MS = 5;
 if (!['distinct', 'shared', 'conflict'].includes(variant)) throw new Error(`unknown --variant ${variant}: distinct, shared or conflict`);
 if (process.getuid?.() !== 0) throw new Error('sync-micro needs root (it creates BPF maps)');
 const log = (msg: string) => { if (!values.json) console.log(msg); };
@@ -135,12 +146,12 @@ const endpointsMap: EndpointsMap = new Map();
 const ids = new LbIds({ now: () => Date.now() });
 let programmer: LbProgrammer;
 const node = { name: 'node-a', labels: {}, nodeIPs: ['192.0.2.11'], nodePortAddresses: ['192.0.2.11'], localhostNodePorts: true };
-function sync(mode: 'full' | 'partial'): void {
+function sync(mode: 'full' | 'partial', verify = false): void {
   const ta = performance.now();
   const a = svcT.apply(serviceMap);
   const b = epT.apply(endpointsMap);
   if (mode === 'full') log(`trackers applied in ${(performance.now() - ta).toFixed(0)} ms`);
-  const r = programmer.program(serviceMap, endpointsMap, new Set([...a.updatedServices, ...b.updatedServices]), mode);
+  const r = programmer.program(serviceMap, endpointsMap, new Set([...a.updatedServices, ...b.updatedServices]), mode, verify);
   if (!r.ok) throw new Error(`sync failed: ${r.failures[0]?.message}`);
   if (r.notProgrammed > 0) throw new Error(`${r.notProgrammed} Services did not fit in the maps`);
 }
@@ -221,6 +232,10 @@ log(`first full programming ${firstSyncMs.toFixed(0)} ms (listed after ${listedM
 
 await slices.watching();
 const times: number[] = [];
+const verifyTimes: number[] = [];
+const verifyChangeTimes: number[] = [];
+let verifiesFinished = 0;
+let verifiesDropped = 0;
 const gen = new Map<number, number>();
 for (let c = 0; c < CHANGES; c++) {
   // One EndpointSlice change: a slice of service i gets new endpoints.
@@ -229,10 +244,41 @@ for (let c = 0; c < CHANGES; c++) {
   const g = (gen.get(i * slicesPerService + k) ?? 0) + 1;
   gen.set(i * slicesPerService + k, g);
   const next = sliceOf(i, k, g);
+  if (VERIFY_EVERY > 0 && (c + 1) % VERIFY_EVERY === 0) {
+    // The change arrives while a verifying sync compares the maps.
+    const tv = performance.now();
+    const arrival = tv + VERIFY_CHANGE_AT_MS;
+    const timer = new Promise<void>((r) => setTimeout(() => { slices.emit(next); r(); }, VERIFY_CHANGE_AT_MS));
+    if (VERIFY_BLOCKING) {
+      sync('partial', true);
+    } else {
+      sync('partial');
+      const v = await runSteps(programmer.verifySteps(), { sliceMs: 4, now: () => performance.now(), stop: () => epT.pendingCount > 0 });
+      if (v.done) verifiesFinished++;
+      else verifiesDropped++;
+    }
+    verifyTimes.push(performance.now() - tv);
+    await timer;
+    sync('partial');
+    times.push(performance.now() - arrival);
+    verifyChangeTimes.push(performance.now() - arrival);
+    continue;
+  }
   const t = performance.now();
   slices.emit(next);
   sync('partial');
   times.push(performance.now() - t);
+}
+// Verifying syncs with no change arriving: how long a full comparison takes (and repairs nothing).
+const fullVerifyTimes: number[] = [];
+for (let k = 0; VERIFY_EVERY > 0 && k < 3; k++) {
+  const tv = performance.now();
+  if (VERIFY_BLOCKING) sync('partial', true);
+  else {
+    const v = await runSteps(programmer.verifySteps(), { sliceMs: 4, now: () => performance.now(), stop: () => epT.pendingCount > 0 });
+    if (!v.done || v.value.repaired > 0) throw new Error('a verifying run with nothing changing did not finish cleanly');
+  }
+  fullVerifyTimes.push(performance.now() - tv);
 }
 await informers.stop();
 const cpu = process.cpuUsage(cpu0);
@@ -255,6 +301,13 @@ const out = {
   firstSyncCpuMs: Math.round((firstSyncCpu.user + firstSyncCpu.system) / 1000), serverMs: Math.round(serverMs()),
   heapTotalMiB: +(mem.heapTotal / 2 ** 20).toFixed(1), externalMiB: +(mem.external / 2 ** 20).toFixed(1),
   mallocTrims: trimmer.trims,
+  ...(VERIFY_EVERY > 0 ? {
+    verifyEvery: VERIFY_EVERY, verifyBlocking: VERIFY_BLOCKING, verifySyncs: verifyTimes.length, verifiesFinished, verifiesDropped,
+    // A change arriving during a verifying sync: arrival -> programmed.
+    changeDuringVerifyMaxMs: +Math.max(...verifyChangeTimes).toFixed(2), changeDuringVerifyP50Ms: +q(verifyChangeTimes, 0.5).toFixed(2),
+    // A whole comparison with nothing arriving (its wall time, slices and turns included).
+    fullVerifyMs: fullVerifyTimes.map((x) => Math.round(x)),
+  } : {}),
 };
 for (const m of maps.values()) m.close();
 console.log(values.json ? JSON.stringify(out) : out);

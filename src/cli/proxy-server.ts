@@ -41,6 +41,7 @@ import { Datapath } from '../dataplane/datapath.ts';
 import { DatapathLifecycle } from '../dataplane/datapath-lifecycle.ts';
 import { LbIds } from '../dataplane/ids.ts';
 import { LbProgrammer } from '../dataplane/lb-programmer.ts';
+import { runSteps } from '../runner/run-steps.ts';
 import { demandOf, sizeMaps } from '../dataplane/map-sizes.ts';
 import { systemClock, systemTimers } from '../health/clock.ts';
 import { startProxyServers } from '../health/proxy-servers.ts';
@@ -62,11 +63,13 @@ import { primaryNodeIPs, resolveNodePortAddresses } from '../model/node-port-add
 import { objectRef, type Problem } from '../model/problem.ts';
 import { ServiceChangeTracker, type ServicePortMap } from '../model/service-change-tracker.ts';
 import { BoundedFrequencyRunner } from '../runner/bounded-frequency-runner.ts';
-import { SyncCoordinator, type SyncMode } from '../runner/sync-coordinator.ts';
+import { SyncCoordinator, type SyncMode, type SyncOutcome } from '../runner/sync-coordinator.ts';
 import { ProblemLog } from './problem-log.ts';
 import type { ProxyOptions } from './proxy-options.ts';
 
 const FAMILIES: IpFamily[] = ['IPv4', 'IPv6'];
+/** The most a change waits for a verifying sync's comparison: a tenth of the change p99 target. */
+const VERIFY_SLICE_MS = 4;
 /** Modes of a stock configuration; all of them run the BPF datapath. */
 const KNOWN_MODES = new Set(['', 'iptables', 'nftables', 'ipvs']);
 
@@ -196,7 +199,7 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
   });
   cleanups.push(() => healthServers?.close());
 
-  const sync = async (mode: SyncMode): Promise<{ ok: boolean }> => {
+  const sync = async (mode: SyncMode): Promise<SyncOutcome> => {
     const start = performance.now();
     const { updatedServices } = svcTracker.apply(serviceMap);
     const ep = epTracker.apply(endpointsMap);
@@ -230,7 +233,28 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
       { families: FAMILIES, maglev, dsr, dsrTcpOnly: bpf.lbMode === 'hybrid' },
     );
     const changed = new Set([...updatedServices, ...ep.updatedServices]);
-    const r = programmer.program(serviceMap, endpointsMap, changed, mode === 'full' || nodeChanged ? 'full' : 'partial', mode === 'verify');
+    const r = programmer.program(serviceMap, endpointsMap, changed, mode === 'full' || nodeChanged ? 'full' : 'partial');
+    // Verifying: the maps are compared with the state (O(cluster): seconds at 10k Services on a
+    // busy node) in slices that give way to watch events; changes that arrive meanwhile drop the
+    // comparison and are programmed by the next sync, which verifies again, unless verifying is
+    // overdue (run-steps.ts, sync-coordinator.ts). A full sync has compared everything already.
+    let verified = true;
+    if (mode === 'verify' && !nodeChanged && r.ok) {
+      const overdue = coordinator.verifyOverdue;
+      const v = await runSteps(programmer.verifySteps(), {
+        sliceMs: VERIFY_SLICE_MS, now: () => performance.now(),
+        stop: () => !overdue && svcTracker.pendingCount + epTracker.pendingCount > 0,
+      });
+      if (v.done) {
+        r.repaired = v.value.repaired;
+        r.ops += v.value.ops;
+        r.failures.push(...v.value.failures);
+        r.ok &&= v.value.ok;
+      } else {
+        verified = false;
+        logger.v(2).info('The comparison of the maps gave way to changes; the next sync compares them again', { turns: v.turns });
+      }
+    }
     // Service CIDRs: an address inside one that no Service owns is refused (nftables mode's drop).
     try {
       const c = serviceCidrs.apply(dp.sockMap('lb_service_cidrs'), mode !== 'partial');
@@ -314,7 +338,7 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     logger.v(updatedServices.size + ep.updatedServices.size > 0 ? 2 : 4).info('Sync done', { mode, ok, ms: Math.round(seconds * 1000) });
 
     await lifecycle.afterSync(ok);
-    return { ok };
+    return { ok, verified };
   };
 
   const coordinator = new SyncCoordinator({ sync, now: () => Date.now(), verifyPeriodMs: settings.syncPeriodMs });

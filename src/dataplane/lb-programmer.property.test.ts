@@ -7,7 +7,8 @@
  * no programs, no pins) and a second one writing in-memory maps that check the write-order
  * invariant after every single entry. After every sync, the incremental state and a dump of the
  * real maps must equal, byte for byte, a from-scratch compile of the same objects (a fresh
- * programmer seeded with the same ids). The seed is fixed and printed on failure:
+ * programmer seeded with the same ids); every 50 syncs the real maps drift (entries deleted) and
+ * a verifying run in one-entry steps, after one dropped part-way, must repair them. The seed is fixed and printed on failure:
  * KPB_PROPERTY_SEED=<n> replays it, KPB_PROPERTY_EVENTS=<n> changes the length.
  *
  * Address plan (architecture §5): ClusterIPs 198.19.0.0/16 and 2001:db8:20::/112, pods
@@ -144,6 +145,26 @@ test('incremental LB programming equals a from-scratch compile after every sync,
     assert.deepEqual(dumpMaps(bpfIo, codec), want, `${describe()}: the BPF maps differ from a from-scratch compile`);
     assert.equal(ids.services.size, refIds.services.size, `${describe()}: ids held for entries that are gone`);
     assert.equal(inc.fullRecomputes, ordered.fullRecomputes);
+    if (syncs % 50 === 25) {
+      // Drift in the real maps (an entry of each deleted), a verifying run dropped part-way (it
+      // writes nothing), then one to the end in one-entry steps: the maps are the state again.
+      let drifted = 0;
+      for (const map of ['lb_services', 'lb_slots', 'lb_rev_nat', 'lb_backends'] as const) {
+        const d = bpfIo.dump(map);
+        if (d.count === 0) continue;
+        bpfIo.delete(map, Buffer.from(d.keys.subarray(0, d.keys.length / d.count)));
+        drifted++;
+      }
+      const dropped = inc.verifySteps(1);
+      dropped.next();
+      dropped.return({ ok: true, ops: 0, failures: [], repaired: 0, notProgrammed: 0 });
+      const run = inc.verifySteps(1);
+      let v = run.next();
+      while (!v.done) v = run.next();
+      assert.ok(v.value.ok, `${describe()}: the verifying run failed: ${JSON.stringify(v.value.failures)}`);
+      assert.equal(v.value.repaired > 0, drifted > 0, `${describe()}: drift in ${drifted} maps, ${v.value.repaired} ids repaired`);
+      assert.deepEqual(dumpMaps(bpfIo, codec), want, `${describe()}: the BPF maps differ from a from-scratch compile after the verifying run`);
+    }
   };
 
   try {

@@ -359,3 +359,51 @@ test('LbProgrammer admits whole Services, oldest first, and programs waiting one
 function capacityOf(services: number) {
   return { lb_services: services, lb_slots: 1 << 20, lb_backends: 1 << 20, lb_rev_nat: 1 << 20, lb_maglev: 1 << 20, lb_src_ranges: 1 << 20 };
 }
+
+test('LbProgrammer: verifying in steps repairs drift in every map; a run dropped part-way records and writes nothing', () => {
+  const { programmer, io, codec } = memoryProgrammer();
+  const services = [svc('a', { type: 'NodePort', ports: [{ name: 'http', port: 80, nodePort: 30080 }] }), svc('b', { clusterIP: '198.19.0.11', clusterIPs: ['198.19.0.11'] })];
+  const model = buildModel(services, [slice('a', 'a-1', twoEps), slice('b', 'b-1', [{ ip: '198.18.2.9' }])]);
+  programmer.configure(node, {});
+  programmer.program(model.services, model.endpoints, [], 'full');
+  const want = dumpMaps(io, codec);
+  // Drift behind the agent's back: one entry of each map deleted, one backend rewritten.
+  for (const map of ['lb_services', 'lb_slots', 'lb_rev_nat', 'lb_backends'] as const) {
+    const d = io.dump(map);
+    io.delete(map, Buffer.from(d.keys.subarray(0, d.keys.length / d.count)));
+  }
+  const be = io.dump('lb_backends');
+  const value = Buffer.from(be.values.subarray(0, be.values.length / be.count));
+  value[0]! ^= 0xff;
+  io.update('lb_backends', Buffer.from(be.keys.subarray(0, be.keys.length / be.count)), value);
+  const drifted = dumpMaps(io, codec);
+  assert.notDeepEqual(drifted, want);
+  io.calls.length = 0;
+
+  // Dropped after a few steps (changes arrived): nothing written, nothing recorded.
+  const dropped = programmer.verifySteps(1);
+  for (let i = 0; i < 3; i++) assert.equal(dropped.next().done, false, `step ${i} of a one-entry-per-step run`);
+  dropped.return({ ok: true, ops: 0, failures: [], repaired: 0, notProgrammed: 0 });
+  assert.deepEqual(io.calls, []);
+  assert.deepEqual(dumpMaps(io, codec), drifted);
+  // A partial sync in between writes only its own changes: the drift stays for the comparison.
+  programmer.program(model.services, model.endpoints, [], 'partial');
+  assert.deepEqual(io.calls, []);
+
+  // A run to the end, one entry per step, compares every entry and repairs all of it.
+  const run = programmer.verifySteps(1);
+  let steps = 0;
+  let r = run.next();
+  for (; !r.done; r = run.next()) steps++;
+  const entries = (['lb_services', 'lb_slots', 'lb_rev_nat', 'lb_backends'] as const).reduce((n, m) => n + io.dump(m).count, 0);
+  assert.ok(steps >= entries - 4, `${steps} steps for ${entries} entries`);
+  assert.ok(r.value.ok);
+  assert.ok(r.value.repaired > 0, `repaired ${r.value.repaired}`);
+  assert.deepEqual(dumpMaps(io, codec), want);
+  // Nothing left to repair.
+  const again = programmer.verifySteps(1);
+  let a = again.next();
+  while (!a.done) a = again.next();
+  assert.equal(a.value.repaired, 0);
+  assert.equal(a.value.ops, 0);
+});

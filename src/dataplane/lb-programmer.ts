@@ -24,7 +24,7 @@ import type { LbIds } from './ids.ts';
 import type { LbCodec } from './lb-codec.ts';
 import { LbFlusher, type FlushFailure } from './lb-flush.ts';
 import type { LbMapIo } from './lb-io.ts';
-import { reconcileLbState } from './lb-reconcile.ts';
+import { reconcileLbState, reconcileSteps } from './lb-reconcile.ts';
 import { COUNTED_MAPS, KIND_FREE, LbState, serviceOfPort, type CountedMap, type MapCounts } from './lb-state.ts';
 
 export type LbProgrammerOptions = {
@@ -121,18 +121,7 @@ export class LbProgrammer {
   program(services: ServicePortMap, endpoints: EndpointsMap, changed: Iterable<string>, mode: ProgramMode, verify = false): ProgramResult {
     if (!this.#ctx) throw new Error('Cannot program the LB maps: the node is not configured yet');
     const result: ProgramResult = { ok: true, ops: 0, failures: [], repaired: 0, notProgrammed: 0 };
-    const flush = (state: LbState) => {
-      const r = this.#flusher.flush(state);
-      result.ops += r.ops;
-      if (!r.ok) {
-        result.ok = false;
-        for (const f of r.failures) {
-          const owners = f.map === 'lb_backends' ? [] : f.ids.map((sid) => state.owner(sid)).filter((o) => o !== undefined).map(serviceOfPort);
-          result.failures.push({ ...f, services: [...new Set(owners)] });
-        }
-      }
-      return r.ok;
-    };
+    const flush = (state: LbState) => this.#flush(state, result);
 
     if (mode === 'full' || !this.#state) {
       if (this.#fulls++ > 0) this.fullRecomputes++;
@@ -170,13 +159,46 @@ export class LbProgrammer {
         flush(state);
       }
       if (verify && result.ok) {
-        const r = reconcileLbState(state, this.#o.io);
-        result.repaired = r.frontends + r.backends;
-        if (result.repaired > 0 || r.strays > 0 || state.nodeAddrsSnapshot) flush(state);
+        const steps = this.verifySteps();
+        let r = steps.next();
+        while (!r.done) r = steps.next();
+        result.repaired = r.value.repaired;
+        result.ops += r.value.ops;
+        result.failures.push(...r.value.failures);
+        result.ok = r.value.ok;
       }
     }
     result.notProgrammed = this.#waiting.size;
     return result;
+  }
+
+  /**
+   * The verifying part of a sync in steps: the maps are compared with the state and drift is
+   * repaired (reconcileSteps()). The caller may do other work between steps, but nothing that
+   * changes the state (no program()). A run dropped part-way has recorded and written nothing;
+   * the next one starts over.
+   */
+  *verifySteps(stepEntries?: number): Generator<void, ProgramResult, void> {
+    const result: ProgramResult = { ok: true, ops: 0, failures: [], repaired: 0, notProgrammed: this.#waiting.size };
+    const state = this.#state;
+    if (!state) return result;
+    const r = yield* reconcileSteps(state, this.#o.io, stepEntries);
+    result.repaired = r.frontends + r.backends;
+    if (result.repaired > 0 || r.strays > 0 || state.nodeAddrsSnapshot) this.#flush(state, result);
+    return result;
+  }
+
+  #flush(state: LbState, result: ProgramResult): boolean {
+    const r = this.#flusher.flush(state);
+    result.ops += r.ops;
+    if (!r.ok) {
+      result.ok = false;
+      for (const f of r.failures) {
+        const owners = f.map === 'lb_backends' ? [] : f.ids.map((sid) => state.owner(sid)).filter((o) => o !== undefined).map(serviceOfPort);
+        result.failures.push({ ...f, services: [...new Set(owners)] });
+      }
+    }
+    return r.ok;
   }
 
   #newState(): LbState {

@@ -47,13 +47,36 @@ export function seedIdsFromMaps(ids: LbIds, io: LbMapIo, codec: LbCodec, bound: 
 
 type KernelFrontend = { key: Buffer | null; value: Buffer | null; slots: number[]; revNat: Buffer | null; maglev: number; ranges: Buffer[] };
 
+export type ReconcileResult = { frontends: number; backends: number; strays: number };
+
+/** Entries (of the maps or of the state) handled between two yields of reconcileSteps(). */
+export const STEP_ENTRIES = 2048;
+
 /**
  * Compares every control-plane map with `state` and records a snapshot for each id that differs.
  * Returns how many service and backend ids differ (0: the maps hold exactly the state).
  */
-export function reconcileLbState(state: LbState, io: LbMapIo): { frontends: number; backends: number; strays: number } {
+export function reconcileLbState(state: LbState, io: LbMapIo): ReconcileResult {
+  const steps = reconcileSteps(state, io);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * reconcileLbState() in steps: yields after every `stepEntries` entries read or compared, so the
+ * verifying sync can give way to changes (lb-programmer.ts verifySteps()). Nothing is recorded in
+ * `state` before the last step: a run dropped part-way leaves the state as it was. The state
+ * must not change while the steps run (each step reads it).
+ */
+export function* reconcileSteps(state: LbState, io: LbMapIo, stepEntries = STEP_ENTRIES): Generator<void, ReconcileResult, void> {
   const c = state.codec;
   state.reserve();
+  let work = 0;
+  const frontendSnaps: [number, FrontendSnapshot][] = [];
+  const backendSnaps: [number, Buffer | null][] = [];
+  const straySlots: Buffer[] = [];
   const kernel = new Map<number, KernelFrontend>();
   const view = (sid: number): KernelFrontend => {
     let k = kernel.get(sid);
@@ -80,6 +103,7 @@ export function reconcileLbState(state: LbState, io: LbMapIo): { frontends: numb
     const k = view(sid);
     k.key = key;
     k.value = value;
+    if (++work % stepEntries === 0) yield;
   }
   const slots = io.dump('lb_slots');
   for (let i = 0; i < slots.count; i++) {
@@ -88,14 +112,18 @@ export function reconcileLbState(state: LbState, io: LbMapIo): { frontends: numb
     const bid = slots.values.readUInt32LE(i * 4);
     if (slot < 1 || slot > MAX_SLOT) {
       // Unreachable for the datapath, but it takes room.
-      state.straySlotKeys.push(Buffer.from(slots.keys.subarray(i * c.slotKeySize, (i + 1) * c.slotKeySize)));
+      straySlots.push(Buffer.from(slots.keys.subarray(i * c.slotKeySize, (i + 1) * c.slotKeySize)));
       continue;
     }
     const k = view(sid);
     k.slots[slot - 1] = bid;
+    if (++work % stepEntries === 0) yield;
   }
   const rn = io.dump('lb_rev_nat');
-  for (let i = 0; i < rn.count; i++) view(rn.keys.readUInt32LE(i * 4)).revNat = Buffer.from(rn.values.subarray(i * c.revNatSize, (i + 1) * c.revNatSize));
+  for (let i = 0; i < rn.count; i++) {
+    view(rn.keys.readUInt32LE(i * 4)).revNat = Buffer.from(rn.values.subarray(i * c.revNatSize, (i + 1) * c.revNatSize));
+    if (++work % stepEntries === 0) yield;
+  }
   for (const [sid, known] of io.dumpMaglev()) view(sid).maglev = known ? 1 : 2;
   const sr = io.dump('lb_src_ranges');
   for (let i = 0; i < sr.count; i++) {
@@ -111,7 +139,7 @@ export function reconcileLbState(state: LbState, io: LbMapIo): { frontends: numb
       // The maps hold nothing for this id (all of them at a first start).
       if (kind !== KIND_FREE) {
         frontends++;
-        state.setFrontendSnapshot(sid, NOTHING);
+        frontendSnaps.push([sid, NOTHING]);
       }
       return;
     }
@@ -126,26 +154,31 @@ export function reconcileLbState(state: LbState, io: LbMapIo): { frontends: numb
     };
     if (same(state, sid, kind, snap)) return;
     frontends++;
-    state.setFrontendSnapshot(sid, snap);
+    frontendSnaps.push([sid, snap]);
   };
-  for (const sid of state.serviceIds()) compare(sid);
+  for (const sid of state.serviceIds()) {
+    compare(sid);
+    if (++work % stepEntries === 0) yield;
+  }
   for (const sid of kernel.keys()) if (state.kind(sid) === KIND_FREE) compare(sid);
 
   let backends = 0;
   const be = io.dump('lb_backends');
   const inKernel = new Set<number>();
   for (let i = 0; i < be.count; i++) {
+    if (++work % stepEntries === 0) yield;
     const bid = be.keys.readUInt32LE(i * 4);
     inKernel.add(bid);
     const value = be.values.subarray(i * c.backendSize, (i + 1) * c.backendSize);
     if (state.backendRefs(bid) > 0 && state.backendValue(bid).equals(value)) continue;
     backends++;
-    state.setBackendSnapshot(bid, { value: Buffer.from(value) });
+    backendSnaps.push([bid, Buffer.from(value)]);
   }
   for (const bid of state.backendIds()) {
+    if (++work % stepEntries === 0) yield;
     if (inKernel.has(bid)) continue;
     backends++;
-    state.setBackendSnapshot(bid, NO_BACKEND);
+    backendSnaps.push([bid, null]);
   }
 
   const na = io.dump('lb_node_addrs');
@@ -154,7 +187,11 @@ export function reconcileLbState(state: LbState, io: LbMapIo): { frontends: numb
     const addr = Buffer.from(na.keys.subarray(i * c.nodeAddrKeySize, i * c.nodeAddrKeySize + 16));
     have.set(addr.toString('hex'), addr);
   }
+  // The last step: what differs is recorded, at once.
+  for (const [sid, snap] of frontendSnaps) state.setFrontendSnapshot(sid, snap);
+  for (const [bid, value] of backendSnaps) state.setBackendSnapshot(bid, value ? { value } : NO_BACKEND);
   if (have.size !== state.nodeAddrs.size || [...have.keys()].some((k) => !state.nodeAddrs.has(k))) state.nodeAddrsSnapshot = have;
+  state.straySlotKeys.push(...straySlots);
   state.strayServiceKeys.push(...strays);
   return { frontends, backends, strays: strays.length + state.straySlotKeys.length };
 }

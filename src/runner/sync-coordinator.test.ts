@@ -6,13 +6,14 @@ import { errorChain } from '../log/logger.ts';
 test('SyncCoordinator follows the partial/verify/full rules of spec §5.20', async () => {
   let now = 0;
   const modes: SyncMode[] = [];
-  let outcome: 'ok' | 'fail' | 'throw' = 'ok';
+  let outcome: 'ok' | 'fail' | 'throw' | 'gave-way' = 'ok';
   const c = new SyncCoordinator({
     now: () => now,
     verifyPeriodMs: 30_000,
     sync: (mode) => {
       modes.push(mode);
       if (outcome === 'throw') throw new Error('boom');
+      if (outcome === 'gave-way') return { ok: true, verified: mode !== 'verify' ? undefined : false };
       return { ok: outcome === 'ok' };
     },
   });
@@ -31,6 +32,12 @@ test('SyncCoordinator follows the partial/verify/full rules of spec §5.20', asy
     { name: 'partial within the verify period', before: () => (now += 29_999), want: 'partial' },
     { name: 'verify once the period has passed', before: () => (now += 1), want: 'verify' },
     { name: 'partial again', want: 'partial' },
+    { name: 'a verifying sync that gives way to changes', before: () => { now += 30_000; outcome = 'gave-way'; }, want: 'verify' },
+    { name: 'is followed by another verifying sync', want: 'verify' },
+    { name: 'not overdue within two periods', before: () => assert.equal(c.verifyOverdue, false), want: 'verify' },
+    { name: 'overdue two periods after the last finished one', before: () => { now += 30_000; assert.equal(c.verifyOverdue, true); }, want: 'verify' },
+    { name: 'a finished one ends the verifying syncs', before: () => (outcome = 'ok'), want: 'verify' },
+    { name: 'partial after it', before: () => assert.equal(c.verifyOverdue, false), want: 'partial' },
   ];
   for (const step of steps) {
     step.before?.();

@@ -10,13 +10,16 @@
  *   addresses or the options; nothing else recompiles everything;
  * - a verifying sync (the changes, then the maps compared with the state and drift repaired)
  *   follows a failure (the state keeps what it could not write, so the retry is exact) and runs
- *   every verify period (kube-proxy's sync period);
+ *   every verify period (kube-proxy's sync period). Its comparison may give way to changes that
+ *   arrive meanwhile ({ verified: false }): the next sync is verifying again, until one finishes;
+ *   once the last finished one is two periods old, `verifyOverdue` says it must not give way;
  * - a failure is rethrown so the runner schedules its retry.
  */
 
 export type SyncMode = 'full' | 'partial' | 'verify';
 
-export type SyncOutcome = { ok: boolean };
+/** verified: false when a verifying sync gave way to changes before it compared every entry. */
+export type SyncOutcome = { ok: boolean; verified?: boolean };
 
 export type SyncCoordinatorOptions = {
   /** Does the work; returns { ok: false } (or throws) when part of it failed. */
@@ -85,6 +88,11 @@ export class SyncCoordinator {
     return 'partial';
   }
 
+  /** The last finished comparison of the maps is two verify periods old (or none finished). */
+  get verifyOverdue(): boolean {
+    return this.#now() - this.#lastVerify >= 2 * this.#verifyPeriod;
+  }
+
   /**
    * Runs one sync unless the caches are not synced yet ('skipped'). Throws SyncError when the
    * sync failed, after marking the next one verifying (or full, when it threw).
@@ -102,7 +110,7 @@ export class SyncCoordinator {
         this.#needVerify = true;
         throw new SyncError(`The ${mode} sync failed (its errors are logged above); the next sync retries what could not be written and compares the maps`);
       }
-      if (mode !== 'partial') this.#lastVerify = this.#now();
+      if (mode !== 'partial' && !(mode === 'verify' && out?.verified === false)) this.#lastVerify = this.#now();
       return mode;
     } catch (err) {
       if (err instanceof SyncError) throw err;
