@@ -50,7 +50,7 @@ type KernelFrontend = { key: Buffer | null; value: Buffer | null; slots: number[
 export type ReconcileResult = { frontends: number; backends: number; strays: number };
 
 /** Entries (of the maps or of the state) handled between two yields of reconcileSteps(). */
-export const STEP_ENTRIES = 2048;
+export const STEP_ENTRIES = 256;
 
 /**
  * Compares every control-plane map with `state` and records a snapshot for each id that differs.
