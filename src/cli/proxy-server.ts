@@ -40,7 +40,7 @@ import { reapStaleConnections } from '../dataplane/stale-connection-reaper.ts';
 import { Datapath } from '../dataplane/datapath.ts';
 import { DatapathLifecycle } from '../dataplane/datapath-lifecycle.ts';
 import { LbIds } from '../dataplane/ids.ts';
-import { LbProgrammer } from '../dataplane/lb-programmer.ts';
+import { LbProgrammer, type ProgramResult } from '../dataplane/lb-programmer.ts';
 import { runSteps } from '../runner/run-steps.ts';
 import { demandOf, sizeMaps } from '../dataplane/map-sizes.ts';
 import { systemClock, systemTimers } from '../health/clock.ts';
@@ -234,27 +234,6 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     );
     const changed = new Set([...updatedServices, ...ep.updatedServices]);
     const r = programmer.program(serviceMap, endpointsMap, changed, mode === 'full' || nodeChanged ? 'full' : 'partial');
-    // Verifying: the maps are compared with the state (O(cluster): seconds at 10k Services on a
-    // busy node) in slices that give way to watch events; changes that arrive meanwhile drop the
-    // comparison and are programmed by the next sync, which verifies again, unless verifying is
-    // overdue (run-steps.ts, sync-coordinator.ts). A full sync has compared everything already.
-    let verified = true;
-    if (mode === 'verify' && !nodeChanged && r.ok) {
-      const overdue = coordinator.verifyOverdue;
-      const v = await runSteps(programmer.verifySteps(), {
-        sliceMs: VERIFY_SLICE_MS, now: () => performance.now(),
-        stop: () => !overdue && svcTracker.pendingCount + epTracker.pendingCount > 0,
-      });
-      if (v.done) {
-        r.repaired = v.value.repaired;
-        r.ops += v.value.ops;
-        r.failures.push(...v.value.failures);
-        r.ok &&= v.value.ok;
-      } else {
-        verified = false;
-        logger.v(2).info('The comparison of the maps gave way to changes; the next sync compares them again', { turns: v.turns });
-      }
-    }
     // Service CIDRs: an address inside one that no Service owns is refused (nftables mode's drop).
     try {
       const c = serviceCidrs.apply(dp.sockMap('lb_service_cidrs'), mode !== 'partial');
@@ -266,16 +245,19 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
       logger.error('Cannot program the service CIDRs', { err, map: 'lb_service_cidrs' });
       dpm.syncErrorsTotal.inc({ ip_family: '', op: 'update lb_service_cidrs' });
     }
-    for (const f of r.failures) {
-      dpm.syncErrorsTotal.inc({ ip_family: '', op: `${f.kind} ${f.map}` }, f.count);
-      failureLog.log(`${f.kind} ${f.map} ${f.code ?? f.errno ?? ''}`, (held) => logger.error('Cannot program map entries; retrying at the next sync', {
-        map: f.map, op: f.kind, entries: f.count, services: f.services.slice(0, 5).join(','),
-        ...(f.services.length > 5 ? { moreServices: f.services.length - 5 } : {}), reason: f.message, ...(held > 0 ? { suppressedLines: held } : {}),
-      }));
-    }
-    if (r.repaired > 0 && mode === 'verify') {
-      failureLog.log('repaired', (held) => logger.warning('The LB maps differed from the programmed state; repaired', { entries: r.repaired, ...(held > 0 ? { suppressedLines: held } : {}) }));
-    }
+    const report = (pr: ProgramResult) => {
+      for (const f of pr.failures) {
+        dpm.syncErrorsTotal.inc({ ip_family: '', op: `${f.kind} ${f.map}` }, f.count);
+        failureLog.log(`${f.kind} ${f.map} ${f.code ?? f.errno ?? ''}`, (held) => logger.error('Cannot program map entries; retrying at the next sync', {
+          map: f.map, op: f.kind, entries: f.count, services: f.services.slice(0, 5).join(','),
+          ...(f.services.length > 5 ? { moreServices: f.services.length - 5 } : {}), reason: f.message, ...(held > 0 ? { suppressedLines: held } : {}),
+        }));
+      }
+      if (pr.repaired > 0 && mode === 'verify') {
+        failureLog.log('repaired', (held) => logger.warning('The LB maps differed from the programmed state; repaired', { entries: pr.repaired, ...(held > 0 ? { suppressedLines: held } : {}) }));
+      }
+    };
+    report(r);
     if (r.ops > 0) logger.v(2).info('Synced the service maps', { mode, ops: r.ops, failed: r.failures.length, notProgrammed: r.notProgrammed });
     ok &&= r.ok;
     dpm.servicesNotProgrammed.set(r.notProgrammed);
@@ -330,6 +312,26 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
         for (const t of times) for (const f of fams) m.networkProgrammingDuration.observe({ ip_family: f }, Math.max(0, (now - t.getTime()) / 1000));
       }
       triggerTimes.clear();
+    }
+    // Verifying (every sync period): the maps are compared with the state once the changes are
+    // programmed and recorded, so their latency leaves it out (O(cluster): about a second at 10k
+    // Services x 10 endpoints on a busy node). It runs in slices that give way to watch events;
+    // changes arriving meanwhile drop it, and the next sync programs them and verifies again,
+    // unless verifying is overdue (run-steps.ts, sync-coordinator.ts). A full sync compared all.
+    let verified = true;
+    if (mode === 'verify' && !nodeChanged && r.ok) {
+      const overdue = coordinator.verifyOverdue;
+      const v = await runSteps(programmer.verifySteps(), {
+        sliceMs: VERIFY_SLICE_MS, now: () => performance.now(),
+        stop: () => !overdue && svcTracker.pendingCount + epTracker.pendingCount > 0,
+      });
+      if (v.done) {
+        report(v.value);
+        ok &&= v.value.ok;
+      } else {
+        verified = false;
+        logger.v(2).info('The comparison of the maps gave way to changes; the next sync compares them again', { turns: v.turns });
+      }
     }
     // Connections to backends that stopped serving are ended once the maps are written and the
     // sync is recorded: a reconnect is already balanced over the remaining backends, and the
