@@ -18,6 +18,11 @@ export const CONTENDER_COLOURS: ReadonlyArray<readonly [string, string]> = [
   ['ours (conflict)', '#c05fa0'],
   ['kube-proxy nftables', '#f58518'],
   ['kube-proxy iptables', '#d62728'],
+  // The control part's shared-address rows: lighter shades of their contender, listed so no two
+  // share a spare colour by hash (ours' and nftables' did).
+  ['ours (shared addresses)', '#9ecae9'],
+  ['kube-proxy nftables (shared addresses)', '#ffbf79'],
+  ['kube-proxy iptables (shared addresses)', '#ff9d98'],
   ['routing (no NAT)', '#79706e'],
   ['pod IP (direct)', '#9d755d'],
   ['XDP_TX floor', '#8c8c8c'],

@@ -94,6 +94,10 @@ test('one colour per contender, the same on every chart', () => {
   for (const name of ['ours XDP', 'ours tc', 'kube-proxy nftables', 'kube-proxy iptables', 'ours', 'ours (shared)', 'cilium']) assert.ok(seen.has(name), name);
   assert.equal(new Set(CONTENDER_COLOURS.map(([, c]) => c)).size, CONTENDER_COLOURS.length, 'listed contenders have distinct colours');
   assert.equal(contenderColour('someone new'), contenderColour('someone new'));
+  // Every row the control part writes has its own listed colour (a hash of unlisted names can collide).
+  for (const c of ['ours', 'kube-proxy nftables', 'kube-proxy iptables']) {
+    for (const name of [c, `${c} (shared addresses)`]) assert.ok(CONTENDER_COLOURS.some(([k]) => k === name), `${name} has a listed colour`);
+  }
   assert.deepEqual(contenderOrder(['zz', 'kube-proxy iptables', 'ours']), ['ours', 'kube-proxy iptables', 'zz']);
 });
 
