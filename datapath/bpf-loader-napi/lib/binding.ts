@@ -119,6 +119,7 @@ export interface Native {
   mapUpdateBatch(h: Handle, keys: Uint8Array, values: Uint8Array, flags: number): number;
   mapDeleteBatch(h: Handle, keys: Uint8Array): number;
   mapLookupBatch(h: Handle): { keys: Buffer; values: Buffer; count: number };
+  mapLookupBatchChunk(h: Handle, token: Buffer | null, max: number): { keys: Buffer; values: Buffer; count: number; token: Buffer | null };
   mapPin(h: Handle, path: string): void;
   progOpenPinned(path: string): Handle;
   progInfo(h: Handle): { id: number; type: string; name: string; tag: string };

@@ -187,6 +187,21 @@ export class BpfMap {
     return native.mapLookupBatch(this.#h);
   }
 
+  /**
+   * Every entry, packed like lookupPacked(), in chunks of about `max` entries (more when one hash
+   * bucket holds more), so a large map is read with other work between the chunks. Entries
+   * written or deleted between two chunks may or may not be seen (the kernel's batch walk).
+   */
+  *lookupPackedChunks(max = 256): Generator<{ keys: Buffer; values: Buffer; count: number }, void, void> {
+    if (!Number.isInteger(max) || max < 1) throw invalidParameterError('max', 'a positive integer', max);
+    let token: Buffer | null = null;
+    for (let first = true; first || token !== null; first = false) {
+      const c: { keys: Buffer; values: Buffer; count: number; token: Buffer | null } = native.mapLookupBatchChunk(this.#h, token, max);
+      token = c.token;
+      yield { keys: c.keys, values: c.values, count: c.count };
+    }
+  }
+
   /** Every entry, read in batches where the kernel supports it. Decoded when layouts are known. */
   lookupBatch(options: { raw?: boolean } = {}): Array<[unknown, unknown]> {
     const { keys, values, count } = native.mapLookupBatch(this.#h);

@@ -523,6 +523,100 @@ done:
 	return out;
 }
 
+/* mapLookupBatchChunk(map, token | null, max) -> { keys, values, count, token }: up to about `max`
+ * entries from where `token` (the previous chunk's) left off, so a caller can read a large map in
+ * parts and do other work between them; token is null once the walk is past the last entry. A
+ * hash map's batch walks whole buckets, so a chunk may hold more than `max` when one bucket does.
+ * Maps without batch lookup are read whole in the first chunk. */
+static napi_value js_map_lookup_batch_chunk(napi_env env, napi_callback_info info)
+{
+	KPB_ARGS(3);
+	struct kpb_handle *h = map_arg(env, argv[0]);
+	struct grow g = { 0 };
+	napi_value out, kb, vb, tb;
+	napi_valuetype tt;
+	uint32_t max = 0;
+	int err = 0;
+	bool done = false;
+	if (!h)
+		return NULL;
+	uint32_t tok_size = h->key_size > 8 ? h->key_size : 8;
+	void *tok = NULL;
+	size_t tok_len = 0;
+	KPB_TRY(napi_typeof(env, argv[1], &tt));
+	if (tt != napi_null && tt != napi_undefined) {
+		bool isbuf = false;
+		KPB_TRY(napi_is_buffer(env, argv[1], &isbuf));
+		if (isbuf)
+			KPB_TRY(napi_get_buffer_info(env, argv[1], &tok, &tok_len));
+		if (!isbuf || tok_len != tok_size) {
+			napi_throw_type_error(env, NULL, "token must be null or the token of the previous chunk");
+			return NULL;
+		}
+	}
+	if (napi_get_value_uint32(env, argv[2], &max) != napi_ok || max == 0) {
+		napi_throw_type_error(env, NULL, "max must be a positive integer");
+		return NULL;
+	}
+	char *in = calloc(1, tok_size), *outb = calloc(1, tok_size);
+	if (!in || !outb) {
+		err = ENOMEM;
+		goto done;
+	}
+	if (tok)
+		memcpy(in, tok, tok_size);
+	for (uint32_t chunk = max;;) {
+		uint32_t count = chunk;
+		if (!grow_to(&g, h, chunk)) {
+			err = ENOMEM;
+			goto done;
+		}
+		int r = bpf_map_lookup_batch(h->fd, tok ? in : NULL, outb, g.keys, g.vals, &count, NULL);
+		int e = r ? errno : 0;
+		if (r && e == ENOSPC && count == 0 && chunk < (1u << 20)) {
+			chunk *= 2; /* one hash bucket holds more than a chunk */
+			continue;
+		}
+		if (r && e != ENOENT) {
+			if (!tok && batch_unsupported(e)) {
+				g.n = 0;
+				err = lookup_by_iteration(h, &g);
+				done = true;
+				goto done;
+			}
+			err = e;
+			goto done;
+		}
+		g.n = count;
+		done = r != 0; /* ENOENT: walked past the last entry */
+		break;
+	}
+done:
+	free(in);
+	if (err) {
+		free(outb);
+		free(g.keys);
+		free(g.vals);
+		kpb_throw(env, err, "map_lookup_batch", h->name, "Read a chunk of the entries of map \"%s\" failed", h->name);
+		return NULL;
+	}
+	napi_create_buffer_copy(env, g.n * h->key_size, g.keys ? g.keys : "", NULL, &kb);
+	napi_create_buffer_copy(env, g.n * h->value_size, g.vals ? g.vals : "", NULL, &vb);
+	if (done)
+		napi_get_null(env, &tb);
+	else
+		napi_create_buffer_copy(env, tok_size, outb, NULL, &tb);
+	free(outb);
+	free(g.keys);
+	free(g.vals);
+	KPB_TRY(napi_create_object(env, &out));
+	napi_set_named_property(env, out, "keys", kb);
+	napi_set_named_property(env, out, "values", vb);
+	kpb_set_u32(env, out, "count", (uint32_t)g.n);
+	napi_set_named_property(env, out, "token", tb);
+	return out;
+}
+
 /* mapPin(map, path). */
 static napi_value js_map_pin(napi_env env, napi_callback_info info)
 {
@@ -545,5 +639,6 @@ void kpb_map_init(napi_env env, napi_value exports)
 	kpb_export(env, exports, "mapUpdateBatch", js_map_update_batch);
 	kpb_export(env, exports, "mapDeleteBatch", js_map_delete_batch);
 	kpb_export(env, exports, "mapLookupBatch", js_map_lookup_batch);
+	kpb_export(env, exports, "mapLookupBatchChunk", js_map_lookup_batch_chunk);
 	kpb_export(env, exports, "mapPin", js_map_pin);
 }

@@ -61,6 +61,43 @@ test('BpfMap batch update, lookup and delete work on a hash map', () => {
   assert.equal(m.lookupBatch().length, 0);
 });
 
+test('BpfMap.lookupPackedChunks reads a hash map in parts that together hold each entry once', () => {
+  const m = createMap({ type: 'hash', keySize: 4, valueSize: 8, maxEntries: 4096, name: 'kpb_chunks' });
+  try {
+    assert.deepEqual([...m.lookupPackedChunks(16)].map((c) => c.count), [0], 'an empty map: one empty chunk');
+    const n = 3000;
+    const keys = Buffer.alloc(n * 4);
+    const values = Buffer.alloc(n * 8);
+    for (let i = 0; i < n; i++) {
+      keys.writeUInt32LE(i * 7 + 1, i * 4);
+      values.writeUInt32LE(i, i * 8);
+    }
+    m.updatePacked(keys, values);
+    for (const max of [1, 100, 256, 5000]) {
+      const seen = new Map<number, number>();
+      let chunks = 0;
+      for (const c of m.lookupPackedChunks(max)) {
+        chunks++;
+        // A chunk ends at a bucket boundary: with max 1 a bucket of two makes a chunk of two.
+        assert.ok(c.count <= Math.max(max, 16), `a chunk of ${c.count} entries for max ${max}`);
+        assert.equal(c.keys.length, c.count * 4);
+        assert.equal(c.values.length, c.count * 8);
+        for (let i = 0; i < c.count; i++) {
+          const k = c.keys.readUInt32LE(i * 4);
+          assert.equal(seen.has(k), false, `key ${k} in two chunks (max ${max})`);
+          seen.set(k, c.values.readUInt32LE(i * 8));
+        }
+      }
+      assert.equal(seen.size, n, `max ${max}: every entry once`);
+      for (const [k, v] of seen) assert.equal(k, v * 7 + 1);
+      assert.ok(chunks >= Math.ceil(n / Math.max(max, 16)), `max ${max}: ${chunks} chunks`);
+    }
+    assert.throws(() => m.lookupPackedChunks(0).next(), /max/);
+  } finally {
+    m.close();
+  }
+});
+
 test('BpfMap per-CPU array: one value per possible CPU', () => {
   const m = coll.map('fx_percpu');
   assert.equal(m.perCpu, true);
