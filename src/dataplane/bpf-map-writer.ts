@@ -53,6 +53,10 @@ export class BpfLbMapIo implements LbMapIo {
     return this.#maps[map].lookupPacked();
   }
 
+  dumpChunks(map: PackedMapName, max: number): Iterable<PackedDump> {
+    return this.#maps[map].lookupPackedChunks(max);
+  }
+
   setMaglev(serviceId: number, table: Uint32Array): void {
     if (table.length !== this.#maglevM) {
       throw new RangeError(`Maglev table of service id ${serviceId} has ${table.length} entries, the loaded inner map size is ${this.#maglevM}`);

@@ -2,7 +2,7 @@
  * @module
  * LbMapIo: what the LB state writer needs from the maps, in the kernel's own layout: packed keys
  * and values back to back (the encoders write them at fixed offsets into preallocated buffers),
- * written in batches without concatenation, dumped with one batch lookup per map. Maglev tables
+ * written in batches without concatenation, dumped with batch lookups (whole, or in chunks). Maglev tables
  * are swapped in whole (a fresh inner array per write, so a half-filled table is never visible);
  * the io remembers the inner map id it swapped in per service id, which a dump reports back.
  * Implementations: BpfLbMapIo (bpf-map-writer.ts, the kernel) and MemoryLbMapIo (tests).
@@ -21,6 +21,11 @@ export interface LbMapIo {
   delete(map: PackedMapName, keys: Buffer): void;
   /** Every entry of the map, packed. */
   dump(map: PackedMapName): PackedDump;
+  /**
+   * Every entry of the map, packed, in chunks of about `max` entries (a hash bucket is not split),
+   * so a caller can do other work between them (the verifying comparison, lb-reconcile.ts).
+   */
+  dumpChunks(map: PackedMapName, max: number): Iterable<PackedDump>;
   /** Swap in the Maglev table of `serviceId` (M backend ids). */
   setMaglev(serviceId: number, table: Uint32Array): void;
   deleteMaglev(serviceId: number): void;

@@ -99,6 +99,15 @@ export class MemoryLbMapIo implements LbMapIo {
     return { keys, values, count: m.size };
   }
 
+  *dumpChunks(map: PackedMapName, max: number): Generator<PackedDump, void, void> {
+    const d = this.dump(map);
+    const [ks, vs] = this.#sizes[map];
+    for (let i = 0; i === 0 || i < d.count; i += max) {
+      const n = Math.min(max, d.count - i);
+      yield { keys: d.keys.subarray(i * ks, (i + n) * ks), values: d.values.subarray(i * vs, (i + n) * vs), count: n };
+    }
+  }
+
   setMaglev(serviceId: number, table: Uint32Array): void {
     this.calls.push(`setMaglev ${serviceId}`);
     this.#fail('lb_maglev', 'update', Buffer.from(new Uint32Array([serviceId]).buffer));
