@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { BpfObject, openPinnedMap, type BpfMap, type MapSpec } from 'bpf-loader-napi';
 import { bpfObjectPath } from '../dataplane/asset-paths.ts';
 import { kernelHz } from '../dataplane/host-info.ts';
-import { readCounters } from '../dataplane/read-counters.ts';
+import { readPacketCounters } from '../dataplane/read-counters.ts';
 import { formatTable } from '../inspect/format-table.ts';
 import { addrText, backendRow, conntrackMatches, conntrackRow, hostPort, serviceRows, type Decoded } from '../inspect/lb-state-rows.ts';
 import { parseIp } from '../model/ip.ts';
@@ -185,7 +185,7 @@ function render(args: Args, maps: PinnedMaps): string {
       ]));
     }
     case 'counters': {
-      const snap = readCounters({ npCounters: maps.get('kpb_np_counters'), podCounters: maps.get('kpb_pod_counters'), sockStats: maps.get('lb_sock_stats'), sized: [] }, []);
+      const snap = readPacketCounters({ npCounters: maps.get('kpb_np_counters'), podCounters: maps.get('kpb_pod_counters'), sockStats: maps.get('lb_sock_stats') });
       const rows = [
         ...snap.verdicts.map((v) => ({ hook: v.hook, kind: 'verdict', name: v.verdict, packets: v.packets })),
         ...snap.reasons.map((r) => ({ hook: r.hook, kind: 'reason', name: r.reason, packets: r.packets })),

@@ -539,7 +539,7 @@ export class Datapath {
     return undefined;
   }
 
-  readCounters(): DatapathSnapshot {
+  readCounters(): Promise<DatapathSnapshot> {
     const m = (name: string): BpfMap | undefined => this.#map(name);
     return readCounters(
       {

@@ -45,7 +45,7 @@ programmer.configure({ name: 'n', labels: {}, nodeIPs: [opts.nodeIP], nodePortAd
 const sync = programmer.program(new Map([[sp.service, [sp]]]), new Map([[sp.key, [ep]]]), [], 'full');
 // As the agent does after its first successful sync with the devices attached.
 dp.finishMigration();
-const counters = dp.readCounters();
+const counters = await dp.readCounters();
 let sabotage: Record<string, unknown> | undefined;
 if (process.argv[3] === 'sabotage') {
   const ext0 = attachments.find((a) => a.device === 'ext0')!;
