@@ -111,7 +111,7 @@ async function pool<T>(items: readonly T[], concurrency: number, fn: (x: T) => P
   await Promise.all(Array.from({ length: concurrency }, worker));
 }
 
-function svcName(i: number): string {
+export function svcName(i: number): string {
   return `scale-${String(i).padStart(5, '0')}`;
 }
 
@@ -123,7 +123,7 @@ let fresh = 0;
  * own block of addresses, later generations fresh ones (a rollout gives new pods). Shared: Service
  * i's second half is i+1's first half, and a change moves i onto other Services' addresses.
  */
-function endpointsFor(i: number, generation: number, scheme: AddressScheme, n: number): Array<{ ip: string; node: string }> {
+export function endpointsFor(i: number, generation: number, scheme: AddressScheme, n: number): Array<{ ip: string; node: string }> {
   const E = ENDPOINTS_PER_SERVICE;
   let index: (j: number) => number;
   if (scheme === 'shared') {
@@ -150,7 +150,7 @@ async function rewriteSlices(cluster: Cluster, n: number, scheme: AddressScheme,
 }
 
 /** Creates Services [from, to) with their EndpointSlices; returns seconds taken. */
-async function createServices(cluster: Cluster, from: number, to: number, deadlineMs: number): Promise<number> {
+export async function createServices(cluster: Cluster, from: number, to: number, deadlineMs: number): Promise<number> {
   const t0 = Date.now();
   const idx = Array.from({ length: to - from }, (_, k) => from + k);
   await pool(idx, 32, async (i) => {

@@ -201,6 +201,14 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
 
   const sync = async (mode: SyncMode): Promise<SyncOutcome> => {
     const start = performance.now();
+    // Per-step durations, logged at -v=4 ('Sync steps'): which step a change waited behind.
+    const steps: Record<string, number> = {};
+    let lapAt = start;
+    const lap = (step: string) => {
+      const t = performance.now();
+      steps[step] = Math.round((t - lapAt) * 10) / 10;
+      lapAt = t;
+    };
     const { updatedServices } = svcTracker.apply(serviceMap);
     const ep = epTracker.apply(endpointsMap);
     // A failed sync keeps what it could not write and the next one writes it: the latency of those
@@ -209,7 +217,9 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     m.serviceChangesPending.set(svcTracker.pendingCount);
     m.endpointChangesPending.set(epTracker.pendingCount);
 
+    lap('trackers');
     const host = lifecycle.beforeSync(node !== null || nodeSynced ? nodeAddresses(node) : null);
+    lap('beforeSync');
     let ok = host.ok;
     const devices = host.devices;
     // --bpf-socket-lb=host-namespace-only: the pod-side programs on every pod interface (pod-attachments.ts).
@@ -232,8 +242,10 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
       { name: nodeName, labels: node?.metadata?.labels ?? {}, nodeIPs: nodeAddresses(node), nodePortAddresses: npa.addresses, localhostNodePorts: npa.localhostNodePorts, localhostNodePortsV6: npa.localhostNodePortsV6 },
       { families: FAMILIES, maglev, dsr, dsrTcpOnly: bpf.lbMode === 'hybrid' },
     );
+    lap('nodePortAddresses');
     const changed = new Set([...updatedServices, ...ep.updatedServices]);
     const r = programmer.program(serviceMap, endpointsMap, changed, mode === 'full' || nodeChanged ? 'full' : 'partial');
+    lap('program');
     // Service CIDRs: an address inside one that no Service owns is refused (nftables mode's drop).
     try {
       const c = serviceCidrs.apply(dp.sockMap('lb_service_cidrs'), mode !== 'partial');
@@ -245,6 +257,7 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
       logger.error('Cannot program the service CIDRs', { err, map: 'lb_service_cidrs' });
       dpm.syncErrorsTotal.inc({ ip_family: '', op: 'update lb_service_cidrs' });
     }
+    lap('serviceCidrs');
     const report = (pr: ProgramResult) => {
       for (const f of pr.failures) {
         dpm.syncErrorsTotal.inc({ ip_family: '', op: `${f.kind} ${f.map}` }, f.count);
@@ -278,6 +291,7 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
       dpm.syncErrorsTotal.inc({ ip_family: '', op: 'datapath generations' });
     }
 
+    lap('generations');
     // Service ports whose Local policy finds no local endpoint (so this node drops their traffic).
     for (const f of FAMILIES) {
       for (const policy of ['internal', 'external']) {
@@ -296,6 +310,7 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     await healthServers.syncServices(hcPorts);
     healthServers.syncEndpoints(hcCounts);
 
+    lap('healthChecks');
     const seconds = (performance.now() - start) / 1000;
     const now = Date.now();
     for (const f of FAMILIES) {
@@ -318,6 +333,7 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     // Services x 10 endpoints on a busy node). It runs in slices that give way to watch events;
     // changes arriving meanwhile drop it, and the next sync programs them and verifies again,
     // unless verifying is overdue (run-steps.ts, sync-coordinator.ts). A full sync compared all.
+    lap('record');
     let verified = true;
     if (mode === 'verify' && !nodeChanged && r.ok) {
       const overdue = coordinator.verifyOverdue;
@@ -336,10 +352,14 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     // Connections to backends that stopped serving are ended once the maps are written and the
     // sync is recorded: a reconnect is already balanced over the remaining backends, and the
     // recorded programming latency is the maps' (ending sockets in every namespace takes tens of ms).
+    lap('verify');
     reapStale(changed, serviceMap, endpointsMap);
+    lap('reapStale');
     logger.v(updatedServices.size + ep.updatedServices.size > 0 ? 2 : 4).info('Sync done', { mode, ok, ms: Math.round(seconds * 1000) });
 
     await lifecycle.afterSync(ok);
+    lap('afterSync');
+    logger.v(4).info('Sync steps', { mode, ...steps });
     return { ok, verified };
   };
 

@@ -129,7 +129,9 @@ export class DatapathLifecycle {
       this.#lastRepair = this.#o.now();
       // Also a safety net for the device cache, should an event ever be missed.
       this.#watcher.invalidate();
+      const t0 = performance.now();
       const { repairs, errors } = dp.repair();
+      logger.v(4).info('Checked the attachments and pins', { ms: Math.round((performance.now() - t0) * 10) / 10 });
       for (const r of repairs) {
         logger.warning('Repaired the datapath', { hook: r.hook, what: r.what, why: r.why });
         metrics.repairs.inc({ hook: r.hook });
