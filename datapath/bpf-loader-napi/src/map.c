@@ -457,13 +457,30 @@ static int lookup_by_iteration(struct kpb_handle *h, struct grow *g)
 	return err;
 }
 
+/* The packed result of a batch read, { keys, values, count }; frees g's buffers. */
+static napi_value packed_entries(napi_env env, const struct kpb_handle *h, struct grow *g)
+{
+	napi_value out, kb, vb;
+
+	napi_create_buffer_copy(env, g->n * h->key_size, g->keys ? g->keys : "", NULL, &kb);
+	napi_create_buffer_copy(env, g->n * h->value_size, g->vals ? g->vals : "", NULL, &vb);
+	free(g->keys);
+	free(g->vals);
+	g->keys = g->vals = NULL;
+	if (napi_create_object(env, &out) != napi_ok)
+		return NULL;
+	napi_set_named_property(env, out, "keys", kb);
+	napi_set_named_property(env, out, "values", vb);
+	kpb_set_u32(env, out, "count", (uint32_t)g->n);
+	return out;
+}
+
 /* mapLookupBatch(map) -> { keys, values, count }: every entry, packed. */
 static napi_value js_map_lookup_batch(napi_env env, napi_callback_info info)
 {
 	KPB_ARGS(1);
 	struct kpb_handle *h = map_arg(env, argv[0]);
 	struct grow g = { 0 };
-	napi_value out, kb, vb;
 	int err = 0;
 	if (!h)
 		return NULL;
@@ -512,15 +529,7 @@ done:
 		kpb_throw(env, err, "map_lookup_batch", h->name, "Read all entries of map \"%s\" failed", h->name);
 		return NULL;
 	}
-	napi_create_buffer_copy(env, g.n * h->key_size, g.keys ? g.keys : "", NULL, &kb);
-	napi_create_buffer_copy(env, g.n * h->value_size, g.vals ? g.vals : "", NULL, &vb);
-	free(g.keys);
-	free(g.vals);
-	KPB_TRY(napi_create_object(env, &out));
-	napi_set_named_property(env, out, "keys", kb);
-	napi_set_named_property(env, out, "values", vb);
-	kpb_set_u32(env, out, "count", (uint32_t)g.n);
-	return out;
+	return packed_entries(env, h, &g);
 }
 
 /* mapLookupBatchChunk(map, token | null, max) -> { keys, values, count, token }: up to about `max`
@@ -533,7 +542,7 @@ static napi_value js_map_lookup_batch_chunk(napi_env env, napi_callback_info inf
 	KPB_ARGS(3);
 	struct kpb_handle *h = map_arg(env, argv[0]);
 	struct grow g = { 0 };
-	napi_value out, kb, vb, tb;
+	napi_value out, tb;
 	napi_valuetype tt;
 	uint32_t max = 0;
 	int err = 0;
@@ -600,20 +609,14 @@ done:
 		kpb_throw(env, err, "map_lookup_batch", h->name, "Read a chunk of the entries of map \"%s\" failed", h->name);
 		return NULL;
 	}
-	napi_create_buffer_copy(env, g.n * h->key_size, g.keys ? g.keys : "", NULL, &kb);
-	napi_create_buffer_copy(env, g.n * h->value_size, g.vals ? g.vals : "", NULL, &vb);
 	if (done)
 		napi_get_null(env, &tb);
 	else
 		napi_create_buffer_copy(env, tok_size, outb, NULL, &tb);
 	free(outb);
-	free(g.keys);
-	free(g.vals);
-	KPB_TRY(napi_create_object(env, &out));
-	napi_set_named_property(env, out, "keys", kb);
-	napi_set_named_property(env, out, "values", vb);
-	kpb_set_u32(env, out, "count", (uint32_t)g.n);
-	napi_set_named_property(env, out, "token", tb);
+	out = packed_entries(env, h, &g);
+	if (out)
+		napi_set_named_property(env, out, "token", tb);
 	return out;
 }
 
