@@ -28,7 +28,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BpfObject, createMap, mallocStats, mallocTrim, type BpfMap } from 'bpf-loader-napi';
+import { BpfObject, createMap, mallocStats, mallocTrim, releaseFilePages, type BpfMap } from 'bpf-loader-napi';
 import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 import { systemClock, systemTimers } from '../../src/health/clock.ts';
 import { projectEndpointSlice, projectNode, projectService, type EndpointSliceProjection, type ServiceProjection } from '../../src/kube/projections.ts';
@@ -227,6 +227,9 @@ const firstSyncCpu = process.cpuUsage(cpuAtStart);
 if (inspector) {
   inspector.post('Profiler.stop', (err, r) => { if (!err) writeFileSync(process.env.KPB_BENCH_PROFILE!, JSON.stringify(r.profile)); });
 }
+// As the agent does after its first successful sync (proxy-server.ts): the executable's pages used
+// only at start-up are unmapped (KPB_KEEP_FILE_PAGES=1 leaves them, to compare).
+const released = process.env.KPB_KEEP_FILE_PAGES ? { mappings: 0, bytes: 0 } : releaseFilePages();
 stage('first sync');
 log(`first full programming ${firstSyncMs.toFixed(0)} ms (listed after ${listedMs.toFixed(0)} ms; the server's page making, ${serverMs().toFixed(0)} ms, left out)`);
 
@@ -300,7 +303,7 @@ const out = {
   cpuMs: Math.round((cpu.user + cpu.system) / 1000),
   firstSyncCpuMs: Math.round((firstSyncCpu.user + firstSyncCpu.system) / 1000), serverMs: Math.round(serverMs()),
   heapTotalMiB: +(mem.heapTotal / 2 ** 20).toFixed(1), externalMiB: +(mem.external / 2 ** 20).toFixed(1),
-  mallocTrims: trimmer.trims,
+  mallocTrims: trimmer.trims, releasedFileMiB: +(released.bytes / 2 ** 20).toFixed(1),
   ...(VERIFY_EVERY > 0 ? {
     verifyEvery: VERIFY_EVERY, verifyBlocking: VERIFY_BLOCKING, verifySyncs: verifyTimes.length, verifiesFinished, verifiesDropped,
     // A change arriving during a verifying sync: arrival -> programmed.

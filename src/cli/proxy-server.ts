@@ -21,7 +21,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
-import { mallocStats, mallocTrim, openPinnedMap } from 'bpf-loader-napi';
+import { mallocStats, mallocTrim, openPinnedMap, releaseFilePages } from 'bpf-loader-napi';
 import { startMallocTrimmer } from './malloc-trimmer.ts';
 import { handleStaleKubeProxyRules } from '../cleanup/handle-stale-kube-proxy-rules.ts';
 import { commandExec } from '../cleanup/exec.ts';
@@ -183,6 +183,8 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
   const triggerTimes = new Map<string, Date[]>();
   let node: NodeProjection | null = null;
   let nodeSynced = false;
+  /** The first sync succeeded (the start-up's file pages were released). */
+  let startedUp = false;
   // healthCheckNodePort servers listen where NodePorts answer: every address when
   // nodePortAddresses is unset, else the node IPs it selects (known at the first sync, and kept:
   // a node's addresses rarely change, and kube-proxy also binds them once).
@@ -327,6 +329,10 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
         for (const t of times) for (const f of fams) m.networkProgrammingDuration.observe({ ip_family: f }, Math.max(0, (now - t.getTime()) / 1000));
       }
       triggerTimes.clear();
+      if (!startedUp) {
+        startedUp = true;
+        releaseStartupPages('first sync');
+      }
     }
     // Verifying (every sync period): the maps are compared with the state once the changes are
     // programmed and recorded, so their latency leaves it out (O(cluster): about a second at 10k
@@ -476,6 +482,15 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
   }
   // Upstream marks every family updated when its sync loop starts, in case no sync ever succeeds.
   for (const f of FAMILIES) health.updated(f);
+  // Once the servers listen and the informers list, and again after the first sync: the
+  // executable's pages that only start-up touched (the V8 snapshot, the single binary's code cache
+  // and bundle, code run once) are unmapped; what is still used is mapped again from the page cache
+  // on its next touch (bpf-loader-napi releaseFilePages).
+  const releaseStartupPages = (after: string) => {
+    const released = releaseFilePages();
+    logger.info('Released the file pages start-up used', { after, mappings: released.mappings, mib: Math.round(released.bytes / 2 ** 20) });
+  };
+  releaseStartupPages('start');
 
   // 3. The datapath, sized from node memory and the listed objects, then the sync loop.
   const start = async (): Promise<void> => {

@@ -147,6 +147,7 @@ export interface Native {
   mountBpffs(path: string, mode: number): void;
   mallocStats(): MallocStats;
   mallocTrim(): boolean;
+  releaseFilePages(): { mappings: number; bytes: number };
   probeProgramType(name: string): boolean;
   probeMapType(name: string): boolean;
   probeHelper(programType: string, helper: string): boolean;

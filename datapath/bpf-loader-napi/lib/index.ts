@@ -12,7 +12,7 @@ export {
   type CgroupAttachType, type TcDirection, type TcFilterId, type XdpState,
 } from './link.ts';
 export { netLinks, netAddresses, deleteNetLink, watchNetlink, NetlinkWatch, ADDRESS_SCOPE, type NetLink, type NetAddress, type NetEvent, type NetGroup } from './netlink.ts';
-export { netnsCookie, mountBpffs, mallocStats, mallocTrim, type MallocStats } from './host.ts';
+export { netnsCookie, mountBpffs, mallocStats, mallocTrim, releaseFilePages, type MallocStats } from './host.ts';
 export { StructCodec, scalarLayout, type Layout, type FieldLayout, type Kind } from './codec.ts';
 export { probe } from './probe.ts';
 export { addonPath } from './binding.ts';
