@@ -36,7 +36,7 @@ import { watchConfigFile } from '../config/watch-config-file.ts';
 import { bpfObjectPath } from '../dataplane/asset-paths.ts';
 import { ServiceCidrState } from '../dataplane/service-cidr-state.ts';
 import { SocketTerminator } from '../dataplane/socket-terminator.ts';
-import { reapStaleConnections } from '../dataplane/stale-connection-reaper.ts';
+import { reapStaleConnections, type StaleConnectionHook } from '../dataplane/stale-connection-reaper.ts';
 import { Datapath } from '../dataplane/datapath.ts';
 import { DatapathLifecycle } from '../dataplane/datapath-lifecycle.ts';
 import { LbIds } from '../dataplane/ids.ts';
@@ -174,7 +174,7 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
   let dp!: Datapath;
   let programmer!: LbProgrammer;
   let lifecycle!: DatapathLifecycle;
-  let reapStale!: ReturnType<typeof reapStaleConnections>;
+  let reapStale!: StaleConnectionHook;
   let datapathReady = false;
   // Map write failures: at most one line per map, operation and error a minute.
   const failureLog = new RateLimitedLog({ now: () => Date.now() });
@@ -357,9 +357,11 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     }
     // Connections to backends that stopped serving are ended once the maps are written and the
     // sync is recorded: a reconnect is already balanced over the remaining backends, and the
-    // recorded programming latency is the maps' (ending sockets in every namespace takes tens of ms).
+    // recorded programming latency is the maps'. Here the pairs are only found: ending them walks
+    // socket tables and conntrack (tens of ms to seconds) in the background, in steps of a few ms
+    // (stale-connection-reaper.ts), so the next sync never waits for more than a step.
     lap('verify');
-    reapStale(changed, serviceMap, endpointsMap);
+    reapStale.afterSync(changed, serviceMap, endpointsMap);
     lap('reapStale');
     logger.v(updatedServices.size + ep.updatedServices.size > 0 ? 2 : 4).info('Sync done', { mode, ok, ms: Math.round(seconds * 1000) });
 
@@ -522,11 +524,13 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     cleanups.push(() => dp.close());
     recordEvent(nodeRef, 'Normal', 'Starting', 'Starting kube-proxy.');
     dpm.setCollector(() => dp.readCounters());
-    // Sockets and UDP conntrack entries of backends that stop serving are ended after each sync.
+    // Sockets and UDP conntrack entries of backends that stop serving are ended after each sync,
+    // in the background; a run under way is dropped before the datapath closes.
     reapStale = reapStaleConnections({
       datapath: dp, logger, ended: dpm.staleConnectionsEndedTotal,
       makeTerminator: (collection) => new SocketTerminator({ collection }),
     });
+    cleanups.push(() => reapStale.stop());
     const ids = new LbIds({ now: () => Date.now() });
     const rejected = dp.seedIds(ids);
     logger.info('Adopted ids from the pinned maps', {

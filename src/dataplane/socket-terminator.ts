@@ -75,6 +75,20 @@ export class SocketTerminator {
 
   /** Destroys the LB-connected sockets of `flows` in every namespace; see the module comment. */
   run(flows: readonly StaleFlow[]): TerminationResult {
+    const steps = this.runSteps(flows);
+    for (;;) {
+      const r = steps.next();
+      if (r.done) return r.value;
+    }
+  }
+
+  /**
+   * run() in steps: yields after listing the namespaces and after each iterator run (one socket
+   * table walk of one namespace, ~2.5 ms for TCP here), so the caller can give the event loop a
+   * turn between them. lb_sock_term holds the pairs while the steps run and is emptied at the
+   * end, or when the steps are dropped (return()); only one run may be under way at a time.
+   */
+  *runSteps(flows: readonly StaleFlow[]): Generator<void, TerminationResult, void> {
     const result: TerminationResult = { destroyed: { TCP: 0, UDP: 0 }, refused: [], namespaces: 0, errors: [], pairs: 0 };
     const keys = termKeys(flows);
     result.pairs = keys.length;
@@ -82,11 +96,12 @@ export class SocketTerminator {
     const chunk = this.#filter.info().maxEntries;
     const namespaces = this.#namespaces();
     result.namespaces = namespaces.length;
+    yield;
     for (let i = 0; i < keys.length; i += chunk) {
       const part = keys.slice(i, i + chunk);
       this.#filter.updateBatch(part, part.map(() => 1));
       try {
-        for (const ns of namespaces) this.#runIn(ns, result);
+        for (const ns of namespaces) yield* this.#runIn(ns, result);
       } finally {
         this.#filter.deleteBatch(part);
       }
@@ -94,7 +109,7 @@ export class SocketTerminator {
     return result;
   }
 
-  #runIn(ns: string, result: TerminationResult): void {
+  *#runIn(ns: string, result: TerminationResult): Generator<void, void, void> {
     let fd: number;
     try {
       fd = openSync(ns, 'r');
@@ -112,6 +127,7 @@ export class SocketTerminator {
           out = link.readIter({ netnsFd: fd });
         } catch (err) {
           result.errors.push(`${proto} sockets of ${ns}: ${(err as Error).message}`);
+          yield;
           continue;
         }
         // Records of sock_term.bpf.c: {__u64 cookie; __s64 bpf_sock_destroy's result}, host order.
@@ -120,6 +136,7 @@ export class SocketTerminator {
           if (ret === 0) result.destroyed[proto]++;
           else result.refused.push(ERRNO[-ret] ?? `errno ${-ret}`);
         }
+        yield;
       }
     } finally {
       closeSync(fd);

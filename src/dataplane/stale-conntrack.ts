@@ -41,10 +41,28 @@ export function staleConntrackKeys(
   entries: Iterable<[unknown, unknown]>, flows: readonly StaleFlow[], nodeAddresses: ReadonlySet<string>,
   backendOf: (id: number) => { addr: string; port: number } | undefined = () => undefined,
 ): unknown[] {
+  const stale = staleConntrackMatcher(flows, nodeAddresses, backendOf);
+  const out: unknown[] = [];
+  for (const [key, value] of entries) if (stale(key, value)) out.push(key);
+  return out;
+}
+
+/** The key and value members staleConntrackMatcher() reads (conntrack.h). */
+export const CONNTRACK_FIELDS = {
+  key: ['src', 'dst', 'sport', 'dport', 'proto'],
+  value: ['nat_src', 'nat_dst', 'nat_sport', 'nat_dport', 'flags', 'backend_id'],
+} as const;
+
+/**
+ * staleConntrackKeys() for a map read in chunks: the flows are indexed once, and the returned
+ * predicate says whether one entry (decoded, at least CONNTRACK_FIELDS) must be deleted.
+ */
+export function staleConntrackMatcher(
+  flows: readonly StaleFlow[], nodeAddresses: ReadonlySet<string>,
+  backendOf: (id: number) => { addr: string; port: number } | undefined = () => undefined,
+): (key: unknown, value: unknown) => boolean {
   const wanted = new Set<string>();
   for (const f of flows) if (f.protocol === 'UDP') wanted.add(`${f.frontend}|${f.frontendPort}|${f.backend}|${f.backendPort}`);
-  const out: unknown[] = [];
-  if (wanted.size === 0) return out;
   const matches = (fe: string | null, fport: number, be: string | null, bport: number): boolean => {
     if (fe === null || be === null) return false;
     if (wanted.has(`${fe}|${fport}|${be}|${bport}`)) return true;
@@ -52,19 +70,18 @@ export function staleConntrackKeys(
     const wildcard = parseIp(fe)?.family === 'IPv4' ? '0.0.0.0' : '::';
     return wanted.has(`${wildcard}|${fport}|${be}|${bport}`);
   };
-  for (const [key, value] of entries) {
+  return (key, value) => {
+    if (wanted.size === 0) return false;
     const k = key as Decoded;
     const v = value as Decoded;
-    if (Number(k.proto) !== UDP) continue;
+    if (Number(k.proto) !== UDP) return false;
     const flags = Number(v.flags);
-    if (flags & KPB_CT_DSR_BACKEND) continue;
-    let hit: boolean;
-    if (flags & KPB_CT_REPLY) hit = matches(addrText(v.nat_src), Number(v.nat_sport), addrText(k.src), Number(k.sport));
-    else if (flags & KPB_CT_DSR) {
+    if (flags & KPB_CT_DSR_BACKEND) return false;
+    if (flags & KPB_CT_REPLY) return matches(addrText(v.nat_src), Number(v.nat_sport), addrText(k.src), Number(k.sport));
+    if (flags & KPB_CT_DSR) {
       const be = backendOf(Number(v.backend_id));
-      hit = be !== undefined && matches(addrText(k.dst), Number(k.dport), be.addr, be.port);
-    } else hit = matches(addrText(k.dst), Number(k.dport), addrText(v.nat_dst), Number(v.nat_dport));
-    if (hit) out.push(key);
-  }
-  return out;
+      return be !== undefined && matches(addrText(k.dst), Number(k.dport), be.addr, be.port);
+    }
+    return matches(addrText(k.dst), Number(k.dport), addrText(v.nat_dst), Number(v.nat_dport));
+  };
 }

@@ -122,6 +122,24 @@ export class StructCodec {
     }
     return decodeLayout(this.layout, b, offset, 0);
   }
+
+  /**
+   * A decoder of only the named members of a struct (what a scan of many entries needs, without
+   * decoding padding and nested arrays): returns a function of (buf, offset) giving an object with
+   * those members, decoded as decode() does. Throws for a name the struct has not.
+   */
+  picker(names: readonly string[]): (buf: Buffer, offset: number) => Record<string, unknown> {
+    const fields = names.map((n) => {
+      const f = this.layout.fields?.find((x) => x.name === n);
+      if (!f) throw new RangeError(`Expected a member of ${this.layout.name || 'the struct'} but received "${n}"`);
+      return f;
+    });
+    return (buf, offset) => {
+      const out: Record<string, unknown> = {};
+      for (const f of fields) out[f.name] = f.kind === 'bits' ? readBits(buf, offset, f) : decodeLayout(f, buf, offset + f.offset, 1);
+      return out;
+    };
+  }
 }
 
 function encodeLayout(l: Layout, buf: Buffer, off: number, v: unknown, path: string): void {

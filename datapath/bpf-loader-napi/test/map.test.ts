@@ -61,6 +61,32 @@ test('BpfMap batch update, lookup and delete work on a hash map', () => {
   assert.equal(m.lookupBatch().length, 0);
 });
 
+test('BpfMap.pickedChunks decodes only the named members, with the raw keys for deletePacked', () => {
+  const m = coll.map('fx_hash');
+  const keys = Array.from({ length: 40 }, (_, i) => ({ addr: addr(i + 1), port: 8000 + i, proto: 17, scope: 0 }));
+  m.updateBatch(keys, keys.map((_, i) => ({ id: i, count: 2 * i, bytes: BigInt(i) })));
+  try {
+    const got = new Map<number, number>();
+    let raw = 0;
+    for (const c of m.pickedChunks(8, { key: ['port'], value: ['count'] })) {
+      assert.equal(c.keys.length, c.entries.length * m.keySize);
+      c.entries.forEach(([k, v], i) => {
+        assert.deepEqual(Object.keys(k), ['port']);
+        assert.deepEqual(Object.keys(v), ['count']);
+        got.set(k.port as number, v.count as number);
+        // The packed key is the whole key, as lookup() takes it.
+        assert.deepEqual((m.lookup(c.keys.subarray(i * m.keySize, (i + 1) * m.keySize)) as Buffer).length, m.info().valueSize);
+        raw++;
+      });
+    }
+    assert.equal(raw, 40);
+    for (let i = 0; i < 40; i++) assert.equal(got.get(8000 + i), 2 * i);
+    assert.throws(() => m.pickedChunks(8, { key: ['nope'], value: [] }).next(), /member of .* "nope"/);
+  } finally {
+    m.deleteBatch(keys);
+  }
+});
+
 test('BpfMap.lookupPackedChunks reads a hash map in parts that together hold each entry once', () => {
   const m = createMap({ type: 'hash', keySize: 4, valueSize: 8, maxEntries: 4096, name: 'kpb_chunks' });
   try {
