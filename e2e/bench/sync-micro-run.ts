@@ -21,7 +21,8 @@
 // (the agent's malloc trimmer returns the C heap freed by the list and the first sync). The
 // in-memory list/watch lives in this process but keeps nothing of the listed objects (pages are
 // made from an index when asked); it holds only the changed objects' JSON (~0.3 MiB at 200
-// changes). mallocTrims: how many times the trimmer returned memory.
+// changes). mallocTrims: how many times the trimmer returned memory. After the first sync it compacts
+// the heap and unmaps start-up's file pages as the agent does (compactMs, releasedFileMiB).
 // Needs root (BPF maps) and `make bpf`. Diagnostics (stderr): KPB_BENCH_STAGES=1 memory per stage
 // (=2 also V8 spaces and resident mappings); KPB_BENCH_PROFILE=<file> a CPU profile of the first
 // programming; KPB_HEAP_SNAPSHOT=<file> a heap snapshot at the end.
@@ -38,6 +39,7 @@ import { demandOf, sizeMaps } from '../../src/dataplane/map-sizes.ts';
 import { totalmem } from 'node:os';
 import { MemoryListWatch } from './memory-list-watch.ts';
 import { startMallocTrimmer } from '../../src/cli/malloc-trimmer.ts';
+import { compactHeap } from '../../src/cli/compact-heap.ts';
 import { BENCH_NAMESPACE, endpointSlice, service } from './objects.ts';
 // --- the pipeline under test: trackers -> LbProgrammer (compile, LB state, flush) ---
 import { EndpointsChangeTracker, type EndpointsMap } from '../../src/model/endpoints-change-tracker.ts';
@@ -227,9 +229,12 @@ const firstSyncCpu = process.cpuUsage(cpuAtStart);
 if (inspector) {
   inspector.post('Profiler.stop', (err, r) => { if (!err) writeFileSync(process.env.KPB_BENCH_PROFILE!, JSON.stringify(r.profile)); });
 }
-// As the agent does after its first successful sync (proxy-server.ts): the executable's pages used
-// only at start-up are unmapped (KPB_KEEP_FILE_PAGES=1 leaves them, to compare).
-const released = process.env.KPB_KEEP_FILE_PAGES ? { mappings: 0, bytes: 0 } : releaseFilePages();
+// As the agent does after its first successful sync (proxy-server.ts): one compacting GC gives back
+// what the heap grew for the list and the sync, then the executable's pages used only at start-up
+// are unmapped. KPB_AS_BEFORE=1 skips both (to compare with the same build).
+const asBefore = Boolean(process.env.KPB_AS_BEFORE);
+const compaction = asBefore ? null : compactHeap();
+const released = asBefore ? { mappings: 0, bytes: 0 } : releaseFilePages();
 stage('first sync');
 log(`first full programming ${firstSyncMs.toFixed(0)} ms (listed after ${listedMs.toFixed(0)} ms; the server's page making, ${serverMs().toFixed(0)} ms, left out)`);
 
@@ -303,7 +308,7 @@ const out = {
   cpuMs: Math.round((cpu.user + cpu.system) / 1000),
   firstSyncCpuMs: Math.round((firstSyncCpu.user + firstSyncCpu.system) / 1000), serverMs: Math.round(serverMs()),
   heapTotalMiB: +(mem.heapTotal / 2 ** 20).toFixed(1), externalMiB: +(mem.external / 2 ** 20).toFixed(1),
-  mallocTrims: trimmer.trims, releasedFileMiB: +(released.bytes / 2 ** 20).toFixed(1),
+  mallocTrims: trimmer.trims, releasedFileMiB: +(released.bytes / 2 ** 20).toFixed(1), compactMs: Math.round(compaction?.ms ?? 0),
   ...(VERIFY_EVERY > 0 ? {
     verifyEvery: VERIFY_EVERY, verifyBlocking: VERIFY_BLOCKING, verifySyncs: verifyTimes.length, verifiesFinished, verifiesDropped,
     // A change arriving during a verifying sync: arrival -> programmed.
