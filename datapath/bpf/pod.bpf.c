@@ -19,60 +19,44 @@ SEC("tc")
 int kpb_pod_general_ingress(struct __sk_buff *ctx)
 {
 	__u32 reason = KPB_CNT_ERROR;
-	int verdict = kpb_pod_general(ctx, false, &reason);
 
-	kpb_pod_count_exit(KPB_POD_HOOK_INGRESS, verdict, reason);
-	return verdict;
+	return kpb_pod_count_exit(KPB_POD_HOOK_INGRESS, kpb_pod_general(ctx, false, &reason), reason);
 }
 
 SEC("tc")
 int kpb_pod_general_egress(struct __sk_buff *ctx)
 {
 	__u32 reason = KPB_CNT_ERROR;
-	int verdict = kpb_pod_general(ctx, true, &reason);
 
-	kpb_pod_count_exit(KPB_POD_HOOK_EGRESS, verdict, reason);
-	return verdict;
+	return kpb_pod_count_exit(KPB_POD_HOOK_EGRESS, kpb_pod_general(ctx, true, &reason), reason);
 }
 
-/* key: 0 ingress, 1 egress; value: the general programs, written by libbpf at each load. Pinned by
- * name so that it outlives the agent with the attached programs (see xdp.bpf.c). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, 2);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-	__type(key, __u32);
-	__array(values, int(struct __sk_buff *));
-} kpb_pod_next SEC(".maps") = {
+/* key: 0 ingress, 1 egress; value: the general programs (ctx.h's KPB_PROG_ARRAY). */
+KPB_PROG_ARRAY(kpb_pod_next, 2) = {
 	.values = { [0] = (void *)&kpb_pod_general_ingress, [1] = (void *)&kpb_pod_general_egress },
 };
+
+/* The lean path of one hook, and for the rest its general program. */
+static __always_inline int kpb_pod_hook(struct __sk_buff *ctx, __u32 hook, bool egress)
+{
+	__u32 reason = KPB_CNT_ERROR;
+	int verdict = kpb_pod_fast(ctx, &reason, egress);
+
+	if (verdict < 0)
+		verdict = ctx_tail_general(ctx, &kpb_pod_next, hook);
+	return kpb_pod_count_exit(hook, verdict, reason);
+}
 
 SEC("tc")
 int kpb_pod_ingress(struct __sk_buff *ctx)
 {
-	__u32 reason = KPB_CNT_ERROR;
-	int verdict = kpb_pod_fast(ctx, &reason, false);
-
-	if (verdict < 0) {
-		bpf_tail_call(ctx, &kpb_pod_next, 0);
-		verdict = CTX_PASS; /* only if the program array were empty */
-	}
-	kpb_pod_count_exit(KPB_POD_HOOK_INGRESS, verdict, reason);
-	return verdict;
+	return kpb_pod_hook(ctx, KPB_POD_HOOK_INGRESS, false);
 }
 
 SEC("tc")
 int kpb_pod_egress(struct __sk_buff *ctx)
 {
-	__u32 reason = KPB_CNT_ERROR;
-	int verdict = kpb_pod_fast(ctx, &reason, true);
-
-	if (verdict < 0) {
-		bpf_tail_call(ctx, &kpb_pod_next, 1);
-		verdict = CTX_PASS;
-	}
-	kpb_pod_count_exit(KPB_POD_HOOK_EGRESS, verdict, reason);
-	return verdict;
+	return kpb_pod_hook(ctx, KPB_POD_HOOK_EGRESS, true);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

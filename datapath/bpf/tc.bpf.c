@@ -15,70 +15,37 @@ SEC("tc")
 int kpb_tc_general_ingress(struct __sk_buff *ctx)
 {
 	__u32 reason = KPB_CNT_ERROR;
-	int verdict = kpb_np_ingress(ctx, &reason);
 
-	kpb_count_exit(KPB_HOOK_TC_INGRESS, verdict, reason);
-	return verdict;
+	return kpb_count_exit(KPB_HOOK_TC_INGRESS, kpb_np_ingress(ctx, &reason), reason);
 }
 
 SEC("tc")
 int kpb_tc_general_egress(struct __sk_buff *ctx)
 {
 	__u32 reason = KPB_CNT_ERROR;
-	int verdict = kpb_np_egress(ctx, &reason);
 
-	kpb_count_exit(KPB_HOOK_TC_EGRESS, verdict, reason);
-	return verdict;
+	return kpb_count_exit(KPB_HOOK_TC_EGRESS, kpb_np_egress(ctx, &reason), reason);
 }
 
-/* key: 0 ingress, 1 egress; value: the general programs, written by libbpf at each load. Pinned by
- * name so that it outlives the agent with the attached programs (see xdp.bpf.c). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, 2);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-	__type(key, __u32);
-	__array(values, int(struct __sk_buff *));
-} kpb_tc_next SEC(".maps") = {
+/* key: 0 ingress, 1 egress; value: the general programs (ctx.h's KPB_PROG_ARRAY). */
+KPB_PROG_ARRAY(kpb_tc_next, 2) = {
 	.values = { [0] = (void *)&kpb_tc_general_ingress, [1] = (void *)&kpb_tc_general_egress },
 };
 
 SEC("tc")
 int kpb_tc_ingress(struct __sk_buff *ctx)
 {
-	__u32 reason = KPB_CNT_ERROR;
-	int verdict = kpb_fast(ctx, &reason, false);
-
-#if KPB_ABL(KPB_ABL_TAIL)
-	if (verdict == KPB_FAST_MISS)
-		verdict = kpb_np_ingress(ctx, &reason);
-#endif
-	if (verdict == KPB_FAST_MISS) {
-		bpf_tail_call(ctx, &kpb_tc_next, 0);
-		verdict = CTX_PASS; /* only if the program array were empty */
-	}
-	kpb_count_exit(KPB_HOOK_TC_INGRESS, verdict, reason);
-	return verdict;
+	return kpb_fast_or_general(ctx, &kpb_tc_next, 0, KPB_HOOK_TC_INGRESS, false);
 }
 
 SEC("tc")
 int kpb_tc_egress(struct __sk_buff *ctx)
 {
-	__u32 reason = KPB_CNT_ERROR;
-	int verdict;
-
 	if (ctx->tc_index == KPB_TC_INDEX_SENT) {
 		ctx->tc_index = 0;
-		kpb_count_exit(KPB_HOOK_TC_EGRESS, CTX_PASS, KPB_CNT_SENT_BY_US);
-		return CTX_PASS;
+		return kpb_count_exit(KPB_HOOK_TC_EGRESS, CTX_PASS, KPB_CNT_SENT_BY_US);
 	}
-	verdict = kpb_fast(ctx, &reason, true);
-	if (verdict == KPB_FAST_MISS) {
-		bpf_tail_call(ctx, &kpb_tc_next, 1);
-		verdict = CTX_PASS;
-	}
-	kpb_count_exit(KPB_HOOK_TC_EGRESS, verdict, reason);
-	return verdict;
+	return kpb_fast_or_general(ctx, &kpb_tc_next, 1, KPB_HOOK_TC_EGRESS, true);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

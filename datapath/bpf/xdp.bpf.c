@@ -14,44 +14,21 @@ SEC("xdp")
 int kpb_xdp_general(struct xdp_md *ctx)
 {
 	__u32 reason = KPB_CNT_ERROR;
-	int verdict = kpb_np_ingress(ctx, &reason);
 
-	kpb_count_exit(KPB_HOOK_XDP, verdict, reason);
-	return verdict;
+	return kpb_count_exit(KPB_HOOK_XDP, kpb_np_ingress(ctx, &reason), reason);
 }
 
-/* key: 0; value: kpb_xdp_general, written by libbpf at each load. Pinned by name: the kernel empties
- * a program array when no file descriptor or pin holds it any more, and the attached program
- * outlives the agent (restart, upgrade, SIGKILL), so without the pin every packet off the lean
- * path would lose its tail call the moment the agent exits. A new load rewrites the slot with its
- * own program, which the still-attached one then reaches too (same maps, same contract). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, 1);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-	__type(key, __u32);
-	__array(values, int(struct xdp_md *));
-} kpb_xdp_next SEC(".maps") = {
+/* key: 0; value: kpb_xdp_general (ctx.h's KPB_PROG_ARRAY says why it is pinned). */
+KPB_PROG_ARRAY(kpb_xdp_next, 1) = {
 	.values = { [0] = (void *)&kpb_xdp_general },
 };
 
+/* Only if the program array were empty does a packet the lean path left come back: it is left to
+ * tc, counted as an error. */
 SEC("xdp")
 int kpb_xdp_ingress(struct xdp_md *ctx)
 {
-	__u32 reason = KPB_CNT_ERROR;
-	int verdict = kpb_fast(ctx, &reason, false);
-
-#if KPB_ABL(KPB_ABL_TAIL)
-	if (verdict == KPB_FAST_MISS)
-		verdict = kpb_np_ingress(ctx, &reason);
-#endif
-	if (verdict == KPB_FAST_MISS) {
-		bpf_tail_call(ctx, &kpb_xdp_next, 0);
-		/* Only if the program array were empty: leave the packet to tc, counted as an error. */
-		verdict = CTX_PASS;
-	}
-	kpb_count_exit(KPB_HOOK_XDP, verdict, reason);
-	return verdict;
+	return kpb_fast_or_general(ctx, &kpb_xdp_next, 0, KPB_HOOK_XDP, false);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

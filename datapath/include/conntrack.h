@@ -105,24 +105,24 @@ struct kpb_ct_value {
 	struct kpb_nh nh;
 };
 
+/* An LRU map of conntrack entries, pinned by name and sized by --bpf-map-conntrack: kpb_ct4/6 and
+ * pod.h's kpb_pod_ct4/6 have this one shape, so the lifetimes, the agent's cleanup and `inspect
+ * conntrack` serve all of them. */
+#define KPB_CT_LRU_MAP(name, key_type)                     \
+	struct {                                           \
+		__uint(type, BPF_MAP_TYPE_LRU_HASH);       \
+		__type(key, key_type);                     \
+		__type(value, struct kpb_ct_value);        \
+		__uint(max_entries, KPB_CT_MAX_ENTRIES);   \
+		__uint(pinning, LIBBPF_PIN_BY_NAME);       \
+	} name SEC(".maps")
+
 /* key: struct kpb_ct4_key (network order); value: struct kpb_ct_value. Writer: datapath; the
  * control plane reads it for metrics and may delete entries. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__type(key, struct kpb_ct4_key);
-	__type(value, struct kpb_ct_value);
-	__uint(max_entries, KPB_CT_MAX_ENTRIES);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} kpb_ct4 SEC(".maps");
+KPB_CT_LRU_MAP(kpb_ct4, struct kpb_ct4_key);
 
 /* key: struct kpb_ct6_key (network order); value: struct kpb_ct_value. Writer: datapath. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__type(key, struct kpb_ct6_key);
-	__type(value, struct kpb_ct_value);
-	__uint(max_entries, KPB_CT_MAX_ENTRIES);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} kpb_ct6 SEC(".maps");
+KPB_CT_LRU_MAP(kpb_ct6, struct kpb_ct6_key);
 
 /* key: struct kpb_ct4_key of a SNAT flow's reply (backend -> SNAT address:port); value: struct
  * kpb_ct_value. Writer: datapath (inserted with NOEXIST: that is the port reservation); deleted by
@@ -275,35 +275,61 @@ static __always_inline void kpb_ct_key_make(union kpb_ct_key *k, __u8 family, co
 	}
 }
 
-static __always_inline struct kpb_ct_value *kpb_ct_get(__u8 family, const union kpb_ct_key *k)
+/* Entries of a pair of maps, one per family (kpb_ct4/6, kpb_snat4/6, pod.h's kpb_pod_ct4/6): the
+ * map is a constant once inlined, so each call site still names one map. */
+static __always_inline struct kpb_ct_value *kpb_ct_find(void *map4, void *map6, __u8 family, const union kpb_ct_key *k)
 {
 	if (family == KPB_AF_INET)
-		return bpf_map_lookup_elem(&kpb_ct4, &k->v4);
-	return bpf_map_lookup_elem(&kpb_ct6, &k->v6);
+		return bpf_map_lookup_elem(map4, &k->v4);
+	return bpf_map_lookup_elem(map6, &k->v6);
+}
+
+static __always_inline long kpb_ct_store(void *map4, void *map6, __u8 family, const union kpb_ct_key *k,
+					 const struct kpb_ct_value *v, __u64 flags)
+{
+	if (family == KPB_AF_INET)
+		return bpf_map_update_elem(map4, &k->v4, v, flags);
+	return bpf_map_update_elem(map6, &k->v6, v, flags);
+}
+
+static __always_inline void kpb_ct_remove(void *map4, void *map6, __u8 family, const union kpb_ct_key *k)
+{
+	if (family == KPB_AF_INET)
+		bpf_map_delete_elem(map4, &k->v4);
+	else
+		bpf_map_delete_elem(map6, &k->v6);
+}
+
+/* p's own tuple as a key, built in kpb_keys_map's slot 0 (NULL only if the slot is missing). */
+static __always_inline union kpb_ct_key *kpb_ct_key_build(const struct kpb_pkt *p)
+{
+	union kpb_ct_key *k = kpb_key_slot(0);
+
+	if (k)
+		kpb_ct_key_make(k, p->family, p->src, p->dst, p->sport, p->dport, p->proto);
+	return k;
+}
+
+static __always_inline struct kpb_ct_value *kpb_ct_get(__u8 family, const union kpb_ct_key *k)
+{
+	return kpb_ct_find(&kpb_ct4, &kpb_ct6, family, k);
 }
 
 static __always_inline struct kpb_ct_value *kpb_snat_get(__u8 family, const union kpb_ct_key *k)
 {
-	if (family == KPB_AF_INET)
-		return bpf_map_lookup_elem(&kpb_snat4, &k->v4);
-	return bpf_map_lookup_elem(&kpb_snat6, &k->v6);
+	return kpb_ct_find(&kpb_snat4, &kpb_snat6, family, k);
 }
 
 static __always_inline int kpb_ct_put(__u8 family, const union kpb_ct_key *k, const struct kpb_ct_value *v)
 {
 	if (KPB_ABL(KPB_ABL_CT_INSERT))
 		return 0;
-	if (family == KPB_AF_INET)
-		return bpf_map_update_elem(&kpb_ct4, &k->v4, v, BPF_ANY);
-	return bpf_map_update_elem(&kpb_ct6, &k->v6, v, BPF_ANY);
+	return kpb_ct_store(&kpb_ct4, &kpb_ct6, family, k, v, BPF_ANY);
 }
 
 static __always_inline void kpb_ct_del(__u8 family, const union kpb_ct_key *k)
 {
-	if (family == KPB_AF_INET)
-		bpf_map_delete_elem(&kpb_ct4, &k->v4);
-	else
-		bpf_map_delete_elem(&kpb_ct6, &k->v6);
+	kpb_ct_remove(&kpb_ct4, &kpb_ct6, family, k);
 }
 
 /* SNAT source ports, host order. The default sits above Linux's ip_local_port_range
@@ -352,13 +378,12 @@ static __always_inline bool kpb_snat_in_use(__u8 family, const union kpb_ct_key 
  * still uses it is renewed (a flow whose traffic goes one way keeps its port). */
 static __always_inline struct kpb_ct_value *kpb_ct_lookup(const struct kpb_pkt *p)
 {
-	union kpb_ct_key *k = kpb_key_slot(0);
+	union kpb_ct_key *k = kpb_ct_key_build(p);
 	struct kpb_ct_value *v;
 	__u32 now = kpb_now();
 
 	if (!k)
 		return NULL;
-	kpb_ct_key_make(k, p->family, p->src, p->dst, p->sport, p->dport, p->proto);
 	if (kpb_snat_port(p->dport)) {
 		v = kpb_snat_get(p->family, k);
 		if (v) {

@@ -60,34 +60,45 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kpb_np_counters SEC(".maps");
 
-static __always_inline void kpb_count(__u32 hook, __u32 counter)
+/* Add one packet to slot `key` of a per-CPU __u64 counter array (kpb_np_counters, pod.h's
+ * kpb_pod_counters). */
+static __always_inline void kpb_count_in(void *map, __u32 key)
 {
-	__u32 key = hook * KPB_CNT_MAX + counter;
-	__u64 *v = bpf_map_lookup_elem(&kpb_np_counters, &key);
+	__u64 *v = bpf_map_lookup_elem(map, &key);
 
 	if (v)
 		*v += 1;
 }
 
-/* Count the verdict and the reason of one packet; called once, at the entry point's exit. */
-static __always_inline void kpb_count_exit(__u32 hook, int verdict, __u32 reason)
+/* The verdict counter of a program's return value. */
+static __always_inline __u32 kpb_verdict_counter(int verdict)
 {
-	__u32 v;
-
-	if (KPB_ABL(KPB_ABL_COUNT))
-		return;
 	if (verdict == CTX_DROP)
-		v = KPB_CNT_VERDICT_DROP;
+		return KPB_CNT_VERDICT_DROP;
 #if defined(KPB_CTX_XDP)
-	else if (verdict == XDP_TX)
-		v = KPB_CNT_VERDICT_TX;
+	if (verdict == XDP_TX)
+		return KPB_CNT_VERDICT_TX;
 #endif
-	else if (verdict == CTX_REDIRECT)
-		v = KPB_CNT_VERDICT_REDIRECT;
-	else
-		v = KPB_CNT_VERDICT_PASS;
-	kpb_count(hook, v);
-	kpb_count(hook, reason);
+	if (verdict == CTX_REDIRECT)
+		return KPB_CNT_VERDICT_REDIRECT;
+	return KPB_CNT_VERDICT_PASS;
+}
+
+/* Count the verdict and the reason of one packet in a counter array whose hooks are `stride`
+ * counters apart; called once, at the entry point's exit. Returns the verdict. */
+static __always_inline int kpb_count_verdict(void *map, __u32 stride, __u32 hook, int verdict, __u32 reason)
+{
+	if (KPB_ABL(KPB_ABL_COUNT))
+		return verdict;
+	kpb_count_in(map, hook * stride + kpb_verdict_counter(verdict));
+	kpb_count_in(map, hook * stride + reason);
+	return verdict;
+}
+
+/* Count the verdict and the reason of one packet of a north-south hook. */
+static __always_inline int kpb_count_exit(__u32 hook, int verdict, __u32 reason)
+{
+	return kpb_count_verdict(&kpb_np_counters, KPB_CNT_MAX, hook, verdict, reason);
 }
 
 #endif /* KPB_COUNTERS_H */

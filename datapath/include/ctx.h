@@ -489,4 +489,27 @@ static __always_inline int ctx_redirect(kpb_ctx_t *ctx, __u32 ifindex)
 #endif
 }
 
+/* A program array of an object's general programs, pinned by name: the kernel empties a program
+ * array when no file descriptor or pin holds it any more, and the attached lean program outlives
+ * the agent (restart, upgrade, SIGKILL), so without the pin every packet off the lean path would
+ * lose its tail call the moment the agent exits. A new load rewrites the slots with its own
+ * programs, which the still-attached one then reaches too (same maps, same contract). Initialise
+ * it with `= { .values = { [slot] = (void *)&prog, ... } }`; libbpf fills it at each load. */
+#define KPB_PROG_ARRAY(name, slots)                                  \
+	struct {                                                     \
+		__uint(type, BPF_MAP_TYPE_PROG_ARRAY);               \
+		__uint(max_entries, slots);                          \
+		__uint(pinning, LIBBPF_PIN_BY_NAME);                 \
+		__type(key, __u32);                                  \
+		__array(values, int(kpb_ctx_t *));                   \
+	} name SEC(".maps")
+
+/* Leave the packet to the general program in slot `slot` of `progs` (a tail call: it starts on a
+ * fresh stack). Returns only if the slot were empty: then the packet is passed. */
+static __always_inline int ctx_tail_general(kpb_ctx_t *ctx, void *progs, __u32 slot)
+{
+	bpf_tail_call(ctx, progs, slot);
+	return CTX_PASS;
+}
+
 #endif /* KPB_CTX_H */

@@ -332,4 +332,20 @@ static __always_inline int kpb_fast(kpb_ctx_t *ctx, __u32 *reason, bool egress)
 	return KPB_FAST_MISS;
 }
 
+/* An attached north-south entry point: the lean path, and for what it leaves the general program
+ * in slot `slot` of `progs` (a tail call), counted under `hook` at the single exit. */
+static __always_inline int kpb_fast_or_general(kpb_ctx_t *ctx, void *progs, __u32 slot, __u32 hook, bool egress)
+{
+	__u32 reason = KPB_CNT_ERROR;
+	int verdict = kpb_fast(ctx, &reason, egress);
+
+#if KPB_ABL(KPB_ABL_TAIL)
+	if (verdict == KPB_FAST_MISS && !egress)
+		verdict = kpb_np_ingress(ctx, &reason);
+#endif
+	if (verdict == KPB_FAST_MISS)
+		verdict = ctx_tail_general(ctx, progs, slot);
+	return kpb_count_exit(hook, verdict, reason);
+}
+
 #endif /* KPB_FASTPATH_H */

@@ -126,20 +126,49 @@ static __always_inline int kpb_icmp_rewrite(kpb_ctx_t *ctx, struct kpb_pkt *p, c
 	return 0;
 }
 
+/* p's quote when p is an ICMP error quoting a TCP or UDP packet with plain headers, read into the
+ * per-CPU scratch; else NULL. */
+static __always_inline struct kpb_icmp_quote *kpb_icmp_read(kpb_ctx_t *ctx, const struct kpb_pkt *p)
+{
+	struct kpb_np_tmp *tmp = kpb_np_tmp();
+
+	if (!tmp || !kpb_icmp_is_error(p) || kpb_icmp_quote(ctx, p, &tmp->q) < 0)
+		return NULL;
+	return &tmp->q;
+}
+
+/* Ask the FIB (into *fib) for the way to the error's new destination, v->nat_dst: true when we can
+ * send it there ourselves. */
+static __always_inline bool kpb_icmp_routable(kpb_ctx_t *ctx, const struct kpb_pkt *p, const struct kpb_ct_value *v,
+					      struct kpb_fib *fib)
+{
+	kpb_fib_lookup(ctx, p->family, p->proto, p->l3_len, p->src, v->nat_dst, false, fib);
+	return kpb_fib_usable(fib) && p->ttl > 1;
+}
+
+/* Rewrite the error per v, then send it by fib (route: TTL decremented) or hand it on. *reason is
+ * kept unless this fails. */
+static __always_inline int kpb_icmp_send(kpb_ctx_t *ctx, struct kpb_pkt *p, const struct kpb_icmp_quote *q,
+					 const struct kpb_ct_value *v, bool route, const struct kpb_fib *fib, __u32 *reason)
+{
+	if (kpb_icmp_rewrite(ctx, p, q, v) < 0 || (route && kpb_dec_ttl(ctx, p) < 0)) {
+		*reason = KPB_CNT_ERROR;
+		return CTX_DROP;
+	}
+	if (!route)
+		return CTX_PASS;
+	return kpb_fib_send(ctx, fib, reason);
+}
+
 /* Ingress: an ICMP error about a tracked flow. Returns KPB_NP_CONTINUE when it is not ours. */
 static __noinline int kpb_np_icmp_ingress(kpb_ctx_t *ctx, struct kpb_pkt *p, __u32 *reason)
 {
 	struct kpb_np_tmp *tmp = kpb_np_tmp();
-	struct kpb_icmp_quote *q;
+	struct kpb_icmp_quote *q = kpb_icmp_read(ctx, p);
 	struct kpb_ct_value *v;
-	struct kpb_fib *fib;
 	bool route = false;
 
-	if (!tmp)
-		return KPB_NP_CONTINUE;
-	q = &tmp->q;
-	fib = &tmp->fib;
-	if (!kpb_icmp_is_error(p) || kpb_icmp_quote(ctx, p, q) < 0)
+	if (!tmp || !q)
 		return KPB_NP_CONTINUE;
 	v = kpb_ct_lookup(&q->r);
 	if (!v || (v->flags & KPB_CT_DSR))
@@ -149,8 +178,7 @@ static __noinline int kpb_np_icmp_ingress(kpb_ctx_t *ctx, struct kpb_pkt *p, __u
 			return KPB_NP_CONTINUE;
 		*reason = KPB_CNT_ICMP_XLATE;
 	} else {
-		kpb_fib_lookup(ctx, p->family, p->proto, p->l3_len, p->src, v->nat_dst, false, fib);
-		route = kpb_fib_usable(fib) && p->ttl > 1;
+		route = kpb_icmp_routable(ctx, p, v, &tmp->fib);
 		*reason = route ? KPB_CNT_ICMP_XLATE : KPB_CNT_FIB_FAIL;
 		if (!route && p->ttl <= 1) {
 			/* Our own error about it would be an error about an error: the stack decides. */
@@ -167,13 +195,7 @@ static __noinline int kpb_np_icmp_ingress(kpb_ctx_t *ctx, struct kpb_pkt *p, __u
 	}
 #endif
 	/* Local backend (tc): translated and left to the stack; no route of ours: the same. */
-	if (kpb_icmp_rewrite(ctx, p, q, v) < 0 || (route && kpb_dec_ttl(ctx, p) < 0)) {
-		*reason = KPB_CNT_ERROR;
-		return CTX_DROP;
-	}
-	if (!route)
-		return CTX_PASS;
-	return kpb_fib_send(ctx, fib, reason);
+	return kpb_icmp_send(ctx, p, q, v, route, &tmp->fib, reason);
 }
 
 #if defined(KPB_CTX_SKB)
@@ -181,24 +203,16 @@ static __noinline int kpb_np_icmp_ingress(kpb_ctx_t *ctx, struct kpb_pkt *p, __u
  * the frontend back in its quote and as its source. */
 static __noinline int kpb_np_icmp_egress(kpb_ctx_t *ctx, struct kpb_pkt *p, __u32 *reason)
 {
-	struct kpb_np_tmp *tmp = kpb_np_tmp();
-	struct kpb_icmp_quote *q;
+	struct kpb_icmp_quote *q = kpb_icmp_read(ctx, p);
 	struct kpb_ct_value *v;
 
-	if (!tmp)
-		return KPB_NP_CONTINUE;
-	q = &tmp->q;
-	if (!kpb_icmp_is_error(p) || kpb_icmp_quote(ctx, p, q) < 0)
+	if (!q)
 		return KPB_NP_CONTINUE;
 	v = kpb_ct_lookup(&q->r);
 	if (!v || (v->flags & (KPB_CT_LOCAL | KPB_CT_REPLY)) != (KPB_CT_LOCAL | KPB_CT_REPLY))
 		return KPB_NP_CONTINUE;
-	if (kpb_icmp_rewrite(ctx, p, q, v) < 0) {
-		*reason = KPB_CNT_ERROR;
-		return CTX_DROP;
-	}
 	*reason = KPB_CNT_ICMP_XLATE;
-	return CTX_PASS;
+	return kpb_icmp_send(ctx, p, q, v, false, NULL, reason);
 }
 #endif
 

@@ -384,6 +384,28 @@ static __always_inline int kpb_ttl_exceeded(kpb_ctx_t *ctx, struct kpb_pkt *p, _
 	return ret < 0 ? CTX_DROP : ret;
 }
 
+/* Translate per `v` in place and hand the packet on (the stack delivers or routes it); `ok` is the
+ * reason it is counted under. */
+static __always_inline int kpb_nat_pass(kpb_ctx_t *ctx, struct kpb_pkt *p, const struct kpb_ct_value *v, __u32 ok,
+					__u32 *reason)
+{
+	if (kpb_nat_rewrite(ctx, p, v, false) < 0) {
+		*reason = KPB_CNT_ERROR;
+		return CTX_DROP;
+	}
+	*reason = ok;
+	return CTX_PASS;
+}
+
+/* A tracked packet the stack takes on: its entry refreshed, its fragments followed, translated. */
+static __always_inline int kpb_ct_apply_pass(kpb_ctx_t *ctx, struct kpb_pkt *p, struct kpb_ct_value *ct, __u32 ok,
+					     __u32 *reason)
+{
+	kpb_ct_refresh(ct, p);
+	kpb_frag_record(p);
+	return kpb_nat_pass(ctx, p, ct, ok, reason);
+}
+
 /* Translate per `v` and route the result ourselves (remote backend, or reply to a client). */
 static __noinline int kpb_np_forward(kpb_ctx_t *ctx, struct kpb_pkt *p, struct kpb_ct_value *v,
 				     __u32 fwd_reason, __u32 *reason)
@@ -407,12 +429,7 @@ static __noinline int kpb_np_forward(kpb_ctx_t *ctx, struct kpb_pkt *p, struct k
 			return CTX_PASS;
 #else
 			/* No route of ours: translate anyway and let the stack route (or refuse) it. */
-			if (kpb_nat_rewrite(ctx, p, v, false) < 0) {
-				*reason = KPB_CNT_ERROR;
-				return CTX_DROP;
-			}
-			*reason = KPB_CNT_FIB_FAIL;
-			return CTX_PASS;
+			return kpb_nat_pass(ctx, p, v, KPB_CNT_FIB_FAIL, reason);
 #endif
 		}
 		if (fib->ret != BPF_FIB_LKUP_RET_SUCCESS) {
@@ -478,12 +495,7 @@ static __noinline int kpb_np_new_local(kpb_ctx_t *ctx, struct kpb_pkt *p, const 
 		return CTX_DROP;
 	}
 	kpb_frag_record(p);
-	if (kpb_nat_rewrite(ctx, p, &s->fv, false) < 0) {
-		*reason = KPB_CNT_ERROR;
-		return CTX_DROP;
-	}
-	*reason = KPB_CNT_LOCAL_DNAT;
-	return CTX_PASS;
+	return kpb_nat_pass(ctx, p, &s->fv, KPB_CNT_LOCAL_DNAT, reason);
 }
 #endif
 
@@ -725,14 +737,7 @@ static __always_inline int kpb_np_tracked(kpb_ctx_t *ctx, struct kpb_pkt *p, str
 #else
 		if (!(ct->flags & KPB_CT_HOST_BACKEND) && p->ttl <= 1)
 			return kpb_ttl_exceeded(ctx, p, reason);
-		kpb_ct_refresh(ct, p);
-		kpb_frag_record(p);
-		if (kpb_nat_rewrite(ctx, p, ct, false) < 0) {
-			*reason = KPB_CNT_ERROR;
-			return CTX_DROP;
-		}
-		*reason = KPB_CNT_LOCAL_DNAT;
-		return CTX_PASS;
+		return kpb_ct_apply_pass(ctx, p, ct, KPB_CNT_LOCAL_DNAT, reason);
 #endif
 	}
 	if (p->ttl <= 1)
@@ -747,11 +752,13 @@ static __always_inline int kpb_np_tracked(kpb_ctx_t *ctx, struct kpb_pkt *p, str
 			      reason);
 }
 
-/* A forward entry whose backend left lb_backends (the endpoint was removed; ids are not reused
- * for a grace period) is dropped so the packet selects again, as a new flow: a TCP connection to
- * the removed pod then gets a RST from the new backend instead of silence. lb_backends is read
- * only when the agent bumped kpb_be_gen since the entry last checked. */
-static __always_inline bool kpb_ct_backend_gone(const struct kpb_pkt *p, struct kpb_ct_value *ct)
+/* A forward entry (of the map pair map4/map6) whose backend left lb_backends (the endpoint was
+ * removed; ids are not reused for a grace period) is dropped so the packet selects again, as a
+ * new flow: a TCP connection to the removed pod then gets a RST from the new backend instead of
+ * silence. lb_backends is read only when the agent bumped kpb_be_gen since the entry last
+ * checked. Returns true when it dropped the entry. */
+static __always_inline bool kpb_ct_drop_gone_backend(void *map4, void *map6, const struct kpb_pkt *p,
+						     struct kpb_ct_value *ct)
 {
 	union kpb_ct_key *k;
 	__u32 gen, id = ct->backend_id;
@@ -765,39 +772,67 @@ static __always_inline bool kpb_ct_backend_gone(const struct kpb_pkt *p, struct 
 		ct->be_gen = gen;
 		return false;
 	}
-	k = kpb_key_slot(0);
+	k = kpb_ct_key_build(p);
 	if (!k)
 		return false;
-	kpb_ct_key_make(k, p->family, p->src, p->dst, p->sport, p->dport, p->proto);
-	kpb_ct_del(p->family, k);
+	kpb_ct_remove(map4, map6, p->family, k);
+	return true;
+}
+
+/* The general path's first step: parse the packet into the per-CPU scratch (*tp, its pkt).
+ * Returns KPB_NP_CONTINUE, or the verdict, with *reason, of a packet that is no IP, of an L4
+ * protocol we do not parse, or malformed (`malformed`: the verdict the hook gives those). */
+static __always_inline int kpb_np_parse(kpb_ctx_t *ctx, struct kpb_np_tmp **tp, int malformed, __u32 *reason)
+{
+	struct kpb_np_tmp *tmp = kpb_np_tmp();
+
+	if (!tmp) {
+		*reason = KPB_CNT_ERROR;
+		return CTX_DROP;
+	}
+	*tp = tmp;
+	switch (kpb_parse(ctx, &tmp->pkt)) {
+	case KPB_PARSE_OK:
+		return KPB_NP_CONTINUE;
+	case KPB_PARSE_NOT_IP:
+		*reason = KPB_CNT_NOT_IP;
+		return CTX_PASS;
+	case KPB_PARSE_MALFORMED:
+		*reason = KPB_CNT_MALFORMED;
+		return malformed;
+	default:
+		*reason = KPB_CNT_UNSUPP_L4;
+		return CTX_PASS;
+	}
+}
+
+/* Can p be matched to a flow by its ports? Not when its protocol has none (*reason UNSUPP_L4),
+ * when it is an SCTP fragment (its CRC32c covers bytes we do not see; SCTP avoids IP
+ * fragmentation), or a later fragment whose first one we did not follow (*reason FRAGMENT). */
+static __always_inline bool kpb_np_check_ports(struct kpb_pkt *p, __u32 *reason)
+{
+	if (!kpb_has_ports(p->proto)) {
+		*reason = KPB_CNT_UNSUPP_L4;
+		return false;
+	}
+	if ((p->proto == KPB_IPPROTO_SCTP && p->frag) || (p->frag == KPB_FRAG_LATER && !kpb_frag_ports(p))) {
+		*reason = KPB_CNT_FRAGMENT;
+		return false;
+	}
 	return true;
 }
 
 static __noinline int kpb_np_ingress(kpb_ctx_t *ctx, __u32 *reason)
 {
 	struct lb_service_value *svc = NULL;
-	struct kpb_np_tmp *tmp = kpb_np_tmp();
+	struct kpb_np_tmp *tmp;
 	struct kpb_ct_value *ct;
 	struct kpb_pkt *p;
+	int ret = kpb_np_parse(ctx, &tmp, CTX_DROP, reason);
 
-	if (!tmp) {
-		*reason = KPB_CNT_ERROR;
-		return CTX_DROP;
-	}
+	if (ret != KPB_NP_CONTINUE)
+		return ret;
 	p = &tmp->pkt;
-	switch (kpb_parse(ctx, p)) {
-	case KPB_PARSE_OK:
-		break;
-	case KPB_PARSE_NOT_IP:
-		*reason = KPB_CNT_NOT_IP;
-		return CTX_PASS;
-	case KPB_PARSE_MALFORMED:
-		*reason = KPB_CNT_MALFORMED;
-		return CTX_DROP;
-	default:
-		*reason = KPB_CNT_UNSUPP_L4;
-		return CTX_PASS;
-	}
 #if defined(KPB_CTX_SKB)
 	if ((p->proto == KPB_IPPROTO_IPIP && p->family == KPB_AF_INET) ||
 	    (p->proto == KPB_IPPROTO_IPV6 && p->family == KPB_AF_INET6)) {
@@ -806,28 +841,16 @@ static __noinline int kpb_np_ingress(kpb_ctx_t *ctx, __u32 *reason)
 	}
 #endif
 	if (p->proto == KPB_IPPROTO_ICMP || p->proto == KPB_IPPROTO_ICMPV6) {
-		int ret = kpb_np_icmp_ingress(ctx, p, reason);
-
+		ret = kpb_np_icmp_ingress(ctx, p, reason);
 		if (ret != KPB_NP_CONTINUE)
 			return ret;
 	}
-	if (!kpb_has_ports(p->proto)) {
-		*reason = KPB_CNT_UNSUPP_L4;
+	if (!kpb_np_check_ports(p, reason))
 		return CTX_PASS;
-	}
-	/* An SCTP fragment: its CRC32c covers bytes we do not see (SCTP avoids IP fragmentation). */
-	if (p->proto == KPB_IPPROTO_SCTP && p->frag) {
-		*reason = KPB_CNT_FRAGMENT;
-		return CTX_PASS;
-	}
-	if (p->frag == KPB_FRAG_LATER && !kpb_frag_ports(p)) {
-		*reason = KPB_CNT_FRAGMENT;
-		return CTX_PASS;
-	}
 	/* The lean path just looked this very tuple up and found nothing: no second lookup. */
 	ct = tmp->ct_missed ? NULL : kpb_ct_lookup(p);
 	tmp->ct_missed = 0;
-	if (ct && !kpb_ct_backend_gone(p, ct))
+	if (ct && !kpb_ct_drop_gone_backend(&kpb_ct4, &kpb_ct6, p, ct))
 		return kpb_np_tracked(ctx, p, ct, reason);
 	if (p->frag == KPB_FRAG_LATER) {
 		/* Its flow ended between the first fragment and this one: nothing to follow. */
@@ -860,30 +883,23 @@ static __noinline int kpb_np_ingress(kpb_ctx_t *ctx, __u32 *reason)
  * already, so its TTL is not ours to check. */
 static __noinline int kpb_np_egress(kpb_ctx_t *ctx, __u32 *reason)
 {
-	struct kpb_np_tmp *tmp = kpb_np_tmp();
+	struct kpb_np_tmp *tmp;
 	struct kpb_ct_value *ct;
 	struct kpb_pkt *p;
+	int ret = kpb_np_parse(ctx, &tmp, CTX_PASS, reason);
 
-	if (!tmp) {
-		*reason = KPB_CNT_ERROR;
-		return CTX_DROP;
+	if (ret != KPB_NP_CONTINUE) {
+		if (ret == CTX_PASS)
+			*reason = KPB_CNT_NOT_SERVICE;
+		return ret;
 	}
 	p = &tmp->pkt;
-	if (kpb_parse(ctx, p) != KPB_PARSE_OK) {
-		*reason = KPB_CNT_NOT_SERVICE;
-		return CTX_PASS;
-	}
 	if (p->proto == KPB_IPPROTO_ICMP || p->proto == KPB_IPPROTO_ICMPV6) {
-		int ret = kpb_np_icmp_egress(ctx, p, reason);
-
+		ret = kpb_np_icmp_egress(ctx, p, reason);
 		if (ret != KPB_NP_CONTINUE)
 			return ret;
 	}
-	if (!kpb_has_ports(p->proto) || (p->proto == KPB_IPPROTO_SCTP && p->frag)) {
-		*reason = KPB_CNT_NOT_SERVICE;
-		return CTX_PASS;
-	}
-	if (p->frag == KPB_FRAG_LATER && !kpb_frag_ports(p)) {
+	if (!kpb_np_check_ports(p, reason)) {
 		*reason = KPB_CNT_NOT_SERVICE;
 		return CTX_PASS;
 	}
@@ -892,14 +908,8 @@ static __noinline int kpb_np_egress(kpb_ctx_t *ctx, __u32 *reason)
 		*reason = KPB_CNT_NOT_SERVICE;
 		return CTX_PASS;
 	}
-	kpb_ct_refresh(ct, p);
-	kpb_frag_record(p);
-	if (kpb_nat_rewrite(ctx, p, ct, false) < 0) {
-		*reason = KPB_CNT_ERROR;
-		return CTX_DROP;
-	}
-	*reason = (ct->flags & KPB_CT_DSR_BACKEND) ? KPB_CNT_DSR_REPLY : KPB_CNT_REPLY_LOCAL;
-	return CTX_PASS;
+	return kpb_ct_apply_pass(ctx, p, ct, (ct->flags & KPB_CT_DSR_BACKEND) ? KPB_CNT_DSR_REPLY : KPB_CNT_REPLY_LOCAL,
+				 reason);
 }
 #endif
 

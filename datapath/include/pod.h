@@ -53,22 +53,10 @@
 /* key: struct kpb_ct4_key (network order, the tuple as the packet shows it at the pod interface);
  * value: struct kpb_ct_value (what it becomes). Writer: pod programs; the agent deletes entries of
  * UDP flows to backends that stopped serving. Sized by --bpf-map-conntrack. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__type(key, struct kpb_ct4_key);
-	__type(value, struct kpb_ct_value);
-	__uint(max_entries, KPB_CT_MAX_ENTRIES);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} kpb_pod_ct4 SEC(".maps");
+KPB_CT_LRU_MAP(kpb_pod_ct4, struct kpb_ct4_key);
 
 /* key: struct kpb_ct6_key (network order); value: struct kpb_ct_value. As kpb_pod_ct4. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__type(key, struct kpb_ct6_key);
-	__type(value, struct kpb_ct_value);
-	__uint(max_entries, KPB_CT_MAX_ENTRIES);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} kpb_pod_ct6 SEC(".maps");
+KPB_CT_LRU_MAP(kpb_pod_ct6, struct kpb_ct6_key);
 
 enum kpb_pod_cfg_flags {
 	KPB_POD_V4_CIDR = 1 << 0, /* IPv4 pods are the addresses in net4/mask4 */
@@ -123,20 +111,9 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kpb_pod_counters SEC(".maps");
 
-static __always_inline void kpb_pod_count(__u32 hook, __u32 counter)
+static __always_inline int kpb_pod_count_exit(__u32 hook, int verdict, __u32 reason)
 {
-	__u32 key = hook * KPB_POD_CNT_MAX + counter;
-	__u64 *v = bpf_map_lookup_elem(&kpb_pod_counters, &key);
-
-	if (v)
-		*v += 1;
-}
-
-static __always_inline void kpb_pod_count_exit(__u32 hook, int verdict, __u32 reason)
-{
-	kpb_pod_count(hook, verdict == CTX_DROP ? KPB_CNT_VERDICT_DROP :
-			    verdict == CTX_REDIRECT ? KPB_CNT_VERDICT_REDIRECT : KPB_CNT_VERDICT_PASS);
-	kpb_pod_count(hook, reason);
+	return kpb_count_verdict(&kpb_pod_counters, KPB_POD_CNT_MAX, hook, verdict, reason);
 }
 
 /* --- Which packets are a pod's. */
@@ -180,68 +157,35 @@ static __always_inline bool kpb_pod_addr(__u8 family, const __u8 *a)
 	return kpb_pod_addr6(a);
 }
 
-/* --- The pod conntrack maps, as conntrack.h's helpers are for kpb_ct*. */
+/* --- The pod conntrack maps, through conntrack.h's helpers for a map pair. */
 
 static __always_inline struct kpb_ct_value *kpb_pod_ct_get(__u8 family, const union kpb_ct_key *k)
 {
-	if (family == KPB_AF_INET)
-		return bpf_map_lookup_elem(&kpb_pod_ct4, &k->v4);
-	return bpf_map_lookup_elem(&kpb_pod_ct6, &k->v6);
+	return kpb_ct_find(&kpb_pod_ct4, &kpb_pod_ct6, family, k);
 }
 
 static __always_inline long kpb_pod_ct_put(__u8 family, const union kpb_ct_key *k, const struct kpb_ct_value *v, __u64 flags)
 {
-	if (family == KPB_AF_INET)
-		return bpf_map_update_elem(&kpb_pod_ct4, &k->v4, v, flags);
-	return bpf_map_update_elem(&kpb_pod_ct6, &k->v6, v, flags);
+	return kpb_ct_store(&kpb_pod_ct4, &kpb_pod_ct6, family, k, v, flags);
 }
 
 static __always_inline void kpb_pod_ct_del(__u8 family, const union kpb_ct_key *k)
 {
-	if (family == KPB_AF_INET)
-		bpf_map_delete_elem(&kpb_pod_ct4, &k->v4);
-	else
-		bpf_map_delete_elem(&kpb_pod_ct6, &k->v6);
+	kpb_ct_remove(&kpb_pod_ct4, &kpb_pod_ct6, family, k);
 }
 
 /* The live entry for this tuple, or NULL. The key is built in kpb_keys_map's slot 0. */
 static __always_inline struct kpb_ct_value *kpb_pod_ct_lookup(const struct kpb_pkt *p)
 {
-	union kpb_ct_key *k = kpb_key_slot(0);
+	union kpb_ct_key *k = kpb_ct_key_build(p);
 	struct kpb_ct_value *v;
 
 	if (!k)
 		return NULL;
-	kpb_ct_key_make(k, p->family, p->src, p->dst, p->sport, p->dport, p->proto);
 	v = kpb_pod_ct_get(p->family, k);
 	if (!v || !kpb_ct_live(v, kpb_now()))
 		return NULL;
 	return v;
-}
-
-/* A forward entry whose backend left lb_backends is deleted, so the packet selects again as a new
- * flow (nodeport.h's kpb_ct_backend_gone, for the pod maps). lb_backends is read only when the
- * agent bumped kpb_be_gen since the entry last checked. */
-static __always_inline bool kpb_pod_backend_gone(const struct kpb_pkt *p, struct kpb_ct_value *ct)
-{
-	union kpb_ct_key *k;
-	__u32 gen, id = ct->backend_id;
-
-	if (ct->flags & KPB_CT_REPLY)
-		return false;
-	gen = kpb_gen_read(&kpb_be_gen);
-	if (ct->be_gen == gen)
-		return false;
-	if (bpf_map_lookup_elem(&lb_backends, &id)) {
-		ct->be_gen = gen;
-		return false;
-	}
-	k = kpb_key_slot(0);
-	if (!k)
-		return false;
-	kpb_ct_key_make(k, p->family, p->src, p->dst, p->sport, p->dport, p->proto);
-	kpb_pod_ct_del(p->family, k);
-	return true;
 }
 
 /* The reason a tracked packet is counted under, from its entry. */
@@ -415,14 +359,8 @@ static __noinline int kpb_pod_new(kpb_ctx_t *ctx, struct kpb_pkt *p, const struc
 		return CTX_DROP;
 	}
 	kpb_frag_record(p);
-	if (!(flags & KPB_POD_CT_ROUTE)) {
-		if (kpb_nat_rewrite(ctx, p, &s->fv, false) < 0) {
-			*reason = KPB_CNT_ERROR;
-			return CTX_DROP;
-		}
-		*reason = kpb_pod_reason(&s->fv);
-		return CTX_PASS;
-	}
+	if (!(flags & KPB_POD_CT_ROUTE))
+		return kpb_nat_pass(ctx, p, &s->fv, kpb_pod_reason(&s->fv), reason);
 	/* Route from the map's own entry, so the next hop the FIB gives is cached for the flow. */
 	v = kpb_pod_ct_get(p->family, &s->fk);
 	if (!v)
@@ -458,33 +396,18 @@ static __always_inline int kpb_pod_tracked(kpb_ctx_t *ctx, struct kpb_pkt *p, st
 static __noinline int kpb_pod_icmp(kpb_ctx_t *ctx, struct kpb_pkt *p, bool egress, __u32 *reason)
 {
 	struct kpb_np_tmp *tmp = kpb_np_tmp();
-	struct kpb_icmp_quote *q;
+	struct kpb_icmp_quote *q = kpb_icmp_read(ctx, p);
 	struct kpb_ct_value *v;
-	struct kpb_fib *fib;
 	bool route;
 
-	if (!tmp)
-		return KPB_NP_CONTINUE;
-	q = &tmp->q;
-	fib = &tmp->fib;
-	if (!kpb_icmp_is_error(p) || kpb_icmp_quote(ctx, p, q) < 0)
+	if (!tmp || !q)
 		return KPB_NP_CONTINUE;
 	v = kpb_pod_ct_lookup(&q->r);
 	if (!v || (egress && !(v->flags & KPB_CT_REPLY)))
 		return KPB_NP_CONTINUE;
-	route = !egress && (v->flags & KPB_POD_CT_ROUTE) && p->ttl > 1;
-	if (route) {
-		kpb_fib_lookup(ctx, p->family, p->proto, p->l3_len, p->src, v->nat_dst, false, fib);
-		route = kpb_fib_usable(fib);
-	}
-	if (kpb_icmp_rewrite(ctx, p, q, v) < 0 || (route && kpb_dec_ttl(ctx, p) < 0)) {
-		*reason = KPB_CNT_ERROR;
-		return CTX_DROP;
-	}
+	route = !egress && (v->flags & KPB_POD_CT_ROUTE) && kpb_icmp_routable(ctx, p, v, &tmp->fib);
 	*reason = KPB_CNT_ICMP_XLATE;
-	if (!route)
-		return CTX_PASS;
-	return kpb_fib_send(ctx, fib, reason);
+	return kpb_icmp_send(ctx, p, q, v, route, &tmp->fib, reason);
 }
 
 /* The general path of both hooks: everything the lean one (below) leaves, SCTP among it (its CRC32c
@@ -492,49 +415,27 @@ static __noinline int kpb_pod_icmp(kpb_ctx_t *ctx, struct kpb_pkt *p, bool egres
 static __noinline int kpb_pod_general(kpb_ctx_t *ctx, bool egress, __u32 *reason)
 {
 	struct lb_service_value *svc = NULL;
-	struct kpb_np_tmp *tmp = kpb_np_tmp();
+	struct kpb_np_tmp *tmp;
 	struct kpb_ct_value *ct;
 	struct kpb_pkt *p;
+	/* A malformed packet the pod sends is dropped like the north-south path drops it; what the
+	 * node sends to the pod is the node's business. */
+	int ret = kpb_np_parse(ctx, &tmp, egress ? CTX_PASS : CTX_DROP, reason);
 
-	if (!tmp) {
-		*reason = KPB_CNT_ERROR;
-		return CTX_DROP;
-	}
+	if (ret != KPB_NP_CONTINUE)
+		return ret;
 	p = &tmp->pkt;
-	switch (kpb_parse(ctx, p)) {
-	case KPB_PARSE_OK:
-		break;
-	case KPB_PARSE_NOT_IP:
-		*reason = KPB_CNT_NOT_IP;
-		return CTX_PASS;
-	case KPB_PARSE_MALFORMED:
-		/* What the pod sends is dropped like the north-south path drops it; what the node sends
-		 * to the pod is the node's business. */
-		*reason = KPB_CNT_MALFORMED;
-		return egress ? CTX_PASS : CTX_DROP;
-	default:
-		*reason = KPB_CNT_UNSUPP_L4;
-		return CTX_PASS;
-	}
 	if (!kpb_pod_addr(p->family, egress ? p->dst : p->src)) {
 		*reason = KPB_POD_CNT_NOT_POD;
 		return CTX_PASS;
 	}
 	if (p->proto == KPB_IPPROTO_ICMP || p->proto == KPB_IPPROTO_ICMPV6) {
-		int ret = kpb_pod_icmp(ctx, p, egress, reason);
-
+		ret = kpb_pod_icmp(ctx, p, egress, reason);
 		if (ret != KPB_NP_CONTINUE)
 			return ret;
 	}
-	if (!kpb_has_ports(p->proto)) {
-		*reason = KPB_CNT_UNSUPP_L4;
+	if (!kpb_np_check_ports(p, reason))
 		return CTX_PASS;
-	}
-	/* An SCTP fragment: its CRC32c covers bytes we do not see (nodeport.h passes them too). */
-	if ((p->proto == KPB_IPPROTO_SCTP && p->frag) || (p->frag == KPB_FRAG_LATER && !kpb_frag_ports(p))) {
-		*reason = KPB_CNT_FRAGMENT;
-		return CTX_PASS;
-	}
 	ct = kpb_pod_ct_lookup(p);
 	if (egress) {
 		if (!ct || !(ct->flags & KPB_CT_REPLY)) {
@@ -543,7 +444,7 @@ static __noinline int kpb_pod_general(kpb_ctx_t *ctx, bool egress, __u32 *reason
 		}
 		return kpb_pod_tracked(ctx, p, ct, true, reason);
 	}
-	if (ct && !kpb_pod_backend_gone(p, ct))
+	if (ct && !kpb_ct_drop_gone_backend(&kpb_pod_ct4, &kpb_pod_ct6, p, ct))
 		return kpb_pod_tracked(ctx, p, ct, false, reason);
 	if (p->frag == KPB_FRAG_LATER) {
 		*reason = KPB_CNT_FRAGMENT;
@@ -552,7 +453,6 @@ static __noinline int kpb_pod_general(kpb_ctx_t *ctx, bool egress, __u32 *reason
 	switch (kpb_pod_svc_lookup(p, &svc)) {
 	case KPB_POD_SVC_FOUND: {
 		struct kpb_target *t = &tmp->target;
-		int ret;
 
 		if (!svc) {
 			*reason = KPB_CNT_ERROR;

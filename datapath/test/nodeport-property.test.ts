@@ -4,8 +4,8 @@
 // 10000). Needs root, bpffs and the built objects; fails loudly without them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { runInner } from './inner-run.ts';
 import { createFixtureTopology } from './np-topology.ts';
 import { XDP_OBJ, TC_OBJ } from './np-env.ts';
 
@@ -19,17 +19,11 @@ test('random flows through XDP and tc: valid checksums, replies restore the tupl
     topo.ns.ip('-6', 'neigh', 'replace', '2001:db8:1::1', 'lladdr', '02:00:00:00:00:01', 'dev', 'ext0', 'nud', 'permanent');
     topo.ns.ip('route', 'add', '198.19.128.0/17', 'via', '192.0.2.1', 'dev', 'ext0');
     topo.ns.ip('-6', 'route', 'add', '2001:db8:99::/48', 'via', '2001:db8:1::1', 'dev', 'ext0');
-    const inner = new URL('./nodeport-property.inner.ts', import.meta.url).pathname;
-    const { NODE_TEST_CONTEXT: _ctx, ...env } = process.env;
-    const r = spawnSync('ip', ['netns', 'exec', topo.ns.name, 'sh', '-c', 'mount -t bpf bpf /sys/fs/bpf && exec "$@"', 'sh',
-      process.execPath, '--test', '--test-reporter=spec', inner], {
-      encoding: 'utf8', timeout: 900_000, maxBuffer: 64 << 20,
-      env: { ...env, KPB_NETNS: topo.ns.name, KPB_EXT0: String(topo.ext0), KPB_EXT1: String(topo.ext1) },
+    runInner({
+      ns: topo.ns.name, inner: new URL('./nodeport-property.inner.ts', import.meta.url),
+      what: 'the property run (its seed is printed above)', timeoutMs: 900_000, maxBuffer: 64 << 20,
+      env: { KPB_NETNS: topo.ns.name, KPB_EXT0: String(topo.ext0), KPB_EXT1: String(topo.ext1) },
     });
-    process.stdout.write(r.stdout ?? '');
-    process.stderr.write(r.stderr ?? '');
-    assert.equal(r.status, 0, `the property run failed inside ${topo.ns.name} (status ${r.status}, signal ${r.signal}); its seed is printed above`);
-    assert.match(r.stdout ?? '', /ℹ pass [1-9]/, 'the inner run executed');
   } finally {
     topo.ns.remove();
   }

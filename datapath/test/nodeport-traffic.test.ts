@@ -7,8 +7,9 @@
 // are node-a's own. Needs root; fails loudly without it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { runInner } from './inner-run.ts';
 import { once } from 'node:events';
 import { createTrafficTopology } from './np-traffic-topology.ts';
 import { XDP_OBJ, TC_OBJ } from './np-env.ts';
@@ -55,17 +56,10 @@ test('NodePort traffic through XDP and tc reaches local and remote backends and 
     servers.push(await startHelper(topo.fabric.name, [XDP_PEER, 'fa']));
     const nodeB = await startHelper(topo.nodeB.name, [DSR_NODE, 'b0'], true);
     servers.push(nodeB);
-    const inner = new URL('./nodeport-traffic.inner.ts', import.meta.url).pathname;
-    const { NODE_TEST_CONTEXT: _ctx, ...env } = process.env;
-    const r = spawnSync('ip', ['netns', 'exec', topo.nodeA.name, 'sh', '-c', 'mount -t bpf bpf /sys/fs/bpf && exec "$@"', 'sh',
-      process.execPath, '--test', '--test-reporter=spec', inner], {
-      encoding: 'utf8', timeout: 300_000,
-      env: { ...env, KPB_NETNS: topo.nodeA.name, KPB_CLIENT_NS: topo.client.name, KPB_NODEB_NS: topo.nodeB.name, KPB_ECHO: ECHO },
+    runInner({
+      ns: topo.nodeA.name, inner: new URL('./nodeport-traffic.inner.ts', import.meta.url), what: 'traffic cases',
+      env: { KPB_NETNS: topo.nodeA.name, KPB_CLIENT_NS: topo.client.name, KPB_NODEB_NS: topo.nodeB.name, KPB_ECHO: ECHO },
     });
-    process.stdout.write(r.stdout ?? '');
-    process.stderr.write(r.stderr ?? '');
-    assert.equal(r.status, 0, `traffic cases failed inside ${topo.nodeA.name} (status ${r.status}, signal ${r.signal})`);
-    assert.match(r.stdout ?? '', /ℹ pass [1-9]/, 'the inner run executed cases');
     nodeB.stdin!.end();
     await Promise.race([once(nodeB, 'exit'), new Promise((res) => setTimeout(res, 5000))]);
     const counters = JSON.parse(nodeB.output().split('\n').filter(Boolean).at(-1) ?? '{}') as { ingress?: Record<string, number>; egress?: Record<string, number> };

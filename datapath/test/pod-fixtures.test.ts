@@ -4,8 +4,8 @@
 // bpffs and the built objects and addon; fails loudly without them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { runInner } from './inner-run.ts';
 import { createPodTopology, POD_OBJ } from './pod-env.ts';
 import { TC_OBJ, XDP_OBJ } from './np-env.ts';
 
@@ -14,18 +14,10 @@ test('pod-side fixtures pass inside their own namespace', () => {
   for (const f of [POD_OBJ, TC_OBJ, XDP_OBJ]) assert.ok(existsSync(f), `missing ${f}: run "make bpf"`);
   const topo = createPodTopology('podfix');
   try {
-    const inner = new URL('./pod-fixtures.inner.ts', import.meta.url).pathname;
-    const { NODE_TEST_CONTEXT: _ctx, ...env } = process.env;
-    // `ip netns exec` mounts a fresh /sys, which hides bpffs: a private bpffs for the run's pins.
-    const r = spawnSync('ip', ['netns', 'exec', topo.ns.name, 'sh', '-c', 'mount -t bpf bpf /sys/fs/bpf && exec "$@"', 'sh',
-      process.execPath, '--test', '--test-reporter=spec', inner], {
-      encoding: 'utf8', timeout: 300_000,
-      env: { ...env, KPB_NETNS: topo.ns.name, KPB_EXT0: String(topo.ext0), KPB_VP1: String(topo.vp1), KPB_VP2: String(topo.vp2) },
+    runInner({
+      ns: topo.ns.name, inner: new URL('./pod-fixtures.inner.ts', import.meta.url), what: 'fixtures',
+      env: { KPB_NETNS: topo.ns.name, KPB_EXT0: String(topo.ext0), KPB_VP1: String(topo.vp1), KPB_VP2: String(topo.vp2) },
     });
-    process.stdout.write(r.stdout ?? '');
-    process.stderr.write(r.stderr ?? '');
-    assert.equal(r.status, 0, `fixtures failed inside ${topo.ns.name} (status ${r.status}, signal ${r.signal})`);
-    assert.match(r.stdout ?? '', /ℹ pass [1-9]/, 'the inner run executed fixtures');
   } finally {
     topo.ns.remove();
   }
