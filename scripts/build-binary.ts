@@ -74,7 +74,7 @@ async function main(): Promise<void> {
   if (nodeMajor < 24) throw new Error(`The single binary is built from Node >= 24 (this is ${process.version}); run "make binary NODE=/path/to/node24"`);
 
   const assets: Record<string, string> = {};
-  for (const name of ['sock', 'sock_term', 'tc', 'xdp', 'pod'] as const satisfies BpfObjectName[]) {
+  for (const name of ['sock', 'sock_term', 'tc', 'xdp', 'pod', 'map_count'] as const satisfies BpfObjectName[]) {
     assets[seaAssetKeys.bpfObject(name)] = join(buildDir, 'bpf', `${name}.bpf.o`);
   }
   assets[seaAssetKeys.addon] = join(root, 'datapath', 'bpf-loader-napi', 'build', 'bpf_loader.node');

@@ -517,7 +517,7 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     const sizing = sizeMaps({ flags: bpf.mapSizes, explicit: new Set(bpf.mapSizesSet ?? []), defaults: defaultBpfOptions().mapSizes, totalMemory: totalmem(), demand, pinned });
     logger.info('Sized the BPF maps', { ...sizing.sizes, listedEntries: JSON.stringify(demand), why: JSON.stringify(sizing.why) });
     dp = await Datapath.open({
-      bpf: { ...bpf, mapSizes: sizing.sizes }, logger, objects: { sock: bpfObjectPath('sock'), tc: bpfObjectPath('tc'), xdp: bpfObjectPath('xdp'), sockTerm: bpfObjectPath('sock_term'), pod: bpfObjectPath('pod') },
+      bpf: { ...bpf, mapSizes: sizing.sizes }, logger, objects: { sock: bpfObjectPath('sock'), tc: bpfObjectPath('tc'), xdp: bpfObjectPath('xdp'), sockTerm: bpfObjectPath('sock_term'), pod: bpfObjectPath('pod'), mapCount: bpfObjectPath('map_count') },
       detectLocal: { detectLocalMode: config.detectLocalMode, detectLocal: config.detectLocal, clusterCIDR: config.clusterCIDR },
       // One setting governs both: the BPF conntrack lifetimes follow --conntrack-*.
       rodata: bpfConntrackTimeouts(config.conntrack),

@@ -20,9 +20,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as sea from 'node:sea';
 
-export type BpfObjectName = 'sock' | 'sock_term' | 'tc' | 'xdp' | 'pod';
+export type BpfObjectName = 'sock' | 'sock_term' | 'tc' | 'xdp' | 'pod' | 'map_count';
 
-const BPF_OBJECT_NAMES: readonly string[] = ['sock', 'sock_term', 'tc', 'xdp', 'pod'] satisfies BpfObjectName[];
+const BPF_OBJECT_NAMES: readonly string[] = ['sock', 'sock_term', 'tc', 'xdp', 'pod', 'map_count'] satisfies BpfObjectName[];
 
 /** SEA asset keys, shared with scripts/build-binary.ts which embeds them under these names. */
 export const seaAssetKeys = {

@@ -29,6 +29,7 @@ import type { MapCounts } from './lb-state.ts';
 import { DATAPATH_WRITTEN, MAP_CONVERTERS } from './map-converters.ts';
 import { MapMigration } from './map-migration.ts';
 import { checkPin, securePinFolder } from './pin-folder.ts';
+import { MapEntryCounter } from './map-entry-counter.ts';
 import { readCounters } from './read-counters.ts';
 import { repairDatapath, type KeptLink, type Repair, type RepairState } from './repair-datapath.ts';
 import { bumpGeneration, type GenerationMap } from './generations.ts';
@@ -43,6 +44,8 @@ export type DatapathObjects = {
   sockTerm?: string;
   /** The pod-side programs (pod.bpf.c), loaded with --bpf-socket-lb=host-namespace-only. */
   pod?: string;
+  /** The map entry counter (map_count.bpf.c), optional: a kernel before 6.6 refuses it. */
+  mapCount?: string;
 };
 
 export type DatapathOpenOptions = {
@@ -113,6 +116,8 @@ export class Datapath {
   #migration: MapMigration | null = null;
   /** The socket terminator's object, or why it could not be loaded. */
   #sockTerm: { collection: Collection } | { unavailable: string } = { unavailable: 'not loaded' };
+  /** The kernel's map entry counts for the metrics (map-entry-counter.ts); null: maps are walked. */
+  #mapCounter: MapEntryCounter | null = null;
   /** The pod-side object and its attachments (host-namespace-only), else null. */
   #pod: { collection: Collection; attachments: PodAttachments } | null = null;
   /** Pod filters of an earlier run in another mode were removed (or there were none). */
@@ -214,6 +219,14 @@ export class Datapath {
           // Its iterators call the bpf_sock_destroy kfunc (Linux 6.5+); without it the socket LB
           // works on, and sockets connected to removed backends are simply not ended.
           dp.#sockTerm = { unavailable: errText(err) };
+        }
+      }
+      if (opts.objects.mapCount) {
+        try {
+          dp.#mapCounter = await MapEntryCounter.load(opts.objects.mapCount);
+        } catch (err) {
+          // The bpf_map_sum_elem_count kfunc is Linux 6.6+; the metrics then walk every map.
+          logger.info('Map entry counts are read by walking the maps: the map_count iterator did not load (it needs the bpf_map_sum_elem_count kfunc, Linux 6.6+)', { reason: errText(err) });
         }
       }
       try {
@@ -544,6 +557,7 @@ export class Datapath {
     return readCounters(
       {
         npCounters: m('kpb_np_counters'), podCounters: m('kpb_pod_counters'), sockStats: m('lb_sock_stats'), sized: SIZED_MAPS.map((n) => m(n)!).filter(Boolean),
+        ...(this.#mapCounter ? { kernelCounts: () => this.#mapCounter!.counts() } : {}),
         conntrack: {
           IPv4: [m('kpb_ct4'), m('kpb_snat4'), m('kpb_pod_ct4')].filter((x) => x !== undefined),
           IPv6: [m('kpb_ct6'), m('kpb_snat6'), m('kpb_pod_ct6')].filter((x) => x !== undefined),
@@ -587,6 +601,8 @@ export class Datapath {
     this.#migration?.close();
     this.#migration = null;
     if ('collection' in this.#sockTerm) this.#sockTerm.collection.close();
+    this.#mapCounter?.close();
+    this.#mapCounter = null;
     this.#pod?.collection.close();
     this.#pod = null;
     for (const l of [...this.#sockLinks.values(), ...this.#xdpLinks.values()]) l.close();

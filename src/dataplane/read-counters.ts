@@ -4,10 +4,12 @@
  * north-south counters (kpb_np_counters, index = hook * KPB_CNT_MAX + counter, counters.h), the
  * pod-side ones (kpb_pod_counters, the same counters plus the pod's own, pod.h), the
  * socket LB's per-CPU stats (lb_sock_stats, sock_lb.h, one field per event), the fill level of
- * every map and the conntrack entries per family. Names follow the C enums, lower-cased.
+ * every map and the conntrack entries per family (the kernel's counts where it keeps them,
+ * map-entry-counter.ts, else a walk in chunks). Names follow the C enums, lower-cased.
  */
 import type { BpfMap } from 'bpf-loader-napi';
 import type { DatapathSnapshot } from '../metrics/datapath-metrics.ts';
+import { MapEntryCounter } from './map-entry-counter.ts';
 
 /** counters.h enum kpb_counter; the verdicts are the first four. */
 const VERDICTS = ['pass', 'drop', 'tx', 'redirect'] as const;
@@ -32,22 +34,29 @@ export type CounterMaps = {
   sized: BpfMap[];
   /** Conntrack maps per family (kpb_ct4 and kpb_snat4, kpb_ct6 and kpb_snat6: conntrack.h). */
   conntrack?: { IPv4: BpfMap[]; IPv6: BpfMap[] };
+  /**
+   * The kernel's entry counts by map id (MapEntryCounter.counts(), one iterator run); a map whose
+   * type keeps no count, or every map without this, is walked. @default walk every map
+   */
+  kernelCounts?: () => ReadonlyMap<number, number>;
 };
 
 const sum = (per: unknown): number => (Array.isArray(per) ? per : [per]).reduce<number>((n, v) => n + Number(v ?? 0), 0);
 
-/** Entries of a map: one batch lookup (not a syscall per key). */
 /**
- * Entries read per batch when counting a map's entries. The kernel has no entry count for a map:
- * counting walks it (about 0.45 us an entry on this kernel, so ~45 ms for lb_slots at 10k Services
- * x 10 endpoints, and seconds for a full conntrack map). The walk is done in chunks with a turn of
- * the event loop between them, so a scrape never holds back a sync for more than a chunk.
+ * Entries read per batch when counting a map's entries by walking it: a map the kernel keeps no
+ * count for (map-entry-counter.ts), or every map on a kernel before 6.6. A walk costs about
+ * 0.45 us an entry on this kernel (~45 ms for lb_slots at 10k Services x 10 endpoints, seconds for
+ * a full conntrack map), so it is done in chunks with a turn of the event loop between them, and a
+ * scrape never holds back a sync for more than a chunk.
  */
 export const COUNT_CHUNK = 1024;
 
 const setImmediateTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-async function count(map: BpfMap, turn: () => Promise<void>): Promise<number> {
+async function count(map: BpfMap, turn: () => Promise<void>, kernel: ReadonlyMap<number, number> | null): Promise<number> {
+  const counted = kernel ? MapEntryCounter.countOf(kernel, map) : undefined;
+  if (counted !== undefined) return counted;
   let n = 0;
   for (const c of map.lookupPackedChunks(COUNT_CHUNK)) {
     n += c.count;
@@ -90,13 +99,14 @@ export function readPacketCounters(maps: Omit<CounterMaps, 'sized' | 'conntrack'
  */
 export async function readCounters(maps: CounterMaps, xdpFallback: DatapathSnapshot['xdpFallback'], turn: () => Promise<void> = setImmediateTurn): Promise<DatapathSnapshot> {
   const { verdicts, reasons } = readPacketCounters(maps);
+  const kernel = maps.kernelCounts?.() ?? null;
   const sized: { map: string; entries: number; maxEntries: number }[] = [];
-  for (const m of maps.sized) sized.push({ map: m.name, entries: await count(m, turn), maxEntries: m.info().maxEntries });
+  for (const m of maps.sized) sized.push({ map: m.name, entries: await count(m, turn, kernel), maxEntries: m.info().maxEntries });
   const conntrack: DatapathSnapshot['conntrack'][number][] = [];
   if (maps.conntrack) {
     for (const ipFamily of ['IPv4', 'IPv6'] as const) {
       let entries = 0;
-      for (const m of maps.conntrack[ipFamily]) entries += await count(m, turn);
+      for (const m of maps.conntrack[ipFamily]) entries += await count(m, turn, kernel);
       conntrack.push({ ipFamily, entries });
     }
   }

@@ -30,7 +30,7 @@ const bpf = {
   ...defaults, pinPath: opts.pinPath, cgroupPath: opts.cgroupPath, xdp: opts.xdp, devices: opts.devices,
   mapSizes: { ...defaults.mapSizes, ...(opts.conntrack ? { conntrack: opts.conntrack } : {}) },
 };
-const dp = await Datapath.open({ bpf, logger, objects: { sock: bpfObjectPath('sock'), tc: bpfObjectPath('tc'), xdp: bpfObjectPath('xdp') } });
+const dp = await Datapath.open({ bpf, logger, objects: { sock: bpfObjectPath('sock'), tc: bpfObjectPath('tc'), xdp: bpfObjectPath('xdp'), mapCount: bpfObjectPath('map_count') } });
 const ids = new LbIds({ now: () => Date.now() });
 const seeded = dp.seedIds(ids);
 const attachments = dp.attachDevices([opts.nodeIP]);
