@@ -121,10 +121,68 @@ static __always_inline bool kpb_snat_addr_cfg(__u8 family, __u8 *out16)
 
 #define KPB_SNAT_FULL -2
 
+#if KPB_ABL(KPB_ABL_SNAT_SLOT)
+/* The reservation as a slot of a preallocated array indexed by a hash of the reply tuple, claimed
+ * with one compare-and-swap: what a reservation table would cost instead of a hash insert. Not a
+ * working reservation (no reply finds it); only the benchmark loads this build. A slot is taken
+ * while its owner word carries the current epoch, which the benchmark bumps where it empties
+ * the conntrack maps (datapath/test/np-env.ts clearCt). */
+struct kpb_abl_slot {
+	__u64 owner;           /* epoch << 32 | tuple hash */
+	struct kpb_ct_value v;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct kpb_abl_slot);
+	__uint(max_entries, KPB_SNAT_MAX_ENTRIES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kpb_abl_snat_slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, 1);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kpb_abl_epoch SEC(".maps");
+
+static __always_inline int kpb_abl_slot_claim(const __u32 *w, __u32 words, const struct kpb_ct_value *rv)
+{
+	__u32 h = 0x9e3779b9, i, zero = 0;
+	struct kpb_abl_slot *s;
+	__u32 *epoch = bpf_map_lookup_elem(&kpb_abl_epoch, &zero);
+	__u64 old;
+
+	for (i = 0; i < words; i++) {
+		h ^= w[i];
+		h *= 0x85ebca6b;
+		h ^= h >> 13;
+	}
+	i = h & (KPB_SNAT_MAX_ENTRIES - 1);
+	s = bpf_map_lookup_elem(&kpb_abl_snat_slots, &i);
+	if (!s || !epoch)
+		return -1;
+	old = s->owner;
+	if ((__u32)(old >> 32) == *epoch + 1)
+		return -17; /* EEXIST: the port walk goes on */
+	if (__sync_val_compare_and_swap(&s->owner, old, ((__u64)(*epoch + 1) << 32) | h) != old)
+		return -17;
+	s->v = *rv;
+	return 0;
+}
+#endif
+
 static __always_inline int kpb_snat_insert(__u8 family, const union kpb_ct_key *rk, const struct kpb_ct_value *rv)
 {
 	if (KPB_ABL(KPB_ABL_SNAT_INSERT))
 		return 0;
+#if KPB_ABL(KPB_ABL_SNAT_SLOT)
+	if (family == KPB_AF_INET)
+		return kpb_abl_slot_claim((const __u32 *)&rk->v4, sizeof(rk->v4) / 4, rv);
+	return kpb_abl_slot_claim((const __u32 *)&rk->v6, sizeof(rk->v6) / 4, rv);
+#endif
 	if (family == KPB_AF_INET)
 		return bpf_map_update_elem(&kpb_snat4, &rk->v4, rv, BPF_NOEXIST);
 	return bpf_map_update_elem(&kpb_snat6, &rk->v6, rv, BPF_NOEXIST);

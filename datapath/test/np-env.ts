@@ -169,6 +169,10 @@ export class NpEnv {
       const keys = [...this.map(name).keys({ raw: true })];
       if (keys.length) this.map(name).deleteBatch(keys);
     }
+    // An ablation build's array stand-in for the SNAT reservations (nat.h, KPB_ABL_SNAT_SLOT)
+    // empties by a new epoch.
+    const epoch = this.tc.maps.get('kpb_abl_epoch');
+    if (epoch) epoch.update(0, Number(epoch.lookup(0) ?? 0) + 1);
   }
 
   /** Run the SNAT reservations' sweep (snat_gc.h); returns how many it deleted. */
