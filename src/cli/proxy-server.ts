@@ -342,8 +342,9 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     // Verifying (every sync period): the maps are compared with the state once the changes are
     // programmed and recorded, so their latency leaves it out (O(cluster): about a second at 10k
     // Services x 10 endpoints on a busy node). It runs in slices that give way to watch events;
-    // changes arriving meanwhile drop it, and the next sync programs them and verifies again,
-    // unless verifying is overdue (run-steps.ts, sync-coordinator.ts). A full sync compared all.
+    // changes arriving meanwhile pause it, and the next sync programs them and resumes it where it
+    // was (lb-programmer.ts verifySteps()), unless verifying is overdue (run-steps.ts,
+    // sync-coordinator.ts). A full sync compared all.
     lap('record');
     let verified = true;
     if (mode === 'verify' && !nodeChanged && r.ok) {
@@ -357,7 +358,7 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
         ok &&= v.value.ok;
       } else {
         verified = false;
-        logger.v(2).info('The comparison of the maps gave way to changes; the next sync compares them again', { turns: v.turns });
+        logger.v(2).info('The comparison of the maps gave way to changes; the next sync resumes it', { turns: v.turns });
       }
     }
     // Connections to backends that stopped serving are ended once the maps are written and the

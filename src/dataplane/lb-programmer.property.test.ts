@@ -8,7 +8,9 @@
  * invariant after every single entry. After every sync, the incremental state and a dump of the
  * real maps must equal, byte for byte, a from-scratch compile of the same objects (a fresh
  * programmer seeded with the same ids); every 50 syncs the real maps drift (entries deleted) and
- * a verifying run in one-entry steps, after one dropped part-way, must repair them. The seed is fixed and printed on failure:
+ * a verifying run in one-entry steps, after one dropped part-way, must repair them; and a
+ * comparison paused at a random step, resumed three syncs (and their changes) later, must find
+ * nothing to repair. The seed is fixed and printed on failure:
  * KPB_PROPERTY_SEED=<n> replays it, KPB_PROPERTY_EVENTS=<n> changes the length.
  *
  * Address plan (architecture §5): ClusterIPs 198.19.0.0/16 and 2001:db8:20::/112, pods
@@ -120,6 +122,9 @@ test('incremental LB programming equals a from-scratch compile after every sync,
   let events = 0;
   let syncs = 0;
   let fullNext = true;
+  // Its own sequence, so the events stay those of the seed.
+  const pauseRng = prng(SEED ^ 0x5eed);
+  let paused: Generator<void, unknown, void> | null = null;
   const describe = () => `seed ${SEED} (replay: KPB_PROPERTY_SEED=${SEED}), event ${events}, sync ${syncs}`;
   const sync = () => {
     const changedFull = [inc, ordered].map((p) => p.configure(node, options));
@@ -145,6 +150,22 @@ test('incremental LB programming equals a from-scratch compile after every sync,
     assert.deepEqual(dumpMaps(bpfIo, codec), want, `${describe()}: the BPF maps differ from a from-scratch compile`);
     assert.equal(ids.services.size, refIds.services.size, `${describe()}: ids held for entries that are gone`);
     assert.equal(inc.fullRecomputes, ordered.fullRecomputes);
+    if (syncs % 50 === 10) {
+      // A comparison paused part-way (changes arrived); the next syncs program changes meanwhile.
+      paused = inc.verifySteps(1 + pauseRng.int(8));
+      for (let n = pauseRng.int(60); n > 0 && !paused.next().done; n--);
+      paused.return({ ok: true, ops: 0, failures: [], repaired: 0, notProgrammed: 0 });
+    }
+    if (syncs % 50 === 13) {
+      // Resumed after those changes: with no drift, anything it repaired would be an error of the
+      // resumed comparison (entries it read before a change taken for drift).
+      const run = inc.verifySteps(1);
+      let v = run.next();
+      while (!v.done) v = run.next();
+      assert.ok(v.value.ok, `${describe()}: the resumed verifying run failed: ${JSON.stringify(v.value.failures)}`);
+      assert.equal(v.value.repaired, 0, `${describe()}: the resumed comparison repaired ${v.value.repaired} ids with no drift`);
+      assert.deepEqual(dumpMaps(bpfIo, codec), want, `${describe()}: the BPF maps differ from a from-scratch compile after the resumed verifying run`);
+    }
     if (syncs % 50 === 25) {
       // Drift in the real maps (an entry of each deleted), a verifying run dropped part-way (it
       // writes nothing), then one to the end in one-entry steps: the maps are the state again.

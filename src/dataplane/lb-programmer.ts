@@ -24,7 +24,7 @@ import type { LbIds } from './ids.ts';
 import type { LbCodec } from './lb-codec.ts';
 import { LbFlusher, type FlushFailure } from './lb-flush.ts';
 import type { LbMapIo } from './lb-io.ts';
-import { reconcileLbState, reconcileSteps } from './lb-reconcile.ts';
+import { reconcileLbState, reconcileSteps, type ReconcileResult } from './lb-reconcile.ts';
 import { COUNTED_MAPS, KIND_FREE, LbState, serviceOfPort, type CountedMap, type MapCounts } from './lb-state.ts';
 
 export type LbProgrammerOptions = {
@@ -65,6 +65,8 @@ export class LbProgrammer {
   readonly #o: LbProgrammerOptions;
   readonly #flusher: LbFlusher;
   #state: LbState | null = null;
+  /** A comparison of the maps paused for changes (verifySteps()), resumed by the next one. */
+  #verifying: { state: LbState; steps: Generator<void, ReconcileResult, void> } | null = null;
   #ctx: CompileContext | null = null;
   #ctxKey = '';
   #nodeAddrs: Uint8Array[] = [];
@@ -174,15 +176,31 @@ export class LbProgrammer {
 
   /**
    * The verifying part of a sync in steps: the maps are compared with the state and drift is
-   * repaired (reconcileSteps()). The caller may do other work between steps, but nothing that
-   * changes the state (no program()). A run dropped part-way has recorded and written nothing;
-   * the next one starts over.
+   * repaired (reconcileSteps()). A run left part-way (the caller stops stepping, or return()s
+   * this generator) has recorded and written nothing; it stays paused, changes may be programmed
+   * meanwhile (program()), and the next verifySteps() resumes it where it was, on the same state
+   * (reconcileSteps() leaves out the ids those changes touched). A full sync's new state starts a
+   * new comparison.
    */
   *verifySteps(stepEntries?: number): Generator<void, ProgramResult, void> {
     const result: ProgramResult = { ok: true, ops: 0, failures: [], repaired: 0, notProgrammed: this.#waiting.size };
     const state = this.#state;
     if (!state) return result;
-    const r = yield* reconcileSteps(state, this.#o.io, stepEntries);
+    if (this.#verifying?.state !== state) {
+      // A comparison paused on an older state: that state is gone, and its comparison with it.
+      this.#verifying?.steps.return(undefined as unknown as ReconcileResult);
+      this.#verifying = { state, steps: reconcileSteps(state, this.#o.io, stepEntries) };
+    }
+    const run = this.#verifying;
+    // Stepped by hand, not with yield*: a return() of this generator must leave the comparison
+    // paused, not end it.
+    let step = run.steps.next();
+    while (!step.done) {
+      yield;
+      step = run.steps.next();
+    }
+    this.#verifying = null;
+    const r = step.value;
     result.repaired = r.frontends + r.backends;
     if (result.repaired > 0 || r.strays > 0 || state.nodeAddrsSnapshot) this.#flush(state, result);
     return result;

@@ -14,7 +14,7 @@ import { backendKey, type BackendKey } from '../model/backend-key.ts';
 import type { LbIds } from './ids.ts';
 import type { LbCodec } from './lb-codec.ts';
 import type { LbMapIo } from './lb-io.ts';
-import { containsKey, KIND_FREE, KIND_FRONTEND, KIND_MARKER, NO_BACKEND, NOTHING, type FrontendSnapshot, type LbState } from './lb-state.ts';
+import { containsKey, KIND_FREE, KIND_FRONTEND, KIND_MARKER, NO_BACKEND, NOTHING, type FrontendSnapshot, type LbState, type Touches } from './lb-state.ts';
 import { LB_SVC_VIP_MARKER } from '../translate/lb-types.ts';
 
 /** Slots per entry never exceed backend_count's range; a higher slot in the maps is a stray. */
@@ -69,10 +69,26 @@ export function reconcileLbState(state: LbState, io: LbMapIo): ReconcileResult {
 /**
  * reconcileLbState() in steps: yields after every `stepEntries` entries read or compared, so the
  * verifying sync can give way to changes (lb-programmer.ts verifySteps()). Nothing is recorded in
- * `state` before the last step: a run dropped part-way leaves the state as it was. The state
- * must not change while the steps run (each step reads it).
+ * `state` before the last step: a run dropped part-way leaves the state as it was.
+ *
+ * The state and the maps may change between steps (a change programmed while the run is paused),
+ * and the run resumes where it was: the ids a change touches (LbState.watchTouches()) are left
+ * out of the comparison, whatever was read of them before or after. That is exact for the others:
+ * their entries did not move, and a hash map's batch walk (a bucket cursor) sees each entry that
+ * stays in the map exactly once. The touched ones were just written from the state (or, if that
+ * write failed, keep their snapshots, and the failed sync makes the next one verify again), and
+ * the next comparison covers them. A stray key that a change has since claimed is not deleted.
  */
 export function* reconcileSteps(state: LbState, io: LbMapIo, stepEntries = STEP_ENTRIES): Generator<void, ReconcileResult, void> {
+  const touched = state.watchTouches();
+  try {
+    return yield* compareSteps(state, io, stepEntries, touched);
+  } finally {
+    state.unwatchTouches(touched);
+  }
+}
+
+function* compareSteps(state: LbState, io: LbMapIo, stepEntries: number, touched: Touches): Generator<void, ReconcileResult, void> {
   const c = state.codec;
   state.reserve();
   let work = 0;
@@ -138,6 +154,7 @@ export function* reconcileSteps(state: LbState, io: LbMapIo, stepEntries = STEP_
 
   let frontends = 0;
   const compare = (sid: number) => {
+    if (touched.services.has(sid)) return;
     const k = kernel.get(sid);
     const kind = state.kind(sid);
     if (!k) {
@@ -174,6 +191,7 @@ export function* reconcileSteps(state: LbState, io: LbMapIo, stepEntries = STEP_
     for (let i = 0; i < be.count; i++) {
       const bid = be.keys.readUInt32LE(i * 4);
       inKernel.add(bid);
+      if (touched.backends.has(bid)) continue;
       const value = be.values.subarray(i * c.backendSize, (i + 1) * c.backendSize);
       if (state.backendRefs(bid) > 0 && state.backendValue(bid).equals(value)) continue;
       backends++;
@@ -182,7 +200,7 @@ export function* reconcileSteps(state: LbState, io: LbMapIo, stepEntries = STEP_
   }
   for (const bid of state.backendIds()) {
     if (++work % stepEntries === 0) yield;
-    if (inKernel.has(bid)) continue;
+    if (inKernel.has(bid) || touched.backends.has(bid)) continue;
     backends++;
     backendSnaps.push([bid, null]);
   }
@@ -193,9 +211,26 @@ export function* reconcileSteps(state: LbState, io: LbMapIo, stepEntries = STEP_
     const addr = Buffer.from(na.keys.subarray(i * c.nodeAddrKeySize, i * c.nodeAddrKeySize + 16));
     have.set(addr.toString('hex'), addr);
   }
-  // The last step: what differs is recorded, at once.
-  for (const [sid, snap] of frontendSnaps) state.setFrontendSnapshot(sid, snap);
-  for (const [bid, value] of backendSnaps) state.setBackendSnapshot(bid, value ? { value } : NO_BACKEND);
+  // The last step: what differs is recorded, at once, but for ids a change touched after they
+  // were compared, and stray keys a change has since claimed.
+  frontends = 0;
+  for (const [sid, snap] of frontendSnaps) {
+    if (touched.services.has(sid)) continue;
+    state.setFrontendSnapshot(sid, snap);
+    frontends++;
+  }
+  backends = 0;
+  for (const [bid, value] of backendSnaps) {
+    if (touched.backends.has(bid)) continue;
+    state.setBackendSnapshot(bid, value ? { value } : NO_BACKEND);
+    backends++;
+  }
+  if (touched.services.size > 0) {
+    const claimed = (key: Buffer) => state.ids.services.lookup(serviceKeyIdentity(c, key)) !== undefined;
+    const unclaimed = strays.filter((k) => !claimed(k));
+    strays.length = 0;
+    strays.push(...unclaimed);
+  }
   if (have.size !== state.nodeAddrs.size || [...have.keys()].some((k) => !state.nodeAddrs.has(k))) state.nodeAddrsSnapshot = have;
   state.straySlotKeys.push(...straySlots);
   state.strayServiceKeys.push(...strays);

@@ -48,6 +48,9 @@ const MARKER_KINDS = [LB_SVC_CLUSTER_IP, LB_SVC_EXTERNAL_IP, LB_SVC_LOADBALANCER
 const EMPTY_IDS: readonly number[] = Object.freeze([]);
 const EMPTY_FLAGS: readonly number[] = EMPTY_IDS;
 
+/** Ids whose entries changed while a watch was open (LbState.watchTouches()). */
+export type Touches = { services: Set<number>; backends: Set<number> };
+
 /** What the maps hold for one service id (taken at its first touch in a sync, or from a dump). */
 export type FrontendSnapshot = {
   kind: number;
@@ -143,6 +146,8 @@ export class LbState {
   #contenders = new Map<FrontendKey, Map<string, ServicePortInfo>>();
   #promoted = new Set<string>();
 
+  /** Open watches of touched ids (watchTouches()): a paused comparison of the maps skips these. */
+  readonly #touchWatches = new Set<Touches>();
   /** Snapshots of what the maps hold, for ids touched since the last successful flush. */
   readonly dirtyFrontends = new Map<number, FrontendSnapshot>();
   readonly dirtyBackends = new Map<number, BackendSnapshot>();
@@ -578,6 +583,7 @@ export class LbState {
   }
 
   #before(sid: number): void {
+    for (const w of this.#touchWatches) w.services.add(sid);
     if (this.#tracking && !this.dirtyFrontends.has(sid)) this.dirtyFrontends.set(sid, this.#snapshotOf(sid));
     this.#account(sid, -1);
   }
@@ -625,6 +631,7 @@ export class LbState {
   }
 
   #beforeBackend(bid: number): void {
+    for (const w of this.#touchWatches) w.backends.add(bid);
     if (this.#tracking && !this.dirtyBackends.has(bid)) this.dirtyBackends.set(bid, this.backendRefs(bid) > 0 ? { value: Buffer.from(this.backendValue(bid)) } : NO_BACKEND);
     this.#accountBackend(bid, -1);
   }
@@ -760,6 +767,21 @@ export class LbState {
   reserve(): void {
     if (this.ids.services.highWater > 0) this.#grow(this.ids.services.highWater);
     if (this.ids.backends.highWater > 0) this.#growBackends(this.ids.backends.highWater);
+  }
+
+  /**
+   * From now on, records the service and backend ids whose entries change (every change of the
+   * state goes through #before/#beforeBackend), until unwatchTouches(). A comparison of the maps
+   * that pauses for changes (lb-reconcile.ts) skips them: what it read of them may be stale.
+   */
+  watchTouches(): Touches {
+    const t: Touches = { services: new Set(), backends: new Set() };
+    this.#touchWatches.add(t);
+    return t;
+  }
+
+  unwatchTouches(t: Touches): void {
+    this.#touchWatches.delete(t);
   }
 
   /** Service ids in use or dirty, for a full comparison. */

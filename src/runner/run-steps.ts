@@ -2,8 +2,10 @@
  * @module
  * Runs work written as a generator of steps (a verifying sync's comparison of the maps,
  * lb-reconcile.ts) without holding the event loop: after every `sliceMs` of steps it gives the
- * event loop a turn, so watch events are received, and drops the run when `stop()` then says so
- * (changes are waiting: they are programmed first and the work is started over later).
+ * event loop a turn, so watch events are received, and ends the run (return()) when `stop()` then
+ * says so: changes are waiting and are programmed first. What the steps were doing decides what
+ * that means: the verifying comparison stays paused and the next sync resumes it
+ * (lb-programmer.ts verifySteps()); a stale-connection reaping is dropped at shutdown.
  */
 
 export type RunStepsOptions = {

@@ -11,7 +11,8 @@
  * - a verifying sync (the changes, then the maps compared with the state and drift repaired)
  *   follows a failure (the state keeps what it could not write, so the retry is exact) and runs
  *   every verify period (kube-proxy's sync period). Its comparison may give way to changes that
- *   arrive meanwhile ({ verified: false }): the next sync is verifying again, until one finishes;
+ *   arrive meanwhile ({ verified: false }): the next sync is verifying again and resumes it,
+ *   until it finishes (lb-programmer.ts verifySteps());
  *   once the last finished one is two periods old, `verifyOverdue` says it must not give way;
  * - a failure is rethrown so the runner schedules its retry.
  */
