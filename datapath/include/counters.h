@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /* counters.h: per-CPU packet counters of the north-south hooks (xdp, tc ingress, tc egress), by
- * verdict and by reason. Every packet that enters an entry point is counted exactly once under a
- * verdict and once under a reason, at the program's single exit. Read by the control plane
- * (sum over CPUs) for metrics; index = hook * KPB_CNT_MAX + counter. */
+ * reason and verdict. Every packet that enters an entry point is counted exactly once, at the
+ * program's single exit, in the slot of its hook and reason, under its verdict: one per-CPU slot
+ * written per packet (one cache line), where a counter per verdict and one per reason took two.
+ * Read by the control plane (sum over CPUs): a verdict's count is the sum over the hook's reasons,
+ * a reason's the sum over its verdicts. Index = hook * KPB_CNT_MAX + reason. */
 #ifndef KPB_COUNTERS_H
 #define KPB_COUNTERS_H
 
@@ -14,12 +16,12 @@ enum kpb_hook {
 };
 
 enum kpb_counter {
-	/* verdicts */
+	/* verdicts: the index into struct kpb_counter_slot.packets */
 	KPB_CNT_VERDICT_PASS = 0,
 	KPB_CNT_VERDICT_DROP = 1,
 	KPB_CNT_VERDICT_TX = 2,        /* XDP_TX, or tc redirect back out of the arrival device */
 	KPB_CNT_VERDICT_REDIRECT = 3,
-	/* reasons: why the packet got its verdict */
+	/* reasons: why the packet got its verdict; the slot it is counted in */
 	KPB_CNT_NOT_IP = 4,            /* not IPv4/IPv6: passed */
 	KPB_CNT_NOT_SERVICE = 5,       /* no service and no tracked flow: passed */
 	KPB_CNT_UNSUPP_L4 = 6,         /* L4 protocol we do not translate: passed */
@@ -51,24 +53,22 @@ enum kpb_counter {
 	KPB_CNT_MAX = 32,
 };
 
-/* Per-CPU, so plain increments need no atomics: only this CPU writes its slot. */
+/* The packets of one hook and reason by verdict: packets[KPB_CNT_VERDICT_*]. 32 bytes, so a slot
+ * never straddles a cache line. */
+struct kpb_counter_slot {
+	__u64 packets[4];
+};
+
+/* key: hook * KPB_CNT_MAX + reason (enum kpb_counter from KPB_CNT_NOT_IP on; the slots of the four
+ * verdict numbers stay zero); value: struct kpb_counter_slot, host order. Per-CPU, written by the
+ * north-south programs without atomics (only this CPU writes its slot); read by the agent. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct kpb_counter_slot);
 	__uint(max_entries, KPB_HOOK_MAX * KPB_CNT_MAX);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kpb_np_counters SEC(".maps");
-
-/* Add one packet to slot `key` of a per-CPU __u64 counter array (kpb_np_counters, pod.h's
- * kpb_pod_counters). */
-static __always_inline void kpb_count_in(void *map, __u32 key)
-{
-	__u64 *v = bpf_map_lookup_elem(map, &key);
-
-	if (v)
-		*v += 1;
-}
 
 /* The verdict counter of a program's return value. */
 static __always_inline __u32 kpb_verdict_counter(int verdict)
@@ -84,14 +84,19 @@ static __always_inline __u32 kpb_verdict_counter(int verdict)
 	return KPB_CNT_VERDICT_PASS;
 }
 
-/* Count the verdict and the reason of one packet in a counter array whose hooks are `stride`
- * counters apart; called once, at the entry point's exit. Returns the verdict. */
+/* Count one packet in a counter map of struct kpb_counter_slot whose hooks are `stride` slots
+ * apart: one slot (hook, reason), one increment (verdict); called once, at the entry point's exit.
+ * Returns the verdict. */
 static __always_inline int kpb_count_verdict(void *map, __u32 stride, __u32 hook, int verdict, __u32 reason)
 {
+	__u32 key = hook * stride + reason;
+	struct kpb_counter_slot *s;
+
 	if (KPB_ABL(KPB_ABL_COUNT))
 		return verdict;
-	kpb_count_in(map, hook * stride + kpb_verdict_counter(verdict));
-	kpb_count_in(map, hook * stride + reason);
+	s = bpf_map_lookup_elem(map, &key);
+	if (s)
+		s->packets[kpb_verdict_counter(verdict) & 3] += 1;
 	return verdict;
 }
 

@@ -85,8 +85,8 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kpb_pod_cfg SEC(".maps");
 
-/* Counters of the two pod hooks: index = hook * KPB_POD_CNT_MAX + counter, where counter is one of
- * counters.h's enum kpb_counter (verdicts and shared reasons) or one of the pod's own below. */
+/* Counters of the two pod hooks: index = hook * KPB_POD_CNT_MAX + reason, where reason is one of
+ * counters.h's enum kpb_counter (shared reasons) or one of the pod's own below. */
 enum kpb_pod_hook {
 	KPB_POD_HOOK_INGRESS = 0,
 	KPB_POD_HOOK_EGRESS = 1,
@@ -101,12 +101,13 @@ enum kpb_pod_counter {
 	KPB_POD_CNT_MAX = KPB_CNT_MAX + 8,
 };
 
-/* key: hook * KPB_POD_CNT_MAX + counter; value: __u64 packets. Per-CPU, written by the pod programs
- * without atomics (only this CPU writes its slot); read by the agent for metrics. */
+/* key: hook * KPB_POD_CNT_MAX + reason; value: struct kpb_counter_slot (packets by verdict, as
+ * counters.h's kpb_np_counters). Per-CPU, written by the pod programs without atomics (only this
+ * CPU writes its slot); read by the agent for metrics. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct kpb_counter_slot);
 	__uint(max_entries, KPB_POD_HOOK_MAX * KPB_POD_CNT_MAX);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kpb_pod_counters SEC(".maps");

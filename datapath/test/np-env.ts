@@ -31,6 +31,8 @@ export const CNT = {
   NO_LOCAL_BACKEND: 29, SNAT_MAP_FULL: 30, SENT_BY_US: 31,
 } as const;
 export const CNT_MAX = 32;
+/** The verdict counters come first (CNT.PASS..REDIRECT): the index into a slot's packets. */
+export const VERDICTS = 4;
 export const XDP = { ABORTED: 0, DROP: 1, PASS: 2, TX: 3, REDIRECT: 4 } as const;
 export const TC = { OK: 0, SHOT: 2, REDIRECT: 7 } as const;
 
@@ -148,10 +150,9 @@ export class NpEnv {
     }));
   }
 
-  /** Sum over CPUs of counter `c` of `hook`. */
+  /** Sum over CPUs of counter `c` of `hook`: a reason's slot, or a verdict summed over the slots. */
   counter(hook: number, c: number): number {
-    const per = this.map('kpb_np_counters').lookup(hook * CNT_MAX + c) as Array<number | bigint> | undefined;
-    return (per ?? []).reduce<number>((n, v) => n + Number(v), 0);
+    return counterOf(this.map('kpb_np_counters'), hook * CNT_MAX, CNT_MAX, c);
   }
 
   counters(hook: number): Record<string, number> {
@@ -206,6 +207,26 @@ function keyAddr(a: Uint8Array | number): string {
 }
 
 /** Text of a 16-byte map address: v4-mapped shown as dotted IPv4. */
+/**
+ * Counter `c` of the hook whose slots start at `base` in a counters.h counter map (a slot per
+ * reason of struct kpb_counter_slot, packets by verdict), summed over CPUs: a reason (c >= 4) is
+ * its slot's total, a verdict (c < 4) that verdict's packets over the hook's `n` slots.
+ */
+export function counterOf(map: BpfMap, base: number, n: number, c: number): number {
+  // An object built before the slots (KPB_BPF_DIR of an older build, for A/B runs): a __u64 per counter.
+  if (map.info().valueSize === 8) {
+    return ((map.lookup(base + c) as Array<number | bigint> | undefined) ?? []).reduce<number>((t, v) => t + Number(v), 0);
+  }
+  const total = (key: number, verdict?: number): number => {
+    const per = map.lookup(key) as { packets: Array<number | bigint> }[] | undefined;
+    return (per ?? []).reduce<number>((t, cpu) => t + cpu.packets.reduce<number>((a, v, i) => a + (verdict === undefined || i === verdict ? Number(v) : 0), 0), 0);
+  };
+  if (c >= VERDICTS) return total(base + c);
+  let sum = 0;
+  for (let r = VERDICTS; r < n; r++) sum += total(base + r, c);
+  return sum;
+}
+
 export function text16(a: Uint8Array): string {
   const v4 = a.subarray(0, 10).every((x) => x === 0) && a[10] === 0xff && a[11] === 0xff;
   return v4 ? addrText(a.subarray(12)) : addrText(a);

@@ -10,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import { BpfObject, type BpfMap, type BpfProgram, type Collection, type RodataValue } from 'bpf-loader-napi';
 import { Netns } from './netns.ts';
-import { NpEnv, text16, type CtEntry } from './np-env.ts';
+import { NpEnv, counterOf, text16, type CtEntry } from './np-env.ts';
 import { addrBytes } from './packet.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -143,8 +143,7 @@ export class PodEnv {
   }
 
   counter(hook: number, c: number): number {
-    const per = this.map('kpb_pod_counters').lookup(hook * POD_CNT_MAX + c) as Array<number | bigint> | undefined;
-    return (per ?? []).reduce<number>((n, v) => n + Number(v), 0);
+    return counterOf(this.map('kpb_pod_counters'), hook * POD_CNT_MAX, POD_CNT_MAX, c);
   }
 
   close(): void {

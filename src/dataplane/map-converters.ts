@@ -12,8 +12,9 @@
  */
 import type { MapConverter } from './map-migration.ts';
 import { LEGACY_CONNTRACK_CONVERTER } from './convert-conntrack.ts';
+import { COUNTER_CONVERTERS } from './convert-counters.ts';
 
-export const MAP_CONVERTERS: readonly MapConverter[] = [LEGACY_CONNTRACK_CONVERTER];
+export const MAP_CONVERTERS: readonly MapConverter[] = [LEGACY_CONNTRACK_CONVERTER, ...COUNTER_CONVERTERS];
 
 export const DATAPATH_WRITTEN: ReadonlySet<string> = new Set([
   'kpb_ct', 'kpb_ct4', 'kpb_ct6', 'kpb_snat4', 'kpb_snat6', 'kpb_pod_ct4', 'kpb_pod_ct6', 'lb_affinity', 'lb_sock_rev_nat',

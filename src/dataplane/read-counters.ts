@@ -1,8 +1,9 @@
 /**
  * @module
  * Reads the datapath's counters into the DatapathSnapshot the metrics expose: the per-CPU
- * north-south counters (kpb_np_counters, index = hook * KPB_CNT_MAX + counter, counters.h), the
- * pod-side ones (kpb_pod_counters, the same counters plus the pod's own, pod.h), the
+ * north-south counters (kpb_np_counters: a slot per hook and reason, index = hook * KPB_CNT_MAX +
+ * reason, holding the packets by verdict, counters.h), the pod-side ones (kpb_pod_counters, the
+ * same slots plus the pod's own reasons, pod.h), the
  * socket LB's per-CPU stats (lb_sock_stats, sock_lb.h, one field per event), the fill level of
  * every map and the conntrack entries per family (the kernel's counts where it keeps them,
  * map-entry-counter.ts, else a walk in chunks). Names follow the C enums, lower-cased.
@@ -11,7 +12,8 @@ import type { BpfMap } from 'bpf-loader-napi';
 import type { DatapathSnapshot } from '../metrics/datapath-metrics.ts';
 import { MapEntryCounter } from './map-entry-counter.ts';
 
-/** counters.h enum kpb_counter; the verdicts are the first four. */
+/** counters.h enum kpb_counter: the verdicts are the first four (the index into a slot's packets),
+ * the reasons the rest (the slot). */
 const VERDICTS = ['pass', 'drop', 'tx', 'redirect'] as const;
 const REASONS = [
   'not_ip', 'not_service', 'unsupp_l4', 'fragment', 'malformed', 'src_range', 'no_backend', 'snat_exhausted', 'ct_full',
@@ -41,7 +43,14 @@ export type CounterMaps = {
   kernelCounts?: () => ReadonlyMap<number, number>;
 };
 
-const sum = (per: unknown): number => (Array.isArray(per) ? per : [per]).reduce<number>((n, v) => n + Number(v ?? 0), 0);
+/** Slot `key` of a counter map (struct kpb_counter_slot) summed over CPUs: packets by verdict. */
+function slot(map: BpfMap, key: number): number[] {
+  const out = VERDICTS.map(() => 0);
+  for (const cpu of (map.lookup(key) as { packets: (number | bigint)[] }[] | undefined) ?? []) {
+    cpu.packets.forEach((v, i) => { out[i] = (out[i] ?? 0) + Number(v); });
+  }
+  return out;
+}
 
 /**
  * Entries read per batch when counting a map's entries by walking it: a map the kernel keeps no
@@ -69,20 +78,23 @@ async function count(map: BpfMap, turn: () => Promise<void>, kernel: ReadonlyMap
 export function readPacketCounters(maps: Omit<CounterMaps, 'sized' | 'conntrack'>): Pick<DatapathSnapshot, 'verdicts' | 'reasons'> {
   const verdicts: { hook: string; verdict: string; packets: number }[] = [];
   const reasons: { hook: string; reason: string; packets: number }[] = [];
-  if (maps.npCounters) {
-    HOOKS.forEach((hook, h) => {
-      VERDICTS.forEach((verdict, i) => verdicts.push({ hook, verdict, packets: sum(maps.npCounters!.lookup(h * KPB_CNT_MAX + i)) }));
-      REASONS.forEach((reason, i) => reasons.push({ hook, reason, packets: sum(maps.npCounters!.lookup(h * KPB_CNT_MAX + VERDICTS.length + i)) }));
-    });
-  }
+  /** One hook's slots: each reason's packets, and each verdict's summed over the reasons. */
+  const hookSlots = (map: BpfMap, hook: string, base: number, named: readonly (readonly [string, number])[]): void => {
+    const byVerdict = VERDICTS.map(() => 0);
+    for (const [reason, index] of named) {
+      const s = slot(map, base + index);
+      s.forEach((n, v) => { byVerdict[v] = (byVerdict[v] ?? 0) + n; });
+      reasons.push({ hook, reason, packets: s.reduce((a, b) => a + b, 0) });
+    }
+    VERDICTS.forEach((verdict, v) => verdicts.push({ hook, verdict, packets: byVerdict[v] ?? 0 }));
+  };
+  const shared = REASONS.map((r, i) => [r, VERDICTS.length + i] as const);
+  if (maps.npCounters) HOOKS.forEach((hook, h) => hookSlots(maps.npCounters!, hook, h * KPB_CNT_MAX, shared));
   if (maps.podCounters) {
     const pc = maps.podCounters;
     const per = pc.info().maxEntries / POD_HOOKS.length;
-    POD_HOOKS.forEach((hook, h) => {
-      VERDICTS.forEach((verdict, i) => verdicts.push({ hook, verdict, packets: sum(pc.lookup(h * per + i)) }));
-      REASONS.forEach((reason, i) => reasons.push({ hook, reason, packets: sum(pc.lookup(h * per + VERDICTS.length + i)) }));
-      POD_REASONS.forEach((reason, i) => reasons.push({ hook, reason, packets: sum(pc.lookup(h * per + KPB_CNT_MAX + i)) }));
-    });
+    const own = [...shared, ...POD_REASONS.map((r, i) => [r, KPB_CNT_MAX + i] as const)];
+    POD_HOOKS.forEach((hook, h) => hookSlots(pc, hook, h * per, own));
   }
   if (maps.sockStats) {
     const per = maps.sockStats.lookup(0) as Record<string, number | bigint>[] | undefined;
