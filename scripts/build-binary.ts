@@ -126,7 +126,9 @@ async function main(): Promise<void> {
     execArgvExtension: 'none',
     assets,
   }, null, 2)}\n`);
-  execFileSync(process.execPath, ['--experimental-sea-config', seaConfig], { stdio: 'inherit', cwd: workDir });
+  // The code cache is made with the agent's V8 flags: V8 rejects a cache made under other flags
+  // (--expose-gc changes its flag hash), and the agent would compile its bundle from source.
+  execFileSync(process.execPath, [...AGENT_V8_FLAGS, '--experimental-sea-config', seaConfig], { stdio: 'inherit', cwd: workDir });
   done();
 
   done = step(`injecting the blob into a copy of ${process.execPath}`);

@@ -7,14 +7,15 @@
 //
 // The pipeline (sync-micro-run.ts: real Reflectors over an in-memory list/watch -> change trackers
 // -> compile -> LB state -> real BPF maps) runs the way the agent does: bundled by esbuild (no
-// TypeScript loader in the process) and with the agent's V8 flags (src/cli/node-flags.ts), so its
-// memory and CPU figures are the agent's. KPB_SYNC_MICRO_SOURCE=1 runs the TypeScript in this
+// TypeScript loader in the process) and with the agent's V8 flags (src/cli/node-flags.ts) and glibc
+// malloc tunables (src/cli/glibc-tunables.ts), so its memory and CPU figures are the agent's. KPB_SYNC_MICRO_SOURCE=1 runs the TypeScript in this
 // process instead (for --cpu-prof and heap snapshots).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as esbuild from 'esbuild';
 import { AGENT_V8_FLAGS } from '../../src/cli/node-flags.ts';
+import { tunablesToSet } from '../../src/cli/glibc-tunables.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 if (process.env.KPB_SYNC_MICRO_SOURCE) {
@@ -29,8 +30,11 @@ if (process.env.KPB_SYNC_MICRO_SOURCE) {
     // As the single binary does (scripts/sea-main.ts): the addon's path is handed over, not found next to the bundle.
     banner: { js: `globalThis[Symbol.for('bpf-loader-napi.addonPath')] = () => ${JSON.stringify(addon)}; import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);` },
   });
+  // KPB_AS_BEFORE=1: glibc's default arenas (see sync-micro-run.ts).
+  const tunables = process.env.KPB_AS_BEFORE ? null : tunablesToSet(process.env.GLIBC_TUNABLES);
   const r = spawnSync(process.execPath, ['--expose-gc', ...AGENT_V8_FLAGS, out, ...process.argv.slice(2)], {
-    stdio: 'inherit', env: { ...process.env, KPB_TC_OBJECT: join(root, 'build', 'bpf', 'tc.bpf.o') },
+    // The agent's malloc tunables too (the single binary sets them when it starts: sea-main.ts).
+    stdio: 'inherit', env: { ...process.env, KPB_TC_OBJECT: join(root, 'build', 'bpf', 'tc.bpf.o'), ...(tunables !== null ? { GLIBC_TUNABLES: tunables } : {}) },
   });
   process.exit(r.status ?? 1);
 }
