@@ -27,7 +27,7 @@
 #define KPB_ABL_FIB_MEMO    (1 << 7)  /* a new flow's next-hop cache lookup is free (MEMO) */
 #define KPB_ABL_SVC_MEMO    (1 << 8)  /* service lookup and backend selection are free (MEMO) */
 #define KPB_ABL_NAT         (1 << 9)  /* no header rewrite (addresses, ports, TTL, checksums) */
-#define KPB_ABL_GEN         (1 << 10) /* generation reads (kpb_nh_gen, kpb_be_gen) return 0 */
+#define KPB_ABL_GEN         (1 << 10) /* generation reads (kpb_gens) return 0 */
 #define KPB_ABL_PARSE_LEN   (1 << 11) /* the general parser takes the linear length, no helper call */
 #define KPB_ABL_SNAT_SLOT   (1 << 12) /* SNAT reservation claimed as a slot of an array (nat.h), not inserted */
 

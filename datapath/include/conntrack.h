@@ -80,10 +80,10 @@ struct kpb_ct6_key {
 };
 
 /* Where a translated packet goes: the FIB's answer for the flow, valid while gen equals
- * kpb_nh_gen, so bpf_fib_lookup runs only for a flow's first packet and after a route or
+ * kpb_gens.nh, so bpf_fib_lookup runs only for a flow's first packet and after a route or
  * neighbour change. */
 struct kpb_nh {
-	__u32 gen;             /* kpb_nh_gen when filled */
+	__u32 gen;             /* kpb_gens.nh when filled */
 	__u32 ifindex;         /* 0: nothing cached */
 	__u16 mtu;             /* largest IP length the route is known to carry (FIB-checked) */
 	__u16 pad;
@@ -101,7 +101,7 @@ struct kpb_ct_value {
 	__u32 expires;         /* jiffies, low 32 bits; 8-aligned with service_id (nat.h swaps both) */
 	__u32 service_id;
 	__u32 backend_id;
-	__u32 be_gen;          /* kpb_be_gen when backend_id was last seen in lb_backends */
+	__u32 be_gen;          /* kpb_gens.be when backend_id was last seen in lb_backends */
 	struct kpb_nh nh;
 };
 
@@ -146,37 +146,50 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kpb_snat6 SEC(".maps");
 
-/* key: 0; value: __u32 generation of the node's routes and neighbours. Writer: the agent, which
- * bumps it when they change (src/dataplane/generations.ts); a conntrack entry's cached next hop
- * is used only while its gen equals this. An array lookup with a constant key is inlined. */
+/* The generations the agent bumps (src/dataplane/generations.ts), in one value so that a packet
+ * reads both from one cache line:
+ *   nh: the node's routes and neighbours. A conntrack entry's cached next hop is used only while
+ *       its nh.gen equals this; bumped when they change.
+ *   be: lb_backends. A forward entry re-checks that its backend still exists only when its be_gen
+ *       differs from this, instead of looking lb_backends up on every packet; bumped after a sync
+ *       that may have removed backends. */
+struct kpb_gens {
+	__u32 nh;
+	__u32 be;
+};
+
+/* key: 0; value: struct kpb_gens, host order. Writer: the agent. An array lookup with a constant
+ * key is inlined. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
-	__type(value, __u32);
+	__type(value, struct kpb_gens);
 	__uint(max_entries, 1);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} kpb_nh_gen SEC(".maps");
+} kpb_gens SEC(".maps");
 
-/* key: 0; value: __u32 generation of lb_backends. Writer: the agent, which bumps it after a sync
- * that may have removed backends. A forward entry re-checks that its backend still exists only
- * when its be_gen differs from this, instead of looking lb_backends up on every packet. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__type(key, __u32);
-	__type(value, __u32);
-	__uint(max_entries, 1);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} kpb_be_gen SEC(".maps");
-
-static __always_inline __u32 kpb_gen_read(void *map)
+/* The generations, or NULL (then every generation reads as 0). */
+static __always_inline const struct kpb_gens *kpb_gens_get(void)
 {
 	__u32 zero = 0;
-	__u32 *g;
 
 	if (KPB_ABL(KPB_ABL_GEN))
-		return 0;
-	g = bpf_map_lookup_elem(map, &zero);
-	return g ? *g : 0;
+		return (void *)0;
+	return bpf_map_lookup_elem(&kpb_gens, &zero);
+}
+
+static __always_inline __u32 kpb_gen_nh(void)
+{
+	const struct kpb_gens *g = kpb_gens_get();
+
+	return g ? g->nh : 0;
+}
+
+static __always_inline __u32 kpb_gen_be(void)
+{
+	const struct kpb_gens *g = kpb_gens_get();
+
+	return g ? g->be : 0;
 }
 
 static __always_inline __u32 kpb_now(void)

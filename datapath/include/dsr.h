@@ -38,7 +38,7 @@ static __always_inline bool kpb_use_dsr(const struct lb_service_value *svc, cons
 static __noinline int kpb_dsr_encap(kpb_ctx_t *ctx, struct kpb_pkt *p, struct kpb_ct_value *v, __u32 *reason)
 {
 	__u32 hdr = p->family == KPB_AF_INET ? 20 : 40;
-	__u32 gen = kpb_gen_read(&kpb_nh_gen);
+	__u32 gen = kpb_gen_nh();
 	struct kpb_np_tmp *tmp = kpb_np_tmp();
 	struct kpb_fib *fib;
 	__u8 src[16];
@@ -154,7 +154,7 @@ static __noinline int kpb_np_new_dsr(kpb_ctx_t *ctx, struct kpb_pkt *p, const st
 	s->fv.flags = KPB_CT_REMOTE | KPB_CT_DSR;
 	s->fv.service_id = t->service_id;
 	s->fv.backend_id = t->backend_id;
-	s->fv.be_gen = kpb_gen_read(&kpb_be_gen);
+	s->fv.be_gen = kpb_gen_be();
 	s->fv.expires = kpb_ct_deadline(kpb_now(), p->proto, KPB_CT_NEW);
 	if (kpb_ct_put(p->family, &s->fk, &s->fv) < 0) {
 		*reason = KPB_CNT_CT_FULL;

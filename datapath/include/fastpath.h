@@ -7,10 +7,10 @@
  * Anything else returns KPB_FAST_MISS untouched and the general path takes it from the start.
  *
  * What it costs, per packet: one conntrack lookup (two for a packet to a SNAT port that is not a
- * reply), two inlined array reads (generations), bpf_jiffies64 (inlined), direct loads and
- * stores, one checksum update per field, and for XDP no helper call at all when the packet leaves
- * by the device it came in on. tc adds bpf_redirect (and bpf_csum_update for a CHECKSUM_COMPLETE
- * IPv4 skb, see ctx.h). The entry's expiry is written at most once a second.
+ * reply), one inlined array read (both generations, one cache line), bpf_jiffies64 (inlined),
+ * direct loads and stores, one checksum update per field, and for XDP no helper call at all when
+ * the packet leaves by the device it came in on. tc adds bpf_redirect (and bpf_csum_update for a
+ * CHECKSUM_COMPLETE IPv4 skb, see ctx.h). The entry's expiry is written at most once a second.
  * Include nodeport.h's dependencies first. */
 #ifndef KPB_FASTPATH_H
 #define KPB_FASTPATH_H
@@ -46,6 +46,7 @@ static __always_inline int kpb_fast_kind(const struct kpb_ct_value *v, bool egre
 static __always_inline int kpb_fast_check(kpb_ctx_t *ctx, struct kpb_ct_value *v, __u8 proto, __u8 ttl,
 					  __u32 l3_len, bool egress)
 {
+	const struct kpb_gens *g = kpb_gens_get();
 	__u32 now = kpb_now(), deadline;
 	int kind = kpb_fast_kind(v, egress);
 
@@ -54,14 +55,14 @@ static __always_inline int kpb_fast_check(kpb_ctx_t *ctx, struct kpb_ct_value *v
 	if (proto == KPB_IPPROTO_TCP && v->tcp_state != KPB_CT_ESTABLISHED)
 		return -1;
 	if (kind == KPB_FAST_ROUTE) {
-		if (ttl <= 1 || v->nh.ifindex == 0 || v->nh.gen != kpb_gen_read(&kpb_nh_gen))
+		if (ttl <= 1 || v->nh.ifindex == 0 || v->nh.gen != (g ? g->nh : 0))
 			return -1;
 		if (l3_len > v->nh.mtu && !ctx_is_gso(ctx))
 			return -1;
 	} else if (kind == KPB_FAST_LOCAL && ttl <= 1 && !(v->flags & KPB_CT_HOST_BACKEND)) {
 		return -1;
 	}
-	if (!(v->flags & KPB_CT_REPLY) && v->be_gen != kpb_gen_read(&kpb_be_gen))
+	if (!(v->flags & KPB_CT_REPLY) && v->be_gen != (g ? g->be : 0))
 		return -1;
 	deadline = kpb_ct_deadline(now, proto, KPB_CT_ESTABLISHED);
 	if ((__s32)(deadline - v->expires) > (__s32)lb_kernel_hz)

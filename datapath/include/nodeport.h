@@ -13,7 +13,7 @@
  *   egress (tc): replies of local backends -> source back to the frontend.
  *
  * Routing ourselves means: the next hop cached in the flow's entry (conntrack.h, struct kpb_nh;
- * bpf_fib_lookup only when it is missing, stale by kpb_nh_gen, or too small for the packet),
+ * bpf_fib_lookup only when it is missing, stale by kpb_gens.nh, or too small for the packet),
  * TTL / hop limit decremented, and a packet whose TTL would expire answered with ICMP time
  * exceeded (reply.h) instead of being passed on. Fragments follow their first fragment's flow
  * (frag.h). XDP never needs the stack: whatever it cannot finish (local backend, no neighbour
@@ -61,7 +61,7 @@ struct kpb_icmp_quote {
 /* Next hops by destination: what the FIB answered for packets to `dst` arriving on `ifindex`
  * (with the source address the route prefers), so that a new flow to a backend (or a node)
  * others already reach costs one lookup instead of bpf_fib_lookup. Valid while nh.gen equals
- * kpb_nh_gen, like a flow's own next hop. */
+ * kpb_gens.nh, like a flow's own next hop. */
 struct kpb_nh_key {
 	__u8 dst[16];
 	__u32 ifindex;         /* the arrival device the FIB was asked for */
@@ -254,7 +254,7 @@ static __noinline void kpb_fib_lookup_cached(kpb_ctx_t *ctx, __u8 family, __u16 
 	struct kpb_nh_key k = { .ifindex = ctx_ifindex(ctx) };
 	struct kpb_np_tmp *t = kpb_np_tmp();
 	struct kpb_nh_val *c, *nv;
-	__u32 gen = kpb_gen_read(&kpb_nh_gen);
+	__u32 gen = kpb_gen_nh();
 #if KPB_ABL(KPB_ABL_FIB_MEMO)
 	__u32 zero = 0;
 	struct kpb_abl_fib *m = bpf_map_lookup_elem(&kpb_abl_fib_map, &zero);
@@ -410,7 +410,7 @@ static __always_inline int kpb_ct_apply_pass(kpb_ctx_t *ctx, struct kpb_pkt *p, 
 static __noinline int kpb_np_forward(kpb_ctx_t *ctx, struct kpb_pkt *p, struct kpb_ct_value *v,
 				     __u32 fwd_reason, __u32 *reason)
 {
-	__u32 gen = kpb_gen_read(&kpb_nh_gen);
+	__u32 gen = kpb_gen_nh();
 	struct kpb_np_tmp *t;
 	struct kpb_fib *fib;
 
@@ -487,7 +487,7 @@ static __noinline int kpb_np_new_local(kpb_ctx_t *ctx, struct kpb_pkt *p, const 
 	s->fv.flags = KPB_CT_LOCAL | t->ct_flags | host;
 	s->fv.service_id = t->service_id;
 	s->fv.backend_id = t->backend_id;
-	s->fv.be_gen = kpb_gen_read(&kpb_be_gen);
+	s->fv.be_gen = kpb_gen_be();
 	s->fv.expires = s->rv.expires;
 
 	if (kpb_ct_put(p->family, &s->rk, &s->rv) < 0 || kpb_ct_put(p->family, &s->fk, &s->fv) < 0) {
@@ -562,9 +562,9 @@ static __noinline int kpb_np_new_snat(kpb_ctx_t *ctx, struct kpb_pkt *p, const s
 	s->fv.flags = KPB_CT_REMOTE | KPB_CT_SNAT;
 	s->fv.service_id = t->service_id;
 	s->fv.backend_id = t->backend_id;
-	s->fv.be_gen = kpb_gen_read(&kpb_be_gen);
+	s->fv.be_gen = kpb_gen_be();
 	s->fv.expires = s->rv.expires;
-	kpb_nh_store(&s->fv.nh, fib, ctx_is_gso(ctx) ? 0 : p->l3_len, kpb_gen_read(&kpb_nh_gen));
+	kpb_nh_store(&s->fv.nh, fib, ctx_is_gso(ctx) ? 0 : p->l3_len, kpb_gen_nh());
 	if (kpb_ct_put(p->family, &s->fk, &s->fv) < 0) {
 		if (p->family == KPB_AF_INET)
 			bpf_map_delete_elem(&kpb_snat4, &s->rk.v4);
@@ -755,7 +755,7 @@ static __always_inline int kpb_np_tracked(kpb_ctx_t *ctx, struct kpb_pkt *p, str
 /* A forward entry (of the map pair map4/map6) whose backend left lb_backends (the endpoint was
  * removed; ids are not reused for a grace period) is dropped so the packet selects again, as a
  * new flow: a TCP connection to the removed pod then gets a RST from the new backend instead of
- * silence. lb_backends is read only when the agent bumped kpb_be_gen since the entry last
+ * silence. lb_backends is read only when the agent bumped kpb_gens.be since the entry last
  * checked. Returns true when it dropped the entry. */
 static __always_inline bool kpb_ct_drop_gone_backend(void *map4, void *map6, const struct kpb_pkt *p,
 						     struct kpb_ct_value *ct)
@@ -765,7 +765,7 @@ static __always_inline bool kpb_ct_drop_gone_backend(void *map4, void *map6, con
 
 	if (ct->flags & KPB_CT_REPLY)
 		return false;
-	gen = kpb_gen_read(&kpb_be_gen);
+	gen = kpb_gen_be();
 	if (ct->be_gen == gen)
 		return false;
 	if (bpf_map_lookup_elem(&lb_backends, &id)) {

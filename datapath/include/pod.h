@@ -335,7 +335,7 @@ static __noinline int kpb_pod_new(kpb_ctx_t *ctx, struct kpb_pkt *p, const struc
 	s->fv.flags = flags;
 	s->fv.service_id = t->service_id;
 	s->fv.backend_id = t->backend_id;
-	s->fv.be_gen = kpb_gen_read(&kpb_be_gen);
+	s->fv.be_gen = kpb_gen_be();
 	s->fv.expires = kpb_ct_deadline(now, p->proto, KPB_CT_NEW);
 
 	kpb_ct_key_make(&s->rk, p->family, t->be.addr, s->fv.nat_src, t->be.port, p->sport, p->proto);
@@ -503,9 +503,9 @@ static __always_inline int kpb_pod_fast_check(kpb_ctx_t *ctx, struct kpb_ct_valu
 		return KPB_POD_FAST_MISS;
 	if (p->proto == KPB_IPPROTO_TCP && v->tcp_state != KPB_CT_ESTABLISHED)
 		return KPB_POD_FAST_MISS;
-	if (!(v->flags & KPB_CT_REPLY) && v->be_gen != kpb_gen_read(&kpb_be_gen))
+	if (!(v->flags & KPB_CT_REPLY) && v->be_gen != kpb_gen_be())
 		return KPB_POD_FAST_MISS;
-	if (route && (p->ttl <= 1 || !kpb_nh_valid(ctx, &v->nh, kpb_gen_read(&kpb_nh_gen), p->l3_len)))
+	if (route && (p->ttl <= 1 || !kpb_nh_valid(ctx, &v->nh, kpb_gen_nh(), p->l3_len)))
 		return KPB_POD_FAST_MISS;
 	return route;
 }

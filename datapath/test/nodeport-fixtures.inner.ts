@@ -751,11 +751,11 @@ for (const f of FAMS) {
     // The control plane replaces the endpoint: new backend and slot first, then the old backend goes.
     env.addService({ ...svc, backends: [{ id: b + 2, addr: f.remoteBe2, port: 8080 }] });
     env.map('lb_backends').delete(b + 1);
-    // Until the agent says backends changed (kpb_be_gen), the flow keeps its entry without
+    // Until the agent says backends changed (kpb_gens.be), the flow keeps its entry without
     // looking lb_backends up on every packet; then it re-checks once and selects again.
     const stale = expectRun('xdp', tcpFrame(f.client, f.node, 48000, 30094, TCP_FLAGS.ACK), XDP.TX, CNT.REMOTE_FWD);
     assert.equal(stale.p.ip?.dst, f.remoteBe);
-    env.bumpGen('kpb_be_gen');
+    env.bumpGen('be');
     const next = expectRun('xdp', tcpFrame(f.client, f.node, 48000, 30094, TCP_FLAGS.ACK), XDP.REDIRECT, CNT.REMOTE_FWD);
     assert.equal(next.p.ip?.dst, f.remoteBe2);
     assert.equal(env.ctEntries().find((e) => e.key.src === f.client && e.key.dport === 30094)?.backendId, b + 2);
@@ -888,7 +888,7 @@ for (const f of FAMS) {
     assert.equal(bt.p.sctp?.checksumOk, true);
   });
 
-  test(`${fam}: the next hop is cached in the flow's entry until kpb_nh_gen moves`, () => {
+  test(`${fam}: the next hop is cached in the flow's entry until kpb_gens.nh moves`, () => {
     const nodeB = f.v === 4 ? '192.0.2.12' : '2001:db8:1::12';
     const first = expectRun('xdp', udpFrame(f.client, f.node, 5500, 30053), XDP.TX, CNT.REMOTE_FWD);
     assert.equal(first.p.eth.dst, MAC.nodeB);
@@ -899,12 +899,12 @@ for (const f of FAMS) {
       sh(['ip', 'neigh', 'replace', nodeB, 'lladdr', moved, 'dev', 'ext0', 'nud', 'permanent']);
       // The neighbour changed, but nobody said so: the cached MAC is used (no FIB lookup).
       assert.equal(expectRun('xdp', udpFrame(f.client, f.node, 5500, 30053), XDP.TX, CNT.REMOTE_FWD).p.eth.dst, MAC.nodeB);
-      env.bumpGen('kpb_nh_gen');
+      env.bumpGen('nh');
       assert.equal(expectRun('xdp', udpFrame(f.client, f.node, 5500, 30053), XDP.TX, CNT.REMOTE_FWD).p.eth.dst, moved, 'after the bump the FIB is asked again');
       assert.equal(expectRun('tc', udpFrame(f.client, f.node, 5500, 30053), TC.REDIRECT, CNT.REMOTE_FWD).p.eth.dst, moved);
     } finally {
       sh(['ip', 'neigh', 'replace', nodeB, 'lladdr', MAC.nodeB, 'dev', 'ext0', 'nud', 'permanent']);
-      env.bumpGen('kpb_nh_gen');
+      env.bumpGen('nh');
     }
   });
 

@@ -6,6 +6,7 @@ import { rmSync } from 'node:fs';
 import { BpfObject } from 'bpf-loader-napi';
 import type { BpfMap, BpfProgram, Collection, RodataValue } from 'bpf-loader-napi';
 import { addr16, addrText } from './packet.ts';
+import { bumpGeneration, type GenerationMap } from '../../src/dataplane/generations.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 /** The objects' folder: build/bpf, or KPB_BPF_DIR (the ablation builds of e2e/bench/ablate.ts). */
@@ -182,11 +183,9 @@ export class NpEnv {
     return this.tc.program('kpb_snat_gc').testRun({ data: frame, ctx: skbCtx(1) }).retval;
   }
 
-  /** Bump a generation (kpb_nh_gen or kpb_be_gen), as the agent does. */
-  bumpGen(map: 'kpb_nh_gen' | 'kpb_be_gen'): number {
-    const cur = Number(this.map(map).lookup(0) ?? 0);
-    this.map(map).update(0, (cur + 1) >>> 0);
-    return (cur + 1) >>> 0;
+  /** Bump a generation of kpb_gens (nh: routes and neighbours, be: backends), as the agent does. */
+  bumpGen(which: 'nh' | 'be'): number {
+    return bumpGeneration(this.map('kpb_gens') as unknown as GenerationMap, which);
   }
 
   close(): void {

@@ -381,7 +381,7 @@ for (const f of FAMS) {
     env.map('lb_backends').update(id + 50, { addr: addr16(f.remote2), port: 8080, proto: PROTO.TCP, flags: 0, node_addr: new Uint8Array(16) });
     env.map('lb_slots').update({ service_id: id, slot: 1 }, id + 50);
     env.map('lb_backends').delete(id);
-    env.np.bumpGen('kpb_be_gen');
+    env.np.bumpGen('be');
     try {
       const r = expectRun('ingress', tcp(fromPod('p1'), f.p1, f.vip(13), 40060, 80, ACK), VP1, TC.OK, CNT.REMOTE_FWD);
       assert.equal(r.p.ip?.dst, f.remote2, 'the new backend');

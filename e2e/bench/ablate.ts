@@ -30,7 +30,7 @@ export const VARIANTS: Record<string, { mask: number; what: string }> = {
   full: { mask: 0, what: 'the shipped code' },
   count: { mask: ABL.count, what: 'per-CPU verdict and reason counters' },
   ctMemo: { mask: ABL.ctMemo, what: 'lean path conntrack lookup (LRU, 16-byte key) of a known flow' },
-  gen: { mask: ABL.gen, what: 'generation reads (kpb_nh_gen, kpb_be_gen)' },
+  gen: { mask: ABL.gen, what: 'generation reads (kpb_gens)' },
   nat: { mask: ABL.nat, what: 'header rewrite: addresses, ports, TTL, checksums' },
   fastMiss: { mask: ABL.fastMiss, what: 'new flow: the lean path attempt (its parse and conntrack miss)' },
   tail: { mask: ABL.tail, what: 'new flow: tail call to the general path (called directly instead)' },

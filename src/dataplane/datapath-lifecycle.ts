@@ -12,7 +12,7 @@
  *   load is finished then (its last delta copied, the old pins removed), once every program runs
  *   on the new maps.
  * Link and address events ask for a sync (onDevicesChanged); route and neighbour events go to
- * onRoutesChanged, which bumps the datapath's next-hop generation (kpb_nh_gen), so each flow asks
+ * onRoutesChanged, which bumps the datapath's next-hop generation (kpb_gens.nh), so each flow asks
  * the FIB again on its next packet. Without a subscription both happen at every sync instead.
  */
 import type { Counter } from 'prom-client';

@@ -115,7 +115,7 @@ test('first start attaches everything and pins it; a restart adopts maps, ids an
   assert.equal(netShow('dum0').tc.length, 2);
 
   // The process exited: pins keep maps, links and filters.
-  for (const p of ['lb_services', 'kpb_ct4', 'kpb_snat6', 'kpb_nh_gen', 'links/sock-kpb_sock_connect4', 'links/xdp-ext0']) assert.ok(existsSync(`${PIN}/${p}`), `${p} not pinned`);
+  for (const p of ['lb_services', 'kpb_ct4', 'kpb_snat6', 'kpb_gens', 'links/sock-kpb_sock_connect4', 'links/xdp-ext0']) assert.ok(existsSync(`${PIN}/${p}`), `${p} not pinned`);
 
   const second = lifetime('native');
   assert.deepEqual(second.seeded, { services: [], backends: [] });

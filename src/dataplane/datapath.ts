@@ -516,19 +516,19 @@ export class Datapath {
 
   /**
    * Tell the datapath that routes or neighbours changed: every flow's cached next hop (MACs,
-   * ifindex) is dropped and re-learnt from the FIB on its next packet (kpb_nh_gen, conntrack.h).
+   * ifindex) is dropped and re-learnt from the FIB on its next packet (kpb_gens.nh, conntrack.h).
    * Returns the new generation.
    */
   bumpNextHopGeneration(): number {
-    return bumpGeneration(this.#colls.tc.map('kpb_nh_gen') as unknown as GenerationMap);
+    return bumpGeneration(this.#colls.tc.map('kpb_gens') as unknown as GenerationMap, 'nh');
   }
 
   /**
    * Tell the datapath that backends may have left lb_backends: each flow re-checks its backend
-   * once, on its next packet (kpb_be_gen, conntrack.h). Returns the new generation.
+   * once, on its next packet (kpb_gens.be, conntrack.h). Returns the new generation.
    */
   bumpBackendGeneration(): number {
-    return bumpGeneration(this.#colls.tc.map('kpb_be_gen') as unknown as GenerationMap);
+    return bumpGeneration(this.#colls.tc.map('kpb_gens') as unknown as GenerationMap, 'be');
   }
 
   /**
