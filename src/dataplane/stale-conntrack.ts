@@ -62,7 +62,15 @@ export function staleConntrackMatcher(
   backendOf: (id: number) => { addr: string; port: number } | undefined = () => undefined,
 ): (key: unknown, value: unknown) => boolean {
   const wanted = new Set<string>();
-  for (const f of flows) if (f.protocol === 'UDP') wanted.add(`${f.frontend}|${f.frontendPort}|${f.backend}|${f.backendPort}`);
+  // The ports first: most entries fail on them, before any address is turned into text.
+  const portPairs = new Set<number>();
+  const frontendPorts = new Set<number>();
+  for (const f of flows) {
+    if (f.protocol !== 'UDP') continue;
+    wanted.add(`${f.frontend}|${f.frontendPort}|${f.backend}|${f.backendPort}`);
+    portPairs.add(f.frontendPort * 65536 + f.backendPort);
+    frontendPorts.add(f.frontendPort);
+  }
   const matches = (fe: string | null, fport: number, be: string | null, bport: number): boolean => {
     if (fe === null || be === null) return false;
     if (wanted.has(`${fe}|${fport}|${be}|${bport}`)) return true;
@@ -77,11 +85,16 @@ export function staleConntrackMatcher(
     if (Number(k.proto) !== UDP) return false;
     const flags = Number(v.flags);
     if (flags & KPB_CT_DSR_BACKEND) return false;
-    if (flags & KPB_CT_REPLY) return matches(addrText(v.nat_src), Number(v.nat_sport), addrText(k.src), Number(k.sport));
+    if (flags & KPB_CT_REPLY) {
+      if (!portPairs.has(Number(v.nat_sport) * 65536 + Number(k.sport))) return false;
+      return matches(addrText(v.nat_src), Number(v.nat_sport), addrText(k.src), Number(k.sport));
+    }
     if (flags & KPB_CT_DSR) {
+      if (!frontendPorts.has(Number(k.dport))) return false;
       const be = backendOf(Number(v.backend_id));
       return be !== undefined && matches(addrText(k.dst), Number(k.dport), be.addr, be.port);
     }
+    if (!portPairs.has(Number(k.dport) * 65536 + Number(v.nat_dport))) return false;
     return matches(addrText(k.dst), Number(k.dport), addrText(v.nat_dst), Number(v.nat_dport));
   };
 }
