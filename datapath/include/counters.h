@@ -59,16 +59,21 @@ struct kpb_counter_slot {
 	__u64 packets[4];
 };
 
+/* A counter map of `slots` struct kpb_counter_slot, per CPU (plain increments need no atomics:
+ * only this CPU writes its slot), pinned by name: kpb_np_counters and pod.h's kpb_pod_counters. */
+#define KPB_COUNTER_MAP(name, slots)                              \
+	struct {                                                  \
+		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);          \
+		__type(key, __u32);                               \
+		__type(value, struct kpb_counter_slot);           \
+		__uint(max_entries, slots);                       \
+		__uint(pinning, LIBBPF_PIN_BY_NAME);              \
+	} name SEC(".maps")
+
 /* key: hook * KPB_CNT_MAX + reason (enum kpb_counter from KPB_CNT_NOT_IP on; the slots of the four
  * verdict numbers stay zero); value: struct kpb_counter_slot, host order. Per-CPU, written by the
- * north-south programs without atomics (only this CPU writes its slot); read by the agent. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__type(key, __u32);
-	__type(value, struct kpb_counter_slot);
-	__uint(max_entries, KPB_HOOK_MAX * KPB_CNT_MAX);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} kpb_np_counters SEC(".maps");
+ * north-south programs; read by the agent. */
+KPB_COUNTER_MAP(kpb_np_counters, KPB_HOOK_MAX * KPB_CNT_MAX);
 
 /* The verdict counter of a program's return value. */
 static __always_inline __u32 kpb_verdict_counter(int verdict)

@@ -104,13 +104,7 @@ enum kpb_pod_counter {
 /* key: hook * KPB_POD_CNT_MAX + reason; value: struct kpb_counter_slot (packets by verdict, as
  * counters.h's kpb_np_counters). Per-CPU, written by the pod programs without atomics (only this
  * CPU writes its slot); read by the agent for metrics. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__type(key, __u32);
-	__type(value, struct kpb_counter_slot);
-	__uint(max_entries, KPB_POD_HOOK_MAX * KPB_POD_CNT_MAX);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} kpb_pod_counters SEC(".maps");
+KPB_COUNTER_MAP(kpb_pod_counters, KPB_POD_HOOK_MAX * KPB_POD_CNT_MAX);
 
 static __always_inline int kpb_pod_count_exit(__u32 hook, int verdict, __u32 reason)
 {
