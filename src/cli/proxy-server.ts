@@ -80,8 +80,10 @@ function nodeAddresses(node: NodeProjection | null): string[] {
   return [...addrs.filter((a) => a.type === 'InternalIP'), ...addrs.filter((a) => a.type === 'ExternalIP')].map((a) => a.address);
 }
 
-/** How long after the first successful sync the heap is compacted (compact-heap.ts). */
-const COMPACT_AFTER_FIRST_SYNC_MS = 2000;
+/** The heap is compacted after the first sync once no sync ran for this long (compact-heap.ts)... */
+const COMPACT_QUIET_MS = 500;
+/** ...or this long after the first sync, quiet or not. */
+const COMPACT_LATEST_MS = 30_000;
 
 export async function runProxy(options: ProxyOptions): Promise<void> {
   const { config, bpf, nodeName, logger } = options;
@@ -189,6 +191,8 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
   let nodeSynced = false;
   /** The first sync succeeded (the start-up's file pages were released). */
   let startedUp = false;
+  /** When the last sync ended (performance.now()). */
+  let lastSyncEndedAt = 0;
   // healthCheckNodePort servers listen where NodePorts answer: every address when
   // nodePortAddresses is unset, else the node IPs it selects (known at the first sync, and kept:
   // a node's addresses rarely change, and kube-proxy also binds them once).
@@ -317,7 +321,8 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     healthServers.syncEndpoints(hcCounts);
 
     lap('healthChecks');
-    const seconds = (performance.now() - start) / 1000;
+    lastSyncEndedAt = performance.now();
+    const seconds = (lastSyncEndedAt - start) / 1000;
     const now = Date.now();
     for (const f of FAMILIES) {
       m.syncProxyRulesDuration.observe({ ip_family: f }, seconds);
@@ -336,15 +341,24 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
       if (!startedUp) {
         startedUp = true;
         // The list and the full sync were a burst: compact what the heap grew for it (V8 would
-        // wait for a quiet period the agent seldom has), then unmap start-up's file pages. A moment
-        // later, so that what the first sync unblocks (health, /metrics, queued changes) goes first:
-        // the collection holds the event loop for 0.1-0.5 s at 10k Services.
-        setTimeout(() => {
+        // wait for a quiet period the agent seldom has), then unmap start-up's file pages. In the
+        // first quiet moment (no sync for COMPACT_QUIET_MS, no change pending; at the latest after
+        // COMPACT_LATEST_MS), so that what the first sync unblocks (health, /metrics, queued
+        // changes) goes first: the collection holds the event loop for 0.1-0.5 s at 10k Services.
+        const firstSyncAt = lastSyncEndedAt;
+        const compactWhenQuiet = () => {
           if (stopping) return;
+          const now = performance.now();
+          const busy = now - lastSyncEndedAt < COMPACT_QUIET_MS || svcTracker.pendingCount + epTracker.pendingCount > 0;
+          if (busy && now - firstSyncAt < COMPACT_LATEST_MS) {
+            setTimeout(compactWhenQuiet, COMPACT_QUIET_MS / 5).unref();
+            return;
+          }
           const c = compactHeap();
           if (c) logger.info('Compacted the heap after the first sync', { heapTotalMiB: `${c.heapTotalBefore >> 20} -> ${c.heapTotalAfter >> 20}`, heapUsedMiB: c.heapUsedAfter >> 20, ms: Math.round(c.ms) });
           releaseStartupPages('first sync');
-        }, COMPACT_AFTER_FIRST_SYNC_MS).unref();
+        };
+        setTimeout(compactWhenQuiet, COMPACT_QUIET_MS).unref();
       }
     }
     // Verifying (every sync period): the maps are compared with the state once the changes are
