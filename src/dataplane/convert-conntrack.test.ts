@@ -3,13 +3,13 @@
 // tc.bpf.o: each entry lands in the map of its family and kind, readable by the new codecs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { BpfObject, type MapSpec } from 'bpf-loader-napi';
 import { MapMigration } from './map-migration.ts';
 import { DATAPATH_WRITTEN, MAP_CONVERTERS } from './map-converters.ts';
 import { LEGACY_CONNTRACK_CONVERTER, convertLegacyEntry } from './convert-conntrack.ts';
-import { securePinFolder } from './pin-folder.ts';
+import { migrationPinFolder } from './testdata/migration-pin-folder.ts';
 
 const BUILD = fileURLToPath(new URL('../../build/bpf/', import.meta.url));
 const V1 = `${BUILD}conntrack_v1.bpf.o`;
@@ -19,11 +19,7 @@ const v6 = (last: number) => Uint8Array.from([0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0
 const none = new Uint8Array(16);
 
 test('a pinned kpb_ct of the previous version is converted into kpb_ct4/6 and kpb_snat4/6', async (t) => {
-  assert.equal(process.getuid?.(), 0, 'the migration test needs root (BPF maps, bpffs)');
-  for (const f of [V1, TC]) assert.ok(existsSync(f), `${f} is missing: run "make bpf"`);
-  const pin = `/sys/fs/bpf/kpb-ctconv-${process.pid}`;
-  t.after(() => rmSync(pin, { recursive: true, force: true }));
-  securePinFolder(pin, '/sys/fs/bpf');
+  const pin = migrationPinFolder(t, 'ctconv', [V1, TC]);
 
   const old = await BpfObject.open(V1).load({ pinPath: pin });
   // A SNAT reservation (IPv4), its forward entry, an IPv6 DSR forward entry, a local reply entry.

@@ -4,14 +4,14 @@
 // same before and after.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { BpfObject, type MapSpec } from 'bpf-loader-napi';
 import { MapMigration } from './map-migration.ts';
 import { DATAPATH_WRITTEN, MAP_CONVERTERS } from './map-converters.ts';
 import { counterSlotsConverter } from './convert-counters.ts';
 import { readPacketCounters } from './read-counters.ts';
-import { securePinFolder } from './pin-folder.ts';
+import { migrationPinFolder } from './testdata/migration-pin-folder.ts';
 
 const BUILD = fileURLToPath(new URL('../../build/bpf/', import.meta.url));
 const V1 = `${BUILD}counters_v1.bpf.o`;
@@ -25,11 +25,7 @@ const totals = (snap: ReturnType<typeof readPacketCounters>): string[] => [
 ].sort();
 
 test('pinned counters of the previous layout become one slot per reason, every total unchanged', async (t) => {
-  assert.equal(process.getuid?.(), 0, 'the migration test needs root (BPF maps, bpffs)');
-  for (const f of [V1, TC, POD]) assert.ok(existsSync(f), `${f} is missing: run "make bpf"`);
-  const pin = `/sys/fs/bpf/kpb-cntconv-${process.pid}`;
-  t.after(() => rmSync(pin, { recursive: true, force: true }));
-  securePinFolder(pin, '/sys/fs/bpf');
+  const pin = migrationPinFolder(t, 'cntconv', [V1, TC, POD]);
 
   const old = await BpfObject.open(V1).load({ pinPath: pin });
   const np = old.map('kpb_np_counters');

@@ -3,24 +3,20 @@
 // generation is one past its old value, and the old pins are gone after finish().
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { BpfObject, type MapSpec } from 'bpf-loader-napi';
 import { MapMigration } from './map-migration.ts';
 import { DATAPATH_WRITTEN, MAP_CONVERTERS } from './map-converters.ts';
 import { generationConverters } from './convert-generations.ts';
-import { securePinFolder } from './pin-folder.ts';
+import { migrationPinFolder } from './testdata/migration-pin-folder.ts';
 
 const BUILD = fileURLToPath(new URL('../../build/bpf/', import.meta.url));
 const V1 = `${BUILD}gens_v1.bpf.o`;
 const TC = `${BUILD}tc.bpf.o`;
 
 test('pinned kpb_nh_gen and kpb_be_gen become kpb_gens, each one past its old value', async (t) => {
-  assert.equal(process.getuid?.(), 0, 'the migration test needs root (BPF maps, bpffs)');
-  for (const f of [V1, TC]) assert.ok(existsSync(f), `${f} is missing: run "make bpf"`);
-  const pin = `/sys/fs/bpf/kpb-genconv-${process.pid}`;
-  t.after(() => rmSync(pin, { recursive: true, force: true }));
-  securePinFolder(pin, '/sys/fs/bpf');
+  const pin = migrationPinFolder(t, 'genconv', [V1, TC]);
 
   const old = await BpfObject.open(V1).load({ pinPath: pin });
   old.map('kpb_nh_gen').update(0, 41);

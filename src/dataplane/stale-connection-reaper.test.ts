@@ -153,6 +153,23 @@ test('StaleConnectionReaper.reapSteps walks a real conntrack map in chunks, a st
   }
 });
 
+/** A TCP Service "web" whose slice each call sets to `ips`: returns afterSync's arguments for that sync. */
+function tcpWebSyncs(): (ips: string[]) => [Set<string>, ServicePortMap, EndpointsMap] {
+  const st = new ServiceChangeTracker();
+  const et = new EndpointsChangeTracker('node-a');
+  const services: ServicePortMap = new Map();
+  const endpoints: EndpointsMap = new Map();
+  st.update(null, svc('web', { ports: [{ name: 'http', port: 80, protocol: 'TCP' }] }));
+  const web = (ips: string[]) => slice('web', 'web-1', ips.map((ip) => ({ ip })), { ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] });
+  let prev: ReturnType<typeof web> | null = null;
+  return (ips) => {
+    const next = web(ips);
+    et.update(prev, next);
+    prev = next;
+    return [new Set([...st.apply(services).updatedServices, ...et.apply(endpoints).updatedServices]), services, endpoints];
+  };
+}
+
 test('reapStaleConnections returns at once and ends the connections in steps with turns of the event loop between them', async () => {
   const events: string[] = [];
   const registry = new Registry();
@@ -172,16 +189,9 @@ test('reapStaleConnections returns at once and ends the connections in steps wit
     sliceMs: 0,
     turn: () => new Promise<void>((resolve) => setImmediate(() => (events.push('turn'), resolve()))),
   });
-  const st = new ServiceChangeTracker();
-  const et = new EndpointsChangeTracker('node-a');
-  const services: ServicePortMap = new Map();
-  const endpoints: EndpointsMap = new Map();
-  st.update(null, svc('web', { ports: [{ name: 'http', port: 80, protocol: 'TCP' }] }));
-  const web = (ips: string[]) => slice('web', 'web-1', ips.map((ip) => ({ ip })), { ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] });
-  et.update(null, web(['198.18.1.5', '198.18.2.5']));
-  reap.afterSync(new Set([...st.apply(services).updatedServices, ...et.apply(endpoints).updatedServices]), services, endpoints);
-  et.update(web(['198.18.1.5', '198.18.2.5']), web(['198.18.1.5']));
-  reap.afterSync(et.apply(endpoints).updatedServices, services, endpoints);
+  const syncWeb = tcpWebSyncs();
+  reap.afterSync(...syncWeb(['198.18.1.5', '198.18.2.5']));
+  reap.afterSync(...syncWeb(['198.18.1.5']));
   events.push('afterSync returned');
   await reap.idle();
   assert.deepEqual(events, ['afterSync returned', 'step 0', 'turn', 'step 1', 'turn', 'step 2', 'turn'], 'nothing runs inside the sync; one step per turn');
@@ -211,19 +221,8 @@ test('reapStaleConnections.stop() drops the run under way at its next turn, and 
     }),
     sliceMs: 0,
   });
-  const st = new ServiceChangeTracker();
-  const et = new EndpointsChangeTracker('node-a');
-  const services: ServicePortMap = new Map();
-  const endpoints: EndpointsMap = new Map();
-  st.update(null, svc('web', { ports: [{ name: 'http', port: 80, protocol: 'TCP' }] }));
-  const web = (ips: string[]) => slice('web', 'web-1', ips.map((ip) => ({ ip })), { ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] });
-  let prev: ReturnType<typeof web> | null = null;
-  for (const ips of [['198.18.1.5', '198.18.2.5'], ['198.18.1.5'], ['198.18.1.5', '198.18.2.6'], ['198.18.1.5']]) {
-    const s = web(ips);
-    et.update(prev, s);
-    prev = s;
-    reap.afterSync(new Set([...st.apply(services).updatedServices, ...et.apply(endpoints).updatedServices]), services, endpoints);
-  }
+  const syncWeb = tcpWebSyncs();
+  for (const ips of [['198.18.1.5', '198.18.2.5'], ['198.18.1.5'], ['198.18.1.5', '198.18.2.6'], ['198.18.1.5']]) reap.afterSync(...syncWeb(ips));
   await new Promise((resolve) => setTimeout(resolve, 20));
   await reap.stop();
   assert.equal(started, 1, 'the second stale run never started');
