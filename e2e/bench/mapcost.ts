@@ -11,6 +11,10 @@
 //
 //   node e2e/bench/mapcost.ts [--rounds 3] [--samples 2000] [--block 20] [--json]
 //
+// est_least and est_least_array are lower bounds, not operations: the least an established flow
+// can cost under this method (parse, one lookup of a hot key, the NodePort rewrite), to set
+// xdpEstablishedP50Ns against what any program pays here.
+//
 // Needs root (BPF); touches no network device. The maps are created at their default capacity
 // and never filled beyond rounds x samples entries (a few percent), so no insert evicts.
 import { execFileSync } from 'node:child_process';
@@ -44,6 +48,8 @@ export const OPS: Record<string, string> = {
   slot_claim: 'array slot claim: inlined lookup, compare-and-swap, 80-byte write',
   newflow_hash: 'a SNAT flow\'s map work today: LRU miss + hash NOEXIST insert + LRU insert',
   newflow_slot: 'the same with the reservation as an array slot claim',
+  est_least: 'the least an established flow costs: direct-access parse, one hot LRU lookup, NodePort rewrite with inline checksums',
+  est_least_array: 'the same with the flow in a direct-mapped array (inline hash, key compare, no call)',
 };
 
 export interface MapCostRow { op: string; what: string; p50Ns: number; overFloorNs: number; perRound: number[]; burstNs: number; burstOverFloorNs: number }
