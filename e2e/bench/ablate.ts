@@ -5,6 +5,11 @@
 // build without it.
 //
 //   node e2e/bench/ablate.ts [--variants full,count,...] [--rounds 3] [--samples 4000] [--block 20] [--json]
+//   node e2e/bench/ablate.ts --objects old=/dir/a,new=/dir/b [...]
+//
+// --objects times already built objects (a folder with xdp.bpf.o and tc.bpf.o each, e.g. main's
+// build/bpf copied aside and a branch's) against each other the same interleaved way: the fair
+// A/B of a change, on a VM whose speed shifts by a third within seconds.
 //
 // Ablated objects are built into a temporary folder, never into build/, and are never a working
 // datapath; this is a measurement, not a benchmark part of `make bench` and not a test.
@@ -69,11 +74,12 @@ export interface AblationRow {
   perRound: Array<Record<string, number>>;
 }
 
-export async function ablate(o: { variants: string[]; rounds: number; samples: number; block: number; log?: (m: string) => void }): Promise<{ rows: AblationRow[]; loadavg: number[] }> {
+export async function ablate(o: { variants: string[]; rounds: number; samples: number; block: number; objects?: Record<string, string>; log?: (m: string) => void }): Promise<{ rows: AblationRow[]; loadavg: number[] }> {
   const work = mkdtempSync(join(tmpdir(), 'kpb-ablate-'));
   const topo = createFixtureTopology('abl');
+  const dirOf = (n: string): string => o.objects?.[n] ?? join(work, n);
   try {
-    for (const n of o.variants) build(join(work, n), VARIANTS[n].mask);
+    for (const n of o.variants) if (!o.objects?.[n]) build(join(work, n), VARIANTS[n].mask);
     const passObj = join(work, 'xdp-pass.bpf.o');
     const tcPassObj = join(work, 'tc-pass.bpf.o');
     execFileSync('clang', ['-O2', '-target', 'bpf', '-c', join(import.meta.dirname, 'xdp-pass.bpf.c'), '-o', passObj]);
@@ -88,7 +94,7 @@ export async function ablate(o: { variants: string[]; rounds: number; samples: n
     };
     const cfg: AblateInnerConfig = {
       ifindex: topo.ext0, passObj, tcPassObj, passSpare: spare('abfl'),
-      variants: o.variants.map((n, i) => ({ name: n, dir: join(work, n), spare: spare(`ab${i}`) })),
+      variants: o.variants.map((n, i) => ({ name: n, dir: dirOf(n), spare: spare(`ab${i}`) })),
       nodeIp: '192.0.2.11', clientIp: '192.0.2.100', backendIp: '198.18.2.5', extIp: '203.0.113.10', clientMac: MAC.client, nodeMac: MAC.ext0,
       samples: o.samples, block: o.block, rounds: o.rounds,
     };
@@ -102,7 +108,7 @@ export async function ablate(o: { variants: string[]; rounds: number; samples: n
         return [field, quantile(xs, 0.5)];
       })));
       return {
-        variant: n, what: VARIANTS[n].what, mask: VARIANTS[n].mask, perRound,
+        variant: n, what: VARIANTS[n]?.what ?? `objects in ${dirOf(n)}`, mask: VARIANTS[n]?.mask ?? -1, perRound,
         figures: Object.fromEntries(CASES.map(([field]) => [field, quantile(perRound.map((x) => x[field]).filter(Number.isFinite), 0.5)])),
       };
     });
@@ -117,16 +123,21 @@ if (import.meta.main) {
   const { values } = parseArgs({ options: {
     variants: { type: 'string', default: Object.keys(VARIANTS).join(',') },
     rounds: { type: 'string', default: '3' }, samples: { type: 'string', default: '4000' }, block: { type: 'string', default: '20' },
-    json: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false }, objects: { type: 'string' },
   } });
-  const names = values.variants.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const n of names) if (!VARIANTS[n]) throw new Error(`unknown variant "${n}" (known: ${Object.keys(VARIANTS).join(', ')})`);
-  if (!names.includes('full')) names.unshift('full');
-  const r = await ablate({ variants: names, rounds: Number(values.rounds), samples: Number(values.samples), block: Number(values.block) });
+  const objects = values.objects === undefined ? undefined : Object.fromEntries(values.objects.split(',').map((s) => {
+    const i = s.indexOf('=');
+    if (i <= 0) throw new Error(`--objects "${s}": expected name=folder`);
+    return [s.slice(0, i).trim(), s.slice(i + 1).trim()];
+  }));
+  const names = objects ? Object.keys(objects) : values.variants.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const n of names) if (!objects && !VARIANTS[n]) throw new Error(`unknown variant "${n}" (known: ${Object.keys(VARIANTS).join(', ')})`);
+  if (!objects && !names.includes('full')) names.unshift('full');
+  const r = await ablate({ variants: names, rounds: Number(values.rounds), samples: Number(values.samples), block: Number(values.block), objects });
   if (values.json) {
     process.stdout.write(`${JSON.stringify({ ...r, rounds: Number(values.rounds), samples: Number(values.samples) })}\n`);
   } else {
-    const full = r.rows.find((x) => x.variant === 'full')!;
+    const full = r.rows.find((x) => x.variant === 'full') ?? r.rows[0]!;
     const fields = CASES.map(([f]) => f);
     const cell = (row: AblationRow, f: string) => {
       const v = Math.round(row.figures[f]);
