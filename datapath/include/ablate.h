@@ -21,7 +21,7 @@
 #define KPB_ABL_CT_MEMO     (1 << 1)  /* lean path: the conntrack lookup of a known flow is free (MEMO) */
 #define KPB_ABL_FAST_MISS   (1 << 2)  /* lean path: every IPv4 packet misses at once, no lookup (new flows only) */
 #define KPB_ABL_TAIL        (1 << 3)  /* general path called directly instead of by tail call */
-#define KPB_ABL_SNAT_INSERT (1 << 4)  /* SNAT reservation not inserted (the first port is taken) */
+#define KPB_ABL_SNAT_INSERT (1 << 4)  /* SNAT reservation slot not claimed (the first port is taken) */
 #define KPB_ABL_CT_INSERT   (1 << 5)  /* conntrack entries not inserted */
 #define KPB_ABL_ZERO        (1 << 6)  /* the new-flow scratch entries are not zeroed */
 #define KPB_ABL_FIB_MEMO    (1 << 7)  /* a new flow's next-hop cache lookup is free (MEMO) */
@@ -29,6 +29,5 @@
 #define KPB_ABL_NAT         (1 << 9)  /* no header rewrite (addresses, ports, TTL, checksums) */
 #define KPB_ABL_GEN         (1 << 10) /* generation reads (kpb_gens) return 0 */
 #define KPB_ABL_PARSE_LEN   (1 << 11) /* the general parser takes the linear length, no helper call */
-#define KPB_ABL_SNAT_SLOT   (1 << 12) /* SNAT reservation claimed as a slot of an array (nat.h), not inserted */
 
 #endif /* KPB_ABLATE_H */

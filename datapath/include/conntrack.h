@@ -8,11 +8,13 @@
  * and compares the whole key). Two kinds of map:
  *   kpb_ct4/kpb_ct6 (LRU): forward entries of every flow, and reply entries of flows to local
  *     backends (their reply leaves through tc egress).
- *   kpb_snat4/kpb_snat6 (hash, not LRU): the reply entry of a SNAT flow (backend -> node
- *     address:port), which is also its port reservation. It is never evicted: it ends when it
- *     has expired and its forward entry no longer uses it (a new flow takes the port over, or
- *     the agent's sweep, kpb_snat_gc, deletes it). An LRU would drop reservations of live flows
- *     under pressure and hand their port to another flow, crossing replies (issue 12).
+ *   kpb_snat4/kpb_snat6 (arrays of slots, a reservation table): the reply entry of a SNAT flow
+ *     (backend -> node address:port), which is also its port reservation, in the slot its reply
+ *     tuple hashes to. It is never evicted: it ends when it has expired and its forward entry no
+ *     longer uses it (a new flow takes the slot over, or the agent's sweep, kpb_snat_gc, frees
+ *     it). An LRU would drop reservations of live flows under pressure and hand their port to
+ *     another flow, crossing replies (issue 12). Earlier versions kept them in hash maps of the
+ *     same names; src/dataplane/convert-snat.ts moves their entries into the slots.
  *
  * Times are the low 32 bits of bpf_jiffies64() (inlined, ~1 ns; wraps after 49 days at HZ 1000,
  * compared wrap-safe); lifetimes are load-time constants in seconds times lb_kernel_hz. A live
@@ -124,27 +126,144 @@ KPB_CT_LRU_MAP(kpb_ct4, struct kpb_ct4_key);
 /* key: struct kpb_ct6_key (network order); value: struct kpb_ct_value. Writer: datapath. */
 KPB_CT_LRU_MAP(kpb_ct6, struct kpb_ct6_key);
 
-/* key: struct kpb_ct4_key of a SNAT flow's reply (backend -> SNAT address:port); value: struct
- * kpb_ct_value. Writer: datapath (inserted with NOEXIST: that is the port reservation); deleted by
- * kpb_snat_gc, which the agent runs. Sized by --bpf-map-snat. */
+/* A SNAT reservation: one slot of kpb_snat4/kpb_snat6, a preallocated array indexed by a hash of
+ * the reply tuple (kpb_snat4_hash/kpb_snat6_hash; src/dataplane/snat-slots.ts computes the same in
+ * the agent, for the upgrade from the hash maps of earlier versions). A new flow claims the slot
+ * of its reply tuple with one compare-and-swap on `owner`; a slot held by another reservation that
+ * is alive (or whose flow still uses it) makes the port walk try the next port, which hashes to
+ * another slot. A reply finds its reservation by the same hash and checks that the slot holds its
+ * own tuple. Nothing evicts a slot: it is freed (owner 0) by kpb_snat_gc, or taken over by a new
+ * flow, only once it has expired and its flow's forward entry no longer uses it. */
+struct kpb_snat4_slot {
+	__u64 owner;               /* 0: free; else the slot's claim count (each claim swaps in owner + 1) */
+	struct kpb_ct4_key key;    /* the reply tuple (backend -> SNAT address:port), network order */
+	struct kpb_ct_value v;     /* what the reply becomes */
+};
+
+struct kpb_snat6_slot {
+	__u64 owner;
+	struct kpb_ct6_key key;
+	struct kpb_ct_value v;
+};
+
+/* Slots per family: a power of two, equal to the maps' max_entries (the agent sets both from
+ * --bpf-map-snat, rounded up). */
+const volatile __u32 kpb_snat_slots = KPB_SNAT_MAX_ENTRIES;
+
+/* key: slot index (host order), kpb_snat4_hash(reply tuple) & (kpb_snat_slots - 1); value: struct
+ * kpb_snat4_slot. Writer: datapath (claims, takes over, renews); kpb_snat_gc frees; the agent
+ * writes slots only when it converts an earlier version's map (map migration). Sized by
+ * --bpf-map-snat. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__type(key, struct kpb_ct4_key);
-	__type(value, struct kpb_ct_value);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct kpb_snat4_slot);
 	__uint(max_entries, KPB_SNAT_MAX_ENTRIES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kpb_snat4 SEC(".maps");
 
-/* key: struct kpb_ct6_key of a SNAT flow's reply; value: struct kpb_ct_value. As kpb_snat4. */
+/* key: slot index, kpb_snat6_hash(reply tuple) & (kpb_snat_slots - 1); value: struct
+ * kpb_snat6_slot. As kpb_snat4. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__type(key, struct kpb_ct6_key);
-	__type(value, struct kpb_ct_value);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct kpb_snat6_slot);
 	__uint(max_entries, KPB_SNAT_MAX_ENTRIES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kpb_snat6 SEC(".maps");
+
+/* The slot hash: the key's 32-bit words as they lie in memory (little-endian loads), mixed one by
+ * one, then finalised (murmur3's constants). The agent's copy must match word for word. */
+static __always_inline __u32 kpb_snat_mix(__u32 h, __u32 w)
+{
+	h ^= w;
+	h *= 0x85ebca6b;
+	return h ^ (h >> 13);
+}
+
+static __always_inline __u32 kpb_snat_fin(__u32 h)
+{
+	h ^= h >> 16;
+	h *= 0xc2b2ae35;
+	return h ^ (h >> 16);
+}
+
+static __always_inline __u32 kpb_snat4_hash(const struct kpb_ct4_key *k)
+{
+	const __u32 *w = (const __u32 *)k;
+	__u32 h = 0x9e3779b9;
+
+	h = kpb_snat_mix(h, w[0]);
+	h = kpb_snat_mix(h, w[1]);
+	h = kpb_snat_mix(h, w[2]);
+	h = kpb_snat_mix(h, w[3]);
+	return kpb_snat_fin(h);
+}
+
+static __always_inline __u32 kpb_snat6_hash(const struct kpb_ct6_key *k)
+{
+	const __u32 *w = (const __u32 *)k;
+	__u32 h = 0x9e3779b9;
+
+#pragma unroll
+	for (int i = 0; i < (int)(sizeof(*k) / 4); i++)
+		h = kpb_snat_mix(h, w[i]);
+	return kpb_snat_fin(h);
+}
+
+/* Key comparisons by 32-bit words: the keys may sit 4-aligned on the stack. */
+static __always_inline bool kpb_ct4_key_eq(const struct kpb_ct4_key *a, const struct kpb_ct4_key *b)
+{
+	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
+
+	return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3])) == 0;
+}
+
+static __always_inline bool kpb_ct6_key_eq(const struct kpb_ct6_key *a, const struct kpb_ct6_key *b)
+{
+	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
+	__u32 d = 0;
+
+#pragma unroll
+	for (int i = 0; i < (int)(sizeof(*a) / 4); i++)
+		d |= x[i] ^ y[i];
+	return d == 0;
+}
+
+/* The slot a reply tuple hashes to (NULL only if the table is smaller than kpb_snat_slots). An
+ * array lookup the verifier inlines: no helper call. */
+static __always_inline struct kpb_snat4_slot *kpb_snat4_slot_of(const struct kpb_ct4_key *k)
+{
+	__u32 i = kpb_snat4_hash(k) & (kpb_snat_slots - 1);
+
+	return bpf_map_lookup_elem(&kpb_snat4, &i);
+}
+
+static __always_inline struct kpb_snat6_slot *kpb_snat6_slot_of(const struct kpb_ct6_key *k)
+{
+	__u32 i = kpb_snat6_hash(k) & (kpb_snat_slots - 1);
+
+	return bpf_map_lookup_elem(&kpb_snat6, &i);
+}
+
+/* The reservation whose reply tuple is k, or NULL: its slot must be claimed and hold k itself. */
+static __always_inline struct kpb_ct_value *kpb_snat4_find(const struct kpb_ct4_key *k)
+{
+	struct kpb_snat4_slot *s = kpb_snat4_slot_of(k);
+
+	if (!s || !s->owner || !kpb_ct4_key_eq(&s->key, k))
+		return NULL;
+	return &s->v;
+}
+
+static __always_inline struct kpb_ct_value *kpb_snat6_find(const struct kpb_ct6_key *k)
+{
+	struct kpb_snat6_slot *s = kpb_snat6_slot_of(k);
+
+	if (!s || !s->owner || !kpb_ct6_key_eq(&s->key, k))
+		return NULL;
+	return &s->v;
+}
 
 /* The generations the agent bumps (src/dataplane/generations.ts), in one value so that a packet
  * reads both from one cache line:
@@ -288,7 +407,7 @@ static __always_inline void kpb_ct_key_make(union kpb_ct_key *k, __u8 family, co
 	}
 }
 
-/* Entries of a pair of maps, one per family (kpb_ct4/6, kpb_snat4/6, pod.h's kpb_pod_ct4/6): the
+/* Entries of a pair of maps, one per family (kpb_ct4/6, pod.h's kpb_pod_ct4/6): the
  * map is a constant once inlined, so each call site still names one map. */
 static __always_inline struct kpb_ct_value *kpb_ct_find(void *map4, void *map6, __u8 family, const union kpb_ct_key *k)
 {
@@ -330,7 +449,9 @@ static __always_inline struct kpb_ct_value *kpb_ct_get(__u8 family, const union 
 
 static __always_inline struct kpb_ct_value *kpb_snat_get(__u8 family, const union kpb_ct_key *k)
 {
-	return kpb_ct_find(&kpb_snat4, &kpb_snat6, family, k);
+	if (family == KPB_AF_INET)
+		return kpb_snat4_find(&k->v4);
+	return kpb_snat6_find(&k->v6);
 }
 
 static __always_inline int kpb_ct_put(__u8 family, const union kpb_ct_key *k, const struct kpb_ct_value *v)

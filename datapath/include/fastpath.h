@@ -121,7 +121,7 @@ static __always_inline struct kpb_ct_value *kpb_abl_ct4(const struct kpb_ct4_key
 		return &m->v[1];
 	v = (void *)0;
 	if (kpb_snat_port(k->dport))
-		v = bpf_map_lookup_elem(&kpb_snat4, k);
+		v = kpb_snat4_find(k);
 	if (!v)
 		v = bpf_map_lookup_elem(&kpb_ct4, k);
 	if (!v)
@@ -135,11 +135,12 @@ static __always_inline struct kpb_ct_value *kpb_abl_ct4(const struct kpb_ct4_key
 }
 #endif
 
-/* The entry for a tuple: a packet to a port of the SNAT range may be a SNAT flow's reply. */
-#define KPB_FAST_LOOKUP(snat_map, ct_map, k) ({                                       \
+/* The entry for a tuple: a packet to a port of the SNAT range may be a SNAT flow's reply, found
+ * in its reservation slot (an inlined array lookup, conntrack.h). */
+#define KPB_FAST_LOOKUP(snat_find, ct_map, k) ({                                      \
 	struct kpb_ct_value *_v = NULL;                                                  \
 	if (kpb_snat_port((k)->dport))                                                   \
-		_v = bpf_map_lookup_elem(&snat_map, (k));                                \
+		_v = snat_find(k);                                                       \
 	if (!_v)                                                                         \
 		_v = bpf_map_lookup_elem(&ct_map, (k));                                  \
 	_v;                                                                              \
@@ -192,7 +193,7 @@ static __always_inline int kpb_fast4(kpb_ctx_t *ctx, __u32 *reason, bool egress)
 #if KPB_ABL(KPB_ABL_CT_MEMO)
 	v = kpb_abl_ct4(&k);
 #else
-	v = KPB_FAST_LOOKUP(kpb_snat4, kpb_ct4, &k);
+	v = KPB_FAST_LOOKUP(kpb_snat4_find, kpb_ct4, &k);
 #endif
 	if (!v)
 		return kpb_fast_missed();
@@ -282,7 +283,7 @@ static __always_inline int kpb_fast6(kpb_ctx_t *ctx, __u32 *reason, bool egress)
 	k.dport = ports[1];
 	k.proto = proto;
 	k.pad[0] = k.pad[1] = k.pad[2] = 0;
-	v = KPB_FAST_LOOKUP(kpb_snat6, kpb_ct6, &k);
+	v = KPB_FAST_LOOKUP(kpb_snat6_find, kpb_ct6, &k);
 	if (!v)
 		return kpb_fast_missed();
 	kind = kpb_fast_check(ctx, v, proto, ip6->hop_limit, l3_len, egress);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /* nat.h: rewrite a packet's addresses, ports and TTL in place by direct packet access, with one
  * incremental update per checksum field (IPv4 header; TCP/UDP for addresses, ports; SCTP's
- * CRC32c for ports, sctp.h), and reserve SNAT ports. Include ctx.h, parse.h, conntrack.h
+ * CRC32c for ports, sctp.h), and reserve SNAT ports in the reservation slots (conntrack.h).
+ * Include ctx.h, parse.h, conntrack.h
  * and sctp.h first. */
 #ifndef KPB_NAT_H
 #define KPB_NAT_H
@@ -121,71 +122,64 @@ static __always_inline bool kpb_snat_addr_cfg(__u8 family, __u8 *out16)
 
 #define KPB_SNAT_FULL -2
 
-#if KPB_ABL(KPB_ABL_SNAT_SLOT)
-/* The reservation as a slot of a preallocated array indexed by a hash of the reply tuple, claimed
- * with one compare-and-swap: what a reservation table would cost instead of a hash insert. Not a
- * working reservation (no reply finds it); only the benchmark loads this build. A slot is taken
- * while its owner word carries the current epoch, which the benchmark bumps where it empties
- * the conntrack maps (datapath/test/np-env.ts clearCt). */
-struct kpb_abl_slot {
-	__u64 owner;           /* epoch << 32 | tuple hash */
-	struct kpb_ct_value v;
+/* What one claim of a reservation slot found (kpb_snat_claim). */
+enum kpb_snat_claim_result {
+	KPB_SNAT_CLAIMED = 0,
+	KPB_SNAT_TAKEN_SAME = 1,   /* the slot holds this very tuple, alive: the port is in use */
+	KPB_SNAT_TAKEN_OTHER = 2,  /* the slot holds another tuple's live reservation: the table is short */
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__type(key, __u32);
-	__type(value, struct kpb_abl_slot);
-	__uint(max_entries, KPB_SNAT_MAX_ENTRIES);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} kpb_abl_snat_slots SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__type(key, __u32);
-	__type(value, __u32);
-	__uint(max_entries, 1);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} kpb_abl_epoch SEC(".maps");
-
-static __always_inline int kpb_abl_slot_claim(const __u32 *w, __u32 words, const struct kpb_ct_value *rv)
-{
-	__u32 h = 0x9e3779b9, i, zero = 0;
-	struct kpb_abl_slot *s;
-	__u32 *epoch = bpf_map_lookup_elem(&kpb_abl_epoch, &zero);
-	__u64 old;
-
-	for (i = 0; i < words; i++) {
-		h ^= w[i];
-		h *= 0x85ebca6b;
-		h ^= h >> 13;
+/* Claim the slot of reply tuple rk for the flow rv, at `now`. A free slot, or one whose
+ * reservation expired and that its flow no longer uses (taken over), is claimed by one
+ * compare-and-swap on its owner word; of two CPUs claiming the same slot exactly one wins. The
+ * winner then writes the tuple and the value: a reply cannot arrive before the flow's first
+ * packet has left with the port. */
+#define KPB_SNAT_CLAIM_FN(name, slot_type, key_type, slot_of, key_eq, fam)                           \
+	static __always_inline int name(const key_type *rk, const struct kpb_ct_value *rv, __u32 now)  \
+	{                                                                                               \
+		slot_type *s = slot_of(rk);                                                             \
+		__u64 owner, mine;                                                                      \
+                                                                                                        \
+		if (!s)                                                                                 \
+			return KPB_SNAT_TAKEN_OTHER;                                                    \
+		owner = *(volatile __u64 *)&s->owner;                                                   \
+		if (owner && (kpb_ct_live(&s->v, now) ||                                                \
+			      kpb_snat_in_use(fam, (const union kpb_ct_key *)&s->key, &s->v, now)))     \
+			return key_eq(&s->key, rk) ? KPB_SNAT_TAKEN_SAME : KPB_SNAT_TAKEN_OTHER;        \
+		mine = owner + 1 ? owner + 1 : 1;                                                       \
+		if (__sync_val_compare_and_swap(&s->owner, owner, mine) != owner)                       \
+			return KPB_SNAT_TAKEN_OTHER;                                                    \
+		s->key = *rk;                                                                           \
+		s->v = *rv;                                                                             \
+		return KPB_SNAT_CLAIMED;                                                                \
 	}
-	i = h & (KPB_SNAT_MAX_ENTRIES - 1);
-	s = bpf_map_lookup_elem(&kpb_abl_snat_slots, &i);
-	if (!s || !epoch)
-		return -1;
-	old = s->owner;
-	if ((__u32)(old >> 32) == *epoch + 1)
-		return -17; /* EEXIST: the port walk goes on */
-	if (__sync_val_compare_and_swap(&s->owner, old, ((__u64)(*epoch + 1) << 32) | h) != old)
-		return -17;
-	s->v = *rv;
-	return 0;
-}
-#endif
 
-static __always_inline int kpb_snat_insert(__u8 family, const union kpb_ct_key *rk, const struct kpb_ct_value *rv)
+KPB_SNAT_CLAIM_FN(kpb_snat4_claim, struct kpb_snat4_slot, struct kpb_ct4_key, kpb_snat4_slot_of, kpb_ct4_key_eq, KPB_AF_INET)
+KPB_SNAT_CLAIM_FN(kpb_snat6_claim, struct kpb_snat6_slot, struct kpb_ct6_key, kpb_snat6_slot_of, kpb_ct6_key_eq, KPB_AF_INET6)
+
+static __always_inline int kpb_snat_claim(__u8 family, const union kpb_ct_key *rk, const struct kpb_ct_value *rv, __u32 now)
 {
 	if (KPB_ABL(KPB_ABL_SNAT_INSERT))
-		return 0;
-#if KPB_ABL(KPB_ABL_SNAT_SLOT)
+		return KPB_SNAT_CLAIMED;
 	if (family == KPB_AF_INET)
-		return kpb_abl_slot_claim((const __u32 *)&rk->v4, sizeof(rk->v4) / 4, rv);
-	return kpb_abl_slot_claim((const __u32 *)&rk->v6, sizeof(rk->v6) / 4, rv);
-#endif
-	if (family == KPB_AF_INET)
-		return bpf_map_update_elem(&kpb_snat4, &rk->v4, rv, BPF_NOEXIST);
-	return bpf_map_update_elem(&kpb_snat6, &rk->v6, rv, BPF_NOEXIST);
+		return kpb_snat4_claim(&rk->v4, rv, now);
+	return kpb_snat6_claim(&rk->v6, rv, now);
+}
+
+/* Give back the slot just claimed for rk (the flow could not be recorded after all). */
+static __always_inline void kpb_snat_release(__u8 family, const union kpb_ct_key *rk)
+{
+	if (family == KPB_AF_INET) {
+		struct kpb_snat4_slot *s = kpb_snat4_slot_of(&rk->v4);
+
+		if (s && s->owner && kpb_ct4_key_eq(&s->key, &rk->v4))
+			s->owner = 0;
+	} else {
+		struct kpb_snat6_slot *s = kpb_snat6_slot_of(&rk->v6);
+
+		if (s && s->owner && kpb_ct6_key_eq(&s->key, &rk->v6))
+			s->owner = 0;
+	}
 }
 
 static __always_inline void kpb_rk_set_port(__u8 family, union kpb_ct_key *rk, __be16 port)
@@ -196,28 +190,6 @@ static __always_inline void kpb_rk_set_port(__u8 family, union kpb_ct_key *rk, _
 		rk->v6.dport = port;
 }
 
-/* Take over the reservation `old` (expired, its flow gone) for the flow `rv`. Two CPUs may try
- * the same one; the compare-and-swap on its expiry (with service_id: a 64-bit word, which every
- * BPF target can swap) lets exactly one win. */
-static __always_inline bool kpb_snat_take_over(struct kpb_ct_value *old, const struct kpb_ct_value *rv, __u64 seen)
-{
-	__u64 *word = (__u64 *)&old->expires;
-	__u64 mine = (__u64)rv->expires | ((__u64)rv->service_id << 32);
-
-	if (__sync_val_compare_and_swap(word, seen, mine) != seen)
-		return false;
-	kpb_copy16(old->nat_src, rv->nat_src);
-	kpb_copy16(old->nat_dst, rv->nat_dst);
-	old->nat_sport = rv->nat_sport;
-	old->nat_dport = rv->nat_dport;
-	old->flags = rv->flags;
-	old->tcp_state = rv->tcp_state;
-	old->backend_id = rv->backend_id;
-	old->be_gen = rv->be_gen;
-	old->nh = rv->nh;
-	return true;
-}
-
 /* One try of kpb_snat_alloc's walk, a bpf_loop callback (verified once, whatever the number of
  * tries). The entries being built sit in kpb_np_scratch_map (nodeport.h); rk's port is set here. */
 struct kpb_snat_walk {
@@ -225,19 +197,19 @@ struct kpb_snat_walk {
 	__u32 now;
 	__u8 family;
 	__u8 done;             /* 1: reserved */
-	__u8 full;             /* the map refused a new key: it is full */
-	__u8 pad;
+	__u8 same;             /* tries whose port this very tuple holds */
+	__u8 other;            /* tries whose slot another tuple holds */
 };
 
 static long kpb_snat_try(__u64 index, struct kpb_snat_walk *w);
 static __always_inline __u32 kpb_rand(void);
 
-/* Reserve a SNAT port by inserting the reply entry rk -> rv into kpb_snat* with NOEXIST. Keeps
- * the client's port when it is inside the range (fewer rewrites), else starts at a random port,
- * then walks linearly, at most KPB_SNAT_RETRIES ports. A reservation that expired and that its
- * flow no longer uses is taken over. rk and rv are the scratch entries (s->rk, s->rv); the chosen
- * port (network order) is left in rk. Returns 0, -1 when every try collided (ports exhausted for
- * this backend), or KPB_SNAT_FULL when the map itself is full. */
+/* Reserve a SNAT port by claiming the slot of the reply tuple rk (kpb_snat_claim). Keeps the
+ * client's port when it is inside the range (fewer rewrites), else starts at a random port, then
+ * walks linearly, at most KPB_SNAT_RETRIES ports; each port hashes to another slot. rk and rv are
+ * the scratch entries (s->rk, s->rv); the chosen port (network order) is left in rk. Returns 0,
+ * -1 when the ports tried are in use for this backend, or KPB_SNAT_FULL when most tries found
+ * their slot held by other tuples (the table, --bpf-map-snat, is short). */
 static __always_inline int kpb_snat_alloc(__u8 family, __be16 client_port)
 {
 	__u32 min = kpb_snat_port_min, max = kpb_snat_port_max;
@@ -253,7 +225,7 @@ static __always_inline int kpb_snat_alloc(__u8 family, __be16 client_port)
 		bpf_loop(KPB_SNAT_RETRIES - 1, kpb_snat_try, &w, 0);
 	if (w.done)
 		return 0;
-	return w.full ? KPB_SNAT_FULL : -1;
+	return w.other > w.same ? KPB_SNAT_FULL : -1;
 }
 
 #endif /* KPB_NAT_H */

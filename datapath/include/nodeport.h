@@ -152,29 +152,20 @@ static long kpb_snat_try(__u64 index, struct kpb_snat_walk *w)
 {
 	struct kpb_np_scratch *s = kpb_np_scratch_get();
 	__u32 min = kpb_snat_port_min, max = kpb_snat_port_max;
-	struct kpb_ct_value *old;
-	long err;
+	int r;
 
 	if (!s)
 		return 1;
 	kpb_rk_set_port(w->family, &s->rk, bpf_htons((__u16)w->port));
-	err = kpb_snat_insert(w->family, &s->rk, &s->rv);
-	if (err == 0) {
+	r = kpb_snat_claim(w->family, &s->rk, &s->rv, w->now);
+	if (r == KPB_SNAT_CLAIMED) {
 		w->done = 1;
 		return 1;
 	}
-	if (err == -7 /* E2BIG: the map is full */)
-		w->full = 1;
-	old = kpb_snat_get(w->family, &s->rk);
-	if (old) {
-		__u64 seen = *(__u64 *)&old->expires;
-
-		if ((__s32)((__u32)seen - w->now) < 0 && !kpb_snat_in_use(w->family, &s->rk, old, w->now) &&
-		    kpb_snat_take_over(old, &s->rv, seen)) {
-			w->done = 1;
-			return 1;
-		}
-	}
+	if (r == KPB_SNAT_TAKEN_SAME)
+		w->same++;
+	else
+		w->other++;
 	w->port = w->port >= max ? min : w->port + 1;
 	return 0;
 }
@@ -566,10 +557,7 @@ static __noinline int kpb_np_new_snat(kpb_ctx_t *ctx, struct kpb_pkt *p, const s
 	s->fv.expires = s->rv.expires;
 	kpb_nh_store(&s->fv.nh, fib, ctx_is_gso(ctx) ? 0 : p->l3_len, kpb_gen_nh());
 	if (kpb_ct_put(p->family, &s->fk, &s->fv) < 0) {
-		if (p->family == KPB_AF_INET)
-			bpf_map_delete_elem(&kpb_snat4, &s->rk.v4);
-		else
-			bpf_map_delete_elem(&kpb_snat6, &s->rk.v6);
+		kpb_snat_release(p->family, &s->rk);
 		*reason = KPB_CNT_CT_FULL;
 		return CTX_DROP;
 	}

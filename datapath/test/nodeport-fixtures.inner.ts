@@ -12,6 +12,8 @@ import { pkt, parse, parseIp, addr16, inetChecksum, fragmentL3, reassembleL3, sc
 import { MAC } from './np-topology.ts';
 import { slice, svc, writeTranslated } from './translated.ts';
 import { BPF_F_INNER_MAP } from '../../src/dataplane/bpf-map-writer.ts';
+import { claimedSnatSlots, encodeSnatSlot } from '../../src/dataplane/snat-slots.ts';
+import { SNAT_CONVERTERS } from '../../src/dataplane/convert-snat.ts';
 
 if (!process.env.KPB_NETNS || !inNetns(process.env.KPB_NETNS)) {
   throw new Error('nodeport-fixtures.inner.ts runs only inside the namespace nodeport-fixtures.test.ts creates');
@@ -1033,7 +1035,7 @@ test('SNAT reservations live in their own map: a flood of other flows evicting c
   }
 });
 
-test('a full SNAT map drops new SNAT flows with their own counter; the sweep frees reservations of ended flows', async () => {
+test('a full SNAT reservation table (4 slots) drops new SNAT flows with their own counter; the sweep frees the slots of ended flows', async () => {
   const small = await NpEnv.load({ lb_kernel_hz: 5, kpb_snat_port_min: 61000, kpb_snat_port_max: 61999 }, 'snatfull', { kpb_snat4: 4, kpb_snat6: 4 });
   try {
     const f = FAMS[0];
@@ -1046,7 +1048,8 @@ test('a full SNAT map drops new SNAT flows with their own counter; the sweep fre
     };
     for (let i = 0; i < 4; i++) assert.equal(send(5700 + i), XDP.TX);
     assert.equal(send(5710), XDP.DROP);
-    assert.equal(small.counter(HOOK.XDP, CNT.SNAT_MAP_FULL), 1, 'counted as a full map, not as exhausted ports');
+    assert.equal(small.counter(HOOK.XDP, CNT.SNAT_MAP_FULL), 1, 'counted as a full table, not as exhausted ports');
+    assert.equal(small.snatCensus(4), 4, 'every slot claimed');
     assert.equal(small.snatGc(), 0, 'live reservations are kept');
     // UDP lives 60 s x 5 jiffies here: 1.2 s at HZ 250. One flow keeps sending, one way only:
     // its reservation expires (no reply refreshes it) but its forward entry still uses it.
@@ -1054,13 +1057,97 @@ test('a full SNAT map drops new SNAT flows with their own counter; the sweep fre
       await new Promise((r) => setTimeout(r, 400));
       assert.equal(send(5700), XDP.TX);
     }
-    assert.equal(small.snatGc(), 3, 'the three ended flows\' reservations are deleted');
+    assert.equal(small.snatGc(), 3, 'the three ended flows\' reservations are freed');
     assert.equal(small.ctEntries().filter((e) => e.map === 'kpb_snat4').length, 1);
+    assert.equal(small.snatCensus(4), 1);
     assert.equal(send(5711), XDP.TX, 'room again');
   } finally {
     small.close();
   }
 });
+
+for (const f of FAMS) {
+  const snatMap = f.v === 4 ? 'kpb_snat4' : 'kpb_snat6';
+  const replyKey = (be: string, port: number) => ({
+    src: f.v === 4 ? Buffer.from(addr16(be).subarray(12)).readUInt32BE(0) : addr16(be), dst: f.v === 4 ? Buffer.from(addr16(f.node).subarray(12)).readUInt32BE(0) : addr16(f.node),
+    sport: 5353, dport: port, proto: PROTO.UDP,
+  });
+
+  test(`IPv${f.v}: a SNAT slot held by another tuple's live reservation sends the port walk to the next port; a reply finds only its own tuple`, async () => {
+    const e = await NpEnv.load({ kpb_snat_port_min: 62000, kpb_snat_port_max: 62001 }, `slot${f.v}`);
+    try {
+      e.addNodeAddr(f.node);
+      e.addService({ id: 1, addr: null, family: f.v, port: 30060, proto: PROTO.UDP, flags: SVC.NODEPORT, revAddr: f.node, backends: [{ id: 1, addr: f.remoteBe, port: 5353 }] });
+      e.addService({ id: 2, addr: null, family: f.v, port: 30061, proto: PROTO.UDP, flags: SVC.NODEPORT, revAddr: f.node, backends: [{ id: 2, addr: f.remoteBe2, port: 5353 }] });
+      const run = (fr: Buffer) => {
+        const r = e.xdpProg.testRun({ data: fr, ctx: xdpCtx(EXT0, fr.length) });
+        return { verdict: r.retval, p: parse(r.data) };
+      };
+      // The blocker: a live reservation of another tuple (backend 2, port 62000), copied into the
+      // slot that backend 1's tuple with port 62000 hashes to.
+      assert.notEqual(run(udpFrame(f.client2, f.node, 62000, 30061)).verdict, XDP.DROP);
+      const map = e.map(snatMap);
+      const [blocker] = claimedSnatSlots(map);
+      assert.ok(blocker, 'the blocker flow claimed a slot');
+      const target = encodeSnatSlot(map, replyKey(f.remoteBe, 62000), {}).index;
+      assert.notEqual(target, blocker.index);
+      map.update(target, map.lookup(map.keyCodec!.encode(blocker.index)) as Buffer);
+
+      // The client's port is in the range, so the walk starts there: its slot is taken, 62001 is next.
+      const a = run(udpFrame(f.client, f.node, 62000, 30060));
+      assert.equal(a.verdict, XDP.TX);
+      assert.equal(a.p.udp?.sport, 62001, 'the port whose slot another tuple holds is skipped');
+      const back = run(udpFrame(f.remoteBe, f.node, 5353, 62001, MAC.nodeB, MAC.ext0));
+      assert.equal(back.verdict, XDP.TX, 'the reply finds its reservation');
+      assert.equal(back.p.ip?.dst, f.client);
+      assert.equal(back.p.udp?.dport, 62000);
+      // A reply to the skipped port hashes to the blocker's slot, whose tuple is not its own.
+      const stray = run(udpFrame(f.remoteBe, f.node, 5353, 62000, MAC.nodeB, MAC.ext0));
+      assert.equal(stray.verdict, XDP.PASS, 'a slot holding another tuple is no reservation of this one');
+      assert.equal(stray.p.udp?.dport, 62000, 'untouched');
+      // Every claimed slot sits where the agent's copy of the hash puts its tuple.
+      for (const s of claimedSnatSlots(map)) if (s.index !== target) assert.equal(encodeSnatSlot(map, s.key, s.v).index, s.index);
+      assert.equal(e.snatCensus(f.v), 3, 'the blocker, its copy and the new flow');
+      assert.equal(e.counter(HOOK.XDP, CNT.SNAT_EXHAUSTED) + e.counter(HOOK.XDP, CNT.SNAT_MAP_FULL), 0);
+    } finally {
+      e.close();
+    }
+  });
+
+  test(`IPv${f.v}: a reservation of the earlier hash map, converted into its slot, keeps its flow's replies working`, async () => {
+    const e = await NpEnv.load({ kpb_snat_port_min: 62000, kpb_snat_port_max: 62001 }, `conv${f.v}`);
+    try {
+      e.addNodeAddr(f.node);
+      e.addService({ id: 1, addr: null, family: f.v, port: 30060, proto: PROTO.UDP, flags: SVC.NODEPORT, revAddr: f.node, backends: [{ id: 1, addr: f.remoteBe, port: 5353 }] });
+      const run = (fr: Buffer) => {
+        const r = e.xdpProg.testRun({ data: fr, ctx: xdpCtx(EXT0, fr.length) });
+        return { verdict: r.retval, p: parse(r.data) };
+      };
+      const a = run(udpFrame(f.client, f.node, 5800, 30060));
+      assert.equal(a.verdict, XDP.TX);
+      const port = a.p.udp!.sport;
+      const map = e.map(snatMap);
+      const [slot] = claimedSnatSlots(map);
+      // The old map held exactly this tuple and value (struct kpb_ct4_key/kpb_ct6_key -> struct
+      // kpb_ct_value); empty the table as a fresh one after an upgrade is.
+      e.clearSnatSlots();
+      const reply = () => run(udpFrame(f.remoteBe, f.node, 5353, port, MAC.nodeB, MAC.ext0));
+      assert.equal(reply().verdict, XDP.PASS, 'without its reservation the reply is not translated');
+      const conv = SNAT_CONVERTERS.find((c) => c.from === snatMap)!;
+      const out = conv.convert(slot!.key, slot!.v, (name) => e.map(name)) as { map: string; key: number; value: Buffer };
+      assert.equal(out.map, snatMap);
+      e.map(out.map).update(out.key, out.value);
+      const back = reply();
+      assert.equal(back.verdict, XDP.TX, 'the converted reservation is found by the datapath');
+      assert.equal(back.p.ip?.dst, f.client);
+      assert.equal(back.p.udp?.dport, 5800);
+      // Its flow goes on with the same port.
+      assert.equal(run(udpFrame(f.client, f.node, 5800, 30060)).p.udp?.sport, port);
+    } finally {
+      e.close();
+    }
+  });
+}
 
 test('maps written by translate(): eTP=Local drops (none here) or rejects (none anywhere), external scope only, source ranges, Maglev of a non-default size', async () => {
   // The control plane's own encoding (translated.ts), not hand-written entries: a disagreement

@@ -7,6 +7,7 @@ import { BpfObject } from 'bpf-loader-napi';
 import type { BpfMap, BpfProgram, Collection, RodataValue } from 'bpf-loader-napi';
 import { addr16, addrText } from './packet.ts';
 import { bumpGeneration, type GenerationMap } from '../../src/dataplane/generations.ts';
+import { claimedSnatSlots, isSnatSlotTable, snatSlotCount } from '../../src/dataplane/snat-slots.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 /** The objects' folder: build/bpf, or KPB_BPF_DIR (the ablation builds of e2e/bench/ablate.ts). */
@@ -76,12 +77,22 @@ export class NpEnv {
     this.tc = tc;
   }
 
-  /** Load both objects (from `dir`: build/bpf unless told) into a fresh pin folder (shared maps). */
+  /**
+   * Load both objects (from `dir`: build/bpf unless told) into a fresh pin folder (shared maps).
+   * `sizes.kpb_snat4`/`kpb_snat6` size the SNAT slot table as the agent does (--bpf-map-snat:
+   * rounded up to a power of two, told to the datapath in kpb_snat_slots).
+   */
   static async load(rodata: Record<string, RodataValue> = {}, tag = 'np', sizes: Record<string, number> = {}, dir = BPF_OBJ_DIR): Promise<NpEnv> {
     const pin = `/sys/fs/bpf/kpb-test-${process.pid}-${tag}-${Math.random().toString(36).slice(2, 8)}`;
+    const snat = sizes.kpb_snat4 ?? sizes.kpb_snat6;
     const open = (path: string) => {
-      const o = BpfObject.open(path).setRodata(rodata);
-      for (const [name, n] of Object.entries(sizes)) if (o.maps.some((m) => m.name === name)) o.resizeMap(name, n);
+      const o = BpfObject.open(path);
+      const slots = o.variables.some((v) => v.name === 'kpb_snat_slots') && snat !== undefined ? snatSlotCount(snat) : undefined;
+      o.setRodata(slots === undefined ? rodata : { kpb_snat_slots: slots, ...rodata });
+      for (const [name, n] of Object.entries(sizes)) {
+        if (o.maps.some((m) => m.name === name)) o.resizeMap(name, slots !== undefined && (name === 'kpb_snat4' || name === 'kpb_snat6') ? slots : n);
+      }
+      if (slots !== undefined) for (const name of ['kpb_snat4', 'kpb_snat6']) if (!(name in sizes)) o.resizeMap(name, slots);
       return o;
     };
     try {
@@ -135,8 +146,10 @@ export class NpEnv {
     this.map('lb_src_ranges').update({ prefixlen: 32 + bits, service_id: id, addr: addr16(a) }, 1);
   }
 
+  /** Every conntrack entry: the LRU maps' entries and the claimed SNAT reservation slots. */
   ctEntries(): CtEntry[] {
-    return CT_MAPS.flatMap((map) => [...this.map(map).entries()].map(([k, v]) => {
+    const entriesOf = (m: BpfMap): Iterable<[unknown, unknown]> => (isSnatSlotTable(m) ? claimedSnatSlots(m).map((s) => [s.key, s.v]) : m.entries());
+    return CT_MAPS.flatMap((map) => [...entriesOf(this.map(map))].map(([k, v]) => {
       const key = k as { src: Uint8Array | number; dst: Uint8Array | number; sport: number; dport: number; proto: number };
       const val = v as Record<string, unknown>;
       const nh = val.nh as { gen: number; ifindex: number; mtu: number; macs: Uint8Array };
@@ -168,19 +181,35 @@ export class NpEnv {
   /** Empty the conntrack and fragment maps. */
   clearCt(): void {
     for (const name of [...CT_MAPS, ...FRAG_MAPS]) {
-      const keys = [...this.map(name).keys({ raw: true })];
-      if (keys.length) this.map(name).deleteBatch(keys);
+      const m = this.map(name);
+      // An array's slots cannot be deleted: the claimed ones are written back free (all zero).
+      if (isSnatSlotTable(m)) continue;
+      const keys = [...m.keys({ raw: true })];
+      if (keys.length) m.deleteBatch(keys);
     }
-    // An ablation build's array stand-in for the SNAT reservations (nat.h, KPB_ABL_SNAT_SLOT)
-    // empties by a new epoch.
-    const epoch = this.tc.maps.get('kpb_abl_epoch');
-    if (epoch) epoch.update(0, Number(epoch.lookup(0) ?? 0) + 1);
+    if (isSnatSlotTable(this.map('kpb_snat4'))) this.clearSnatSlots();
   }
 
-  /** Run the SNAT reservations' sweep (snat_gc.h); returns how many it deleted. */
+  /** Free every SNAT reservation slot (the forward entries stay). */
+  clearSnatSlots(): void {
+    for (const name of ['kpb_snat4', 'kpb_snat6']) {
+      const m = this.map(name);
+      const claimed = claimedSnatSlots(m).map((s) => s.index);
+      if (claimed.length) m.updateBatch(claimed, claimed.map(() => Buffer.alloc(m.valueSize)));
+    }
+  }
+
+  /** Run the SNAT reservations' sweep (snat_gc.h); returns how many slots it freed. */
   snatGc(): number {
     const frame = Buffer.alloc(14);
     return this.tc.program('kpb_snat_gc').testRun({ data: frame, ctx: skbCtx(1) }).retval;
+  }
+
+  /** The claimed SNAT slots of a family, as the census program (snat_gc.h) counts them. */
+  snatCensus(family: 4 | 6): number {
+    const frame = Buffer.alloc(14);
+    frame[0] = family;
+    return this.tc.program('kpb_snat_census').testRun({ data: frame, ctx: skbCtx(1) }).retval;
   }
 
   /** Bump a generation of kpb_gens (nh: routes and neighbours, be: backends), as the agent does. */

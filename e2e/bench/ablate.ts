@@ -27,7 +27,7 @@ const ROOT = join(import.meta.dirname, '..', '..');
 /** ablate.h's switches, by name. */
 const ABL = {
   count: 1 << 0, ctMemo: 1 << 1, fastMiss: 1 << 2, tail: 1 << 3, snatInsert: 1 << 4, ctInsert: 1 << 5,
-  zero: 1 << 6, fibMemo: 1 << 7, svcMemo: 1 << 8, nat: 1 << 9, gen: 1 << 10, parseLen: 1 << 11, snatSlot: 1 << 12,
+  zero: 1 << 6, fibMemo: 1 << 7, svcMemo: 1 << 8, nat: 1 << 9, gen: 1 << 10, parseLen: 1 << 11,
 } as const;
 
 /** Variant name -> what it leaves out (the mask of -DKPB_ABLATE) and what it says. */
@@ -39,8 +39,7 @@ export const VARIANTS: Record<string, { mask: number; what: string }> = {
   nat: { mask: ABL.nat, what: 'header rewrite: addresses, ports, TTL, checksums' },
   fastMiss: { mask: ABL.fastMiss, what: 'new flow: the lean path attempt (its parse and conntrack miss)' },
   tail: { mask: ABL.tail, what: 'new flow: tail call to the general path (called directly instead)' },
-  snatInsert: { mask: ABL.snatInsert, what: 'new flow: SNAT reservation insert (hash, NOEXIST)' },
-  snatSlot: { mask: ABL.snatSlot, what: 'new flow: SNAT reservation as an array slot claim instead of a hash insert (not left out: replaced)' },
+  snatInsert: { mask: ABL.snatInsert, what: 'new flow: SNAT reservation slot claim (array slot, compare-and-swap)' },
   ctInsert: { mask: ABL.ctInsert, what: 'new flow: conntrack insert(s) (LRU)' },
   zero: { mask: ABL.zero, what: 'new flow: zeroing the scratch entries' },
   fibMemo: { mask: ABL.fibMemo, what: 'new flow: next-hop cache lookup (kpb_nh_cache)' },

@@ -2,7 +2,9 @@
 // tc.bpf.o as the agent sizes them at 10k Services x 10 endpoints (lb_slots 262,144 holding 100k
 // entries, lb_backends 100k, lb_services and lb_rev_nat 10k, the conntrack maps 262,144 holding
 // N entries in kpb_ct4), counted by walking every map in chunks (the fallback) and by the kernel's
-// counts (map_count.bpf.o, one iterator run; the LPM trie lb_src_ranges is still walked).
+// counts (map_count.bpf.o, one iterator run; the LPM trie lb_src_ranges is still walked). The SNAT
+// reservation tables (arrays) are left out: the agent counts their claimed slots by a BPF census
+// (snat_gc.h), never by a walk.
 //   usage (root): node e2e/bench/map-count-micro.ts [conntrack entries, default 0]
 // Prints one JSON object: per method, the scrape's wall time and the longest piece between turns.
 import { join } from 'node:path';
@@ -14,7 +16,7 @@ const CT = Number(process.argv[2] ?? 0);
 const obj = BpfObject.open(join(import.meta.dirname, '..', '..', 'build', 'bpf', 'tc.bpf.o'));
 const sizes: Record<string, [max: number, fill: number]> = {
   lb_services: [65536, 10000], lb_rev_nat: [65536, 10000], lb_backends: [131072, 100000], lb_slots: [262144, 100000],
-  lb_src_ranges: [16384, 0], kpb_ct4: [262144, CT], kpb_ct6: [262144, 0], kpb_snat4: [262144, 0], kpb_snat6: [262144, 0],
+  lb_src_ranges: [16384, 0], kpb_ct4: [262144, CT], kpb_ct6: [262144, 0],
 };
 const maps: BpfMap[] = [];
 for (const [name, [max, n]] of Object.entries(sizes)) {

@@ -1,6 +1,6 @@
 // Micro-benchmark of one stale-connection reaping (stale-connection-reaper.ts): the real socket
-// terminator (sock_term.bpf.o, iterators in every network namespace of the machine) and the four
-// north-south conntrack maps at the agent's default size (262,144), kpb_ct4 holding N UDP entries
+// terminator (sock_term.bpf.o, iterators in every network namespace of the machine) and the two
+// north-south conntrack maps the reaper walks at the agent's default size (262,144), kpb_ct4 holding N UDP entries
 // that do not match, as a busy node's would. One backend of a UDP Service leaves and comes back
 // three times; each reaping is timed whole (what held the event loop before it ran in steps) and
 // step by step (what a sync can now wait for at most).
@@ -15,7 +15,7 @@ import { EndpointsChangeTracker, type EndpointsMap } from '../../src/model/endpo
 import { slice, svc } from '../../src/model/testing/fixtures.ts';
 const N = Number(process.argv[2] ?? 0);
 const obj = BpfObject.open(join(import.meta.dirname, '..', '..', 'build', 'bpf', 'tc.bpf.o'));
-const maps = ['kpb_ct4', 'kpb_ct6', 'kpb_snat4', 'kpb_snat6'].map((name) => {
+const maps = ['kpb_ct4', 'kpb_ct6'].map((name) => {
   const spec = obj.maps.find((m) => m.name === name)!;
   return createMap({ ...spec, maxEntries: 262144, name, keyLayout: spec.keyLayout, valueLayout: spec.valueLayout });
 });

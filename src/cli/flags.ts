@@ -127,7 +127,7 @@ const bpf: FlagSpec[] = [
   { name: 'bpf-map-backends', type: 'int32', default: '65536', usage: 'Maximum entries of the backends map.' },
   { name: 'bpf-map-slots', type: 'int32', default: '262144', usage: 'Maximum entries of the backend slots map (services x backends).' },
   { name: 'bpf-map-conntrack', type: 'int32', default: '262144', usage: 'Maximum entries of each north-south conntrack map, one per IP family (kpb_ct4, kpb_ct6; LRU).' },
-  { name: 'bpf-map-snat', type: 'int32', default: '262144', usage: 'Maximum SNAT port reservations per IP family (kpb_snat4, kpb_snat6; never evicted while their flow lives, swept once it ended). When full, new SNAT flows are dropped and counted (snat_map_full).' },
+  { name: 'bpf-map-snat', type: 'int32', default: '262144', usage: 'Slots of the SNAT port reservation table per IP family (kpb_snat4, kpb_snat6; preallocated arrays, rounded up to a power of two, at most 8388608; a reservation is never evicted while its flow lives and is freed once it ended). A new SNAT flow whose port walk finds its slots held by other flows is dropped and counted (snat_map_full).' },
   { name: 'bpf-map-affinity', type: 'int32', default: '65536', usage: 'Maximum entries of the session affinity map (LRU).' },
   { name: 'bpf-map-sock-rev-nat', type: 'int32', default: '262144', usage: 'Maximum entries of the socket reverse NAT map (LRU).' },
   { name: 'bpf-remove-stale-kube-proxy-rules', type: 'bool', default: 'true', usage: 'At start-up, remove iptables chains and nftables tables left by a previous kube-proxy, which would otherwise still capture service traffic.' },

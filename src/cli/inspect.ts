@@ -18,6 +18,7 @@ import { bpfObjectPath } from '../dataplane/asset-paths.ts';
 import { kernelHz } from '../dataplane/host-info.ts';
 import { readPacketCounters } from '../dataplane/read-counters.ts';
 import { formatTable } from '../inspect/format-table.ts';
+import { claimedSnatSlots, isSnatSlotTable } from '../dataplane/snat-slots.ts';
 import { addrText, backendRow, conntrackMatches, conntrackRow, hostPort, serviceRows, type Decoded } from '../inspect/lb-state-rows.ts';
 import { parseIp } from '../model/ip.ts';
 
@@ -175,8 +176,11 @@ function render(args: Args, maps: PinnedMaps): string {
     case 'conntrack': {
       const hz = kernelHz() ?? 250;
       const now = currentJiffies();
-      // One LRU map in earlier datapaths; per family, with SNAT reservations apart, in later ones.
-      const rows = CONNTRACK_MAPS.flatMap((name) => entries(maps.get(name)))
+      // One LRU map in earlier datapaths; per family, with SNAT reservations apart, in later ones;
+      // the reservations in the claimed slots of their table in this one.
+      const ctEntries = (m: BpfMap | undefined): [Decoded, Decoded][] =>
+        (m && isSnatSlotTable(m) ? claimedSnatSlots(m).map((s) => [s.key, s.v] as [Decoded, Decoded]) : entries(m));
+      const rows = CONNTRACK_MAPS.flatMap((name) => ctEntries(maps.get(name)))
         .map(([k, v]) => conntrackRow(k, v, now, hz)).filter((r) => conntrackMatches(r, args.address, args.port));
       if (args.json) return json(rows);
       return formatTable(['PROTO', 'SOURCE', 'DESTINATION', 'NAT SOURCE', 'NAT DESTINATION', 'FLAGS', 'STATE', 'SVC', 'BACKEND', 'EXPIRES'], rows.map((r) => [

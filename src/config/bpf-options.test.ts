@@ -18,6 +18,7 @@ test('validateBpfOptions() names the flag and the reason', () => {
     [(o) => (o.pinPath = 'relative/pins'), '--bpf-pin-path: Invalid value: "relative/pins": must be an absolute path'],
     [(o) => (o.devices = ['eth0', 'a/b']), '--bpf-devices[1]: Invalid value: "a/b": must be a network interface name (1-15 characters, no "/", ":" or spaces)'],
     [(o) => (o.mapSizes.conntrack = 0), '--bpf-map-conntrack: Invalid value: 0: must be an integer within the range [1, 268435456]'],
+    [(o) => (o.mapSizes.snat = 2 ** 23 + 1), '--bpf-map-snat: Invalid value: 8388609: must be at most 8388608 (the sweep walks each table in one bpf_loop)'],
     [(o) => (o.nodePortSnatPortRange = { min: 65000, max: 64000 }), '--bpf-nodeport-snat-port-range: Invalid value: "65000-64000": must be MIN-MAX with 1024 <= MIN <= MAX <= 65535'],
   ];
   for (const [mutate, want] of cases) {

@@ -8,6 +8,9 @@ import { isAbsolute } from 'node:path';
 import { invalid, unsupported } from './field-error.ts';
 import type { FieldError } from './field-error.ts';
 
+/** The most SNAT reservation slots per family: kpb_snat_gc walks each table in one bpf_loop (at most 2^23 runs). */
+export const MAX_SNAT_SLOTS = 2 ** 23;
+
 export type BpfMapSizes = {
   /** lb_services entries. @default 65536 */
   services: number;
@@ -17,7 +20,10 @@ export type BpfMapSizes = {
   slots: number;
   /** kpb_ct4 and kpb_ct6 entries, each (LRU). @default 262144 */
   conntrack: number;
-  /** kpb_snat4 and kpb_snat6 entries (SNAT port reservations), each (hash, not LRU). @default 262144 */
+  /**
+   * Slots of the SNAT reservation tables kpb_snat4 and kpb_snat6, each (preallocated arrays, never
+   * evicted), rounded up to a power of two. @default 262144
+   */
   snat: number;
   /** lb_affinity entries (LRU). @default 65536 */
   affinity: number;
@@ -121,6 +127,9 @@ export function validateBpfOptions(o: BpfOptions): FieldError[] {
   for (const [k, flag] of Object.entries(BPF_FLAG.mapSizes)) {
     const v = o.mapSizes[k as keyof BpfMapSizes];
     if (!Number.isInteger(v) || v < 1 || v > 2 ** 28) errs.push(invalid(f(flag), v, 'must be an integer within the range [1, 268435456]'));
+  }
+  if (Number.isInteger(o.mapSizes.snat) && o.mapSizes.snat > MAX_SNAT_SLOTS) {
+    errs.push(invalid(f(BPF_FLAG.mapSizes.snat), o.mapSizes.snat, `must be at most ${MAX_SNAT_SLOTS} (the sweep walks each table in one bpf_loop)`));
   }
   const { min, max } = o.nodePortSnatPortRange;
   if (!Number.isInteger(min) || !Number.isInteger(max) || min < 1024 || max > 65535 || min > max) {

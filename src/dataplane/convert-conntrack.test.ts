@@ -10,6 +10,7 @@ import { MapMigration } from './map-migration.ts';
 import { DATAPATH_WRITTEN, MAP_CONVERTERS } from './map-converters.ts';
 import { LEGACY_CONNTRACK_CONVERTER, convertLegacyEntry } from './convert-conntrack.ts';
 import { migrationPinFolder } from './testdata/migration-pin-folder.ts';
+import { claimedSnatSlots, encodeSnatSlot } from './snat-slots.ts';
 
 const BUILD = fileURLToPath(new URL('../../build/bpf/', import.meta.url));
 const V1 = `${BUILD}conntrack_v1.bpf.o`;
@@ -18,7 +19,7 @@ const mapped = (a: number[]) => Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 const v6 = (last: number) => Uint8Array.from([0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, last]);
 const none = new Uint8Array(16);
 
-test('a pinned kpb_ct of the previous version is converted into kpb_ct4/6 and kpb_snat4/6', async (t) => {
+test('a pinned kpb_ct of the previous version is converted into kpb_ct4/6 and the slots of kpb_snat4/6', async (t) => {
   const pin = migrationPinFolder(t, 'ctconv', [V1, TC]);
 
   const old = await BpfObject.open(V1).load({ pinPath: pin });
@@ -50,13 +51,14 @@ test('a pinned kpb_ct of the previous version is converted into kpb_ct4/6 and kp
   assert.equal(report!.copied, 4);
   assert.equal(report!.dropped, 0);
 
-  const snat = [...tc.map('kpb_snat4').entries()] as Array<[Record<string, unknown>, Record<string, unknown>]>;
-  assert.equal(snat.length, 1, 'the reservation is in kpb_snat4');
-  assert.equal(snat[0][0].src, 0xc6120205);
-  assert.equal(snat[0][0].dport, 61234);
-  assert.equal(snat[0][1].expires, 0x2345_6789, 'the low 32 bits of jiffies');
-  assert.equal(snat[0][1].be_gen, 0);
-  assert.equal((snat[0][1].nh as { ifindex: number }).ifindex, 0, 'no next hop cached yet');
+  const snat = claimedSnatSlots(tc.map('kpb_snat4'));
+  assert.equal(snat.length, 1, 'the reservation is in a slot of kpb_snat4');
+  assert.equal(snat[0]!.key.src, 0xc6120205);
+  assert.equal(snat[0]!.key.dport, 61234);
+  assert.equal(snat[0]!.index, encodeSnatSlot(tc.map('kpb_snat4'), snat[0]!.key, {}).index, 'in the slot its reply tuple hashes to');
+  assert.equal(snat[0]!.v.expires, 0x2345_6789, 'the low 32 bits of jiffies');
+  assert.equal(snat[0]!.v.be_gen, 0);
+  assert.equal((snat[0]!.v.nh as { ifindex: number }).ifindex, 0, 'no next hop cached yet');
   const ct4 = [...tc.map('kpb_ct4').entries()] as Array<[Record<string, unknown>, Record<string, unknown>]>;
   assert.deepEqual(ct4.map(([k]) => Number(k.dport)).sort((a, b) => a - b), [5000, 30080], 'the forward entry and the local reply entry');
   const ct6 = [...tc.map('kpb_ct6').entries()] as Array<[Record<string, unknown>, Record<string, unknown>]>;

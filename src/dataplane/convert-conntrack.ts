@@ -3,16 +3,19 @@
  * Upgrade of the north-south conntrack from the single map of earlier versions (kpb_ct: 40-byte
  * keys with v4-mapped addresses, forward entries and SNAT reservations together in one LRU) to
  * the per-family maps of datapath/include/conntrack.h: kpb_ct4/kpb_ct6 (LRU) and the SNAT
- * reservations kpb_snat4/kpb_snat6 (hash, never evicted).
+ * reservations kpb_snat4/kpb_snat6 (the reservation table, never evicted).
  *
  * Each old entry becomes one new entry of its family: {REPLY, SNAT} entries go to kpb_snat*,
  * every other one to kpb_ct*; nat fields, ports, flags, ids and tcp_state carry over; expires
  * keeps its low 32 bits (the datapath compares them wrap-safe); a DSR entry's tunnel_dst becomes
  * its nat_dst; be_gen and the cached next hop start empty, so each flow's first packet after the
- * upgrade re-checks its backend and asks the FIB once. The old pin is read with its own BTF
+ * upgrade re-checks its backend and asks the FIB once. A reservation is placed in the slot its
+ * reply tuple hashes to (convert-snat.ts). The old pin is read with its own BTF
  * (map-migration.ts), so fields are taken by name; no offset is written down here.
  */
-import type { MapConverter, MapShape } from './map-migration.ts';
+import type { BpfMap } from 'bpf-loader-napi';
+import type { ConvertedEntry, MapConverter, MapShape } from './map-migration.ts';
+import { placeSnatReservation } from './convert-snat.ts';
 
 /** conntrack.h enum kpb_ct_flags bits the conversion looks at. */
 const CT_REPLY = 1 << 2;
@@ -66,14 +69,18 @@ const OLD_VALUE_FIELDS = ['nat_src', 'nat_dst', 'nat_sport', 'nat_dport', 'flags
 export const LEGACY_CONNTRACK_CONVERTER: MapConverter = {
   from: 'kpb_ct',
   to: ['kpb_ct4', 'kpb_ct6', 'kpb_snat4', 'kpb_snat6'],
-  describe: 'split by IP family into kpb_ct4/kpb_ct6, SNAT reservations into kpb_snat4/kpb_snat6',
+  describe: 'split by IP family into kpb_ct4/kpb_ct6, SNAT reservations into the slots of kpb_snat4/kpb_snat6',
+  placesSlots: true,
   accepts(old: MapShape): boolean {
     const names = (l: MapShape['keyLayout']) => new Set((l?.fields ?? []).map((f) => f.name));
     const k = names(old.keyLayout);
     const v = names(old.valueLayout);
     return old.keySize === 40 && old.valueSize === 80 && OLD_KEY_FIELDS.every((f) => k.has(f)) && OLD_VALUE_FIELDS.every((f) => v.has(f));
   },
-  convert(key: unknown, value: unknown) {
-    return convertLegacyEntry(key as LegacyKey, value as LegacyValue);
+  convert(key: unknown, value: unknown, target?: (name: string) => BpfMap): ConvertedEntry | null {
+    const e = convertLegacyEntry(key as LegacyKey, value as LegacyValue);
+    if (e === null || (e.map !== 'kpb_snat4' && e.map !== 'kpb_snat6')) return e;
+    if (!target) throw new TypeError('Converting kpb_ct needs the new maps: SNAT reservations are placed by the new table\'s size');
+    return placeSnatReservation(target(e.map), e.key, e.value);
   },
 };

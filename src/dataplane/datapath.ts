@@ -30,6 +30,7 @@ import { DATAPATH_WRITTEN, MAP_CONVERTERS } from './map-converters.ts';
 import { MapMigration } from './map-migration.ts';
 import { checkPin, securePinFolder } from './pin-folder.ts';
 import { MapEntryCounter } from './map-entry-counter.ts';
+import { snatSlotCount } from './snat-slots.ts';
 import { readCounters } from './read-counters.ts';
 import { repairDatapath, type KeptLink, type Repair, type RepairState } from './repair-datapath.ts';
 import { bumpGeneration, type GenerationMap } from './generations.ts';
@@ -153,6 +154,7 @@ export class Datapath {
       lb_maglev_m: bpf.maglevTableSize,
       kpb_snat_port_min: bpf.nodePortSnatPortRange.min,
       kpb_snat_port_max: bpf.nodePortSnatPortRange.max,
+      kpb_snat_slots: snatSlotCount(bpf.mapSizes.snat),
       ...opts.rodata,
     };
     if (bpf.socketLB !== 'off') constants.lb_host_netns_cookie = hostNetnsCookie();
@@ -170,7 +172,9 @@ export class Datapath {
       opened.push(obj);
       for (const spec of obj.maps) {
         const field = RESIZABLE[spec.name];
-        if (field && spec.maxEntries !== bpf.mapSizes[field]) obj.resizeMap(spec.name, bpf.mapSizes[field]);
+        // The SNAT reservation table is indexed by a mask of the tuple's hash: a power of two.
+        const size = field === 'snat' ? snatSlotCount(bpf.mapSizes.snat) : field ? bpf.mapSizes[field] : 0;
+        if (field && spec.maxEntries !== size) obj.resizeMap(spec.name, size);
         if (spec.pinByName && !wanted.has(spec.name)) wanted.set(spec.name, spec);
       }
       setConstants(obj, constants);
@@ -532,12 +536,22 @@ export class Datapath {
   }
 
   /**
-   * Delete the SNAT reservations of ended flows (expired, and no longer used by their forward
-   * entry): kpb_snat4/kpb_snat6 are not LRU maps, so nothing else frees a port whose flow went
-   * away unless a new flow happens to probe it (snat_gc.h). Returns how many were deleted.
+   * Free the SNAT reservation slots of ended flows (expired, and no longer used by their forward
+   * entry): nothing evicts a slot, so one whose flow went away stays claimed until a new flow's
+   * port walk takes it over, or this sweep frees it (snat_gc.h). Returns how many were freed.
    */
   sweepSnat(): number {
     return this.#colls.tc.program('kpb_snat_gc').testRun({ data: Buffer.alloc(14) }).retval;
+  }
+
+  /**
+   * The claimed slots of kpb_snat4 (4) or kpb_snat6 (6): what /metrics reports as their entries.
+   * An array has no element count; the census program walks the slots in BPF (snat_gc.h).
+   */
+  snatClaimed(family: 4 | 6): number {
+    const frame = Buffer.alloc(14);
+    frame[0] = family;
+    return this.#colls.tc.program('kpb_snat_census').testRun({ data: frame }).retval;
   }
 
   /** Counters and fill levels for the kubeproxy_bpf_* metrics. */
@@ -558,6 +572,7 @@ export class Datapath {
       {
         npCounters: m('kpb_np_counters'), podCounters: m('kpb_pod_counters'), sockStats: m('lb_sock_stats'), sized: SIZED_MAPS.map((n) => m(n)!).filter(Boolean),
         ...(this.#mapCounter ? { kernelCounts: () => this.#mapCounter!.counts() } : {}),
+        counted: new Map([['kpb_snat4', () => this.snatClaimed(4)], ['kpb_snat6', () => this.snatClaimed(6)]]),
         conntrack: {
           IPv4: [m('kpb_ct4'), m('kpb_snat4'), m('kpb_pod_ct4')].filter((x) => x !== undefined),
           IPv6: [m('kpb_ct6'), m('kpb_snat6'), m('kpb_pod_ct6')].filter((x) => x !== undefined),
@@ -581,12 +596,14 @@ export class Datapath {
   }
 
   /**
-   * The conntrack maps: north-south per family, the SNAT flows' reply entries (conntrack.h), and the
-   * pods' flows (pod.h) when the pod-side object is loaded.
+   * The conntrack maps whose entries may be deleted: north-south per family (conntrack.h), and
+   * the pods' flows (pod.h) when the pod-side object is loaded. The SNAT reservation slots are
+   * not among them: only the datapath claims and frees a slot (one compare-and-swap); a
+   * reservation whose forward entry was deleted is freed by the sweep once it expires.
    */
   conntrackMaps(): BpfMap[] {
     const out: BpfMap[] = [];
-    for (const name of ['kpb_ct4', 'kpb_ct6', 'kpb_snat4', 'kpb_snat6']) {
+    for (const name of ['kpb_ct4', 'kpb_ct6']) {
       try {
         out.push(this.#colls.tc.map(name));
       } catch {

@@ -12,10 +12,11 @@
  */
 import type { MapConverter } from './map-migration.ts';
 import { LEGACY_CONNTRACK_CONVERTER } from './convert-conntrack.ts';
+import { SNAT_CONVERTERS } from './convert-snat.ts';
 import { COUNTER_CONVERTERS } from './convert-counters.ts';
 import { generationConverters } from './convert-generations.ts';
 
-export const MAP_CONVERTERS: readonly MapConverter[] = [LEGACY_CONNTRACK_CONVERTER, ...COUNTER_CONVERTERS, ...generationConverters()];
+export const MAP_CONVERTERS: readonly MapConverter[] = [LEGACY_CONNTRACK_CONVERTER, ...SNAT_CONVERTERS, ...COUNTER_CONVERTERS, ...generationConverters()];
 
 export const DATAPATH_WRITTEN: ReadonlySet<string> = new Set([
   'kpb_ct', 'kpb_ct4', 'kpb_ct6', 'kpb_snat4', 'kpb_snat6', 'kpb_pod_ct4', 'kpb_pod_ct6', 'lb_affinity', 'lb_sock_rev_nat',

@@ -74,3 +74,20 @@ test('MapEntryCounter.counts() equals a full walk for every hash-family map type
     counter.close();
   }
 });
+
+test('readCounters takes the entries of a map counted another way (the SNAT slot tables\' census) instead of walking it', async () => {
+  // An array holds every slot: a walk would count all of them, claimed or not.
+  const m = createMap({ name: 'kpb_snat4', type: 'array', keySize: 4, valueSize: 8, maxEntries: 64 });
+  try {
+    let asked = 0;
+    const counted = new Map([['kpb_snat4', () => (asked++, 5)]]);
+    const snap = await readCounters({ sized: [m], conntrack: { IPv4: [m], IPv6: [] }, counted }, [], () => Promise.resolve());
+    assert.deepEqual(snap.maps, [{ map: 'kpb_snat4', entries: 5, maxEntries: 64 }]);
+    assert.deepEqual(snap.conntrack, [{ ipFamily: 'IPv4', entries: 5 }, { ipFamily: 'IPv6', entries: 0 }]);
+    assert.equal(asked, 2);
+    const walked = await readCounters({ sized: [m] }, [], () => Promise.resolve());
+    assert.equal(walked.maps[0]!.entries, 64, 'without it every slot would count');
+  } finally {
+    m.close();
+  }
+});

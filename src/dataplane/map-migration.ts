@@ -55,8 +55,18 @@ export interface MapConverter {
   to: readonly string[];
   /** Whether this converter understands the old map; false makes the migration refuse it. */
   accepts(old: MapShape): boolean;
-  /** The new entry (or entries) for one old entry; none drops it. */
-  convert(key: unknown, value: unknown): ConvertedEntry | ConvertedEntry[] | null;
+  /**
+   * The new entry (or entries) for one old entry; none drops it. `target(name)` gives a new map
+   * (a converter that places entries by the new map's size or contents needs it; the migration
+   * always passes it).
+   */
+  convert(key: unknown, value: unknown, target?: (name: string) => BpfMap): ConvertedEntry | ConvertedEntry[] | null;
+  /**
+   * The converter itself returns nothing for an array slot the new map already holds, so its
+   * entries into arrays are written even where only new keys may be (an array's entries always
+   * exist: a write that must not replace would never write).
+   */
+  placesSlots?: boolean;
   /** What the conversion is, for the log ("split by family", ...). */
   describe: string;
 }
@@ -320,7 +330,7 @@ export class MapMigration {
     try {
       if (it.kind === 'convert') {
         for (const [k, v] of it.map.entries()) {
-          const r = it.converter!.convert(k, v);
+          const r = it.converter!.convert(k, v, target);
           if (r === null) dropped++;
           else for (const e of Array.isArray(r) ? r : [r]) add(e);
         }
@@ -346,7 +356,8 @@ export class MapMigration {
       }
       let copied = 0;
       for (const [name, b] of byMap) {
-        const r = writeAll(target(name), b.keys, b.values, flags);
+        const to = target(name);
+        const r = writeAll(to, b.keys, b.values, it.converter?.placesSlots && to.type === 'array' ? 'any' : flags);
         copied += r.written;
         dropped += r.failed;
       }

@@ -34,13 +34,18 @@ export type CounterMaps = {
   sockStats?: BpfMap;
   /** Maps whose fill level is reported. */
   sized: BpfMap[];
-  /** Conntrack maps per family (kpb_ct4 and kpb_snat4, kpb_ct6 and kpb_snat6: conntrack.h). */
+  /** Conntrack maps per family (kpb_ct4 and the reservations of kpb_snat4, kpb_ct6 and kpb_snat6: conntrack.h). */
   conntrack?: { IPv4: BpfMap[]; IPv6: BpfMap[] };
   /**
    * The kernel's entry counts by map id (MapEntryCounter.counts(), one iterator run); a map whose
    * type keeps no count, or every map without this, is walked. @default walk every map
    */
   kernelCounts?: () => ReadonlyMap<number, number>;
+  /**
+   * Maps whose entries are counted another way, by name: the SNAT reservation tables are arrays
+   * (every slot exists), whose claimed slots a BPF census counts (snat_gc.h).
+   */
+  counted?: ReadonlyMap<string, () => number>;
 };
 
 /** Slot `key` of a counter map (struct kpb_counter_slot) summed over CPUs: packets by verdict. */
@@ -63,7 +68,9 @@ export const COUNT_CHUNK = 1024;
 
 const setImmediateTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-async function count(map: BpfMap, turn: () => Promise<void>, kernel: ReadonlyMap<number, number> | null): Promise<number> {
+async function count(map: BpfMap, turn: () => Promise<void>, kernel: ReadonlyMap<number, number> | null, own?: ReadonlyMap<string, () => number>): Promise<number> {
+  const census = own?.get(map.name);
+  if (census) return census();
   const counted = kernel ? MapEntryCounter.countOf(kernel, map) : undefined;
   if (counted !== undefined) return counted;
   let n = 0;
@@ -113,12 +120,12 @@ export async function readCounters(maps: CounterMaps, xdpFallback: DatapathSnaps
   const { verdicts, reasons } = readPacketCounters(maps);
   const kernel = maps.kernelCounts?.() ?? null;
   const sized: { map: string; entries: number; maxEntries: number }[] = [];
-  for (const m of maps.sized) sized.push({ map: m.name, entries: await count(m, turn, kernel), maxEntries: m.info().maxEntries });
+  for (const m of maps.sized) sized.push({ map: m.name, entries: await count(m, turn, kernel, maps.counted), maxEntries: m.info().maxEntries });
   const conntrack: DatapathSnapshot['conntrack'][number][] = [];
   if (maps.conntrack) {
     for (const ipFamily of ['IPv4', 'IPv6'] as const) {
       let entries = 0;
-      for (const m of maps.conntrack[ipFamily]) entries += await count(m, turn, kernel);
+      for (const m of maps.conntrack[ipFamily]) entries += await count(m, turn, kernel, maps.counted);
       conntrack.push({ ipFamily, entries });
     }
   }

@@ -111,7 +111,8 @@ export type ConntrackRow = {
 };
 
 /**
- * One row per conntrack entry (kpb_ct, or kpb_ct4/6 and kpb_snat4/6). `nowJiffies`/`hz` turn
+ * One row per conntrack entry (kpb_ct, or kpb_ct4/6, and the reservations of kpb_snat4/6: the
+ * tuple and value of a claimed slot, snat-slots.ts). `nowJiffies`/`hz` turn
  * `expires` into seconds from now (null when the clock is unknown); a 32-bit `expires` holds the
  * low bits of jiffies and is compared wrap-safe, as the datapath does.
  */
