@@ -11,6 +11,7 @@ import { BpfObject, attachTc, attachXdp } from 'bpf-loader-napi';
 import { NpEnv, SVC, TC, XDP, skbCtx, xdpCtx } from '../../datapath/test/np-env.ts';
 import { PROTO, parse, pkt } from '../../datapath/test/packet.ts';
 import { writeMirror } from './progcost-mirror.ts';
+import { MAC } from '../../datapath/test/np-topology.ts';
 
 export interface AblateInnerConfig {
   ifindex: number;
@@ -98,6 +99,33 @@ try {
               const data = flow === 'new' ? frame(1024 + ((round * NEW_FLOWS + i) % 60_000)) : Buffer.from(fixed);
               per[name].push(xrun(env, hook, data).durationNs);
             }
+          }
+        }
+        out[key] = per;
+      }
+      // A SNAT flow's reply (backend -> node address:SNAT port), repeat=1 on a fresh frame: the
+      // reservation lookup of the lean path (conntrack.h), then the rewrite back to the client.
+      {
+        const key = `${hook}SnatReply`;
+        const want: number[] = hook === 'xdp' ? [XDP.TX, XDP.REDIRECT] : [TC.REDIRECT];
+        const per: Record<string, number[]> = {};
+        const replies = new Map<string, Buffer>();
+        for (const { name, env } of envs) {
+          env.clearCt();
+          per[name] = [];
+          const r = xrun(env, hook, frame(30_000 + round));
+          const t = parse(r.data);
+          if (!want.includes(r.retval) || !t.udp || !t.ip) continue; // no SNAT flow in this variant
+          const reply = pkt().eth({ src: MAC.nodeB, dst: cfg.nodeMac }).ipv4({ src: t.ip.dst, dst: t.ip.src })
+            .udp({ sport: t.udp.dport, dport: t.udp.sport }).payload(new Uint8Array(18)).build() as Buffer;
+          const back = xrun(env, hook, Buffer.from(reply));
+          if (!want.includes(back.retval) || parse(back.data).ip?.dst !== cfg.clientIp) throw new Error(`${name} ${key}: the reply was not translated back (verdict ${back.retval})`);
+          replies.set(name, reply);
+        }
+        const ok = envs.filter(({ name }) => replies.has(name));
+        for (let b = 0; b < cfg.samples; b += cfg.block) {
+          for (const { name, env } of rotate(ok, b / cfg.block)) {
+            for (let i = b; i < Math.min(cfg.samples, b + cfg.block); i++) per[name].push(xrun(env, hook, Buffer.from(replies.get(name)!)).durationNs);
           }
         }
         out[key] = per;

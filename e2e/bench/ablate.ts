@@ -55,6 +55,7 @@ export const VARIANTS: Record<string, { mask: number; what: string }> = {
 const CASES: ReadonlyArray<readonly [string, string]> = [
   ['floorP50Ns', 'floor'], ['tcPassFloorP50Ns', 'tcFloor'], ['xdpEstablishedP50Ns', 'xdpEstablished'], ['xdpNewP50Ns', 'xdpNew'],
   ['tcEstablishedP50Ns', 'tcEstablished'], ['tcNewP50Ns', 'tcNew'], ['xdpEstablishedWarmNs', 'xdpEstablishedWarm'], ['tcEstablishedWarmNs', 'tcEstablishedWarm'],
+  ['xdpSnatReplyP50Ns', 'xdpSnatReply'], ['tcSnatReplyP50Ns', 'tcSnatReply'],
 ];
 
 function build(dir: string, mask: number): void {
