@@ -14,7 +14,7 @@
  */
 import type { BpfMap } from 'bpf-loader-napi';
 import type { ConvertedEntry, MapConverter, MapShape } from './map-migration.ts';
-import { encodeSnatSlot } from './snat-slots.ts';
+import { claimedSnatSlots, encodeSnatSlot, isSnatSlotTable } from './snat-slots.ts';
 
 const KEY_FIELDS = ['src', 'dst', 'sport', 'dport', 'proto'];
 const VALUE_FIELDS = ['nat_src', 'nat_dst', 'nat_sport', 'nat_dport', 'flags', 'expires', 'service_id', 'backend_id', 'tcp_state'];
@@ -51,6 +51,10 @@ function snatConverter(name: 'kpb_snat4' | 'kpb_snat6'): MapConverter {
     to: [name],
     describe: 'reservations placed in the slots of the reservation table (by the hash of their reply tuple)',
     placesSlots: true,
+    entries(old: BpfMap): Iterable<[unknown, unknown]> {
+      // A table: only its claimed slots are decoded (a whole table's decode takes seconds).
+      return isSnatSlotTable(old) ? claimedSnatSlots(old).map((s) => [s.index, { owner: s.owner, key: s.key, v: s.v }]) : old.entries();
+    },
     accepts(old: MapShape): boolean {
       const k = fieldNames(old.keyLayout);
       const v = fieldNames(old.valueLayout);
