@@ -1050,6 +1050,8 @@ test('a full SNAT reservation table (4 slots) drops new SNAT flows with their ow
     assert.equal(send(5710), XDP.DROP);
     assert.equal(small.counter(HOOK.XDP, CNT.SNAT_MAP_FULL), 1, 'counted as a full table, not as exhausted ports');
     assert.equal(small.snatCensus(4), 4, 'every slot claimed');
+    assert.equal(small.snatCensus(4, 0, 2) + small.snatCensus(4, 2, 2), 4, 'counted in parts');
+    assert.equal(small.snatCensus(4, 4, 1), 0, 'a part past the table is empty');
     assert.equal(small.snatGc(), 0, 'live reservations are kept');
     // UDP lives 60 s x 5 jiffies here: 1.2 s at HZ 250. One flow keeps sending, one way only:
     // its reservation expires (no reply refreshes it) but its forward entry still uses it.

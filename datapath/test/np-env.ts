@@ -199,17 +199,17 @@ export class NpEnv {
     }
   }
 
-  /** Run the SNAT reservations' sweep (snat_gc.h); returns how many slots it freed. */
-  snatGc(): number {
-    const frame = Buffer.alloc(14);
-    return this.tc.program('kpb_snat_gc').testRun({ data: frame, ctx: skbCtx(1) }).retval;
+  /**
+   * Run the SNAT reservations' sweep (snat_gc.h) over `count` slots from `first` (0: to the end;
+   * the whole table unless told); returns how many slots it freed.
+   */
+  snatGc(first = 0, count = 0): number {
+    return this.tc.program('kpb_snat_gc').testRun({ data: Buffer.alloc(14), ctx: snatCtx(first, count, 0) }).retval;
   }
 
-  /** The claimed SNAT slots of a family, as the census program (snat_gc.h) counts them. */
-  snatCensus(family: 4 | 6): number {
-    const frame = Buffer.alloc(14);
-    frame[0] = family;
-    return this.tc.program('kpb_snat_census').testRun({ data: frame, ctx: skbCtx(1) }).retval;
+  /** The claimed SNAT slots of a family in `count` slots from `first` (0: to the end), as the census program counts them. */
+  snatCensus(family: 4 | 6, first = 0, count = 0): number {
+    return this.tc.program('kpb_snat_census').testRun({ data: Buffer.alloc(14), ctx: snatCtx(first, count, family) }).retval;
   }
 
   /** Bump a generation of kpb_gens (nh: routes and neighbours, be: backends), as the agent does. */
@@ -270,6 +270,15 @@ export function xdpCtx(ifindex: number, len: number): Buffer {
 }
 
 /** struct __sk_buff (192 bytes, UAPI) for a test run on `ifindex` (ifindex at 40). */
+/** struct __sk_buff of a SNAT sweep or census run (snat_gc.h): cb[0] first slot, cb[1] how many, cb[2] family. */
+function snatCtx(first: number, count: number, family: number): Buffer {
+  const b = skbCtx(1);
+  b.writeUInt32LE(first, 48);
+  b.writeUInt32LE(count, 52);
+  b.writeUInt32LE(family, 56);
+  return b;
+}
+
 export function skbCtx(ifindex: number): Buffer {
   const b = Buffer.alloc(192);
   b.writeUInt32LE(ifindex, 40);

@@ -290,7 +290,7 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
     // (datapath-lifecycle.ts).
     try {
       dp.bumpBackendGeneration();
-      // SNAT reservations of ended flows (not an LRU: nothing else frees them), once a sync period.
+      // SNAT reservations of ended flows (nothing evicts them): one part of the table a sync period.
       if (performance.now() - lastSnatSweepAt >= settings.syncPeriodMs) {
         lastSnatSweepAt = performance.now();
         const swept = dp.sweepSnat();

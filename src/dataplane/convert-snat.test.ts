@@ -38,9 +38,9 @@ const reply4 = (dport: number) => ({ src: 0xc6120205, dst: 0xc000020b, sport: 80
 const value = (sport: number) => ({ nat_src: mapped([192, 0, 2, 11]), nat_dst: mapped([192, 0, 2, 100]), nat_sport: 30080, nat_dport: sport, flags: 4 | 8, tcp_state: 1, expires: 0x1234_5678, service_id: 7, backend_id: 9 });
 
 function census(tc: Collection, family: 4 | 6): number {
-  const frame = Buffer.alloc(14);
-  frame[0] = family;
-  return tc.program('kpb_snat_census').testRun({ data: frame }).retval;
+  const skb = Buffer.alloc(192);
+  skb.writeUInt32LE(family, 56); // cb[2]; cb[0], cb[1] 0: the whole table
+  return tc.program('kpb_snat_census').testRun({ data: Buffer.alloc(14), ctx: skb }).retval;
 }
 
 /** Ports p (from 61000) whose reply tuples take distinct slots of a table of `slots`, and one more that collides with the first. */

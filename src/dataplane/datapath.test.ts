@@ -29,6 +29,8 @@ type Report = {
   seeded: { services: string[]; backends: string[] };
   attachments: { device: string; xdp: string; xdpFallbackReason: string; tc: string }[];
   ops: number; repaired: number; ok: boolean; services: number;
+  /** [map, entries, maxEntries] of the SNAT reservation tables in /metrics, and two sweeps' frees. */
+  snat: [string, number, number][]; swept: number[];
   xdpFallback: { device: string; reason: string; fallback: boolean }[];
   sabotage?: { repairs: string[]; errors: string[]; secondRepairs: number; tcIngressBack: boolean };
 };
@@ -106,6 +108,9 @@ test('first start attaches everything and pins it; a restart adopts maps, ids an
   // The bridge has no native XDP: tc alone, reported as a fallback with the errno name.
   assert.deepEqual(first.xdpFallback.map((f) => [f.device, f.fallback]), [['ext0', false], ['dum0', true]]);
   assert.notEqual(first.xdpFallback[1]!.reason, 'none');
+  // The reservation tables count claimed slots (a census), not their 262,144 slots each.
+  assert.deepEqual(first.snat, [['kpb_snat4', 0, 262144], ['kpb_snat6', 0, 262144]]);
+  assert.deepEqual(first.swept, [0, 0]);
 
   const progs1 = cgroupProgs();
   assert.equal(progs1.length, 10, `socket programs on ${CGROUP}: ${JSON.stringify(progs1)}`);

@@ -85,6 +85,23 @@ const RESIZABLE: Record<string, keyof BpfOptions['mapSizes']> = {
 const SIZED_MAPS = ['lb_services', 'lb_slots', 'lb_backends', 'lb_rev_nat', 'lb_maglev', 'lb_node_addrs', 'lb_src_ranges', 'lb_affinity', 'lb_sock_rev_nat',
   'kpb_ct4', 'kpb_ct6', 'kpb_snat4', 'kpb_snat6', 'kpb_frag4', 'kpb_frag6', 'kpb_pod_ct4', 'kpb_pod_ct6'];
 
+/**
+ * Slots of each SNAT table the sweep and the census walk in one run (~15-40 ns a slot here, so a
+ * run holds the event loop ~1-2 ms): the sweep does one part per sync period (a 262,144-slot
+ * table in 8 periods; a slot whose flow ended can be taken over by a new flow before its sweep),
+ * the census all parts with a turn of the event loop between them.
+ */
+const SNAT_PART = 32768;
+
+/** The __sk_buff of a sweep or census run: cb[0] first slot, cb[1] how many, cb[2] family (snat_gc.h; UAPI offsets). */
+function snatPartCtx(first: number, count: number, family: number): Buffer {
+  const skb = Buffer.alloc(192);
+  skb.writeUInt32LE(first, 48);
+  skb.writeUInt32LE(count, 52);
+  skb.writeUInt32LE(family, 56);
+  return skb;
+}
+
 function errText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -119,6 +136,8 @@ export class Datapath {
   #sockTerm: { collection: Collection } | { unavailable: string } = { unavailable: 'not loaded' };
   /** The kernel's map entry counts for the metrics (map-entry-counter.ts); null: maps are walked. */
   #mapCounter: MapEntryCounter | null = null;
+  /** The first slot of the SNAT sweep's next part. */
+  #snatSweepAt = 0;
   /** The pod-side object and its attachments (host-namespace-only), else null. */
   #pod: { collection: Collection; attachments: PodAttachments } | null = null;
   /** Pod filters of an earlier run in another mode were removed (or there were none). */
@@ -537,21 +556,31 @@ export class Datapath {
 
   /**
    * Free the SNAT reservation slots of ended flows (expired, and no longer used by their forward
-   * entry): nothing evicts a slot, so one whose flow went away stays claimed until a new flow's
-   * port walk takes it over, or this sweep frees it (snat_gc.h). Returns how many were freed.
+   * entry) in the next part of the tables (SNAT_PART slots of each family): nothing evicts a slot,
+   * so one whose flow went away stays claimed until a new flow's port walk takes it over, or this
+   * sweep frees it (snat_gc.h). Returns how many were freed.
    */
   sweepSnat(): number {
-    return this.#colls.tc.program('kpb_snat_gc').testRun({ data: Buffer.alloc(14) }).retval;
+    const slots = this.#colls.tc.map('kpb_snat4').maxEntries;
+    const first = this.#snatSweepAt < slots ? this.#snatSweepAt : 0;
+    this.#snatSweepAt = first + SNAT_PART;
+    return this.#colls.tc.program('kpb_snat_gc').testRun({ data: Buffer.alloc(14), ctx: snatPartCtx(first, SNAT_PART, 0) }).retval;
   }
 
   /**
    * The claimed slots of kpb_snat4 (4) or kpb_snat6 (6): what /metrics reports as their entries.
-   * An array has no element count; the census program walks the slots in BPF (snat_gc.h).
+   * An array has no element count; the census program walks the slots in BPF (snat_gc.h), a part
+   * per run with `turn()` between the parts.
    */
-  snatClaimed(family: 4 | 6): number {
-    const frame = Buffer.alloc(14);
-    frame[0] = family;
-    return this.#colls.tc.program('kpb_snat_census').testRun({ data: frame }).retval;
+  async snatClaimed(family: 4 | 6, turn: () => Promise<void>): Promise<number> {
+    const slots = this.#colls.tc.map('kpb_snat4').maxEntries;
+    const census = this.#colls.tc.program('kpb_snat_census');
+    let n = 0;
+    for (let first = 0; first < slots; first += SNAT_PART) {
+      if (first > 0) await turn();
+      n += census.testRun({ data: Buffer.alloc(14), ctx: snatPartCtx(first, SNAT_PART, family) }).retval;
+    }
+    return n;
   }
 
   /** Counters and fill levels for the kubeproxy_bpf_* metrics. */
@@ -572,7 +601,7 @@ export class Datapath {
       {
         npCounters: m('kpb_np_counters'), podCounters: m('kpb_pod_counters'), sockStats: m('lb_sock_stats'), sized: SIZED_MAPS.map((n) => m(n)!).filter(Boolean),
         ...(this.#mapCounter ? { kernelCounts: () => this.#mapCounter!.counts() } : {}),
-        counted: new Map([['kpb_snat4', () => this.snatClaimed(4)], ['kpb_snat6', () => this.snatClaimed(6)]]),
+        counted: new Map([['kpb_snat4', (turn) => this.snatClaimed(4, turn)], ['kpb_snat6', (turn) => this.snatClaimed(6, turn)]]),
         conntrack: {
           IPv4: [m('kpb_ct4'), m('kpb_snat4'), m('kpb_pod_ct4')].filter((x) => x !== undefined),
           IPv6: [m('kpb_ct6'), m('kpb_snat6'), m('kpb_pod_ct6')].filter((x) => x !== undefined),

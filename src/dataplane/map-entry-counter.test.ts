@@ -80,7 +80,7 @@ test('readCounters takes the entries of a map counted another way (the SNAT slot
   const m = createMap({ name: 'kpb_snat4', type: 'array', keySize: 4, valueSize: 8, maxEntries: 64 });
   try {
     let asked = 0;
-    const counted = new Map([['kpb_snat4', () => (asked++, 5)]]);
+    const counted = new Map([['kpb_snat4', () => (asked++, Promise.resolve(5))]]);
     const snap = await readCounters({ sized: [m], conntrack: { IPv4: [m], IPv6: [] }, counted }, [], () => Promise.resolve());
     assert.deepEqual(snap.maps, [{ map: 'kpb_snat4', entries: 5, maxEntries: 64 }]);
     assert.deepEqual(snap.conntrack, [{ ipFamily: 'IPv4', entries: 5 }, { ipFamily: 'IPv6', entries: 0 }]);

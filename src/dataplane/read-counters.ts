@@ -45,7 +45,7 @@ export type CounterMaps = {
    * Maps whose entries are counted another way, by name: the SNAT reservation tables are arrays
    * (every slot exists), whose claimed slots a BPF census counts (snat_gc.h).
    */
-  counted?: ReadonlyMap<string, () => number>;
+  counted?: ReadonlyMap<string, (turn: () => Promise<void>) => Promise<number>>;
 };
 
 /** Slot `key` of a counter map (struct kpb_counter_slot) summed over CPUs: packets by verdict. */
@@ -68,9 +68,9 @@ export const COUNT_CHUNK = 1024;
 
 const setImmediateTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-async function count(map: BpfMap, turn: () => Promise<void>, kernel: ReadonlyMap<number, number> | null, own?: ReadonlyMap<string, () => number>): Promise<number> {
+async function count(map: BpfMap, turn: () => Promise<void>, kernel: ReadonlyMap<number, number> | null, own?: CounterMaps['counted']): Promise<number> {
   const census = own?.get(map.name);
-  if (census) return census();
+  if (census) return census(turn);
   const counted = kernel ? MapEntryCounter.countOf(kernel, map) : undefined;
   if (counted !== undefined) return counted;
   let n = 0;

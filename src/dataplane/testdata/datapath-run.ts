@@ -46,6 +46,8 @@ const sync = programmer.program(new Map([[sp.service, [sp]]]), new Map([[sp.key,
 // As the agent does after its first successful sync with the devices attached.
 dp.finishMigration();
 const counters = await dp.readCounters();
+// The SNAT sweep walks one part of the tables per call, from where the last one stopped.
+const swept = [dp.sweepSnat(), dp.sweepSnat()];
 let sabotage: Record<string, unknown> | undefined;
 if (process.argv[3] === 'sabotage') {
   const ext0 = attachments.find((a) => a.device === 'ext0')!;
@@ -77,4 +79,5 @@ dp.close();
 console.log(JSON.stringify({
   seeded, attachments, ops: sync.ops, repaired: sync.repaired, ok: sync.ok, failures: sync.failures,
   services: counters.maps.find((m) => m.map === 'lb_services')?.entries, xdpFallback: counters.xdpFallback, sabotage,
+  snat: counters.maps.filter((m) => m.map.startsWith('kpb_snat')).map((m) => [m.map, m.entries, m.maxEntries]), swept,
 }));
